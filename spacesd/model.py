@@ -1,0 +1,520 @@
+"""The Spaces data model: 13 tables, 3 enums and the reducer signatures, written once.
+
+Column order and enum variant order are part of the wire format (BSATN encodes rows and sums
+positionally), so this module is the single source for the engine's SQLite schema, the BSATN
+row codecs and the schema-sync test against the Rust module in `module/src/`.
+
+Types are spelled as in the Rust module (`u64`, `String`, `Option<String>`, `Identity`,
+`Timestamp`, `ChannelType`, ...); `parse_type` turns a spelling into a `TypeSpec`.
+
+Python representations:
+- Identity: `Identity` (a u256; `.hex` is the big-endian hex people see).
+- Timestamp: `int`, microseconds since the Unix epoch.
+- Option<T>: `T | None`.
+- enums: the IntEnum classes below; the value is the BSATN tag.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Final
+
+# --------------------------------------------------------------------------------------------
+# Scalars
+
+
+class Identity:
+    """A SpacetimeDB identity: an unsigned 256-bit integer.
+
+    People see it as 64 hex digits, big-endian (`c200...`); BSATN carries it as 32 bytes
+    little-endian, the byte-reverse of that.
+    """
+
+    __slots__ = ("_value",)
+    _value: int
+
+    def __init__(self, value: int) -> None:
+        if not 0 <= value < 1 << 256:
+            raise ValueError("identity out of range for u256")
+        object.__setattr__(self, "_value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Identity is immutable")
+
+    @classmethod
+    def from_hex(cls, text: str) -> Identity:
+        digits = text[2:] if text[:2].lower() == "0x" else text
+        if len(digits) != 64:
+            raise ValueError(f"identity must be 64 hex digits, got {len(digits)}")
+        try:
+            return cls(int(digits, 16))
+        except ValueError:
+            raise ValueError(f"identity is not hexadecimal: {text!r}") from None
+
+    @classmethod
+    def from_le_bytes(cls, data: bytes) -> Identity:
+        if len(data) != 32:
+            raise ValueError("identity must be 32 bytes")
+        return cls(int.from_bytes(data, "little"))
+
+    def to_le_bytes(self) -> bytes:
+        return self._value.to_bytes(32, "little")
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+    @property
+    def hex(self) -> str:
+        return f"{self._value:064x}"
+
+    def short(self) -> str:
+        """The first 8 hex digits, as in the default username `user_<short>`."""
+        return self.hex[:8]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Identity) and other._value == self._value
+
+    def __lt__(self, other: Identity) -> bool:
+        return self._value < other._value
+
+    def __le__(self, other: Identity) -> bool:
+        return self._value <= other._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __str__(self) -> str:
+        return self.hex
+
+    def __repr__(self) -> str:
+        return f"Identity(0x{self.hex})"
+
+
+Timestamp = int
+"""Microseconds since the Unix epoch (SpacetimeDB's Timestamp)."""
+
+
+def now_micros() -> Timestamp:
+    return time.time_ns() // 1000
+
+
+def timestamp_to_iso(ts: Timestamp) -> str:
+    """ISO 8601 in UTC with microseconds, e.g. `2026-11-20T09:00:07.259000Z`."""
+    dt = datetime.fromtimestamp(ts / 1_000_000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --------------------------------------------------------------------------------------------
+# Enums: member names are the wire/Rust variant names, values are the BSATN tags.
+
+
+class ChannelType(enum.IntEnum):
+    Text = 0
+    Voice = 1
+    Announcement = 2
+    AgentLog = 3
+
+
+class MessageType(enum.IntEnum):
+    Text = 0
+    System = 1
+    AgentEvent = 2
+    Join = 3
+    Leave = 4
+
+
+class MemberRole(enum.IntEnum):
+    Owner = 0
+    Admin = 1
+    Moderator = 2
+    Member = 3
+    Agent = 4
+
+    @property
+    def level(self) -> int:
+        return ROLE_LEVEL[self]
+
+
+ROLE_LEVEL: Final[dict[MemberRole, int]] = {
+    MemberRole.Owner: 4,
+    MemberRole.Admin: 3,
+    MemberRole.Moderator: 2,
+    MemberRole.Member: 1,
+    MemberRole.Agent: 1,
+}
+
+ENUMS: Final[dict[str, type[enum.IntEnum]]] = {
+    "ChannelType": ChannelType,
+    "MessageType": MessageType,
+    "MemberRole": MemberRole,
+}
+
+# --------------------------------------------------------------------------------------------
+# Type spellings
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A column or parameter type.
+
+    kind is one of: bool, u8, u16, u32, u64, i64, String, Identity, Timestamp, Option, Enum.
+    `inner` is set for Option; `enum` for Enum.
+    """
+
+    kind: str
+    inner: TypeSpec | None = None
+    enum: type[enum.IntEnum] | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "Option":
+            return f"Option<{self.inner}>"
+        if self.kind == "Enum":
+            assert self.enum is not None
+            return self.enum.__name__
+        return self.kind
+
+
+PRIMITIVES: Final = frozenset({"bool", "u8", "u16", "u32", "u64", "i64", "String", "Identity",
+                               "Timestamp"})
+
+
+def parse_type(text: str) -> TypeSpec:
+    text = text.strip()
+    if text.startswith("Option<") and text.endswith(">"):
+        return TypeSpec("Option", inner=parse_type(text[len("Option<"):-1]))
+    if text in PRIMITIVES:
+        return TypeSpec(text)
+    if text in ENUMS:
+        return TypeSpec("Enum", enum=ENUMS[text])
+    raise ValueError(f"unknown type {text!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Rows. Field order is column order.
+
+
+@dataclass(slots=True)
+class UserProfile:
+    identity: Identity
+    username: str
+    display_name: str | None
+    avatar_url: str | None
+    bio: str | None
+    is_agent: bool
+    created_at: Timestamp
+
+
+@dataclass(slots=True)
+class UserPresence:
+    identity: Identity
+    online: bool
+    status_text: str | None
+    last_seen: Timestamp
+
+
+@dataclass(slots=True)
+class Server:
+    id: int
+    name: str
+    description: str | None
+    icon_url: str | None
+    owner: Identity
+    created_at: Timestamp
+
+
+@dataclass(slots=True)
+class ServerMember:
+    id: int
+    server_id: int
+    identity: Identity
+    role: MemberRole
+    joined_at: Timestamp
+
+
+@dataclass(slots=True)
+class Channel:
+    id: int
+    server_id: int
+    name: str
+    topic: str | None
+    channel_type: ChannelType
+    position: int
+    created_at: Timestamp
+
+
+@dataclass(slots=True)
+class Thread:
+    id: int
+    channel_id: int
+    name: str
+    creator: Identity
+    created_at: Timestamp
+    archived: bool
+    last_message_at: Timestamp
+
+
+@dataclass(slots=True)
+class Message:
+    id: int
+    channel_id: int
+    thread_id: int | None
+    sender: Identity
+    content: str
+    message_type: MessageType
+    created_at: Timestamp
+    edited_at: Timestamp | None
+    reply_to_id: int | None
+
+
+@dataclass(slots=True)
+class Reaction:
+    id: int
+    message_id: int
+    identity: Identity
+    emoji: str
+
+
+@dataclass(slots=True)
+class ChannelReadState:
+    id: int
+    identity: Identity
+    channel_id: int
+    last_read_msg_id: int
+
+
+@dataclass(slots=True)
+class DirectConversation:
+    id: int
+    participant_a: Identity
+    participant_b: Identity
+    created_at: Timestamp
+    last_message_at: Timestamp
+
+
+@dataclass(slots=True)
+class DirectMessage:
+    id: int
+    conversation_id: int
+    sender: Identity
+    content: str
+    created_at: Timestamp
+    edited_at: Timestamp | None
+    read: bool
+
+
+@dataclass(slots=True)
+class TypingIndicator:
+    id: int
+    channel_id: int
+    identity: Identity
+    started_at: Timestamp
+
+
+@dataclass(slots=True)
+class SystemNotification:
+    id: int
+    target: Identity
+    title: str
+    body: str
+    created_at: Timestamp
+
+
+Row = Any
+"""Any of the row dataclasses above."""
+
+# --------------------------------------------------------------------------------------------
+# Table definitions
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type_name: str
+
+    @property
+    def type(self) -> TypeSpec:
+        return parse_type(self.type_name)
+
+
+@dataclass(frozen=True)
+class TableDef:
+    name: str
+    row_type: type
+    columns: tuple[Column, ...]
+    primary_key: str
+    auto_inc: bool = False
+    unique: tuple[str, ...] = ()
+    btree: tuple[str, ...] = ()
+    # Private tables: rows concern only the identities named in `visible_to` columns.
+    visible_to: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def public(self) -> bool:
+        return not self.visible_to
+
+    def row_from_values(self, values: tuple[Any, ...] | list[Any]) -> Any:
+        return self.row_type(*values)
+
+    def values_of(self, row: Any) -> tuple[Any, ...]:
+        return tuple(getattr(row, c.name) for c in self.columns)
+
+
+def _table(name: str, row_type: type, spec: str, primary_key: str, **kw: Any) -> TableDef:
+    cols = []
+    for part in spec.split(";"):
+        col_name, _, type_name = part.strip().partition(" ")
+        cols.append(Column(col_name, type_name.strip()))
+    table = TableDef(name, row_type, tuple(cols), primary_key, **kw)
+    declared = [f.name for f in fields(row_type)]
+    if declared != list(table.column_names):
+        raise AssertionError(f"{name}: row fields {declared} != columns {table.column_names}")
+    return table
+
+
+TABLES: Final[tuple[TableDef, ...]] = (
+    _table("user_profile", UserProfile,
+           "identity Identity; username String; display_name Option<String>; "
+           "avatar_url Option<String>; bio Option<String>; is_agent bool; created_at Timestamp",
+           "identity", unique=("username",)),
+    _table("user_presence", UserPresence,
+           "identity Identity; online bool; status_text Option<String>; last_seen Timestamp",
+           "identity"),
+    _table("server", Server,
+           "id u64; name String; description Option<String>; icon_url Option<String>; "
+           "owner Identity; created_at Timestamp",
+           "id", auto_inc=True),
+    _table("server_member", ServerMember,
+           "id u64; server_id u64; identity Identity; role MemberRole; joined_at Timestamp",
+           "id", auto_inc=True, btree=("server_id",)),
+    _table("channel", Channel,
+           "id u64; server_id u64; name String; topic Option<String>; "
+           "channel_type ChannelType; position u32; created_at Timestamp",
+           "id", auto_inc=True, btree=("server_id",)),
+    _table("thread", Thread,
+           "id u64; channel_id u64; name String; creator Identity; created_at Timestamp; "
+           "archived bool; last_message_at Timestamp",
+           "id", auto_inc=True, btree=("channel_id",)),
+    _table("message", Message,
+           "id u64; channel_id u64; thread_id Option<u64>; sender Identity; content String; "
+           "message_type MessageType; created_at Timestamp; edited_at Option<Timestamp>; "
+           "reply_to_id Option<u64>",
+           "id", auto_inc=True, btree=("channel_id",)),
+    _table("reaction", Reaction,
+           "id u64; message_id u64; identity Identity; emoji String",
+           "id", auto_inc=True, btree=("message_id",)),
+    _table("channel_read_state", ChannelReadState,
+           "id u64; identity Identity; channel_id u64; last_read_msg_id u64",
+           "id", auto_inc=True, btree=("identity",)),
+    _table("direct_conversation", DirectConversation,
+           "id u64; participant_a Identity; participant_b Identity; created_at Timestamp; "
+           "last_message_at Timestamp",
+           "id", auto_inc=True, visible_to=("participant_a", "participant_b")),
+    _table("direct_message", DirectMessage,
+           "id u64; conversation_id u64; sender Identity; content String; "
+           "created_at Timestamp; edited_at Option<Timestamp>; read bool",
+           "id", auto_inc=True, btree=("conversation_id",),
+           # visible to the participants of its conversation (resolved through the join)
+           visible_to=("conversation_id",)),
+    _table("typing_indicator", TypingIndicator,
+           "id u64; channel_id u64; identity Identity; started_at Timestamp",
+           "id", auto_inc=True),
+    _table("system_notification", SystemNotification,
+           "id u64; target Identity; title String; body String; created_at Timestamp",
+           "id", auto_inc=True, btree=("target",), visible_to=("target",)),
+)
+
+TABLE_BY_NAME: Final[dict[str, TableDef]] = {t.name: t for t in TABLES}
+TABLE_BY_ROW: Final[dict[type, TableDef]] = {t.row_type: t for t in TABLES}
+
+# --------------------------------------------------------------------------------------------
+# Reducers: name and parameters in order (the order of CallReducer's BSATN args and of the
+# JSON array of the HTTP call route). Lifecycle reducers take no arguments.
+#
+# Update reducers take Option parameters: None leaves a field unchanged; an empty string
+# clears an optional text field.
+
+
+@dataclass(frozen=True)
+class ReducerDef:
+    name: str
+    params: tuple[tuple[str, str], ...]
+    lifecycle: bool = False
+
+    LIFECYCLE: ClassVar[frozenset[str]] = frozenset(
+        {"init", "client_connected", "client_disconnected"})
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p for p, _ in self.params)
+
+
+def _reducer(name: str, spec: str = "") -> ReducerDef:
+    params: list[tuple[str, str]] = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        pname, _, ptype = part.partition(" ")
+        parse_type(ptype)
+        params.append((pname, ptype.strip()))
+    return ReducerDef(name, tuple(params), lifecycle=name in ReducerDef.LIFECYCLE)
+
+
+REDUCERS: Final[tuple[ReducerDef, ...]] = (
+    _reducer("init"),
+    _reducer("client_connected"),
+    _reducer("client_disconnected"),
+    # users
+    _reducer("register_user", "username String; display_name Option<String>; is_agent bool"),
+    _reducer("update_profile",
+             "display_name Option<String>; avatar_url Option<String>; bio Option<String>"),
+    _reducer("set_presence", "online bool; status_text Option<String>"),
+    # servers
+    _reducer("create_server", "name String; description Option<String>; icon_url Option<String>"),
+    _reducer("join_server", "server_id u64"),
+    _reducer("leave_server", "server_id u64"),
+    _reducer("update_server",
+             "server_id u64; name Option<String>; description Option<String>; "
+             "icon_url Option<String>"),
+    _reducer("delete_server", "server_id u64"),
+    _reducer("set_member_role", "server_id u64; identity Identity; role MemberRole"),
+    # channels
+    _reducer("create_channel",
+             "server_id u64; name String; topic Option<String>; channel_type ChannelType"),
+    _reducer("update_channel",
+             "channel_id u64; name Option<String>; topic Option<String>; position Option<u32>"),
+    _reducer("delete_channel", "channel_id u64"),
+    # messages
+    _reducer("send_message",
+             "channel_id u64; content String; thread_id Option<u64>; reply_to_id Option<u64>; "
+             "message_type MessageType"),
+    _reducer("edit_message", "message_id u64; content String"),
+    _reducer("delete_message", "message_id u64"),
+    _reducer("add_reaction", "message_id u64; emoji String"),
+    _reducer("remove_reaction", "message_id u64; emoji String"),
+    # threads
+    _reducer("create_thread", "channel_id u64; name String"),
+    _reducer("archive_thread", "thread_id u64"),
+    # direct messages
+    _reducer("start_dm", "other Identity"),
+    _reducer("send_dm", "conversation_id u64; content String"),
+    _reducer("mark_dm_read", "conversation_id u64"),
+    # read state, typing, notifications
+    _reducer("mark_channel_read", "channel_id u64; message_id u64"),
+    _reducer("set_typing", "channel_id u64; typing bool"),
+    _reducer("dismiss_notification", "id u64"),
+)
+
+REDUCER_BY_NAME: Final[dict[str, ReducerDef]] = {r.name: r for r in REDUCERS}
+
+HUB_NAME: Final = "Spaces Hub"
+HUB_CHANNELS: Final = (
+    ("general", ChannelType.Text, 0),
+    ("agent-logs", ChannelType.AgentLog, 1),
+    ("system", ChannelType.Announcement, 2),
+)
