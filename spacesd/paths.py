@@ -55,8 +55,8 @@ def config_dir() -> Path:
 def runtime_dir() -> Path:
     """The socket's folder: $XDG_RUNTIME_DIR/spacesd, else /run/user/<uid>/spacesd.
 
-    Where neither exists (containers, some ssh sessions), /tmp/spacesd-<uid>; the daemon
-    creates it 0700 and refuses one owned by another user.
+    Where neither exists (containers, some ssh sessions), /tmp/runtime-<uid>/spacesd, as
+    platformdirs does; the daemon creates it 0700 and refuses one owned by another user.
     """
     if (d := _env_dir("SPACES_RUNTIME_DIR")) is not None:
         return d
@@ -68,7 +68,7 @@ def runtime_dir() -> Path:
     run_user = Path(f"/run/user/{os.getuid()}")
     if run_user.is_dir() and os.access(run_user, os.W_OK):
         return run_user / APP
-    return Path(f"/tmp/{APP}-{os.getuid()}")
+    return Path(f"/tmp/runtime-{os.getuid()}") / APP
 
 
 def socket_path() -> Path:
