@@ -1,0 +1,66 @@
+"""The data model as DESIGN.md fixes it: these orders are the wire format."""
+
+from __future__ import annotations
+
+import pytest
+
+from spacesd import model
+from spacesd.model import ChannelType, Identity, MemberRole, MessageType
+
+
+def test_thirteen_tables_in_design_order() -> None:
+    assert [t.name for t in model.TABLES] == [
+        "user_profile", "user_presence", "server", "server_member", "channel", "thread",
+        "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
+        "typing_indicator", "system_notification",
+    ]
+
+
+def test_message_columns_in_wire_order() -> None:
+    cols = [(c.name, c.type_name) for c in model.TABLE_BY_NAME["message"].columns]
+    assert cols == [
+        ("id", "u64"), ("channel_id", "u64"), ("thread_id", "Option<u64>"),
+        ("sender", "Identity"), ("content", "String"), ("message_type", "MessageType"),
+        ("created_at", "Timestamp"), ("edited_at", "Option<Timestamp>"),
+        ("reply_to_id", "Option<u64>"),
+    ]
+
+
+def test_enum_tags_are_variant_order() -> None:
+    assert [m.name for m in ChannelType] == ["Text", "Voice", "Announcement", "AgentLog"]
+    assert [m.name for m in MessageType] == ["Text", "System", "AgentEvent", "Join", "Leave"]
+    assert [m.name for m in MemberRole] == ["Owner", "Admin", "Moderator", "Member", "Agent"]
+    assert [r.level for r in MemberRole] == [4, 3, 2, 1, 1]
+
+
+def test_twenty_eight_reducers() -> None:
+    names = [r.name for r in model.REDUCERS]
+    assert len(names) == len(set(names)) == 28
+    for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification"):
+        assert extra in names
+    assert model.REDUCER_BY_NAME["send_message"].param_names == (
+        "channel_id", "content", "thread_id", "reply_to_id", "message_type")
+
+
+def test_every_column_type_parses() -> None:
+    for table in model.TABLES:
+        for col in table.columns:
+            assert str(col.type) == col.type_name
+
+
+def test_identity_hex_is_byte_reverse_of_wire() -> None:
+    ident = Identity.from_hex("0x" + "c2" + "00" * 30 + "01")
+    wire = ident.to_le_bytes()
+    assert wire[0] == 0x01 and wire[-1] == 0xC2
+    assert Identity.from_le_bytes(wire) == ident
+    assert ident.hex.startswith("c2") and ident.short() == "c2000000"
+
+
+@pytest.mark.parametrize("bad", ["", "0x12", "zz" * 32, "1" * 65])
+def test_identity_rejects_bad_hex(bad: str) -> None:
+    with pytest.raises(ValueError):
+        Identity.from_hex(bad)
+
+
+def test_timestamp_iso() -> None:
+    assert model.timestamp_to_iso(1_763_629_207_259_000) == "2025-11-20T09:00:07.259000Z"
