@@ -1,0 +1,1 @@
+"""The Spaces engine: the reducers as pure logic over a SQLite store (the embedded backend)."""

@@ -1,0 +1,174 @@
+"""Every refusal a Spaces reducer can produce, in one place.
+
+The embedded engine (`spacesd.engine`) and the SpacetimeDB module (`module/`, Rust) return the
+SAME message for the same refusal, so clients, the daemon and the conformance scenarios
+(`tests/conformance/`) can rely on the text. Copy the strings byte for byte; change one only
+in both implementations and the scenarios at once.
+
+Order of checks (when several refusals apply, the first in this order is reported):
+1. the caller's profile, where the reducer needs it (NO_PROFILE);
+2. the referenced rows exist (SERVER_NOT_FOUND, CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, ...),
+   in parameter order (a thread or a replied-to message after the channel);
+3. membership of the server concerned (NOT_A_MEMBER, NOT_A_PARTICIPANT, ...);
+4. role or ownership (the "only ..." messages);
+5. the arguments' values (lengths, formats, uniqueness), in parameter order.
+
+Three kinds of message live here:
+- module-level string constants: reducer refusals, produced identically by both
+  implementations and each exercised by at least one conformance scenario;
+- `ENGINE_ONLY`: refusals that SpacetimeDB's host makes before a module runs (unknown reducer,
+  wrong arguments, calling init twice) or that a real server never reaches (a caller without a
+  profile: every SpacetimeDB connection runs client_connected first). The module may use the
+  same words for its defensive branches; the engine tests cover these;
+- functions for the engine's argument errors, whose text names the reducer and argument.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class ReducerError(Exception):
+    """A reducer refused the call; nothing changed. `message` is the person-readable reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ReducerError) and other.message == self.message
+
+    def __hash__(self) -> int:
+        return hash(self.message)
+
+    def __repr__(self) -> str:
+        return f"ReducerError({self.message!r})"
+
+
+# --------------------------------------------------------------------------------------------
+# Lookups (the row an argument refers to does not exist)
+
+SERVER_NOT_FOUND: Final = "no such server"
+CHANNEL_NOT_FOUND: Final = "no such channel"
+MESSAGE_NOT_FOUND: Final = "no such message"
+THREAD_NOT_FOUND: Final = "no such thread"
+USER_NOT_FOUND: Final = "no such user"
+CONVERSATION_NOT_FOUND: Final = "no such conversation"
+NOTIFICATION_NOT_FOUND: Final = "no such notification"
+REACTION_NOT_FOUND: Final = "you have not reacted to this message with this emoji"
+REPLY_NOT_FOUND: Final = "the message replied to does not exist"
+TARGET_NOT_A_MEMBER: Final = "that user is not a member of this server"
+
+# --------------------------------------------------------------------------------------------
+# Membership
+
+NOT_A_MEMBER: Final = "you are not a member of this server"
+ALREADY_MEMBER: Final = "you are already a member of this server"
+NOT_A_PARTICIPANT: Final = "you are not a participant in this conversation"
+NOT_NOTIFICATION_TARGET: Final = "only its target can dismiss a notification"
+
+# --------------------------------------------------------------------------------------------
+# Users
+
+USERNAME_INVALID: Final = "usernames are 3-32 characters of a-z, 0-9, _, . and -"
+USERNAME_TAKEN: Final = "that username is taken"
+DISPLAY_NAME_TOO_LONG: Final = "display names are at most 64 characters"
+AVATAR_URL_INVALID: Final = "avatar URLs are http:// or https:// URLs of at most 512 characters"
+BIO_TOO_LONG: Final = "bios are at most 512 characters"
+STATUS_TEXT_TOO_LONG: Final = "status texts are at most 128 characters"
+AGENT_CANNOT_HOLD_ROLES: Final = (
+    "an agent can only hold the Agent role: give up Owner, Admin and Moderator roles first")
+
+# --------------------------------------------------------------------------------------------
+# Servers and roles
+
+AGENTS_CANNOT_CREATE_SERVERS: Final = "agents cannot create servers"
+SERVER_NAME_INVALID: Final = "server names are 1-100 characters and not blank"
+DESCRIPTION_TOO_LONG: Final = "descriptions are at most 1024 characters"
+ICON_URL_INVALID: Final = "icon URLs are http:// or https:// URLs of at most 512 characters"
+UPDATE_SERVER_FORBIDDEN: Final = "only Admins and the Owner can update a server"
+DELETE_SERVER_FORBIDDEN: Final = "only the Owner can delete a server"
+HUB_CANNOT_BE_DELETED: Final = "the Spaces Hub cannot be deleted"
+OWNER_CANNOT_LEAVE: Final = "the Owner cannot leave their server; delete it instead"
+SET_ROLE_FORBIDDEN: Final = "only Admins and the Owner can change roles"
+OWNER_ROLE_NOT_ASSIGNABLE: Final = "the Owner role cannot be given"
+OWNER_ROLE_FIXED: Final = "the Owner's role cannot be changed"
+ADMIN_ROLE_LIMIT: Final = "Admins can only give the Moderator, Member and Agent roles"
+ADMIN_TARGET_LIMIT: Final = "Admins can only change the roles of members below Admin"
+AGENT_ROLE_ONLY: Final = "an agent can only hold the Agent role"
+
+# --------------------------------------------------------------------------------------------
+# Channels
+
+CREATE_CHANNEL_FORBIDDEN: Final = "only Admins and the Owner can create channels"
+DELETE_CHANNEL_FORBIDDEN: Final = "only Admins and the Owner can delete channels"
+UPDATE_CHANNEL_FORBIDDEN: Final = "only Moderators, Admins and the Owner can update channels"
+CHANNEL_NAME_INVALID: Final = "channel names are 1-64 characters of a-z, 0-9, _ and -"
+CHANNEL_NAME_TAKEN: Final = "this server already has a channel with that name"
+TOPIC_TOO_LONG: Final = "topics are at most 1024 characters"
+
+# --------------------------------------------------------------------------------------------
+# Messages and reactions
+
+MESSAGE_TYPE_RESERVED: Final = "clients can only send Text and AgentEvent messages"
+ANNOUNCEMENT_ADMIN_ONLY: Final = "only Admins and the Owner can post in announcement channels"
+VOICE_NO_MESSAGES: Final = "voice channels take no messages"
+TEXT_CONTENT_INVALID: Final = "messages are 1-4000 characters"
+AGENT_EVENT_INVALID: Final = "agent events are JSON objects of at most 16384 characters"
+THREAD_OTHER_CHANNEL: Final = "that thread belongs to another channel"
+THREAD_ARCHIVED: Final = "that thread is archived"
+REPLY_OTHER_CHANNEL: Final = "a reply must be in the channel of the message it answers"
+EDIT_FORBIDDEN: Final = "only the sender can edit a message"
+EDIT_RESERVED_TYPE: Final = "system, join and leave messages cannot be edited"
+DELETE_MESSAGE_FORBIDDEN: Final = (
+    "only the sender and Moderators, Admins or the Owner can delete a message")
+EMOJI_INVALID: Final = "emoji are 1-32 characters"
+ALREADY_REACTED: Final = "you already reacted to this message with this emoji"
+READ_MESSAGE_OTHER_CHANNEL: Final = "that message is not in this channel"
+
+# --------------------------------------------------------------------------------------------
+# Threads
+
+THREAD_NAME_INVALID: Final = "thread names are 1-100 characters and not blank"
+VOICE_NO_THREADS: Final = "voice channels have no threads"
+ARCHIVE_FORBIDDEN: Final = (
+    "only the thread's creator and Moderators, Admins or the Owner can archive a thread")
+THREAD_ALREADY_ARCHIVED: Final = "that thread is already archived"
+
+# --------------------------------------------------------------------------------------------
+# Direct messages
+
+CANNOT_DM_SELF: Final = "you cannot start a conversation with yourself"
+DM_CONTENT_INVALID: Final = "direct messages are 1-4000 characters"
+
+# --------------------------------------------------------------------------------------------
+# Engine only (see the module docstring): the host's refusals, and unreachable on a real server.
+
+NO_PROFILE: Final = "you have no profile yet: connect first"
+ALREADY_INITIALIZED: Final = "the database is already initialized"
+
+
+def unknown_reducer(name: str) -> str:
+    return f"no such reducer: {name}"
+
+
+def wrong_arity(reducer: str, expected: int, got: int) -> str:
+    return f"{reducer} takes {expected} argument{'' if expected == 1 else 's'}, got {got}"
+
+
+def bad_argument(reducer: str, param: str, expected: str) -> str:
+    return f"argument {param} of {reducer} must be {expected}"
+
+
+ENGINE_ONLY: Final[frozenset[str]] = frozenset({NO_PROFILE, ALREADY_INITIALIZED})
+
+
+def all_messages() -> dict[str, str]:
+    """Every constant refusal message by constant name (engine-only ones included)."""
+    return {name: value for name, value in globals().items()
+            if name.isupper() and isinstance(value, str)}
+
+
+def module_messages() -> dict[str, str]:
+    """The refusals both implementations produce: what the conformance scenarios must cover."""
+    return {name: value for name, value in all_messages().items() if value not in ENGINE_ONLY}
