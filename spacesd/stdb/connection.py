@@ -1,0 +1,610 @@
+"""A SpacetimeDB 2.x client connection: a sans-I/O protocol state plus a thin asyncio shell.
+
+`ClientProtocol` knows the v2 message exchange and nothing about sockets: it turns intentions
+(subscribe, unsubscribe, call a reducer, run a one-off query) into encoded client frames and
+turns received server frames into `Event`s, mapping the server's query-set ids back to the
+caller's subscription keys and request ids back to pending requests.
+
+`Connection` owns one WebSocket (`websockets` package, subprotocol `v2.bsatn.spacetimedb`,
+Bearer token) at a time, and reconnects when it drops with capped exponential backoff and
+jitter. Subscriptions are registered once, with a function that builds their queries: after
+every (re)connect the function runs again, so a caller can resume from its high-water marks
+(`SELECT * FROM message WHERE id > 41`) and receive neither a gap nor a duplicate.
+
+Events reach the caller through one synchronous callback, called on the event loop's thread
+in the order the server sent them; a reducer call's own ReducerResult is delivered as a
+`TransactionEvent` *before* the awaiting `call()` returns, so a caller that applies events to
+a cache sees its own write there when the call completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.typing import Subprotocol
+
+from spacesd.model import Identity
+from spacesd.stdb import messages as m
+from spacesd.stdb.bsatn import BsatnError, ConnectionId
+
+log = logging.getLogger("spacesd.stdb")
+
+V2_PROTOCOL = "v2.bsatn.spacetimedb"
+
+Compression = Literal["none", "gzip"]
+
+
+# --------------------------------------------------------------------------------------------
+# Events
+
+
+@dataclass
+class TableDelta:
+    """Rows of one table for one subscription key: decoded model rows."""
+
+    key: str
+    table: str
+    inserts: list[Any] = field(default_factory=list)
+    deletes: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class ConnectedEvent:
+    identity: Identity
+    connection_id: ConnectionId
+    token: str
+    reconnect: bool
+
+
+@dataclass
+class DisconnectedEvent:
+    reason: str
+
+
+@dataclass
+class SubscribedEvent:
+    """A query set was applied: `tables` holds every matching row now (inserts only)."""
+
+    key: str
+    tables: list[TableDelta]
+
+
+@dataclass
+class SubscriptionErrorEvent:
+    key: str
+    error: str
+
+
+@dataclass
+class TransactionEvent:
+    """A committed transaction's effect on our subscriptions. `caller_request` is set when it
+    came in the ReducerResult of our own call (`reducer` names it then)."""
+
+    deltas: list[TableDelta]
+    caller_request: int | None = None
+    reducer: str | None = None
+
+
+Event = (ConnectedEvent | DisconnectedEvent | SubscribedEvent | SubscriptionErrorEvent
+         | TransactionEvent)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+class StdbError(Exception):
+    pass
+
+
+class NotConnected(StdbError):
+    """The connection is down; nothing was sent."""
+
+
+class CallUncertain(StdbError):
+    """The connection dropped after the call was sent and before its result came: the reducer
+    may or may not have committed."""
+
+
+class CallTimeout(CallUncertain):
+    pass
+
+
+class ReducerRefused(StdbError):
+    """The reducer returned an error; its transaction did not commit."""
+
+    def __init__(self, reducer: str, message: str) -> None:
+        super().__init__(message)
+        self.reducer = reducer
+        self.message = message
+
+
+class ReducerInternalError(StdbError):
+    """The host could not run the reducer (unknown reducer, bad arguments, a panic)."""
+
+    def __init__(self, reducer: str, message: str) -> None:
+        super().__init__(message)
+        self.reducer = reducer
+        self.message = message
+
+
+class QueryError(StdbError):
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# Sans-I/O protocol state
+
+
+@dataclass
+class _Pending:
+    kind: Literal["call", "query"]
+    name: str  # reducer name or query text
+
+
+class ClientProtocol:
+    """The v2 exchange of one WebSocket session. Bytes in, events out; no I/O.
+
+    Request ids and query-set ids are per connection: `reset()` (on a new socket) forgets the
+    query sets and pending requests, the caller resubscribes.
+    """
+
+    def __init__(self) -> None:
+        self._next_request = 1
+        self._next_query_set = 1
+        self.identity: Identity | None = None
+        self.connection_id: ConnectionId | None = None
+        self.token: str | None = None
+        self._qs_to_key: dict[int, str] = {}
+        self._key_to_qs: dict[str, int] = {}
+        self.pending: dict[int, _Pending] = {}
+
+    def reset(self) -> dict[int, _Pending]:
+        """Forget the session; returns the requests that were awaiting a reply."""
+        dropped = self.pending
+        self.pending = {}
+        self._qs_to_key.clear()
+        self._key_to_qs.clear()
+        self.identity = None
+        self.connection_id = None
+        return dropped
+
+    def _request_id(self) -> int:
+        rid = self._next_request
+        self._next_request = (self._next_request + 1) & 0xFFFFFFFF or 1
+        return rid
+
+    @property
+    def ready(self) -> bool:
+        return self.identity is not None
+
+    # -- outgoing ----------------------------------------------------------------------------
+
+    def subscribe(self, key: str, queries: Sequence[str]) -> bytes:
+        if key in self._key_to_qs:
+            raise ValueError(f"already subscribed: {key}")
+        qs = self._next_query_set
+        self._next_query_set += 1
+        self._qs_to_key[qs] = key
+        self._key_to_qs[key] = qs
+        msg = m.Subscribe(request_id=self._request_id(), query_set_id=qs,
+                          query_strings=list(queries))
+        return m.encode_client_message(msg)
+
+    def unsubscribe(self, key: str) -> bytes | None:
+        qs = self._key_to_qs.get(key)
+        if qs is None:
+            return None
+        return m.encode_client_message(
+            m.Unsubscribe(request_id=self._request_id(), query_set_id=qs, flags=0))
+
+    def call_reducer(self, reducer: str, args: bytes) -> tuple[int, bytes]:
+        rid = self._request_id()
+        self.pending[rid] = _Pending("call", reducer)
+        msg = m.CallReducer(request_id=rid, flags=0, reducer=reducer, args=args)
+        return rid, m.encode_client_message(msg)
+
+    def one_off_query(self, query: str) -> tuple[int, bytes]:
+        rid = self._request_id()
+        self.pending[rid] = _Pending("query", query)
+        return rid, m.encode_client_message(m.OneOffQuery(request_id=rid, query_string=query))
+
+    # -- incoming ----------------------------------------------------------------------------
+
+    def receive(self, frame: bytes) -> list[tuple[Event | None, int | None, Any]]:
+        """Decode one server frame (compression tag per the connection's setting, v3 batches
+        accepted). Returns, per message, (event or None, request id resolved or None, reply):
+        a reply is the `Exception` or result value for the request id."""
+        out: list[tuple[Event | None, int | None, Any]] = []
+        for msg in m.decode_server_frame(frame):
+            out.append(self._handle(msg))
+        return out
+
+    def _deltas(self, qs_id: int, tables: Sequence[Any]) -> list[TableDelta]:
+        key = self._qs_to_key.get(qs_id)
+        if key is None:
+            return []
+        deltas: list[TableDelta] = []
+        for tu in tables:
+            delta = TableDelta(key, tu.table_name)
+            for rows in tu.rows:
+                if isinstance(rows, m.PersistentTableRows):
+                    delta.inserts.extend(m.decode_rows(tu.table_name, rows.inserts))
+                    delta.deletes.extend(m.decode_rows(tu.table_name, rows.deletes))
+                else:  # EventTableRows: transient rows, shown as inserts
+                    delta.inserts.extend(m.decode_rows(tu.table_name, rows.events))
+            deltas.append(delta)
+        return deltas
+
+    def _tx_deltas(self, update: Any) -> list[TableDelta]:
+        deltas: list[TableDelta] = []
+        for qsu in update.query_sets:
+            deltas.extend(self._deltas(qsu.query_set_id, qsu.tables))
+        return deltas
+
+    def _query_rows(self, key: str, rows: Any) -> list[TableDelta]:
+        return [TableDelta(key, t.table, inserts=m.decode_rows(t.table, t.rows))
+                for t in rows.tables]
+
+    def _handle(self, msg: Any) -> tuple[Event | None, int | None, Any]:
+        if isinstance(msg, m.InitialConnection):
+            self.identity = msg.identity
+            self.connection_id = msg.connection_id
+            self.token = msg.token
+            return ConnectedEvent(msg.identity, msg.connection_id, msg.token, False), None, None
+        if isinstance(msg, m.SubscribeApplied):
+            key = self._qs_to_key.get(msg.query_set_id)
+            if key is None:
+                return None, None, None
+            return SubscribedEvent(key, self._query_rows(key, msg.rows)), None, None
+        if isinstance(msg, m.UnsubscribeApplied):
+            key = self._qs_to_key.pop(msg.query_set_id, None)
+            if key is not None:
+                self._key_to_qs.pop(key, None)
+            return None, None, None
+        if isinstance(msg, m.SubscriptionError):
+            key = self._qs_to_key.pop(msg.query_set_id, None)
+            if key is None:
+                return None, None, None
+            self._key_to_qs.pop(key, None)
+            return SubscriptionErrorEvent(key, msg.error), None, None
+        if isinstance(msg, m.TransactionUpdate):
+            deltas = self._tx_deltas(msg)
+            return (TransactionEvent(deltas) if deltas else None), None, None
+        if isinstance(msg, m.OneOffQueryResult):
+            pending = self.pending.pop(msg.request_id, None)
+            if pending is None:
+                return None, None, None
+            result = msg.result
+            if isinstance(result, str):
+                return None, msg.request_id, QueryError(result)
+            tables: dict[str, list[Any]] = {}
+            for t in result.tables:
+                tables.setdefault(t.table, []).extend(m.decode_rows(t.table, t.rows))
+            return None, msg.request_id, tables
+        if isinstance(msg, m.ReducerResult):
+            pending = self.pending.pop(msg.request_id, None)
+            name = pending.name if pending is not None else "?"
+            outcome = msg.result
+            event: Event | None = None
+            reply: Any = None
+            if isinstance(outcome, m.ReducerOk):
+                deltas = self._tx_deltas(outcome.transaction_update)
+                event = TransactionEvent(deltas, msg.request_id, name)
+                reply = msg.timestamp
+            elif isinstance(outcome, m.ReducerOkEmpty):
+                event = TransactionEvent([], msg.request_id, name)
+                reply = msg.timestamp
+            elif isinstance(outcome, m.ReducerErr):
+                reply = ReducerRefused(name, outcome.message)
+            else:
+                reply = ReducerInternalError(name, str(outcome.message))
+            return event, (msg.request_id if pending is not None else None), reply
+        return None, None, None  # ProcedureResult and anything newer: not ours
+
+
+# --------------------------------------------------------------------------------------------
+# The asyncio shell
+
+
+@dataclass
+class Backoff:
+    """Capped exponential backoff with "equal jitter": half fixed, half random."""
+
+    initial: float = 0.2
+    factor: float = 2.0
+    cap: float = 10.0
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        d = min(self.cap, self.initial * self.factor ** self.attempt)
+        self.attempt += 1
+        return d / 2 + random.uniform(0, d / 2)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+QueryBuilder = Callable[[], Sequence[str]]
+EventCallback = Callable[[Event], None]
+
+
+@dataclass
+class ConnectionStats:
+    state: str = "idle"  # idle, connecting, connected, backoff, closed
+    connects: int = 0
+    reconnects: int = 0
+    last_error: str | None = None
+    connected_since: float | None = None
+    last_message_at: float | None = None
+    # Server-side reducer timestamp (µs) of the last transaction seen vs our clock at receipt.
+    last_lag_ms: float | None = None
+
+
+class Connection:
+    """One logical connection to a database that survives socket drops.
+
+    `on_event` is called synchronously for every event. Subscriptions added with
+    `subscribe(key, build)` are (re)sent after every connect with `build()`'s queries.
+    """
+
+    def __init__(self, url: str, database: str, token: str | None, *,
+                 on_event: EventCallback | None = None,
+                 compression: Compression = "none",
+                 backoff: Backoff | None = None,
+                 open_timeout: float = 10.0,
+                 ping_interval: float | None = 10.0) -> None:
+        from spacesd.stdb.http import Endpoint
+
+        self.endpoint = Endpoint.parse(url)
+        self.database = database
+        self.token = token
+        self.compression: Compression = compression
+        self.on_event = on_event
+        self.backoff = backoff or Backoff()
+        self.open_timeout = open_timeout
+        self.ping_interval = ping_interval
+        self.proto = ClientProtocol()
+        self.stats = ConnectionStats()
+        self._subs: dict[str, QueryBuilder] = {}
+        self._ws: ClientConnection | None = None
+        self._waiters: dict[int, asyncio.Future[Any]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._ready = asyncio.Event()
+        self._applied: dict[str, asyncio.Event] = {}
+        self.identity: Identity | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        comp = "Gzip" if self.compression == "gzip" else "None"
+        return (f"{self.endpoint.ws_base_url}/v1/database/{quote(self.database, safe='')}"
+                f"/subscribe?compression={comp}")
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and self.proto.ready
+
+    def start(self) -> None:
+        if self._task is None:
+            self._closing = False
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="stdb-conn")
+
+    async def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until connected (InitialConnection received); False on timeout."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def wait_subscribed(self, key: str, timeout: float | None = None) -> bool:
+        ev = self._applied.setdefault(key, asyncio.Event())
+        try:
+            await asyncio.wait_for(ev.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def close(self) -> None:
+        self._closing = True
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        self._fail_waiters(NotConnected("connection closed"))
+        self.stats.state = "closed"
+
+    async def drop(self) -> None:
+        """Close the current socket (tests): the connection reconnects by itself."""
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def _run(self) -> None:
+        while not self._closing:
+            self.stats.state = "connecting"
+            try:
+                await self._session()
+                reason = "closed by server"
+            except asyncio.CancelledError:
+                raise
+            except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI,
+                    asyncio.TimeoutError, BsatnError, ValueError) as e:
+                reason = f"{type(e).__name__}: {e}"
+            self._ws = None
+            self._ready.clear()
+            for ev in self._applied.values():
+                ev.clear()
+            self._fail_waiters(CallUncertain(f"connection lost: {reason}"), started=True)
+            self.proto.reset()
+            if self._closing:
+                break
+            self.stats.last_error = reason
+            self.stats.state = "backoff"
+            self._emit(DisconnectedEvent(reason))
+            delay = self.backoff.next_delay()
+            log.info("stdb: disconnected (%s); reconnecting in %.2fs", reason, delay)
+            await asyncio.sleep(delay)
+        self.stats.state = "closed"
+
+    async def _session(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        async with connect(
+            self.url,
+            subprotocols=[Subprotocol(V2_PROTOCOL)],
+            additional_headers=headers,
+            compression=None,
+            max_size=None,
+            open_timeout=self.open_timeout,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_interval,
+            user_agent_header="spacesd",
+        ) as ws:
+            if ws.subprotocol not in (V2_PROTOCOL, None):
+                raise ValueError(f"server chose subprotocol {ws.subprotocol!r}")
+            self._ws = ws
+            async for frame in ws:
+                if isinstance(frame, str):
+                    raise ValueError("text frame on a binary protocol")
+                self._on_frame(frame)
+
+    def _on_frame(self, frame: bytes) -> None:
+        now = time.time()
+        self.stats.last_message_at = now
+        for event, rid, reply in self._decode(frame):
+            if isinstance(event, ConnectedEvent):
+                self.identity = event.identity
+                self.token = event.token or self.token
+                event.reconnect = self.stats.connects > 0
+                if event.reconnect:
+                    self.stats.reconnects += 1
+                self.stats.connects += 1
+                self.stats.state = "connected"
+                self.stats.connected_since = now
+                self.backoff.reset()
+                self._emit(event)
+                self._ready.set()
+                self._resubscribe()
+                continue
+            if isinstance(event, SubscribedEvent):
+                self._emit(event)
+                self._applied.setdefault(event.key, asyncio.Event()).set()
+            elif event is not None:
+                if isinstance(event, TransactionEvent) and isinstance(reply, int):
+                    self.stats.last_lag_ms = max(0.0, now * 1000 - reply / 1000)
+                self._emit(event)
+            if rid is not None:
+                fut = self._waiters.pop(rid, None)
+                if fut is not None and not fut.done():
+                    if isinstance(reply, Exception):
+                        fut.set_exception(reply)
+                    else:
+                        fut.set_result(reply)
+
+    def _decode(self, frame: bytes) -> list[tuple[Event | None, int | None, Any]]:
+        return self.proto.receive(frame)
+
+    def _emit(self, event: Event) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:
+            log.exception("stdb: event handler failed on %s", type(event).__name__)
+
+    def _fail_waiters(self, exc: Exception, started: bool = False) -> None:
+        waiters, self._waiters = self._waiters, {}
+        for fut in waiters.values():
+            if not fut.done():
+                fut.set_exception(exc)
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    def _resubscribe(self) -> None:
+        for key, build in self._subs.items():
+            self._send_subscribe(key, build)
+
+    def _send_subscribe(self, key: str, build: QueryBuilder) -> None:
+        ws = self._ws
+        if ws is None or not self.proto.ready:
+            return
+        queries = list(build())
+        frame = self.proto.subscribe(key, queries)
+        asyncio.get_running_loop().create_task(self._send_quiet(ws, frame))
+
+    async def _send_quiet(self, ws: ClientConnection, frame: bytes) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the run loop notices and reconnects
+            await ws.send(frame)
+
+    def subscribe(self, key: str, build: QueryBuilder) -> None:
+        """Register a query set under `key`; sent now if connected and after every connect."""
+        if key in self._subs:
+            raise ValueError(f"subscription {key!r} exists")
+        self._subs[key] = build
+        self._applied.setdefault(key, asyncio.Event())
+        self._send_subscribe(key, build)
+
+    def unsubscribe(self, key: str) -> None:
+        self._subs.pop(key, None)
+        self._applied.pop(key, None)
+        frame = self.proto.unsubscribe(key)
+        if frame is not None and self._ws is not None:
+            asyncio.get_running_loop().create_task(self._send_quiet(self._ws, frame))
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def _request(self, rid: int, frame: bytes, timeout: float) -> Any:
+        ws = self._ws
+        if ws is None:
+            self.proto.pending.pop(rid, None)
+            raise NotConnected("not connected")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters[rid] = fut
+        try:
+            await ws.send(frame)
+        except ConnectionClosed as e:
+            self._waiters.pop(rid, None)
+            raise CallUncertain(f"connection lost while sending: {e}") from e
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            self._waiters.pop(rid, None)
+            raise CallTimeout(f"no reply within {timeout:g}s") from None
+
+    async def call(self, reducer: str, args: bytes, timeout: float = 15.0) -> int:
+        """Call a reducer with BSATN-encoded arguments; returns the reducer's timestamp (µs).
+
+        Raises NotConnected (nothing sent), ReducerRefused, ReducerInternalError, or
+        CallUncertain / CallTimeout (sent, outcome unknown)."""
+        if not self.connected:
+            raise NotConnected("not connected")
+        rid, frame = self.proto.call_reducer(reducer, args)
+        result: int = await self._request(rid, frame, timeout)
+        return result
+
+    async def query(self, sql: str, timeout: float = 15.0) -> dict[str, list[Any]]:
+        """A one-off query: the matching rows now, by table."""
+        if not self.connected:
+            raise NotConnected("not connected")
+        rid, frame = self.proto.one_off_query(sql)
+        try:
+            result: dict[str, list[Any]] = await self._request(rid, frame, timeout)
+        except CallUncertain as e:
+            raise NotConnected(str(e)) from e
+        return result
