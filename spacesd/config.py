@@ -1,0 +1,629 @@
+"""Effective configuration of Spaces, and where each value came from.
+
+`load_config()` finds SpacetimeDB the way the `spacetime` CLI leaves things, highest
+precedence first:
+
+1. the environment: ``SPACETIMEDB_HOST`` (URL, cli.toml nickname, or host[:port]),
+   ``SPACETIMEDB_DATABASE`` (``SPACETIMEDB_DB_NAME``, which ``spacetime dev`` and
+   ``spacetime mcp`` use, is accepted too), ``SPACETIMEDB_TOKEN``, ``SPACES_CHANNEL_ID`` and
+   Spaces' own ``SPACES_*`` variables (``SPACES_BACKEND``, ``SPACES_COOLDOWN``,
+   ``SPACES_IDENTITY_NAME``, ``SPACES_SOCKET``, ``SPACES_TOKEN_FILE``, ``SPACES_SPACETIME_ENV``,
+   ``SPACES_PROJECT_DIR``, ``SPACES_SPACETIME_CONFIG``);
+2. Spaces' own optional TOML file, ``paths.config_file()`` (``~/.config/spacesd/config.toml``),
+   for Spaces' own settings: ``backend``, ``channel``, ``cooldown``, ``identity_name``,
+   ``token_file``, ``spacetime_env``, ``project_dir``;
+3. ``spacetime.json`` (JSON5), looked for in the project directory and then each parent, as
+   ``spacetime`` does (crates/cli/src/spacetime_config.rs, ``find_config_dir``); in the folder
+   where it is found, ``spacetime.local.json``, then ``spacetime.<env>.json`` and
+   ``spacetime.<env>.local.json`` are laid over it, each replacing top-level keys, except
+   ``children``, merged by index. ``<env>`` is the CLI's ``--env`` (``SPACES_SPACETIME_ENV``
+   here; none by default, as for ``spacetime publish``/``sql``). The database is the first
+   target that names one (the root, then its ``children`` in order, inheriting the parent's
+   keys). Its ``server`` is a URL (``http(s)://host[:port]``) or a nickname or host from
+   cli.toml;
+4. the spacetime CLI's ``cli.toml``: ``$XDG_CONFIG_HOME/spacetime/cli.toml`` (XDG is used on
+   macOS too; ``%LOCALAPPDATA%\\SpacetimeDB\\config\\cli.toml`` on Windows), or the file
+   ``SPACES_SPACETIME_CONFIG`` names (the CLI's ``--config-path``): ``default_server``,
+   ``spacetimedb_token``, ``[[server_configs]]`` with ``nickname``, ``host``, ``protocol``.
+   Without a cli.toml the CLI's built-in servers apply (``maincloud``, the default, and
+   ``local``);
+5. the embedded engine.
+
+The backend is ``spacetimedb`` when a database and its server are determined, else
+``embedded``; ``SPACES_BACKEND`` (or ``backend`` in config.toml) forces it.
+
+A broken file (bad JSON5 or TOML, an unknown server nickname, an unreadable token file, a
+value of the wrong type) raises `ConfigError`, whose message is one line naming the file (or
+variable) and the problem. Tokens are never part of a repr, `redacted()` or `settings()`.
+cli.toml is read only when a value from it is needed, so a broken cli.toml cannot stop the
+embedded default.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spacesd import paths
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_CHANNEL",
+    "DEFAULT_COOLDOWN",
+    "Config",
+    "ConfigError",
+    "Setting",
+    "cli_toml_path",
+    "load_config",
+    "spaces_config_path",
+]
+
+BACKENDS = ("embedded", "spacetimedb")
+DEFAULT_CHANNEL = "agent-logs"
+DEFAULT_COOLDOWN = 300
+DEFAULT = "default"
+
+SPACETIME_JSON = "spacetime.json"
+# The CLI's built-in servers when it has no cli.toml (RawConfig::new_with_localhost).
+_BUILTIN_SERVERS: tuple[tuple[str, str, str], ...] = (
+    ("maincloud", "maincloud.spacetimedb.com", "https"),
+    ("local", "127.0.0.1:3000", "http"),
+)
+_BUILTIN_DEFAULT = "maincloud"
+_VALID_PROTOCOLS = ("http", "https")  # crates/cli/src/util.rs VALID_PROTOCOLS
+_OWN_KEYS = ("backend", "channel", "cooldown", "identity_name", "token_file", "spacetime_env",
+             "project_dir")
+
+
+class ConfigError(Exception):
+    """A configuration file or variable Spaces cannot use. `str()` is one line."""
+
+    def __init__(self, where: str | Path, problem: str) -> None:
+        self.where = str(where)
+        self.problem = " ".join(problem.split())
+        super().__init__(f"{self.where}: {self.problem}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One effective value and its source: ``env:NAME``, a file path, or ``default``."""
+
+    key: str
+    value: str | int | None
+    """For a secret, ``"<redacted>"`` when set: a Setting never holds a token."""
+    source: str
+    secret: bool = False
+
+    def shown(self) -> str | int | None:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every effective value of Spaces' configuration, with `sources` naming their origins."""
+
+    backend: str
+    host: str | None
+    """Base URL of the SpacetimeDB server, ``protocol://host[:port]``."""
+    database: str | None
+    token: str | None = field(repr=False)
+    server: str | None
+    """The server as it was written (nickname, host or URL), for display."""
+    channel: str
+    cooldown: int
+    identity_name: str | None
+    """None: the daemon's default, ``<user>-<host>``."""
+    socket: Path
+    spacetime_env: str | None
+    project_dir: Path
+    spacetime_json: Path | None
+    """The spacetime.json that was found, if any."""
+    files: tuple[Path, ...]
+    """Every file that contributed a value, in the order read."""
+    sources: Mapping[str, str] = field(repr=False)
+    warnings: tuple[str, ...] = ()
+
+    KEYS = ("backend", "host", "database", "token", "server", "channel", "cooldown",
+            "identity_name", "socket", "spacetime_env", "project_dir", "spacetime_json")
+
+    def source(self, key: str) -> str:
+        """Where `key`'s value came from (``env:NAME``, a file path, or ``default``)."""
+        return self.sources.get(key, DEFAULT)
+
+    def settings(self) -> list[Setting]:
+        """Every setting, in a stable order; the token is marked secret."""
+        out: list[Setting] = []
+        for key in self.KEYS:
+            raw = getattr(self, key)
+            value: str | int | None = raw if raw is None or isinstance(raw, int) else str(raw)
+            if key == "token" and value is not None:
+                value = "<redacted>"
+            out.append(Setting(key, value, self.source(key), secret=key == "token"))
+        return out
+
+    def redacted(self) -> dict[str, Any]:
+        """A JSON-ready view, ``{key: {"value": ..., "source": ...}}``, without the token."""
+        view: dict[str, Any] = {
+            s.key: {"value": s.shown(), "source": s.source} for s in self.settings()
+        }
+        view["files"] = [str(f) for f in self.files]
+        view["warnings"] = list(self.warnings)
+        return view
+
+    def describe(self) -> list[str]:
+        """Human-readable lines, one per setting, for ``spacesd config`` and ``status``."""
+        lines = []
+        for s in self.settings():
+            shown = s.shown()
+            if shown is None:
+                text = "(default: <user>-<host>)" if s.key == "identity_name" else "-"
+            else:
+                text = str(shown)
+            lines.append(f"{s.key:<15} {text:<40} {s.source}")
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return lines
+
+
+# --------------------------------------------------------------------------------- locations
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    home = env.get("HOME", "").strip()
+    return Path(home) if home else Path.home()
+
+
+def cli_toml_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the spacetime CLI keeps cli.toml (crates/paths: ``cli_config_dir/cli.toml``)."""
+    env = os.environ if env is None else env
+    override = env.get("SPACES_SPACETIME_CONFIG", "").strip()
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":  # pragma: no cover
+        local = env.get("LOCALAPPDATA") or str(_home(env) / "AppData" / "Local")
+        return Path(local) / "SpacetimeDB" / "config" / "cli.toml"
+    xdg = env.get("XDG_CONFIG_HOME", "").strip()
+    # The `xdg` crate ignores a relative XDG_CONFIG_HOME, as the XDG spec says to.
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else _home(env) / ".config"
+    return base / "spacetime" / "cli.toml"
+
+
+def spaces_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """Spaces' own config.toml; the same rules as `paths.config_file()` over `env`."""
+    if env is None or env is os.environ:
+        return paths.config_file()
+    own = env.get("SPACES_CONFIG_DIR", "").strip()
+    if own:
+        return Path(own) / "config.toml"
+    if sys.platform == "darwin":  # pragma: no cover
+        return _home(env) / "Library" / "Application Support" / paths.APP / "config.toml"
+    xdg = env.get("XDG_CONFIG_HOME", "").strip()
+    base = Path(xdg) if xdg else _home(env) / ".config"
+    return base / paths.APP / "config.toml"
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(path, "is not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(path, f"cannot read it: {e.strerror or e}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    text = _read_text(path)
+    try:
+        doc: dict[str, Any] = tomllib.loads(text)
+        return doc
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(path, f"not valid TOML: {e}") from None
+
+
+def _read_json5(path: Path) -> dict[str, Any]:
+    import json5  # only when a spacetime.json exists: keeps `import spacesd.config` light
+
+    text = _read_text(path)
+    try:
+        value = json5.loads(text)
+    except ValueError as e:
+        raise ConfigError(path, f"not valid JSON5: {e}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(path, f"expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+# ------------------------------------------------------------------------- spacetime.json tree
+
+
+@dataclass
+class _Target:
+    """One database entity of spacetime.json: its fields, the file each came from, children."""
+
+    fields: dict[str, Any]
+    src: dict[str, Path]
+    children: list[_Target] | None
+
+
+def _children(value: Any, path: Path) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):
+        raise ConfigError(path, "`children` must be a list of objects")
+    return value
+
+
+def _build(obj: dict[str, Any], path: Path) -> _Target:
+    fields = {k: v for k, v in obj.items() if k != "children"}
+    kids = None
+    if "children" in obj:
+        kids = [_build(c, path) for c in _children(obj["children"], path)]
+    return _Target(fields, dict.fromkeys(fields, path), kids)
+
+
+def _overlay(base: _Target, obj: dict[str, Any], path: Path) -> None:
+    """spacetime_config.rs `overlay_json`: replace keys; merge `children` by index."""
+    for key, value in obj.items():
+        if key != "children":
+            base.fields[key] = value
+            base.src[key] = path
+            continue
+        kids = _children(value, path)
+        if base.children is None:
+            base.children = [_build(c, path) for c in kids]
+            continue
+        for i, child in enumerate(kids[: len(base.children)]):
+            _overlay(base.children[i], child, path)
+
+
+def _flatten(t: _Target, parent: tuple[dict[str, Any], dict[str, Path]] | None,
+             out: list[tuple[dict[str, Any], dict[str, Path]]]) -> None:
+    """`collect_all_targets_with_inheritance`: children inherit unset keys of their parent."""
+    fields, src = dict(t.fields), dict(t.src)
+    if parent is not None:
+        for k, v in parent[0].items():
+            if k not in fields:
+                fields[k] = v
+                src[k] = parent[1][k]
+    out.append((fields, src))
+    for child in t.children or ():
+        _flatten(child, (fields, src), out)
+
+
+def find_spacetime_json(start: Path) -> Path | None:
+    """The nearest spacetime.json in `start` or a parent folder (`find_config_dir`)."""
+    current = start.absolute()
+    while True:
+        candidate = current / SPACETIME_JSON
+        if candidate.exists():
+            return candidate
+        if current.parent == current:
+            return None
+        current = current.parent
+
+
+@dataclass
+class _ProjectFile:
+    path: Path
+    files: list[Path]
+    database: tuple[str, Path] | None
+    server: tuple[str, Path] | None
+    databases: list[str]
+
+
+def _load_project(start: Path, spacetime_env: str | None) -> _ProjectFile | None:
+    base = find_spacetime_json(start)
+    if base is None:
+        return None
+    folder = base.parent
+    root = _build(_read_json5(base), base)
+    files = [base]
+    layers = ["spacetime.local.json"]
+    if spacetime_env:
+        layers += [f"spacetime.{spacetime_env}.json", f"spacetime.{spacetime_env}.local.json"]
+    for name in layers:
+        p = folder / name
+        if p.exists():
+            _overlay(root, _read_json5(p), p)
+            files.append(p)
+    targets: list[tuple[dict[str, Any], dict[str, Path]]] = []
+    _flatten(root, None, targets)
+    with_db = [(f, s) for f, s in targets if "database" in f]
+    for f, s in with_db:
+        for key in ("database", "server"):
+            if key in f and not (isinstance(f[key], str) and f[key].strip()):
+                raise ConfigError(s[key], f"`{key}` must be a non-empty string")
+    if not with_db:
+        return _ProjectFile(base, files, None, None, [])
+    fields, src = with_db[0]
+    server = (fields["server"].strip(), src["server"]) if "server" in fields else None
+    names = list(dict.fromkeys(f["database"].strip() for f, _ in with_db))
+    return _ProjectFile(base, files, (fields["database"].strip(), src["database"]), server, names)
+
+
+# ------------------------------------------------------------------------------------ cli.toml
+
+
+@dataclass
+class _CliToml:
+    path: Path
+    exists: bool
+    default_server: str | None
+    token: str | None
+    servers: list[tuple[str | None, str, str]]  # nickname, host, protocol
+
+    def where(self) -> str:
+        return str(self.path) if self.exists else f"{self.path} (absent: the CLI's defaults)"
+
+    def find(self, name: str) -> tuple[str | None, str, str] | None:
+        """`RawConfig::find_server`: by nickname or host."""
+        for server in self.servers:
+            if server[0] == name or server[1] == name:
+                return server
+        return None
+
+
+def _opt_str(table: Mapping[str, Any], key: str, path: Path, ctx: str = "") -> str | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(path, f"`{ctx}{key}` must be a string, found {type(value).__name__}")
+    return value
+
+
+def _load_cli_toml(path: Path) -> _CliToml:
+    if not path.exists():
+        servers: list[tuple[str | None, str, str]] = list(_BUILTIN_SERVERS)
+        return _CliToml(path, False, _BUILTIN_DEFAULT, None, servers)
+    doc = _read_toml(path)
+    raw = doc.get("server_configs", [])
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ConfigError(path, "`server_configs` must be an array of tables ([[server_configs]])")
+    servers = []
+    for i, table in enumerate(raw):
+        ctx = f"server_configs[{i}]."
+        host = _opt_str(table, "host", path, ctx)
+        protocol = _opt_str(table, "protocol", path, ctx)
+        if not host or not protocol:
+            raise ConfigError(path, f"`{ctx}host` and `{ctx}protocol` are required")
+        servers.append((_opt_str(table, "nickname", path, ctx), host, protocol))
+    token = _opt_str(doc, "spacetimedb_token", path)
+    return _CliToml(path, True, _opt_str(doc, "default_server", path), token, servers)
+
+
+# --------------------------------------------------------------------------------- resolving
+
+
+def _check_token(token: str, where: str | Path) -> str:
+    token = token.strip()
+    if not token:
+        raise ConfigError(where, "the token is empty")
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise ConfigError(where, "the token is unreadable (it holds spaces or control characters)")
+    return token
+
+
+def _url(protocol: str, host: str, where: str | Path) -> str:
+    if protocol not in _VALID_PROTOCOLS:
+        raise ConfigError(where, f"invalid protocol `{protocol}` (expected http or https)")
+    return f"{protocol}://{host.rstrip('/')}"
+
+
+def _parse_url(url: str, where: str | Path) -> str:
+    protocol, _, host = url.partition("://")
+    protocol = {"ws": "http", "wss": "https"}.get(protocol.lower(), protocol.lower())
+    if not host.strip("/"):
+        raise ConfigError(where, f"`{url}` has no host")
+    return _url(protocol, host, where)
+
+
+def _is_local(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name in ("localhost", "[::1]", "::1") or name.startswith("127.")
+
+
+def _int(value: Any, where: str | Path, key: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(value)
+        if isinstance(value, float) and value != number:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(where, f"`{key}` must be whole seconds, not {value!r}") from None
+    if number < 0:
+        raise ConfigError(where, f"`{key}` must not be negative")
+    return number
+
+
+def load_config(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Work out every effective setting, and where each came from (module docstring).
+
+    `cwd` is where the search for spacetime.json starts (default: ``SPACES_PROJECT_DIR``,
+    then ``project_dir`` in config.toml, then the current directory); `env` defaults to
+    ``os.environ``. Raises `ConfigError` (one line) on a broken file or variable.
+    """
+    env = os.environ if env is None else env
+    sources: dict[str, str] = {}
+    files: list[Path] = []
+    warnings: list[str] = []
+
+    def getenv(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    # Spaces' own config.toml.
+    own_path = spaces_config_path(env)
+    own: dict[str, Any] = {}
+    if own_path.exists():
+        own = _read_toml(own_path)
+        files.append(own_path)
+        unknown = sorted(set(own) - set(_OWN_KEYS))
+        if unknown:
+            known = ", ".join(_OWN_KEYS)
+            raise ConfigError(own_path, f"unknown key `{unknown[0]}` (known: {known})")
+        for key in _OWN_KEYS:
+            if key in own and key != "cooldown" and not isinstance(own[key], str):
+                raise ConfigError(own_path, f"`{key}` must be a string")
+
+    def pick(key: str, var: str | None, own_key: str | None = None) -> tuple[Any, str] | None:
+        if var is not None and (value := getenv(var)) is not None:
+            return value, f"env:{var}"
+        own_key = own_key or key
+        if own_key in own:
+            return own[own_key], str(own_path)
+        return None
+
+    # Simple Spaces settings.
+    channel = DEFAULT_CHANNEL
+    if (got := pick("channel", "SPACES_CHANNEL_ID")) is not None:
+        channel, sources["channel"] = str(got[0]).strip(), got[1]
+    cooldown = DEFAULT_COOLDOWN
+    if (got := pick("cooldown", "SPACES_COOLDOWN")) is not None:
+        where = got[1].removeprefix("env:")
+        cooldown, sources["cooldown"] = _int(got[0], where, "cooldown"), got[1]
+    identity_name = None
+    if (got := pick("identity_name", "SPACES_IDENTITY_NAME")) is not None:
+        identity_name, sources["identity_name"] = str(got[0]).strip(), got[1]
+    spacetime_env = None
+    if (got := pick("spacetime_env", "SPACES_SPACETIME_ENV")) is not None:
+        spacetime_env, sources["spacetime_env"] = str(got[0]).strip(), got[1]
+    forced = None
+    if (got := pick("backend", "SPACES_BACKEND")) is not None:
+        forced = str(got[0]).strip().lower()
+        if forced not in BACKENDS:
+            where = got[1].removeprefix("env:")
+            raise ConfigError(where, f"backend must be embedded or spacetimedb, not {got[0]!r}")
+        sources["backend"] = got[1]
+
+    sock_env = getenv("SPACES_SOCKET")
+    socket = Path(sock_env) if sock_env else paths.socket_path()
+    if sock_env:
+        sources["socket"] = "env:SPACES_SOCKET"
+
+    if cwd is not None:
+        project_dir = Path(cwd)
+        sources["project_dir"] = "argument"
+    elif (got := pick("project_dir", "SPACES_PROJECT_DIR")) is not None:
+        project_dir, sources["project_dir"] = Path(str(got[0])).expanduser(), got[1]
+    else:
+        project_dir = Path.cwd()
+        sources["project_dir"] = "current directory"
+
+    # spacetime.json (+ overlays).
+    project = _load_project(project_dir, spacetime_env)
+    spacetime_json = None
+    if project is not None:
+        spacetime_json = project.path
+        sources["spacetime_json"] = f"found from {project_dir}"
+        files.extend(project.files)
+        if len(project.databases) > 1:
+            warnings.append(
+                f"{project.path} names {len(project.databases)} databases "
+                f"({', '.join(project.databases)}); using the first, {project.databases[0]}")
+
+    # Database.
+    database = None
+    for var in ("SPACETIMEDB_DATABASE", "SPACETIMEDB_DB_NAME"):
+        if (value := getenv(var)) is not None:
+            database, sources["database"] = value, f"env:{var}"
+            break
+    else:
+        if project is not None and project.database is not None:
+            database, sources["database"] = project.database[0], str(project.database[1])
+
+    cli: _CliToml | None = None
+
+    def cli_toml() -> _CliToml:
+        nonlocal cli
+        if cli is None:
+            cli = _load_cli_toml(cli_toml_path(env))
+            if cli.exists:
+                files.append(cli.path)
+        return cli
+
+    # Server: env > spacetime.json `server` > cli.toml default_server (only with a database).
+    host = server = None
+    if (value := getenv("SPACETIMEDB_HOST")) is not None:
+        server, sources["server"] = value, "env:SPACETIMEDB_HOST"
+        if "://" in value:
+            host = _parse_url(value, "SPACETIMEDB_HOST")
+        elif (found := cli_toml().find(value)) is not None:
+            host = _url(found[2], found[1], cli_toml().where())
+        else:
+            host = _url("http" if _is_local(value) else "https", value, "SPACETIMEDB_HOST")
+        sources["host"] = "env:SPACETIMEDB_HOST"
+    elif database is not None:
+        if project is not None and project.server is not None:
+            server, server_file = project.server[0], project.server[1]
+            sources["server"] = str(server_file)
+            if "://" in server:
+                host = _parse_url(server, server_file)
+                sources["host"] = str(server_file)
+            else:
+                cfg = cli_toml()
+                found = cfg.find(server)
+                if found is None:
+                    raise ConfigError(server_file, f"unknown server `{server}`: not a URL, and "
+                                      f"{cfg.where()} has no server with that nickname or host")
+                host = _url(found[2], found[1], cfg.where())
+                sources["host"] = f"{server_file} via {cfg.where()}"
+        else:
+            cfg = cli_toml()
+            if cfg.default_server is None:
+                warnings.append(f"database `{database}` has no server: set SPACETIMEDB_HOST, "
+                                f"`server` in spacetime.json, or default_server in {cfg.path}")
+            else:
+                found = cfg.find(cfg.default_server)
+                if found is None:
+                    raise ConfigError(cfg.path, f"default_server `{cfg.default_server}` does "
+                                      "not name any [[server_configs]] entry")
+                server = cfg.default_server
+                host = _url(found[2], found[1], cfg.where())
+                sources["server"] = sources["host"] = f"{cfg.where()} default_server"
+
+    # Backend.
+    if forced is not None:
+        backend = forced
+        if backend == "spacetimedb" and (host is None or database is None):
+            missing = "database" if database is None else "server"
+            raise ConfigError(sources["backend"].removeprefix("env:"),
+                              f"backend is spacetimedb but no {missing} is configured "
+                              "(set SPACETIMEDB_DATABASE and SPACETIMEDB_HOST, or add a "
+                              "spacetime.json)")
+    else:
+        backend = "spacetimedb" if host is not None and database is not None else "embedded"
+        sources["backend"] = (f"derived: {sources['database']}" if backend == "spacetimedb"
+                              else "default (no database configured)")
+
+    # Token: env > token file (env or config.toml) > cli.toml; only needed for spacetimedb.
+    token = None
+    if (value := getenv("SPACETIMEDB_TOKEN")) is not None:
+        token, sources["token"] = _check_token(value, "SPACETIMEDB_TOKEN"), "env:SPACETIMEDB_TOKEN"
+    elif (got := pick("token_file", "SPACES_TOKEN_FILE")) is not None:
+        token_path = Path(str(got[0])).expanduser()
+        token = _check_token(_read_text(token_path), token_path)
+        sources["token"] = f"{token_path} (token_file, {got[1]})"
+        files.append(token_path)
+    elif backend == "spacetimedb":
+        cfg = cli_toml()
+        if cfg.token is not None:
+            token, sources["token"] = _check_token(cfg.token, cfg.path), str(cfg.path)
+
+    return Config(
+        backend=backend, host=host, database=database, token=token, server=server,
+        channel=channel or DEFAULT_CHANNEL, cooldown=cooldown, identity_name=identity_name,
+        socket=socket, spacetime_env=spacetime_env, project_dir=project_dir,
+        spacetime_json=spacetime_json, files=tuple(dict.fromkeys(files)), sources=sources,
+        warnings=tuple(warnings),
+    )
