@@ -1,0 +1,1 @@
+"""The Spaces daemon: one asyncio process that owns the backend, the socket and the outbox."""

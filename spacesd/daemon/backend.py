@@ -1,0 +1,149 @@
+"""The interface between the daemon and whatever holds the data.
+
+Two implementations: `EmbeddedBackend` (spacesd/daemon/embedded.py: the SQLite engine in this
+process) and the SpacetimeDB backend (spacesd/stdb/backend.py: a WebSocket subscription whose
+rows are cached in the same `Store` class). The daemon only ever talks to this interface:
+
+- lifecycle: `await start()` (connect / open, announce the identity with client_connected),
+  `await stop()` (flush pending writes, client_disconnected, close);
+- `identity`, `username`: who the daemon is;
+- writes: `await call(reducer, args)` -> `Changes` once the transaction is committed (for the
+  embedded engine: durable on disk); a refusal raises `ReducerFailed` carrying the reducer's
+  own message; `BackendUnavailable` when the write cannot be made now (the daemon queues it);
+- reads: `store`, a `spacesd.store.Store` with the committed (or subscribed) rows; reads are
+  synchronous and done on the event loop's thread;
+- the change feed: `add_listener(callback)` -> an unsubscribe function; the callback runs on
+  the event loop's thread with every committed `Changes`, in commit order (what `tail` pushes);
+- `status()`: a dict of backend-specific facts (connection state, database, ...).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from spacesd.model import Identity
+from spacesd.store import Changes, Store
+
+log = logging.getLogger("spacesd.backend")
+
+ChangeListener = Callable[[Changes], None]
+JsonArgs = list[Any]
+
+
+class BackendError(Exception):
+    """Base of the errors `Backend.call` raises; `code` is the protocol's error code."""
+
+    code = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ReducerFailed(BackendError):
+    """The reducer refused: nothing changed. `message` is the reducer's own text."""
+
+    code = "reducer_error"
+
+    def __init__(self, reducer: str, message: str) -> None:
+        super().__init__(message)
+        self.reducer = reducer
+
+
+class BadArguments(BackendError):
+    """The arguments do not fit the reducer's signature (unknown reducer, wrong types)."""
+
+    code = "bad_args"
+
+
+class BackendUnavailable(BackendError):
+    """The backend cannot take this request now (e.g. SpacetimeDB unreachable)."""
+
+    code = "unavailable"
+
+
+class Backend(abc.ABC):
+    """What the daemon needs from a backend. See the module docstring."""
+
+    #: "embedded" or "spacetimedb"
+    name: str = "?"
+
+    def __init__(self) -> None:
+        self._listeners: list[ChangeListener] = []
+
+    # -- identity and reads ------------------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def identity(self) -> Identity:
+        """The daemon's own identity (valid after start)."""
+
+    @property
+    @abc.abstractmethod
+    def store(self) -> Store:
+        """The read side: committed rows (embedded) or the subscribed-row cache."""
+
+    @property
+    def username(self) -> str | None:
+        profile = self.store.profile(self.identity)
+        return profile.username if profile is not None else None
+
+    @property
+    @abc.abstractmethod
+    def database(self) -> str:
+        """Where the data lives, for people: a file path or `host/database`."""
+
+    @property
+    def available(self) -> bool:
+        """False while writes would raise BackendUnavailable."""
+        return True
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Open or connect; call client_connected for `identity`."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Finish pending writes, call client_disconnected, close. Idempotent."""
+
+    # -- writes ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def call(self, reducer: str, args: JsonArgs) -> Changes:
+        """Call `reducer` as `identity` with positional JSON arguments (as in protocol.md's
+        `call` op: Identity as hex, enums by variant name, Option as value or null).
+
+        Returns the committed changes. Raises ReducerFailed, BadArguments or
+        BackendUnavailable.
+        """
+
+    # -- change feed -------------------------------------------------------------------------
+
+    def add_listener(self, callback: ChangeListener) -> Callable[[], None]:
+        """Call `callback(changes)` for each committed transaction; returns an unsubscriber."""
+        self._listeners.append(callback)
+
+        def remove() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return remove
+
+    def _publish(self, changes: Changes) -> None:
+        """Implementations call this on the event loop's thread after each commit."""
+        for callback in list(self._listeners):
+            try:
+                callback(changes)
+            except Exception:
+                log.exception("change listener failed")
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Backend-specific facts; the daemon merges them into the `status` op's result."""
+        return {"backend": self.name, "database": self.database, "connection": "open"}
