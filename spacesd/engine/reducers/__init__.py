@@ -1,0 +1,15 @@
+"""The 28 reducers, grouped by domain. Importing this package registers them all."""
+
+from spacesd.engine.reducers import (
+    channels,
+    dms,
+    lifecycle,
+    messages,
+    notifications,
+    servers,
+    threads,
+    users,
+)
+
+__all__ = ["channels", "dms", "lifecycle", "messages", "notifications", "servers", "threads",
+           "users"]
