@@ -1,0 +1,82 @@
+//! Every refusal message of the module, byte for byte the same as the engine's
+//! `spacesd/engine/errors.py` (constant names included). tests/test_schema_sync.py checks that
+//! each Python constant appears here with the same name and text; change one only in both
+//! implementations and the conformance scenarios at once.
+//!
+//! Order of checks (when several refusals apply, the first in this order is reported):
+//! 1. the caller's profile, where the reducer needs it (`NO_PROFILE`);
+//! 2. the referenced rows exist, in parameter order;
+//! 3. membership of the server concerned;
+//! 4. role or ownership (the "only ..." messages);
+//! 5. the arguments' values (lengths, formats, uniqueness), in parameter order.
+
+pub const SERVER_NOT_FOUND: &str = "no such server";
+pub const CHANNEL_NOT_FOUND: &str = "no such channel";
+pub const MESSAGE_NOT_FOUND: &str = "no such message";
+pub const THREAD_NOT_FOUND: &str = "no such thread";
+pub const USER_NOT_FOUND: &str = "no such user";
+pub const CONVERSATION_NOT_FOUND: &str = "no such conversation";
+pub const NOTIFICATION_NOT_FOUND: &str = "no such notification";
+pub const REACTION_NOT_FOUND: &str = "you have not reacted to this message with this emoji";
+pub const REPLY_NOT_FOUND: &str = "the message replied to does not exist";
+pub const TARGET_NOT_A_MEMBER: &str = "that user is not a member of this server";
+pub const NOT_A_MEMBER: &str = "you are not a member of this server";
+pub const ALREADY_MEMBER: &str = "you are already a member of this server";
+pub const NOT_A_PARTICIPANT: &str = "you are not a participant in this conversation";
+pub const NOT_NOTIFICATION_TARGET: &str = "only its target can dismiss a notification";
+pub const USERNAME_INVALID: &str = "usernames are 3-32 characters of a-z, 0-9, _, . and -";
+pub const USERNAME_TAKEN: &str = "that username is taken";
+pub const DISPLAY_NAME_TOO_LONG: &str = "display names are at most 64 characters";
+pub const AVATAR_URL_INVALID: &str =
+    "avatar URLs are http:// or https:// URLs of at most 512 characters";
+pub const BIO_TOO_LONG: &str = "bios are at most 512 characters";
+pub const STATUS_TEXT_TOO_LONG: &str = "status texts are at most 128 characters";
+pub const AGENT_CANNOT_HOLD_ROLES: &str =
+    "an agent can only hold the Agent role: give up Owner, Admin and Moderator roles first";
+pub const AGENTS_CANNOT_CREATE_SERVERS: &str = "agents cannot create servers";
+pub const SERVER_NAME_INVALID: &str = "server names are 1-100 characters and not blank";
+pub const DESCRIPTION_TOO_LONG: &str = "descriptions are at most 1024 characters";
+pub const ICON_URL_INVALID: &str =
+    "icon URLs are http:// or https:// URLs of at most 512 characters";
+pub const UPDATE_SERVER_FORBIDDEN: &str = "only Admins and the Owner can update a server";
+pub const DELETE_SERVER_FORBIDDEN: &str = "only the Owner can delete a server";
+pub const HUB_CANNOT_BE_DELETED: &str = "the Spaces Hub cannot be deleted";
+pub const OWNER_CANNOT_LEAVE: &str = "the Owner cannot leave their server; delete it instead";
+pub const SET_ROLE_FORBIDDEN: &str = "only Admins and the Owner can change roles";
+pub const OWNER_ROLE_NOT_ASSIGNABLE: &str = "the Owner role cannot be given";
+pub const OWNER_ROLE_FIXED: &str = "the Owner's role cannot be changed";
+pub const ADMIN_ROLE_LIMIT: &str = "Admins can only give the Moderator, Member and Agent roles";
+pub const ADMIN_TARGET_LIMIT: &str = "Admins can only change the roles of members below Admin";
+pub const AGENT_ROLE_ONLY: &str = "an agent can only hold the Agent role";
+pub const CREATE_CHANNEL_FORBIDDEN: &str = "only Admins and the Owner can create channels";
+pub const DELETE_CHANNEL_FORBIDDEN: &str = "only Admins and the Owner can delete channels";
+pub const UPDATE_CHANNEL_FORBIDDEN: &str =
+    "only Moderators, Admins and the Owner can update channels";
+pub const CHANNEL_NAME_INVALID: &str = "channel names are 1-64 characters of a-z, 0-9, _ and -";
+pub const CHANNEL_NAME_TAKEN: &str = "this server already has a channel with that name";
+pub const TOPIC_TOO_LONG: &str = "topics are at most 1024 characters";
+pub const MESSAGE_TYPE_RESERVED: &str = "clients can only send Text and AgentEvent messages";
+pub const ANNOUNCEMENT_ADMIN_ONLY: &str =
+    "only Admins and the Owner can post in announcement channels";
+pub const VOICE_NO_MESSAGES: &str = "voice channels take no messages";
+pub const TEXT_CONTENT_INVALID: &str = "messages are 1-4000 characters";
+pub const AGENT_EVENT_INVALID: &str = "agent events are JSON objects of at most 16384 characters";
+pub const THREAD_OTHER_CHANNEL: &str = "that thread belongs to another channel";
+pub const THREAD_ARCHIVED: &str = "that thread is archived";
+pub const REPLY_OTHER_CHANNEL: &str = "a reply must be in the channel of the message it answers";
+pub const EDIT_FORBIDDEN: &str = "only the sender can edit a message";
+pub const EDIT_RESERVED_TYPE: &str = "system, join and leave messages cannot be edited";
+pub const DELETE_MESSAGE_FORBIDDEN: &str =
+    "only the sender and Moderators, Admins or the Owner can delete a message";
+pub const EMOJI_INVALID: &str = "emoji are 1-32 characters";
+pub const ALREADY_REACTED: &str = "you already reacted to this message with this emoji";
+pub const READ_MESSAGE_OTHER_CHANNEL: &str = "that message is not in this channel";
+pub const THREAD_NAME_INVALID: &str = "thread names are 1-100 characters and not blank";
+pub const VOICE_NO_THREADS: &str = "voice channels have no threads";
+pub const ARCHIVE_FORBIDDEN: &str =
+    "only the thread's creator and Moderators, Admins or the Owner can archive a thread";
+pub const THREAD_ALREADY_ARCHIVED: &str = "that thread is already archived";
+pub const CANNOT_DM_SELF: &str = "you cannot start a conversation with yourself";
+pub const DM_CONTENT_INVALID: &str = "direct messages are 1-4000 characters";
+pub const NO_PROFILE: &str = "you have no profile yet: connect first";
+pub const ALREADY_INITIALIZED: &str = "the database is already initialized";

@@ -1,0 +1,66 @@
+//! The three enums of the data model. Variant order is the BSATN tag and part of the wire
+//! format: it must match `spacesd/model.py` exactly (checked by tests/test_schema_sync.py).
+
+use spaces_logic::roles::Role;
+use spacetimedb::SpacetimeType;
+
+/// What a channel is for.
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelType {
+    Text,
+    Voice,
+    Announcement,
+    AgentLog,
+}
+
+/// Who or what wrote a message. Clients send `Text` and `AgentEvent`; the others are written
+/// by reducers.
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageType {
+    Text,
+    System,
+    AgentEvent,
+    Join,
+    Leave,
+}
+
+/// A member's role in a server; levels Owner 4, Admin 3, Moderator 2, Member 1, Agent 1.
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberRole {
+    Owner,
+    Admin,
+    Moderator,
+    Member,
+    Agent,
+}
+
+impl From<MemberRole> for Role {
+    fn from(role: MemberRole) -> Role {
+        match role {
+            MemberRole::Owner => Role::Owner,
+            MemberRole::Admin => Role::Admin,
+            MemberRole::Moderator => Role::Moderator,
+            MemberRole::Member => Role::Member,
+            MemberRole::Agent => Role::Agent,
+        }
+    }
+}
+
+impl From<Role> for MemberRole {
+    fn from(role: Role) -> MemberRole {
+        match role {
+            Role::Owner => MemberRole::Owner,
+            Role::Admin => MemberRole::Admin,
+            Role::Moderator => MemberRole::Moderator,
+            Role::Member => MemberRole::Member,
+            Role::Agent => MemberRole::Agent,
+        }
+    }
+}
+
+impl MemberRole {
+    /// The role's level (Owner 4 … Agent 1), from the logic crate.
+    pub fn level(self) -> u8 {
+        Role::from(self).level()
+    }
+}

@@ -1,0 +1,185 @@
+//! Servers and roles.
+
+use crate::auth::{
+    caller_profile, check, find_server, is_hub, member_role, membership, profile_of, refuse,
+    require_admin, require_member, require_owner,
+};
+use crate::enums::MemberRole;
+use crate::reducers::notifications::notify;
+use crate::reducers::{delete_channel_rows, delete_typing_rows};
+use crate::tables::*;
+use spaces_logic::errors;
+use spaces_logic::roles::{self, Role};
+use spaces_logic::validation;
+use spacetimedb::{Identity, ReducerContext, Table};
+
+/// Creates a server; the caller, who must not be an agent, becomes its Owner.
+#[spacetimedb::reducer]
+pub fn create_server(
+    ctx: &ReducerContext,
+    name: String,
+    description: Option<String>,
+    icon_url: Option<String>,
+) -> Result<(), String> {
+    let profile = caller_profile(ctx)?;
+    if profile.is_agent {
+        return refuse(errors::AGENTS_CANNOT_CREATE_SERVERS);
+    }
+    check(validation::server_name(&name))?;
+    let description = check(validation::description(description.as_deref()))?;
+    let icon_url = check(validation::icon_url(icon_url.as_deref()))?;
+    let now = ctx.timestamp;
+    let server = ctx.db.server().insert(Server {
+        id: 0,
+        name,
+        description,
+        icon_url,
+        owner: ctx.sender(),
+        created_at: now,
+    });
+    ctx.db.server_member().insert(ServerMember {
+        id: 0,
+        server_id: server.id,
+        identity: ctx.sender(),
+        role: MemberRole::Owner,
+        joined_at: now,
+    });
+    Ok(())
+}
+
+/// Joins a server as Agent (agent profiles) or Member; joining twice is refused.
+#[spacetimedb::reducer]
+pub fn join_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> {
+    let profile = caller_profile(ctx)?;
+    let server = find_server(ctx, server_id)?;
+    if membership(ctx, server.id, ctx.sender()).is_some() {
+        return refuse(errors::ALREADY_MEMBER);
+    }
+    ctx.db.server_member().insert(ServerMember {
+        id: 0,
+        server_id: server.id,
+        identity: ctx.sender(),
+        role: Role::for_newcomer(profile.is_agent).into(),
+        joined_at: ctx.timestamp,
+    });
+    Ok(())
+}
+
+/// Leaves a server; the Owner cannot (they delete it instead). The caller's typing rows in
+/// its channels go too.
+#[spacetimedb::reducer]
+pub fn leave_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> {
+    let server = find_server(ctx, server_id)?;
+    let member = require_member(ctx, server.id)?;
+    if member.role == MemberRole::Owner {
+        return refuse(errors::OWNER_CANNOT_LEAVE);
+    }
+    ctx.db.server_member().id().delete(member.id);
+    let channel_ids: Vec<u64> = ctx
+        .db
+        .channel()
+        .server_id()
+        .filter(server.id)
+        .map(|c| c.id)
+        .collect();
+    let me = ctx.sender();
+    delete_typing_rows(ctx, |t| {
+        t.identity == me && channel_ids.contains(&t.channel_id)
+    });
+    Ok(())
+}
+
+/// Updates a server's name, description and icon URL (Admin+): `None` leaves a field
+/// unchanged, `""` clears an optional one.
+#[spacetimedb::reducer]
+pub fn update_server(
+    ctx: &ReducerContext,
+    server_id: u64,
+    name: Option<String>,
+    description: Option<String>,
+    icon_url: Option<String>,
+) -> Result<(), String> {
+    let server = find_server(ctx, server_id)?;
+    let member = require_member(ctx, server.id)?;
+    require_admin(&member, errors::UPDATE_SERVER_FORBIDDEN)?;
+    if let Some(name) = &name {
+        check(validation::server_name(name))?;
+    }
+    let new_description = check(validation::description(description.as_deref()))?;
+    let new_icon_url = check(validation::icon_url(icon_url.as_deref()))?;
+    ctx.db.server().id().update(Server {
+        name: name.unwrap_or_else(|| server.name.clone()),
+        description: if description.is_some() {
+            new_description
+        } else {
+            server.description.clone()
+        },
+        icon_url: if icon_url.is_some() {
+            new_icon_url
+        } else {
+            server.icon_url.clone()
+        },
+        ..server
+    });
+    Ok(())
+}
+
+/// Deletes a server and everything under it (Owner only; never the hub).
+#[spacetimedb::reducer]
+pub fn delete_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> {
+    let server = find_server(ctx, server_id)?;
+    let member = require_member(ctx, server.id)?;
+    require_owner(&member, errors::DELETE_SERVER_FORBIDDEN)?;
+    if is_hub(ctx, server.id) {
+        return refuse(errors::HUB_CANNOT_BE_DELETED);
+    }
+    let channel_ids: Vec<u64> = ctx
+        .db
+        .channel()
+        .server_id()
+        .filter(server.id)
+        .map(|c| c.id)
+        .collect();
+    for channel_id in channel_ids {
+        delete_channel_rows(ctx, channel_id);
+    }
+    ctx.db.server_member().server_id().delete(server.id);
+    ctx.db.server().id().delete(server.id);
+    Ok(())
+}
+
+/// Changes a member's role: the Owner may give any role but Owner; an Admin may give
+/// Moderator, Member or Agent to members below Admin; an agent can only hold Agent. The
+/// target is notified.
+#[spacetimedb::reducer]
+pub fn set_member_role(
+    ctx: &ReducerContext,
+    server_id: u64,
+    identity: Identity,
+    role: MemberRole,
+) -> Result<(), String> {
+    let server = find_server(ctx, server_id)?;
+    let Some(target) = membership(ctx, server.id, identity) else {
+        return refuse(errors::TARGET_NOT_A_MEMBER);
+    };
+    let actor = require_member(ctx, server.id)?;
+    let target_is_agent = profile_of(ctx, identity).is_some_and(|p| p.is_agent);
+    check(roles::check_set_role(
+        member_role(&actor),
+        member_role(&target),
+        Role::from(role),
+        target_is_agent,
+    ))?;
+    let new_role = Role::from(role);
+    ctx.db
+        .server_member()
+        .id()
+        .update(ServerMember { role, ..target });
+    notify(
+        ctx,
+        identity,
+        format!("Your role in {} changed", server.name),
+        format!("You are now {} in {}.", new_role.name(), server.name),
+    );
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Users: the caller's own profile and presence.
+
+use crate::auth::{caller_profile, check, refuse};
+use crate::enums::MemberRole;
+use crate::tables::*;
+use spaces_logic::errors;
+use spaces_logic::roles::{self, Role};
+use spaces_logic::validation;
+use spacetimedb::{ReducerContext, Table};
+
+/// Sets the caller's username, display name and whether they are an agent. Becoming an agent
+/// needs no Owner, Admin or Moderator role anywhere; changing `is_agent` moves the caller's
+/// Member roles to Agent or back.
+#[spacetimedb::reducer]
+pub fn register_user(
+    ctx: &ReducerContext,
+    username: String,
+    display_name: Option<String>,
+    is_agent: bool,
+) -> Result<(), String> {
+    let me = ctx.sender();
+    let profile = caller_profile(ctx)?;
+    let memberships: Vec<ServerMember> = ctx
+        .db
+        .server_member()
+        .iter()
+        .filter(|m| m.identity == me)
+        .collect();
+    if is_agent
+        && !profile.is_agent
+        && memberships
+            .iter()
+            .any(|m| roles::is_moderator(Role::from(m.role)))
+    {
+        return refuse(errors::AGENT_CANNOT_HOLD_ROLES);
+    }
+    check(validation::username(&username))?;
+    if let Some(other) = ctx.db.user_profile().username().find(&username) {
+        if other.identity != me {
+            return refuse(errors::USERNAME_TAKEN);
+        }
+    }
+    let display_name = check(validation::display_name(display_name.as_deref()))?;
+    if is_agent != profile.is_agent {
+        let (from, to) = if is_agent {
+            (MemberRole::Member, MemberRole::Agent)
+        } else {
+            (MemberRole::Agent, MemberRole::Member)
+        };
+        for member in memberships.into_iter().filter(|m| m.role == from) {
+            ctx.db
+                .server_member()
+                .id()
+                .update(ServerMember { role: to, ..member });
+        }
+    }
+    ctx.db.user_profile().identity().update(UserProfile {
+        username,
+        display_name,
+        is_agent,
+        ..profile
+    });
+    Ok(())
+}
+
+/// Updates the caller's display name, avatar URL and bio: `None` leaves a field unchanged,
+/// `""` clears it.
+#[spacetimedb::reducer]
+pub fn update_profile(
+    ctx: &ReducerContext,
+    display_name: Option<String>,
+    avatar_url: Option<String>,
+    bio: Option<String>,
+) -> Result<(), String> {
+    let profile = caller_profile(ctx)?;
+    let new_display_name = check(validation::display_name(display_name.as_deref()))?;
+    let new_avatar_url = check(validation::avatar_url(avatar_url.as_deref()))?;
+    let new_bio = check(validation::bio(bio.as_deref()))?;
+    ctx.db.user_profile().identity().update(UserProfile {
+        display_name: if display_name.is_some() {
+            new_display_name
+        } else {
+            profile.display_name.clone()
+        },
+        avatar_url: if avatar_url.is_some() {
+            new_avatar_url
+        } else {
+            profile.avatar_url.clone()
+        },
+        bio: if bio.is_some() {
+            new_bio
+        } else {
+            profile.bio.clone()
+        },
+        ..profile
+    });
+    Ok(())
+}
+
+/// Sets the caller's presence: online or not, and a status text (`None` leaves it unchanged,
+/// `""` clears it). `last_seen` becomes now.
+#[spacetimedb::reducer]
+pub fn set_presence(
+    ctx: &ReducerContext,
+    online: bool,
+    status_text: Option<String>,
+) -> Result<(), String> {
+    let me = ctx.sender();
+    let new_status = check(validation::status_text(status_text.as_deref()))?;
+    let current = ctx.db.user_presence().identity().find(me);
+    let status_text = match (&status_text, &current) {
+        (Some(_), _) => new_status,
+        (None, Some(presence)) => presence.status_text.clone(),
+        (None, None) => None,
+    };
+    let row = UserPresence {
+        identity: me,
+        online,
+        status_text,
+        last_seen: ctx.timestamp,
+    };
+    if current.is_some() {
+        ctx.db.user_presence().identity().update(row);
+    } else {
+        ctx.db.user_presence().insert(row);
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The 13 tables of the data model, in one place. Field order is column order and part of the
+//! wire format: it must match `spacesd/model.py` exactly (checked by
+//! tests/test_schema_sync.py).
+//!
+//! Every table is `public` so that clients can subscribe to it by its own name. The three
+//! tables that concern only some identities (`direct_conversation`, `direct_message`,
+//! `system_notification`) are narrowed by row-level security filters in `visibility.rs`.
+
+use crate::enums::{ChannelType, MemberRole, MessageType};
+use spacetimedb::{Identity, Timestamp};
+
+#[spacetimedb::table(accessor = user_profile, public)]
+#[derive(Clone)]
+pub struct UserProfile {
+    #[primary_key]
+    pub identity: Identity,
+    #[unique]
+    pub username: String,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub bio: Option<String>,
+    pub is_agent: bool,
+    pub created_at: Timestamp,
+}
+
+#[spacetimedb::table(accessor = user_presence, public)]
+#[derive(Clone)]
+pub struct UserPresence {
+    #[primary_key]
+    pub identity: Identity,
+    pub online: bool,
+    pub status_text: Option<String>,
+    pub last_seen: Timestamp,
+}
+
+#[spacetimedb::table(accessor = server, public)]
+#[derive(Clone)]
+pub struct Server {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    pub name: String,
+    pub description: Option<String>,
+    pub icon_url: Option<String>,
+    pub owner: Identity,
+    pub created_at: Timestamp,
+}
+
+#[spacetimedb::table(accessor = server_member, public)]
+#[derive(Clone)]
+pub struct ServerMember {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub server_id: u64,
+    pub identity: Identity,
+    pub role: MemberRole,
+    pub joined_at: Timestamp,
+}
+
+#[spacetimedb::table(accessor = channel, public)]
+#[derive(Clone)]
+pub struct Channel {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub server_id: u64,
+    pub name: String,
+    pub topic: Option<String>,
+    pub channel_type: ChannelType,
+    pub position: u32,
+    pub created_at: Timestamp,
+}
+
+#[spacetimedb::table(accessor = thread, public)]
+#[derive(Clone)]
+pub struct Thread {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub channel_id: u64,
+    pub name: String,
+    pub creator: Identity,
+    pub created_at: Timestamp,
+    pub archived: bool,
+    pub last_message_at: Timestamp,
+}
+
+#[spacetimedb::table(accessor = message, public)]
+#[derive(Clone)]
+pub struct Message {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub channel_id: u64,
+    pub thread_id: Option<u64>,
+    pub sender: Identity,
+    pub content: String,
+    pub message_type: MessageType,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub reply_to_id: Option<u64>,
+}
+
+#[spacetimedb::table(accessor = reaction, public)]
+#[derive(Clone)]
+pub struct Reaction {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub message_id: u64,
+    pub identity: Identity,
+    pub emoji: String,
+}
+
+#[spacetimedb::table(accessor = channel_read_state, public)]
+#[derive(Clone)]
+pub struct ChannelReadState {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub identity: Identity,
+    pub channel_id: u64,
+    pub last_read_msg_id: u64,
+}
+
+#[spacetimedb::table(accessor = direct_conversation, public)]
+#[derive(Clone)]
+pub struct DirectConversation {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    pub participant_a: Identity,
+    pub participant_b: Identity,
+    pub created_at: Timestamp,
+    pub last_message_at: Timestamp,
+}
+
+#[spacetimedb::table(accessor = direct_message, public)]
+#[derive(Clone)]
+pub struct DirectMessage {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub conversation_id: u64,
+    pub sender: Identity,
+    pub content: String,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub read: bool,
+}
+
+#[spacetimedb::table(accessor = typing_indicator, public)]
+#[derive(Clone)]
+pub struct TypingIndicator {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    pub channel_id: u64,
+    pub identity: Identity,
+    pub started_at: Timestamp,
+}
+
+#[spacetimedb::table(accessor = system_notification, public)]
+#[derive(Clone)]
+pub struct SystemNotification {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub target: Identity,
+    pub title: String,
+    pub body: String,
+    pub created_at: Timestamp,
+}

@@ -1,0 +1,40 @@
+//! Row-level security: who sees which rows of the three tables that concern only some
+//! identities. Each filter is a subscription-style query with `:sender` bound to the
+//! subscribing client's identity; several filters on one table are OR-ed by the host.
+//!
+//! The tables stay `public` (clients subscribe to them by name, e.g.
+//! `SELECT * FROM direct_message`), and the host narrows every subscription and SQL query of
+//! a client to the rows below. The database owner bypasses these filters.
+
+use spacetimedb::{client_visibility_filter, Filter};
+
+/// A conversation is visible to its first participant…
+#[client_visibility_filter]
+const DIRECT_CONVERSATION_PARTICIPANT_A: Filter =
+    Filter::Sql("SELECT * FROM direct_conversation WHERE participant_a = :sender");
+
+/// …and to its second.
+#[client_visibility_filter]
+const DIRECT_CONVERSATION_PARTICIPANT_B: Filter =
+    Filter::Sql("SELECT * FROM direct_conversation WHERE participant_b = :sender");
+
+/// A direct message is visible to the first participant of its conversation…
+#[client_visibility_filter]
+const DIRECT_MESSAGE_PARTICIPANT_A: Filter = Filter::Sql(
+    "SELECT direct_message.* FROM direct_message \
+     JOIN direct_conversation ON direct_message.conversation_id = direct_conversation.id \
+     WHERE direct_conversation.participant_a = :sender",
+);
+
+/// …and to the second.
+#[client_visibility_filter]
+const DIRECT_MESSAGE_PARTICIPANT_B: Filter = Filter::Sql(
+    "SELECT direct_message.* FROM direct_message \
+     JOIN direct_conversation ON direct_message.conversation_id = direct_conversation.id \
+     WHERE direct_conversation.participant_b = :sender",
+);
+
+/// A notification is visible to its target only.
+#[client_visibility_filter]
+const SYSTEM_NOTIFICATION_TARGET: Filter =
+    Filter::Sql("SELECT * FROM system_notification WHERE target = :sender");
