@@ -93,6 +93,7 @@ class TransactionEvent:
     deltas: list[TableDelta]
     caller_request: int | None = None
     reducer: str | None = None
+    timestamp: int | None = None  # the reducer's start (µs), for our own calls
 
 
 Event = (ConnectedEvent | DisconnectedEvent | SubscribedEvent | SubscriptionErrorEvent
@@ -300,11 +301,11 @@ class ClientProtocol:
             reply: Any = None
             if isinstance(outcome, m.ReducerOk):
                 deltas = self._tx_deltas(outcome.transaction_update)
-                event = TransactionEvent(deltas, msg.request_id, name)
-                reply = msg.timestamp
+                event = TransactionEvent(deltas, msg.request_id, name, msg.timestamp)
+                reply = event
             elif isinstance(outcome, m.ReducerOkEmpty):
-                event = TransactionEvent([], msg.request_id, name)
-                reply = msg.timestamp
+                event = TransactionEvent([], msg.request_id, name, msg.timestamp)
+                reply = event
             elif isinstance(outcome, m.ReducerErr):
                 reply = ReducerRefused(name, outcome.message)
             else:
@@ -347,8 +348,6 @@ class ConnectionStats:
     last_error: str | None = None
     connected_since: float | None = None
     last_message_at: float | None = None
-    # Server-side reducer timestamp (µs) of the last transaction seen vs our clock at receipt.
-    last_lag_ms: float | None = None
 
 
 class Connection:
@@ -506,8 +505,6 @@ class Connection:
                 self._emit(event)
                 self._applied.setdefault(event.key, asyncio.Event()).set()
             elif event is not None:
-                if isinstance(event, TransactionEvent) and isinstance(reply, int):
-                    self.stats.last_lag_ms = max(0.0, now * 1000 - reply / 1000)
                 self._emit(event)
             if rid is not None:
                 fut = self._waiters.pop(rid, None)
@@ -587,15 +584,16 @@ class Connection:
             self._waiters.pop(rid, None)
             raise CallTimeout(f"no reply within {timeout:g}s") from None
 
-    async def call(self, reducer: str, args: bytes, timeout: float = 15.0) -> int:
-        """Call a reducer with BSATN-encoded arguments; returns the reducer's timestamp (µs).
+    async def call(self, reducer: str, args: bytes, timeout: float = 15.0) -> TransactionEvent:
+        """Call a reducer with BSATN-encoded arguments; returns its committed transaction as
+        seen by our subscriptions (already passed to `on_event`).
 
         Raises NotConnected (nothing sent), ReducerRefused, ReducerInternalError, or
         CallUncertain / CallTimeout (sent, outcome unknown)."""
         if not self.connected:
             raise NotConnected("not connected")
         rid, frame = self.proto.call_reducer(reducer, args)
-        result: int = await self._request(rid, frame, timeout)
+        result: TransactionEvent = await self._request(rid, frame, timeout)
         return result
 
     async def query(self, sql: str, timeout: float = 15.0) -> dict[str, list[Any]]:

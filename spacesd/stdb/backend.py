@@ -1,0 +1,409 @@
+"""The daemon on SpacetimeDB: a live v2 subscription cached in a `Store`, writes as reducer
+calls (`spacesd run --backend spacetimedb`).
+
+- Identity: the configured token (SPACETIMEDB_TOKEN, cli.toml, ...) or one minted with
+  `POST /v1/identity` and kept, 0600, under the data directory. The identity is known from
+  the token alone (its `hex_identity` claim), so the daemon starts while the server is down.
+- Cache: a SQLite `Store` under the data directory, one per server, database and identity,
+  so reads (hooks, CLI) share the embedded backend's implementation and survive a restart.
+- Subscriptions, one query set per group of tables (each table in exactly one set):
+  `public` (profiles, presence, servers, members, channels, threads), `messages`
+  (`SELECT * FROM message WHERE id > N`, N the cache's high-water mark, recomputed at every
+  (re)connect so nothing committed while away is missed or delivered twice), `private` (the
+  caller's own direct conversations, their messages, notifications and read states).
+  On SubscribeApplied, a whole-table group replaces the cached rows (what changed meanwhile
+  is published as a change); the messages group adds what is new.
+- Writes: `call()` encodes the JSON arguments to BSATN and sends CallReducer; it returns once
+  the ReducerResult came back (its rows are in the cache by then). While the server is
+  unreachable, `call()` raises BackendUnavailable and the daemon keeps the write in its
+  outbox, delivered in order on return. A call whose connection dropped before its result is
+  remembered: when the same write is retried, the cache is checked first, so a message that
+  did commit is not sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spacesd import paths
+from spacesd.daemon.backend import (
+    Backend,
+    BackendError,
+    BackendUnavailable,
+    BadArguments,
+    JsonArgs,
+    ReducerFailed,
+)
+from spacesd.daemon.identity import default_agent_name
+from spacesd.engine import ReducerError, coerce_args
+from spacesd.model import TABLE_BY_NAME, Identity
+from spacesd.stdb import bsatn
+from spacesd.stdb.bsatn import BsatnError
+from spacesd.stdb.connection import (
+    CallUncertain,
+    Compression,
+    ConnectedEvent,
+    Connection,
+    DisconnectedEvent,
+    Event,
+    NotConnected,
+    ReducerInternalError,
+    ReducerRefused,
+    SubscribedEvent,
+    SubscriptionErrorEvent,
+    TableDelta,
+    TransactionEvent,
+)
+from spacesd.stdb.http import Endpoint, HttpClient, HttpError, ensure_token
+from spacesd.store import Changes, Store, TableChanges
+
+log = logging.getLogger("spacesd.stdb")
+
+PUBLIC_TABLES = ("user_profile", "user_presence", "server", "server_member", "channel",
+                 "thread")
+PRIVATE_TABLES = ("direct_conversation", "direct_message", "system_notification",
+                  "channel_read_state")
+START_TIMEOUT = 10.0
+CALL_TIMEOUT = 15.0
+
+
+def identity_from_token(token: str) -> Identity | None:
+    """The `hex_identity` claim of a SpacetimeDB token (a JWT), without verifying it."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return Identity.from_hex(str(claims["hex_identity"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in text)
+
+
+class SpacetimeBackend(Backend):
+    name = "spacetimedb"
+
+    def __init__(self, *, host: str, database: str, token: str | None = None,
+                 data_dir: Path | None = None, agent_name: str | None = None,
+                 compression: Compression = "none") -> None:
+        super().__init__()
+        self.host = Endpoint.parse(host).base_url
+        self._database = database
+        self.token = token
+        self.data_dir = data_dir if data_dir is not None else paths.data_dir()
+        self.agent_name = agent_name
+        self.compression: Compression = compression
+        self._identity: Identity | None = None
+        self._store: Store | None = None
+        self.conn: Connection | None = None
+        self._register_task: asyncio.Task[None] | None = None
+        self._uncertain: list[tuple[str, tuple[Any, ...], int]] = []
+        self._subscribed: set[str] = set()
+        self.last_lag_ms: float | None = None
+        self.last_update_at: float | None = None
+        self.calls = 0
+        self.refusals = 0
+        self.subscription_errors: list[str] = []
+
+    # -- Backend -----------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> Identity:
+        if self._identity is None:
+            raise RuntimeError("backend not started")
+        return self._identity
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("backend not started")
+        return self._store
+
+    @property
+    def database(self) -> str:
+        return f"{self.host}/{self._database}"
+
+    @property
+    def available(self) -> bool:
+        return self.conn is not None and self.conn.connected
+
+    async def start(self) -> None:
+        http = HttpClient(self.host, self.token)
+        if not self.token:
+            try:
+                self.token = await ensure_token(http, self.data_dir)
+            except HttpError as e:
+                raise RuntimeError(
+                    f"cannot reach SpacetimeDB at {self.host} to mint an identity: {e}") from e
+        identity = identity_from_token(self.token)
+        cache_dir = self.data_dir / "stdb-cache"
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        endpoint = Endpoint.parse(self.host)
+        key = f"{_safe(endpoint.scheme + '_' + endpoint.netloc)}-{_safe(self._database)}"
+        if identity is None:
+            # An opaque token: learn the identity from the server (InitialConnection).
+            identity = await self._identity_from_server()
+        self._identity = identity
+        self._store = Store(cache_dir / f"{key}-{identity.hex[:16]}.sqlite")
+        with contextlib.suppress(OSError):
+            os.chmod(cache_dir / f"{key}-{identity.hex[:16]}.sqlite", 0o600)
+        self.conn = Connection(self.host, self._database, self.token,
+                               on_event=self._on_event, compression=self.compression)
+        self.conn.subscribe("public", lambda: [f"SELECT * FROM {t}" for t in PUBLIC_TABLES])
+        self.conn.subscribe("messages", self._message_queries)
+        self.conn.subscribe("private", self._private_queries)
+        self.conn.start()
+        if await self.conn.wait_ready(START_TIMEOUT):
+            for key_ in ("public", "messages", "private"):
+                await self.conn.wait_subscribed(key_, START_TIMEOUT)
+        else:
+            log.warning("SpacetimeDB at %s is unreachable; serving the cache, writes wait",
+                        self.host)
+
+    async def _identity_from_server(self) -> Identity:
+        got: asyncio.Future[Identity] = asyncio.get_running_loop().create_future()
+
+        def on_event(ev: Event) -> None:
+            if isinstance(ev, ConnectedEvent) and not got.done():
+                got.set_result(ev.identity)
+
+        probe = Connection(self.host, self._database, self.token, on_event=on_event)
+        probe.start()
+        try:
+            return await asyncio.wait_for(got, START_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise RuntimeError(f"cannot reach SpacetimeDB at {self.host} to learn the "
+                               "identity of the configured token") from None
+        finally:
+            await probe.close()
+
+    async def stop(self) -> None:
+        if self._register_task is not None:
+            self._register_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._register_task
+            self._register_task = None
+        if self.conn is not None:
+            await self.conn.close()
+            self.conn = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    async def call(self, reducer: str, args: JsonArgs) -> Changes:
+        try:
+            values = tuple(coerce_args(reducer, list(args)))
+            payload = bsatn.encode_args(reducer, values)
+        except ReducerError as e:
+            raise BadArguments(e.message) from None
+        except BsatnError as e:
+            raise BadArguments(str(e)) from None
+        if self.conn is None or not self.conn.connected:
+            raise BackendUnavailable(f"SpacetimeDB at {self.host} is unreachable")
+        found = self._committed_earlier(reducer, values)
+        if found is not None:
+            return found
+        mark = self.store.last_message_id()
+        self.calls += 1
+        try:
+            event = await self.conn.call(reducer, payload, timeout=CALL_TIMEOUT)
+        except ReducerRefused as e:
+            self.refusals += 1
+            raise ReducerFailed(reducer, e.message) from None
+        except ReducerInternalError as e:
+            raise BadArguments(e.message) from None
+        except NotConnected as e:
+            raise BackendUnavailable(f"SpacetimeDB at {self.host} is unreachable: {e}") from None
+        except CallUncertain as e:
+            self._uncertain.append((reducer, values, mark))
+            raise BackendUnavailable(f"the connection dropped during {reducer}: {e}") from None
+        assert isinstance(event, TransactionEvent)
+        return self._changes_of(event.deltas)
+
+    def _committed_earlier(self, reducer: str, values: tuple[Any, ...]) -> Changes | None:
+        """A retry of a call whose outcome was unknown: if its message is in the cache now,
+        it did commit; answer with it instead of sending it again."""
+        for i, (r, v, mark) in enumerate(self._uncertain):
+            if r != reducer or v != values:
+                continue
+            del self._uncertain[i]
+            if reducer != "send_message" or "messages" not in self._subscribed:
+                return None
+            channel_id, content, thread_id, reply_to, mtype = values
+            for msg in self.store.messages_after(mark):
+                if (msg.sender == self.identity and msg.channel_id == channel_id
+                        and msg.content == content and msg.thread_id == thread_id
+                        and msg.reply_to_id == reply_to and msg.message_type == mtype):
+                    log.info("send_message %d had committed before the connection dropped",
+                             msg.id)
+                    return Changes({"message": TableChanges([msg], [])})
+            return None
+        return None
+
+    def status(self) -> dict[str, Any]:
+        st = self.conn.stats if self.conn is not None else None
+        return {
+            "backend": self.name,
+            "host": self.host,
+            "database": self.database,
+            "database_name": self._database,
+            "connection": st.state if st is not None else "stopped",
+            "reconnects": st.reconnects if st is not None else 0,
+            "connects": st.connects if st is not None else 0,
+            "last_error": st.last_error if st is not None else None,
+            "subscription_lag_ms": (round(self.last_lag_ms, 1)
+                                    if self.last_lag_ms is not None else None),
+            "last_update_age_s": (round(time.time() - self.last_update_at, 1)
+                                  if self.last_update_at is not None else None),
+            "subscriptions": sorted(self._subscribed),
+            "subscription_errors": self.subscription_errors[-5:],
+            "message_high_water": self._store.last_message_id() if self._store else None,
+            "calls": self.calls,
+            "refusals": self.refusals,
+            "uncertain_calls": len(self._uncertain),
+        }
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    def _message_queries(self) -> list[str]:
+        return [f"SELECT * FROM message WHERE id > {self.store.last_message_id()}"]
+
+    def _private_queries(self) -> list[str]:
+        me = f"0x{self.identity.hex}"
+        return [
+            f"SELECT * FROM direct_conversation WHERE participant_a = {me}",
+            f"SELECT * FROM direct_conversation WHERE participant_b = {me}",
+            "SELECT * FROM direct_message",  # the module's row-level security: our DMs only
+            f"SELECT * FROM system_notification WHERE target = {me}",
+            f"SELECT * FROM channel_read_state WHERE identity = {me}",
+        ]
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, ConnectedEvent):
+            if self._identity is not None and event.identity != self._identity:
+                log.error("the server says we are %s, the token says %s",
+                          event.identity.hex, self._identity.hex)
+            log.info("connected to %s as %s%s", self.database, event.identity.hex,
+                     " (reconnect)" if event.reconnect else "")
+        elif isinstance(event, DisconnectedEvent):
+            self._subscribed.clear()
+            log.warning("disconnected from %s: %s", self.database, event.reason)
+        elif isinstance(event, SubscribedEvent):
+            self._on_subscribed(event)
+        elif isinstance(event, SubscriptionErrorEvent):
+            self._subscribed.discard(event.key)
+            self.subscription_errors.append(f"{event.key}: {event.error}")
+            log.error("subscription %s failed: %s", event.key, event.error)
+        elif isinstance(event, TransactionEvent):
+            self._on_transaction(event)
+
+    def _on_subscribed(self, event: SubscribedEvent) -> None:
+        store = self.store
+        rows: dict[str, list[Any]] = {}
+        for delta in event.tables:
+            rows.setdefault(delta.table, []).extend(delta.inserts)
+        changes = Changes()
+        if event.key == "messages":
+            inserts = [r for r in rows.get("message", []) if store.message(r.id) != r]
+            if inserts:
+                changes.tables["message"] = TableChanges(inserts, [])
+        else:
+            tables = PUBLIC_TABLES if event.key == "public" else PRIVATE_TABLES
+            for name in tables:
+                pk = TABLE_BY_NAME[name].primary_key
+                old = {getattr(r, pk): r for r in store.rows(name)}
+                new = {getattr(r, pk): r for r in rows.get(name, [])}
+                deletes = [r for k, r in old.items() if new.get(k) != r]
+                inserts = [r for k, r in new.items() if old.get(k) != r]
+                if deletes or inserts:
+                    changes.tables[name] = TableChanges(inserts, deletes)
+        if not changes.is_empty():
+            store.apply(changes)
+        self._subscribed.add(event.key)
+        if event.key == "public" and self._register_task is None:
+            self._register_task = asyncio.get_running_loop().create_task(self._register())
+        if not changes.is_empty():
+            self._publish(changes)
+
+    def _changes_of(self, deltas: Sequence[TableDelta]) -> Changes:
+        changes = Changes()
+        for d in deltas:
+            tc = changes.tables.setdefault(d.table, TableChanges())
+            tc.inserts.extend(d.inserts)
+            tc.deletes.extend(d.deletes)
+        return changes
+
+    def _on_transaction(self, event: TransactionEvent) -> None:
+        changes = self._changes_of(event.deltas)
+        if changes.is_empty():
+            return
+        now = time.time()
+        self.last_update_at = now
+        if event.caller_request is None:
+            created = [m.created_at for m in changes.inserted("message")]
+            if created:
+                self.last_lag_ms = max(0.0, now * 1000 - max(created) / 1000)
+        self.store.apply(changes)
+        self._publish(changes)
+
+    # -- our profile -------------------------------------------------------------------------
+
+    async def _register(self) -> None:
+        """Name our profile as an agent (`<user>-<host>` or the configured name), as the
+        embedded backend does, once the server has created the default profile."""
+        wanted = self.agent_name or default_agent_name()
+        for _ in range(20):
+            profile = self.store.profile(self.identity)
+            if profile is not None:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            return
+        if profile.is_agent and (profile.username == wanted or (
+                self.agent_name is None and profile.username != f"user_{self.identity.short()}")):
+            return
+        candidates = [wanted] + [f"{wanted[:29]}-{i}" for i in range(2, 10)]
+        for name in candidates:
+            try:
+                await self.call("register_user", [name, profile.display_name, True])
+                return
+            except ReducerFailed as e:
+                if "taken" not in e.message:
+                    log.warning("cannot name our profile %r: %s", name, e.message)
+                    return
+            except BackendError as e:
+                log.warning("cannot name our profile yet: %s", e.message)
+                self._register_task = None
+                return
+
+    def __repr__(self) -> str:
+        return f"SpacetimeBackend({self.database})"
+
+
+def create_backend(config: object | None) -> Backend:
+    """The daemon's factory (spacesd.daemon.main.make_backend): host, database, token and
+    identity name from `spacesd.config.Config`, else SPACETIMEDB_HOST / SPACETIMEDB_DATABASE /
+    SPACETIMEDB_TOKEN."""
+    host = getattr(config, "host", None) or os.environ.get("SPACETIMEDB_HOST")
+    database = getattr(config, "database", None) or os.environ.get("SPACETIMEDB_DATABASE")
+    token = getattr(config, "token", None) or os.environ.get("SPACETIMEDB_TOKEN") or None
+    if not host or not database:
+        raise RuntimeError("the spacetimedb backend needs a host and a database "
+                           "(SPACETIMEDB_HOST and SPACETIMEDB_DATABASE, or spacetime.json)")
+    compression: Compression = "gzip" if os.environ.get(
+        "SPACES_STDB_COMPRESSION", "").lower() == "gzip" else "none"
+    return SpacetimeBackend(host=host, database=database, token=token,
+                            agent_name=getattr(config, "identity_name", None),
+                            compression=compression)
