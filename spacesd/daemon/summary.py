@@ -225,8 +225,12 @@ def render_summary(summary: Mapping[str, Any], *, sender_name: str, created_at: 
     """
     head = f"At {when_text(created_at, now)}, agent {_clean(sender_name, 40)}"
     agent = _first(summary, "agent", "agent_kind")
-    if agent:
-        head += f" ({_clean(agent, 30)})"
+    session = summary.get("session_id")
+    tags = [_clean(agent, 30)] if agent else []
+    if isinstance(session, str) and session:
+        tags.append(f"session {_clean(session, 8)[:8]}")
+    if tags:
+        head += f" ({', '.join(tags)})"
     host = summary.get("host")
     if host and isinstance(host, str) and host.lower() not in sender_name.lower():
         head += f" on host {_clean(host, 40)}"

@@ -1,0 +1,98 @@
+"""The `spacesd` CLI: in-process with click's CliRunner, and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+from click.testing import CliRunner
+from conftest import ProcessDaemon, SpacesEnv, ThreadDaemon, console_script
+
+from spacesd.cli import _parse_call_args, main
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_status_channels_send_read(daemon: ThreadDaemon) -> None:
+    code, out, _ = _run("status")
+    assert code == 0 and "running" in out and "embedded" in out
+    code, out, _ = _run("status", "--json")
+    st = json.loads(out)
+    assert st["running"] is True and st["backend"] == "embedded"
+    code, out, _ = _run("channels")
+    assert code == 0 and "#agent-logs" in out and "Spaces Hub" in out
+    code, out, _ = _run("channels", "--json")
+    assert [json.loads(line)["name"] for line in out.splitlines()] == [
+        "general", "agent-logs", "system"]
+    code, out, _ = _run("send", "general", "hello from the CLI")
+    assert code == 0 and "sent" in out
+    code, out, _ = _run("send", "--json", "#general", "second")
+    assert json.loads(out)["content"] == "second"
+    code, out, _ = _run("read", "general", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    rows = [r for r in rows if r["type"] == "Text"]
+    assert [r["content"] for r in rows] == ["hello from the CLI", "second"]
+    for r in rows:
+        assert set(r) >= {"id", "channel", "sender", "sender_name", "type", "content",
+                          "created_at"}
+        assert r["created_at"].endswith("Z") and r["channel"] == "general"
+    code, out, _ = _run("read", "general", "-n", "1")
+    assert code == 0 and out.count("\n") == 1 and "second" in out
+
+
+def test_call_and_errors(daemon: ThreadDaemon) -> None:
+    code, out, _ = _run("call", "set_presence", "true", '"pairing"')
+    assert code == 0 and out.strip() == "committed"
+    code, out, err = _run("call", "create_channel", "[1, \"x\", null, \"Text\"]")
+    assert code == 1 and "reducer_error" in err and "only Admins" in err
+    code, _, err = _run("read", "no-such-channel")
+    assert code == 1 and "not_found" in err
+    code, _, err = _run("send", "general", "")
+    assert code == 1 and err.count("\n") == 1
+
+
+def test_parse_call_args() -> None:
+    assert _parse_call_args(["1", "hello", "null", "true"]) == [1, "hello", None, True]
+    assert _parse_call_args(['[1, "x"]']) == [1, "x"]
+    assert _parse_call_args(['"a b"']) == ["a b"]
+
+
+def test_unreachable_is_one_line(spaces_env: SpacesEnv) -> None:
+    for args in (["status"], ["channels"], ["read", "general"], ["send", "general", "x"],
+                 ["tail"], ["call", "set_presence", "true", "null"]):
+        code, out, err = _run(*args)
+        assert code == 1, args
+        assert err.count("\n") == 1 and str(spaces_env.socket) in err and "spacesd run" in err
+        assert out == "" or args == ["status"]
+
+
+def test_subprocess_status_and_tail(daemon_process: ProcessDaemon, spaces_env: SpacesEnv) -> None:
+    daemon_process.start()
+    exe = console_script("spacesd")
+    res = subprocess.run([exe, "status"], env=spaces_env.env, capture_output=True, text=True,
+                         timeout=30)
+    assert res.returncode == 0 and "running" in res.stdout
+    tail = subprocess.Popen([exe, "tail", "--json", "general"], env=spaces_env.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)  # the tail subscribes
+        sent = subprocess.run([exe, "send", "general", "pushed"], env=spaces_env.env,
+                              capture_output=True, text=True, timeout=30)
+        assert sent.returncode == 0, sent.stderr
+        assert tail.stdout is not None
+        line = tail.stdout.readline()
+        assert json.loads(line)["content"] == "pushed"
+        tail.send_signal(signal.SIGINT)
+        assert tail.wait(10) == 0
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+    daemon_process.stop()
+    res = subprocess.run([exe, "read", "general"], env=spaces_env.env, capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode == 1 and res.stdout == "" and res.stderr.count("\n") == 1
