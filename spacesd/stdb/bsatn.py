@@ -555,11 +555,12 @@ class _Gen:
 
 def _build_product(what: str, names: Sequence[str], specs: Sequence[TypeSpec],
                    make: Callable[..., Any], from_attrs: bool) -> dict[str, Any]:
-    """Generates `decode_seq(buf) -> (values, ends)` and `encode_into(out, value)`.
+    """Generates `decode_seq(buf) -> (values, ends)`, `decode_at(buf, pos) -> (value, end)`
+    and `encode_into(out, value)`.
 
     decode_seq decodes products back to back until the end of `buf`, returning them and
-    the end offset of each; `make(*fields)` builds a value. encode_into reads fields as
-    attributes (rows) or by position (argument sequences).
+    the end offset of each; decode_at decodes one at `pos`; `make(*fields)` builds a value.
+    encode_into reads fields as attributes (rows) or by position (argument sequences).
     """
     gen = _Gen(what)
     gen.env["_make"] = make
@@ -576,14 +577,29 @@ def _build_product(what: str, names: Sequence[str], specs: Sequence[TypeSpec],
     e(1, "append = out.append")
     e(1, "mark = ends.append")
     e(1, "try:")
-    e(2, "while pos < end:")
-    gen.decode_fields(3, specs, names, varnames)
-    e(3, f"append(_make({', '.join(varnames)}))")
-    e(3, "mark(pos)")
+    if n:
+        e(2, "while pos < end:")
+        gen.decode_fields(3, specs, names, varnames)
+        e(3, f"append(_make({', '.join(varnames)}))")
+        e(3, "mark(pos)")
+    else:  # zero-size products cannot be told apart back to back
+        e(2, "if end:")
+        e(3, f"raise BsatnError('trailing bytes after an empty {what}', 0)")
     e(1, "except _DECODE_ERRORS as err:")
     e(2, f"raise BsatnError('malformed {what}: ' + type(err).__name__ + ': ' + str(err), "
          "pos) from None")
     e(1, "return out, ends")
+    e(0, "")
+    e(0, "def decode_at(buf, pos):")
+    e(1, "end = len(buf)")
+    e(1, "ids = {}")
+    e(1, "try:")
+    e(2, "pass")
+    gen.decode_fields(2, specs, names, varnames)
+    e(1, "except _DECODE_ERRORS as err:")
+    e(2, f"raise BsatnError('malformed {what}: ' + type(err).__name__ + ': ' + str(err), "
+         "pos) from None")
+    e(1, f"return _make({', '.join(varnames)}), pos")
     e(0, "")
     # encode
     e(0, "def encode_into(out, value):")
@@ -613,7 +629,7 @@ class RowCodec:
     - static_size: the size of every row when all columns are fixed-size, else None
     """
 
-    __slots__ = ("_decode_seq", "encode_into", "source", "static_size", "table")
+    __slots__ = ("_decode_at", "_decode_seq", "encode_into", "source", "static_size", "table")
 
     def __init__(self, table: model.TableDef) -> None:
         self.table = table
@@ -621,6 +637,7 @@ class RowCodec:
         self.static_size = static_size(specs)
         ns = _build_product(table.name, table.column_names, specs, table.row_type, True)
         self._decode_seq: Callable[[bytes], tuple[list[Any], list[int]]] = ns["decode_seq"]
+        self._decode_at: Callable[[bytes, int], tuple[Any, int]] = ns["decode_at"]
         self.encode_into: Callable[[bytearray, Any], None] = ns["encode_into"]
         self.source: str = ns["__source__"]
 
@@ -635,11 +652,15 @@ class RowCodec:
         buf = data if isinstance(data, bytes) else bytes(data)
         if not buf:
             raise BsatnError(f"truncated: empty {self.table.name} row", 0)
-        rows, ends = self._decode_seq(buf)
-        if len(rows) != 1:
-            raise BsatnError(f"{len(buf) - ends[0]} trailing byte(s) after a "
-                             f"{self.table.name} row", ends[0])
-        return rows[0]
+        row, end = self._decode_at(buf, 0)
+        if end != len(buf):
+            raise BsatnError(f"{len(buf) - end} trailing byte(s) after a "
+                             f"{self.table.name} row", end)
+        return row
+
+    def decode_at(self, data: bytes, pos: int) -> tuple[Any, int]:
+        """One row starting at `pos` of `data` (bytes); returns it and where it ends."""
+        return self._decode_at(data, pos)
 
     def decode_concat(self, data: bytes | bytearray | memoryview) -> tuple[list[Any], list[int]]:
         buf = data if isinstance(data, bytes) else bytes(data)
@@ -653,14 +674,14 @@ class ArgsCodec:
     decode(data) returns a tuple.
     """
 
-    __slots__ = ("_decode_seq", "_encode_into", "reducer")
+    __slots__ = ("_decode_at", "_encode_into", "reducer")
 
     def __init__(self, reducer: model.ReducerDef) -> None:
         self.reducer = reducer
         specs = [model.parse_type(t) for _, t in reducer.params]
         ns = _build_product(f"{reducer.name} arguments", reducer.param_names, specs,
                             lambda *a: a, False)
-        self._decode_seq: Callable[[bytes], tuple[list[Any], list[int]]] = ns["decode_seq"]
+        self._decode_at: Callable[[bytes, int], tuple[Any, int]] = ns["decode_at"]
         self._encode_into: Callable[[bytearray, Any], None] = ns["encode_into"]
 
     def encode(self, args: Sequence[Any] | Mapping[str, Any]) -> bytes:
@@ -683,17 +704,11 @@ class ArgsCodec:
 
     def decode(self, data: bytes | bytearray | memoryview) -> tuple[Any, ...]:
         buf = data if isinstance(data, bytes) else bytes(data)
-        if not self.reducer.params:
-            if buf:
-                raise BsatnError(f"{len(buf)} trailing byte(s) after {self.reducer.name} "
-                                 "arguments", 0)
-            return ()
-        if not buf:
-            raise BsatnError(f"truncated: empty {self.reducer.name} arguments", 0)
-        values, ends = self._decode_seq(buf)
-        if len(values) != 1:
-            raise BsatnError(f"trailing byte(s) after {self.reducer.name} arguments", ends[0])
-        result: tuple[Any, ...] = values[0]
+        values, end = self._decode_at(buf, 0)
+        if end != len(buf):
+            raise BsatnError(f"{len(buf) - end} trailing byte(s) after {self.reducer.name} "
+                             "arguments", end)
+        result: tuple[Any, ...] = values
         return result
 
 
