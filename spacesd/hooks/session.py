@@ -1,0 +1,390 @@
+"""The Stop hook (`spaces-session-hook`): post a summary of the session to #agent-logs.
+
+Claude Code runs it at the end of every turn with a JSON object on stdin (session_id,
+transcript_path, cwd, stop_hook_active, last_assistant_message, ...). It
+
+1. checks the session's cooldown first (the cheap path: no transcript read, no socket):
+   at most one post per session per `SPACES_COOLDOWN` seconds (default 300);
+2. summarises the transcript (spacesd.transcript, no model call), redacts secrets from every
+   string (spacesd.redact), and skips the post if the summary is the same as the last one;
+3. sends `post_summary {summary, channel?}` to spacesd (channel: SPACES_CHANNEL_ID); if the
+   daemon cannot be reached it writes the request to the on-disk outbox (spacesd.outbox),
+   which the daemon delivers when it next starts.
+
+It always exits 0, prints nothing, and logs failures to `paths.log_file()`.
+
+The issue asks for filelock for the cooldown; the hooks are standard library only, so the
+per-session state file under `paths.state_dir()/cooldown/` is locked with `fcntl.flock`,
+which is exactly what filelock's UnixFileLock does on POSIX. The lock is taken
+non-blocking: a second hook for the same session while one runs simply does nothing.
+
+Summary fields (the `summary` object of `post_summary`; see `SUMMARY_FIELDS`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+import zlib
+from pathlib import Path
+
+from spacesd import ipc, outbox, paths
+from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, env_float, log, run
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: run without the lock
+    fcntl = None  # type: ignore[assignment]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+HOOK = "spaces-session-hook"
+DEFAULT_COOLDOWN = 300.0
+SUMMARY_KIND = "session_summary"
+SUMMARY_VERSION = 1
+MAX_SUMMARY_CHARS = 12000
+"""The summary's compact JSON is kept under this (an AgentEvent message holds 16,384)."""
+FINAL_MESSAGE_CHARS = 2000
+
+SUMMARY_FIELDS = (
+    "kind",               # "session_summary"
+    "version",            # 1
+    "session_id",
+    "agent_kind",         # "claude-code" unless SPACES_AGENT_KIND or the input says otherwise
+    "host",               # socket.gethostname()
+    "project",            # the git work tree holding cwd, else cwd
+    "cwd",
+    "git_branch",         # from the transcript, else .git/HEAD
+    "task",               # first real user prompt
+    "files",              # edited/written, relative to project when inside it
+    "commands",           # Bash commands, first-run order, deduplicated
+    "commands_total",
+    "failed_commands",
+    "tests",              # [{"command", "result", "ok"}]
+    "commits",            # [{"hash", "branch", "message"}]
+    "tokens",             # {"input", "output", "cache_read", "cache_creation"}
+    "started_at",         # ISO 8601 (transcript timestamps)
+    "ended_at",
+    "duration_s",
+    "model",
+    "prompts",
+    "final_message",      # stdin's last_assistant_message, else the transcript's last text
+    "stop_hook_active",
+    "transcript_partial",  # True when a huge transcript was read in head/tail windows only
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Cooldown state
+
+
+def _cooldown_seconds() -> float:
+    return env_float("SPACES_COOLDOWN", DEFAULT_COOLDOWN)
+
+
+def _state_name(session_id: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in session_id)[:100]
+    if safe != session_id:
+        safe += f"-{zlib.crc32(session_id.encode('utf-8', 'replace')):08x}"
+    return safe.lstrip(".") + ".json"
+
+
+class Cooldown:
+    """The per-session state file, locked (flock, exclusive, non-blocking) while the hook runs.
+
+    State: {"last_post": epoch seconds, "digest": str, "via": "daemon" | "outbox"}.
+    """
+
+    def __init__(self, session_id: str) -> None:
+        self.dir = paths.state_dir() / "cooldown"
+        self.path = self.dir / _state_name(session_id)
+        self.fd: int | None = None
+        self.state: dict[str, Any] = {}
+
+    def acquire(self) -> bool:
+        """Open and lock the state file; False if another hook of this session holds it."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+        self.fd = fd
+        try:
+            raw = os.read(fd, 65536)
+            state = json.loads(raw) if raw.strip() else {}
+            self.state = state if isinstance(state, dict) else {}
+        except (OSError, ValueError):
+            self.state = {}
+        return True
+
+    def in_cooldown(self, now: float, cooldown: float) -> bool:
+        last = self.state.get("last_post")
+        if not isinstance(last, (int, float)) or cooldown <= 0:
+            return False
+        return 0 <= now - last < cooldown
+
+    def save(self, **state: Any) -> None:
+        if self.fd is None:
+            return
+        data = json.dumps(state).encode()
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, data)
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)  # closing drops the flock
+
+
+def prune_cooldowns(max_age: float = 7 * 86400.0) -> None:
+    """Delete state files of sessions idle for a week (called now and then, not every turn)."""
+    d = paths.state_dir() / "cooldown"
+    cutoff = time.time() - max_age
+    try:
+        with os.scandir(d) as it:
+            for entry in it:
+                try:
+                    if entry.name.endswith(".json") and entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                except OSError:
+                    continue
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# Building the summary
+
+
+def resolve_transcript(transcript_path: object, cwd: str | None) -> Path | None:
+    """The transcript file: absolute as given, or relative to the session's cwd (then to the
+    hook's own working directory). None if there is no such file."""
+    if not isinstance(transcript_path, str) or not transcript_path:
+        return None
+    p = Path(os.path.expanduser(transcript_path))
+    if p.is_absolute():
+        return p if p.is_file() else None
+    candidates = [Path(cwd) / p] if cwd else []
+    candidates.append(Path.cwd() / p)
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
+
+
+def git_root_and_branch(cwd: str | None) -> tuple[str | None, str | None]:
+    """The work tree holding `cwd` and its checked-out branch, from the files alone."""
+    if not cwd:
+        return None, None
+    d = os.path.abspath(cwd)
+    for _ in range(64):
+        dotgit = os.path.join(d, ".git")
+        if os.path.isdir(dotgit):
+            return d, _branch_from_head(dotgit)
+        if os.path.isfile(dotgit):  # a worktree or submodule: "gitdir: <path>"
+            try:
+                with open(dotgit, encoding="utf-8") as f:
+                    line = f.read(4096).strip()
+            except OSError:
+                return d, None
+            gitdir = line[len("gitdir:"):].strip() if line.startswith("gitdir:") else ""
+            if gitdir and not os.path.isabs(gitdir):
+                gitdir = os.path.join(d, gitdir)
+            return d, _branch_from_head(gitdir) if gitdir else None
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return None, None
+
+
+def _branch_from_head(gitdir: str) -> str | None:
+    try:
+        with open(os.path.join(gitdir, "HEAD"), encoding="utf-8") as f:
+            head = f.read(1024).strip()
+    except OSError:
+        return None
+    if head.startswith("ref: refs/heads/"):
+        return head[len("ref: refs/heads/"):]
+    return None  # detached
+
+
+def agent_kind(data: dict[str, Any]) -> str:
+    env = os.environ.get("SPACES_AGENT_KIND", "").strip()
+    if env:
+        return env[:64]
+    given = data.get("agent_kind") or data.get("agent")
+    if isinstance(given, str) and given.strip():
+        return given.strip()[:64]
+    if data.get("hook_event_name") == "AfterAgent":
+        return "gemini-cli"
+    return "claude-code"
+
+
+def build_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """The summary dict for a Stop hook input (before redaction)."""
+    from spacesd import transcript  # here, not at the top: the cooldown path never needs it
+
+    session_id = str(data.get("session_id") or "")
+    cwd = data.get("cwd") if isinstance(data.get("cwd"), str) and data.get("cwd") else None
+    root, head_branch = git_root_and_branch(cwd)
+    project = root or cwd
+    tpath = resolve_transcript(data.get("transcript_path"), cwd)
+    t: dict[str, Any] = {}
+    if tpath is not None:
+        t = transcript.summarize(tpath, cwd=project or cwd)
+    if cwd is None:
+        cwd = t.get("cwd")
+        project = project or cwd
+    final = data.get("last_assistant_message")
+    if not isinstance(final, str) or not final.strip():
+        final = t.get("last_text")
+    if isinstance(final, str):
+        final = final.strip()
+        final = transcript.cut(final, FINAL_MESSAGE_CHARS)
+    tokens = t.get("tokens") or {"input": 0, "output": 0, "cache_read": 0, "cache_creation": 0}
+    return {
+        "kind": SUMMARY_KIND,
+        "version": SUMMARY_VERSION,
+        "session_id": session_id,
+        "agent_kind": agent_kind(data),
+        "host": os.environ.get("SPACES_HOST", "").strip() or socket.gethostname(),
+        "project": project,
+        "cwd": cwd,
+        "git_branch": t.get("git_branch") or head_branch,
+        "task": t.get("task"),
+        "files": t.get("files", []),
+        "commands": t.get("commands", []),
+        "commands_total": t.get("commands_total", 0),
+        "failed_commands": t.get("failed_commands", []),
+        "tests": t.get("tests", []),
+        "commits": t.get("commits", []),
+        "tokens": tokens,
+        "started_at": t.get("started_at"),
+        "ended_at": t.get("ended_at"),
+        "duration_s": t.get("duration_s"),
+        "model": t.get("model"),
+        "prompts": t.get("prompts", 0),
+        "final_message": final if isinstance(final, str) and final else None,
+        "stop_hook_active": data.get("stop_hook_active") is True,
+        "transcript_partial": bool(t.get("partial", False)),
+    }
+
+
+def _size(obj: Any) -> int:
+    return len(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+
+
+def fit(summary: dict[str, Any], limit: int = MAX_SUMMARY_CHARS) -> dict[str, Any]:
+    """Shrink the summary until its JSON is under `limit` chars: the longest list loses its
+    tail half, else the longest string is halved. Field names and numbers always stay."""
+    from spacesd.transcript import cut
+
+    for _ in range(200):
+        if _size(summary) <= limit:
+            return summary
+        lists = [(_size(v), k) for k, v in summary.items() if isinstance(v, list) and len(v) > 1]
+        strings = [(len(v), k) for k, v in summary.items() if isinstance(v, str) and len(v) > 80]
+        best_list = max(lists, default=None)
+        best_str = max(strings, default=None)
+        if best_list and (not best_str or best_list[0] >= best_str[0]):
+            k = best_list[1]
+            summary[k] = summary[k][: len(summary[k]) // 2]
+        elif best_str:
+            k = best_str[1]
+            summary[k] = cut(summary[k], len(summary[k]) // 2)
+        else:
+            for k, v in summary.items():  # single huge list items: drop them
+                if isinstance(v, list) and v:
+                    summary[k] = []
+                    break
+            else:
+                return summary
+    return summary
+
+
+def digest(summary: dict[str, Any]) -> str:
+    """A fingerprint of what a post would say (stop_hook_active excluded: it is not news)."""
+    body = {k: v for k, v in summary.items() if k != "stop_hook_active"}
+    data = json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8", "replace")
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}-{len(data)}"
+
+
+def _channel_arg() -> int | str | None:
+    raw = os.environ.get("SPACES_CHANNEL_ID", "").strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() else raw
+
+
+# --------------------------------------------------------------------------------------------
+# The hook
+
+
+def handle(data: dict[str, Any]) -> str:
+    """Run the hook on one input. Returns what happened (for tests and the log):
+    "no-session", "busy", "cooldown", "unchanged", "posted", "queued" or "refused"."""
+    session_id = data.get("session_id")
+    if not isinstance(session_id, str) or not session_id.strip():
+        return "no-session"
+    cool = Cooldown(session_id)
+    if not cool.acquire():
+        return "busy"
+    try:
+        now = time.time()
+        if cool.in_cooldown(now, _cooldown_seconds()):
+            return "cooldown"
+        from spacesd.redact import redact_obj
+
+        summary = fit(redact_obj(build_summary(data)))
+        fp = digest(summary)
+        if fp == cool.state.get("digest"):
+            return "unchanged"
+        args: dict[str, Any] = {"summary": summary}
+        channel = _channel_arg()
+        if channel is not None:
+            args["channel"] = channel
+        res = ipc.request(
+            "post_summary", args, timeout=HOOK_TIMEOUT, connect_timeout=CONNECT_TIMEOUT
+        )
+        if isinstance(res, ipc.Ok):
+            outcome = "posted"
+        elif res.client_side or res.code == "unavailable":
+            # Not delivered (or not known to be): keep it for the daemon. A timeout after the
+            # request went out may mean a duplicate post later; never a lost one.
+            outbox.write({"id": 1, "op": "post_summary", "args": args})
+            outcome = "queued"
+            if res.code != "unreachable":
+                log(HOOK, f"queued to the outbox after {res.code}: {res.message}",
+                    session_id=session_id)
+        else:
+            log(HOOK, f"daemon refused post_summary: {res.code}: {res.message}",
+                session_id=session_id)
+            return "refused"
+        cool.save(last_post=now, digest=fp, via="daemon" if outcome == "posted" else "outbox")
+        if time.time_ns() % 50 == 0:
+            prune_cooldowns()
+        return outcome
+    finally:
+        cool.release()
+
+
+def main() -> int:
+    """Console script entry point: always returns 0."""
+    return run(HOOK, handle)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
