@@ -1,11 +1,12 @@
 //! Lifecycle reducers: `init` (first publish, or `--clear-database`), `client_connected` and
 //! `client_disconnected` (around every WebSocket connection and every HTTP call).
 
-use crate::auth::{hub, membership};
+use crate::auth::{hub, membership, refuse};
 use crate::enums::{ChannelType, MemberRole};
-use crate::reducers::delete_typing_rows;
+use crate::reducers::{delete_typing_rows, join};
 use crate::tables::*;
-use spaces_logic::names::{default_username, HUB_NAME};
+use spaces_logic::errors;
+use spaces_logic::names::{default_username, DEFAULT_USERNAME_DIGITS, HUB_NAME};
 use spaces_logic::roles::Role;
 use spacetimedb::{Identity, ReducerContext, Table};
 
@@ -52,31 +53,21 @@ pub fn init(ctx: &ReducerContext) -> Result<(), String> {
     Ok(())
 }
 
-/// The default username of a new identity: `user_<first 8 hex>`, lengthened with more of the
-/// identity's hex digits in the unlikely case that someone already took it.
-fn free_default_username(ctx: &ReducerContext, identity: Identity) -> String {
+/// The default username of a new identity: `user_<first 8 hex>`, or `user_<first 27 hex>`
+/// (32 characters) if that is taken; USERNAME_TAKEN if both are.
+fn default_username_for(ctx: &ReducerContext, identity: Identity) -> Result<String, String> {
     let hex = identity.to_hex().to_string();
-    let base = default_username(&hex);
-    let taken = |name: &str| {
-        ctx.db
-            .user_profile()
-            .username()
-            .find(name.to_string())
-            .is_some()
-    };
-    if !taken(&base) {
-        return base;
-    }
-    for digits in [12, 16, 20, 24, 27] {
-        let candidate = format!("user_{}", &hex[..digits]);
-        if !taken(&candidate) {
-            return candidate;
+    for digits in DEFAULT_USERNAME_DIGITS {
+        let candidate = default_username(&hex, digits);
+        if ctx.db.user_profile().username().find(&candidate).is_none() {
+            return Ok(candidate);
         }
     }
-    base
+    refuse(errors::USERNAME_TAKEN)
 }
 
-/// Presence online; a profile if the identity has none; membership of the hub.
+/// Presence online; a profile if the identity has none; membership of the hub (with a Join
+/// message in its #general).
 #[spacetimedb::reducer(client_connected)]
 pub fn client_connected(ctx: &ReducerContext) -> Result<(), String> {
     let me = ctx.sender();
@@ -102,7 +93,7 @@ pub fn client_connected(ctx: &ReducerContext) -> Result<(), String> {
         Some(profile) => profile,
         None => ctx.db.user_profile().insert(UserProfile {
             identity: me,
-            username: free_default_username(ctx, me),
+            username: default_username_for(ctx, me)?,
             display_name: None,
             avatar_url: None,
             bio: None,
@@ -112,13 +103,7 @@ pub fn client_connected(ctx: &ReducerContext) -> Result<(), String> {
     };
     if let Some(hub) = hub(ctx) {
         if membership(ctx, hub.id, me).is_none() {
-            ctx.db.server_member().insert(ServerMember {
-                id: 0,
-                server_id: hub.id,
-                identity: me,
-                role: Role::for_newcomer(profile.is_agent).into(),
-                joined_at: now,
-            });
+            join(ctx, hub.id, Role::for_newcomer(profile.is_agent).into());
         }
     }
     Ok(())

@@ -1,18 +1,23 @@
 //! Messages and reactions.
 
 use crate::auth::{
-    caller_profile, check, find_channel, find_message, find_thread, member_role, refuse,
-    require_member,
+    check, find_channel, find_message, find_thread, member_role, membership, refuse, require_member,
 };
 use crate::enums::{ChannelType, MessageType};
 use crate::reducers::notifications::notify;
-use crate::reducers::{clear_typing, delete_message_rows};
+use crate::reducers::{clear_typing, delete_message_rows, name_of};
 use crate::tables::*;
 use spaces_logic::errors;
 use spaces_logic::mentions::mentions;
+use spaces_logic::names::mention_title;
 use spaces_logic::roles;
 use spaces_logic::validation;
 use spacetimedb::{ReducerContext, Table};
+
+/// Text and AgentEvent: the message types clients may send (and edit).
+fn is_client_type(message_type: MessageType) -> bool {
+    matches!(message_type, MessageType::Text | MessageType::AgentEvent)
+}
 
 /// Checks a message's content for its type: Text 1-4000 characters, AgentEvent a JSON object
 /// of at most 16384 characters.
@@ -28,6 +33,10 @@ fn check_content(message_type: MessageType, content: &str) -> Result<(), String>
 /// same channel and a reply must answer a message of the same channel. Updates the thread's
 /// `last_message_at`, clears the sender's typing row, and notifies the members mentioned by
 /// `@username` in a Text message.
+///
+/// Checks, in the engine's order: the channel, thread and replied-to message exist;
+/// membership; message type; channel type (Voice takes none, Announcement Admin+); thread of
+/// this channel and not archived; reply in this channel; content.
 #[spacetimedb::reducer]
 pub fn send_message(
     ctx: &ReducerContext,
@@ -37,7 +46,6 @@ pub fn send_message(
     reply_to_id: Option<u64>,
     message_type: MessageType,
 ) -> Result<(), String> {
-    let sender = caller_profile(ctx)?;
     let channel = find_channel(ctx, channel_id)?;
     let thread = match thread_id {
         Some(id) => Some(find_thread(ctx, id)?),
@@ -51,16 +59,15 @@ pub fn send_message(
         None => None,
     };
     let member = require_member(ctx, channel.server_id)?;
-    if channel.channel_type == ChannelType::Announcement && !roles::is_admin(member_role(&member)) {
-        return refuse(errors::ANNOUNCEMENT_ADMIN_ONLY);
+    if !is_client_type(message_type) {
+        return refuse(errors::MESSAGE_TYPE_RESERVED);
     }
     if channel.channel_type == ChannelType::Voice {
         return refuse(errors::VOICE_NO_MESSAGES);
     }
-    if !matches!(message_type, MessageType::Text | MessageType::AgentEvent) {
-        return refuse(errors::MESSAGE_TYPE_RESERVED);
+    if channel.channel_type == ChannelType::Announcement && !roles::is_admin(member_role(&member)) {
+        return refuse(errors::ANNOUNCEMENT_ADMIN_ONLY);
     }
-    check_content(message_type, &content)?;
     if let Some(thread) = &thread {
         if thread.channel_id != channel.id {
             return refuse(errors::THREAD_OTHER_CHANNEL);
@@ -74,6 +81,7 @@ pub fn send_message(
             return refuse(errors::REPLY_OTHER_CHANNEL);
         }
     }
+    check_content(message_type, &content)?;
 
     let now = ctx.timestamp;
     let me = ctx.sender();
@@ -100,19 +108,20 @@ pub fn send_message(
         });
     }
     clear_typing(ctx, channel.id, me);
+    let mut sender_name: Option<String> = None;
     for username in mentioned {
         let Some(profile) = ctx.db.user_profile().username().find(&username) else {
             continue;
         };
-        if profile.identity == me
-            || crate::auth::membership(ctx, channel.server_id, profile.identity).is_none()
+        if profile.identity == me || membership(ctx, channel.server_id, profile.identity).is_none()
         {
             continue;
         }
+        let sender = sender_name.get_or_insert_with(|| name_of(ctx, me));
         notify(
             ctx,
             profile.identity,
-            format!("{} mentioned you in #{}", sender.username, channel.name),
+            mention_title(sender, &channel.name),
             message.content.clone(),
         );
     }
@@ -129,10 +138,7 @@ pub fn edit_message(ctx: &ReducerContext, message_id: u64, content: String) -> R
     if message.sender != ctx.sender() {
         return refuse(errors::EDIT_FORBIDDEN);
     }
-    if !matches!(
-        message.message_type,
-        MessageType::Text | MessageType::AgentEvent
-    ) {
+    if !is_client_type(message.message_type) {
         return refuse(errors::EDIT_RESERVED_TYPE);
     }
     check_content(message.message_type, &content)?;

@@ -11,7 +11,9 @@ pub mod servers;
 pub mod threads;
 pub mod users;
 
+use crate::enums::{ChannelType, MemberRole, MessageType};
 use crate::tables::*;
+use spaces_logic::names::{JOIN_CONTENT, LEAVE_CONTENT};
 use spacetimedb::{Identity, ReducerContext, Table};
 
 /// Deletes a message and its reactions.
@@ -66,4 +68,60 @@ pub(crate) fn clear_typing(ctx: &ReducerContext, channel_id: u64, identity: Iden
     delete_typing_rows(ctx, |t| {
         t.channel_id == channel_id && t.identity == identity
     });
+}
+
+/// The name of an identity in texts: its username, or `user_<first 8 hex>`.
+pub(crate) fn name_of(ctx: &ReducerContext, identity: Identity) -> String {
+    let profile = ctx.db.user_profile().identity().find(identity);
+    spaces_logic::names::name_of(
+        profile.as_ref().map(|p| p.username.as_str()),
+        identity.to_hex().as_ref(),
+    )
+}
+
+/// Where Join and Leave messages go: the server's Text channel of lowest position (then
+/// lowest id).
+pub(crate) fn first_text_channel(ctx: &ReducerContext, server_id: u64) -> Option<Channel> {
+    ctx.db
+        .channel()
+        .server_id()
+        .filter(server_id)
+        .filter(|c| c.channel_type == ChannelType::Text)
+        .min_by_key(|c| (c.position, c.id))
+}
+
+/// Posts the caller's Join or Leave message in the server's first Text channel, if it has one.
+pub(crate) fn post_membership_message(ctx: &ReducerContext, server_id: u64, kind: MessageType) {
+    let Some(channel) = first_text_channel(ctx, server_id) else {
+        return;
+    };
+    let content = if kind == MessageType::Join {
+        JOIN_CONTENT
+    } else {
+        LEAVE_CONTENT
+    };
+    ctx.db.message().insert(Message {
+        id: 0,
+        channel_id: channel.id,
+        thread_id: None,
+        sender: ctx.sender(),
+        content: content.to_string(),
+        message_type: kind,
+        created_at: ctx.timestamp,
+        edited_at: None,
+        reply_to_id: None,
+    });
+}
+
+/// Makes the caller a member of a server with `role` and announces it with a Join message.
+pub(crate) fn join(ctx: &ReducerContext, server_id: u64, role: MemberRole) -> ServerMember {
+    let member = ctx.db.server_member().insert(ServerMember {
+        id: 0,
+        server_id,
+        identity: ctx.sender(),
+        role,
+        joined_at: ctx.timestamp,
+    });
+    post_membership_message(ctx, server_id, MessageType::Join);
+    member
 }

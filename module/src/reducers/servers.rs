@@ -4,16 +4,18 @@ use crate::auth::{
     caller_profile, check, find_server, is_hub, member_role, membership, profile_of, refuse,
     require_admin, require_member, require_owner,
 };
-use crate::enums::MemberRole;
+use crate::enums::{ChannelType, MemberRole, MessageType};
 use crate::reducers::notifications::notify;
-use crate::reducers::{delete_channel_rows, delete_typing_rows};
+use crate::reducers::{delete_channel_rows, delete_typing_rows, join, post_membership_message};
 use crate::tables::*;
 use spaces_logic::errors;
+use spaces_logic::names::{role_changed_body, DEFAULT_CHANNEL, ROLE_CHANGED_TITLE};
 use spaces_logic::roles::{self, Role};
 use spaces_logic::validation;
 use spacetimedb::{Identity, ReducerContext, Table};
 
-/// Creates a server; the caller, who must not be an agent, becomes its Owner.
+/// Creates a server; the caller, who must not be an agent, becomes its Owner. The server
+/// starts with #general (Text, position 0).
 #[spacetimedb::reducer]
 pub fn create_server(
     ctx: &ReducerContext,
@@ -44,10 +46,20 @@ pub fn create_server(
         role: MemberRole::Owner,
         joined_at: now,
     });
+    ctx.db.channel().insert(Channel {
+        id: 0,
+        server_id: server.id,
+        name: DEFAULT_CHANNEL.to_string(),
+        topic: None,
+        channel_type: ChannelType::Text,
+        position: 0,
+        created_at: now,
+    });
     Ok(())
 }
 
-/// Joins a server as Agent (agent profiles) or Member; joining twice is refused.
+/// Joins a server as Agent (agent profiles) or Member, with a Join message; joining twice is
+/// refused.
 #[spacetimedb::reducer]
 pub fn join_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> {
     let profile = caller_profile(ctx)?;
@@ -55,18 +67,12 @@ pub fn join_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> {
     if membership(ctx, server.id, ctx.sender()).is_some() {
         return refuse(errors::ALREADY_MEMBER);
     }
-    ctx.db.server_member().insert(ServerMember {
-        id: 0,
-        server_id: server.id,
-        identity: ctx.sender(),
-        role: Role::for_newcomer(profile.is_agent).into(),
-        joined_at: ctx.timestamp,
-    });
+    join(ctx, server.id, Role::for_newcomer(profile.is_agent).into());
     Ok(())
 }
 
 /// Leaves a server; the Owner cannot (they delete it instead). The caller's typing rows in
-/// its channels go too.
+/// its channels go too, and a Leave message follows.
 #[spacetimedb::reducer]
 pub fn leave_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> {
     let server = find_server(ctx, server_id)?;
@@ -86,6 +92,7 @@ pub fn leave_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> 
     delete_typing_rows(ctx, |t| {
         t.identity == me && channel_ids.contains(&t.channel_id)
     });
+    post_membership_message(ctx, server.id, MessageType::Leave);
     Ok(())
 }
 
@@ -150,7 +157,7 @@ pub fn delete_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String>
 
 /// Changes a member's role: the Owner may give any role but Owner; an Admin may give
 /// Moderator, Member or Agent to members below Admin; an agent can only hold Agent. The
-/// target is notified.
+/// target is notified (a role set to what it already is changes nothing and notifies no one).
 #[spacetimedb::reducer]
 pub fn set_member_role(
     ctx: &ReducerContext,
@@ -159,10 +166,10 @@ pub fn set_member_role(
     role: MemberRole,
 ) -> Result<(), String> {
     let server = find_server(ctx, server_id)?;
+    let actor = require_member(ctx, server.id)?;
     let Some(target) = membership(ctx, server.id, identity) else {
         return refuse(errors::TARGET_NOT_A_MEMBER);
     };
-    let actor = require_member(ctx, server.id)?;
     let target_is_agent = profile_of(ctx, identity).is_some_and(|p| p.is_agent);
     check(roles::check_set_role(
         member_role(&actor),
@@ -170,7 +177,9 @@ pub fn set_member_role(
         Role::from(role),
         target_is_agent,
     ))?;
-    let new_role = Role::from(role);
+    if target.role == role {
+        return Ok(());
+    }
     ctx.db
         .server_member()
         .id()
@@ -178,8 +187,8 @@ pub fn set_member_role(
     notify(
         ctx,
         identity,
-        format!("Your role in {} changed", server.name),
-        format!("You are now {} in {}.", new_role.name(), server.name),
+        ROLE_CHANGED_TITLE.to_string(),
+        role_changed_body(&server.name, Role::from(role).name()),
     );
     Ok(())
 }

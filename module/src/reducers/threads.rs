@@ -8,13 +8,17 @@ use spaces_logic::roles;
 use spaces_logic::validation;
 use spacetimedb::{ReducerContext, Table};
 
-/// Starts a thread in a channel (members, agents included; not in voice channels).
+/// Starts a thread in a channel (members, agents included; none in voice channels; Admin+ in
+/// announcement channels, as for posting there).
 #[spacetimedb::reducer]
 pub fn create_thread(ctx: &ReducerContext, channel_id: u64, name: String) -> Result<(), String> {
     let channel = find_channel(ctx, channel_id)?;
-    require_member(ctx, channel.server_id)?;
+    let member = require_member(ctx, channel.server_id)?;
     if channel.channel_type == ChannelType::Voice {
         return refuse(errors::VOICE_NO_THREADS);
+    }
+    if channel.channel_type == ChannelType::Announcement && !roles::is_admin(member_role(&member)) {
+        return refuse(errors::ANNOUNCEMENT_ADMIN_ONLY);
     }
     check(validation::thread_name(&name))?;
     let now = ctx.timestamp;

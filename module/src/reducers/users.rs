@@ -8,9 +8,10 @@ use spaces_logic::roles::{self, Role};
 use spaces_logic::validation;
 use spacetimedb::{ReducerContext, Table};
 
-/// Sets the caller's username, display name and whether they are an agent. Becoming an agent
-/// needs no Owner, Admin or Moderator role anywhere; changing `is_agent` moves the caller's
-/// Member roles to Agent or back.
+/// Sets the caller's username, display name (`None` keeps it, `""` clears it) and agent flag,
+/// creating the profile if there is none. Becoming an agent turns every Member role of the
+/// caller into Agent (refused while the caller holds an Owner, Admin or Moderator role);
+/// becoming a person turns Agent roles into Member.
 #[spacetimedb::reducer]
 pub fn register_user(
     ctx: &ReducerContext,
@@ -19,47 +20,66 @@ pub fn register_user(
     is_agent: bool,
 ) -> Result<(), String> {
     let me = ctx.sender();
-    let profile = caller_profile(ctx)?;
+    check(validation::username(&username))?;
+    if let Some(holder) = ctx.db.user_profile().username().find(&username) {
+        if holder.identity != me {
+            return refuse(errors::USERNAME_TAKEN);
+        }
+    }
+    let checked_display = check(validation::display_name(display_name.as_deref()))?;
+    let was_agent = match ctx.db.user_profile().identity().find(me) {
+        None => {
+            ctx.db.user_profile().insert(UserProfile {
+                identity: me,
+                username,
+                display_name: checked_display,
+                avatar_url: None,
+                bio: None,
+                is_agent,
+                created_at: ctx.timestamp,
+            });
+            false
+        }
+        Some(profile) => {
+            let was_agent = profile.is_agent;
+            let display_name = if display_name.is_some() {
+                checked_display
+            } else {
+                profile.display_name.clone()
+            };
+            ctx.db.user_profile().identity().update(UserProfile {
+                username,
+                display_name,
+                is_agent,
+                ..profile
+            });
+            was_agent
+        }
+    };
+    if is_agent == was_agent {
+        return Ok(());
+    }
     let memberships: Vec<ServerMember> = ctx
         .db
         .server_member()
         .iter()
         .filter(|m| m.identity == me)
         .collect();
-    if is_agent
-        && !profile.is_agent
-        && memberships
-            .iter()
-            .any(|m| roles::is_moderator(Role::from(m.role)))
-    {
-        return refuse(errors::AGENT_CANNOT_HOLD_ROLES);
-    }
-    check(validation::username(&username))?;
-    if let Some(other) = ctx.db.user_profile().username().find(&username) {
-        if other.identity != me {
-            return refuse(errors::USERNAME_TAKEN);
+    let (from, to) = if is_agent {
+        if !roles::may_become_agent(memberships.iter().map(|m| Role::from(m.role))) {
+            // The transaction rolls back: the profile is left as it was.
+            return refuse(errors::AGENT_CANNOT_HOLD_ROLES);
         }
+        (MemberRole::Member, MemberRole::Agent)
+    } else {
+        (MemberRole::Agent, MemberRole::Member)
+    };
+    for member in memberships.into_iter().filter(|m| m.role == from) {
+        ctx.db
+            .server_member()
+            .id()
+            .update(ServerMember { role: to, ..member });
     }
-    let display_name = check(validation::display_name(display_name.as_deref()))?;
-    if is_agent != profile.is_agent {
-        let (from, to) = if is_agent {
-            (MemberRole::Member, MemberRole::Agent)
-        } else {
-            (MemberRole::Agent, MemberRole::Member)
-        };
-        for member in memberships.into_iter().filter(|m| m.role == from) {
-            ctx.db
-                .server_member()
-                .id()
-                .update(ServerMember { role: to, ..member });
-        }
-    }
-    ctx.db.user_profile().identity().update(UserProfile {
-        username,
-        display_name,
-        is_agent,
-        ..profile
-    });
     Ok(())
 }
 

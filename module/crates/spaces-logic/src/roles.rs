@@ -71,15 +71,15 @@ pub fn is_moderator(role: Role) -> bool {
     role.at_least(Role::Moderator)
 }
 
-/// The rule of `set_member_role`, once the caller and the target are known to be members.
+/// The rule of `set_member_role`, once the server, the caller's membership and the target's
+/// membership are known to exist.
 ///
-/// - the Owner may give any role but Owner;
-/// - an Admin may give Moderator, Member or Agent to members below Admin;
-/// - nobody changes the Owner's role;
+/// - only Admins and the Owner change roles;
+/// - nobody gives the Owner role, and nobody changes the Owner's role;
+/// - an Admin gives only Moderator, Member or Agent, and only to members below Admin;
 /// - an agent profile can only hold Agent.
 ///
-/// Checks run in the engine's order: the caller's role, then the target's role, then the role
-/// asked for (the argument's value).
+/// Checks run in the engine's order (`spacesd/engine/reducers/servers.py`).
 pub fn check_set_role(
     actor: Role,
     target: Role,
@@ -89,22 +89,30 @@ pub fn check_set_role(
     if !is_admin(actor) {
         return Err(errors::SET_ROLE_FORBIDDEN);
     }
-    if target == Role::Owner {
-        return Err(errors::OWNER_ROLE_FIXED);
-    }
-    if actor == Role::Admin && target.at_least(Role::Admin) {
-        return Err(errors::ADMIN_TARGET_LIMIT);
-    }
     if new_role == Role::Owner {
         return Err(errors::OWNER_ROLE_NOT_ASSIGNABLE);
     }
-    if actor == Role::Admin && new_role.at_least(Role::Admin) {
-        return Err(errors::ADMIN_ROLE_LIMIT);
+    if target == Role::Owner {
+        return Err(errors::OWNER_ROLE_FIXED);
+    }
+    if actor != Role::Owner {
+        if new_role == Role::Admin {
+            return Err(errors::ADMIN_ROLE_LIMIT);
+        }
+        if target.at_least(Role::Admin) {
+            return Err(errors::ADMIN_TARGET_LIMIT);
+        }
     }
     if target_is_agent && new_role != Role::Agent {
         return Err(errors::AGENT_ROLE_ONLY);
     }
     Ok(())
+}
+
+/// Whether an identity holding these roles may become an agent: an agent holds no Owner,
+/// Admin or Moderator role anywhere.
+pub fn may_become_agent(held: impl IntoIterator<Item = Role>) -> bool {
+    held.into_iter().all(|r| r.level() <= Role::Member.level())
 }
 
 #[cfg(test)]
@@ -153,6 +161,20 @@ mod tests {
                 Err(errors::OWNER_ROLE_FIXED)
             );
         }
+        // Giving Owner is refused first, whoever the target.
+        assert_eq!(
+            check_set_role(Role::Owner, Role::Owner, Role::Owner, false),
+            Err(errors::OWNER_ROLE_NOT_ASSIGNABLE)
+        );
+    }
+
+    #[test]
+    fn becoming_an_agent() {
+        assert!(may_become_agent([]));
+        assert!(may_become_agent([Role::Member, Role::Agent]));
+        for held in [Role::Owner, Role::Admin, Role::Moderator] {
+            assert!(!may_become_agent([Role::Member, held]));
+        }
     }
 
     #[test]
@@ -173,6 +195,11 @@ mod tests {
         );
         assert_eq!(
             check_set_role(Role::Admin, Role::Member, Role::Admin, false),
+            Err(errors::ADMIN_ROLE_LIMIT)
+        );
+        // The role asked for is judged before the target's rank.
+        assert_eq!(
+            check_set_role(Role::Admin, Role::Admin, Role::Admin, false),
             Err(errors::ADMIN_ROLE_LIMIT)
         );
         assert_eq!(
