@@ -221,11 +221,13 @@ class Summarizer:
         except ValueError:
             self.bad_lines += 1
             return
-        if isinstance(obj, dict):
-            try:
-                self.feed(obj)
-            except (AttributeError, TypeError, ValueError, KeyError):
-                self.bad_lines += 1  # an unexpected shape inside a known type
+        if not isinstance(obj, dict):
+            self.bad_lines += 1
+            return
+        try:
+            self.feed(obj)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            self.bad_lines += 1  # an unexpected shape inside a known type
 
     def feed(self, obj: dict[str, Any]) -> None:
         ts = obj.get("timestamp")
