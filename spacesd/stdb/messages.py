@@ -88,12 +88,14 @@ __all__ = [
     "call_reducer",
     "decode_client_frame",
     "decode_client_message",
+    "decode_row_list",
     "decode_rows",
     "decode_server_frame",
     "decode_server_message",
     "decode_string",
     "encode_client_frame",
     "encode_client_message",
+    "encode_row_list",
     "encode_server_frame",
     "encode_server_message",
     "encode_string",
@@ -242,6 +244,20 @@ def _read_row_list(r: Reader) -> BsatnRowList:
     else:
         hint = RowOffsets(r.u64_array())
     return BsatnRowList(hint, r.bytes_())
+
+
+def encode_row_list(row_list: BsatnRowList) -> bytes:
+    """A BsatnRowList on its own, as BSATN (size hint, then the rows' bytes)."""
+    w = Writer()
+    _write_row_list(w, row_list)
+    return w.getvalue()
+
+
+def decode_row_list(data: bytes | bytearray | memoryview) -> BsatnRowList:
+    r = Reader(data)
+    rl = _read_row_list(r)
+    r.expect_end("BsatnRowList")
+    return rl
 
 
 # --------------------------------------------------------------------------------------------

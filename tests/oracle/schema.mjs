@@ -1,0 +1,173 @@
+// Spaces' 13 tables and the reducers' argument products, written by hand (from
+// spacesd/model.py) with the official SDK's own type builders. tests/test_oracle.py checks
+// that these agree with model.py (names, order and types) before trusting them.
+import { t } from './node_modules/spacetimedb/src/lib/type_builders.ts';
+
+const ChannelType = t.enum('ChannelType', {
+  Text: t.unit(), Voice: t.unit(), Announcement: t.unit(), AgentLog: t.unit(),
+});
+const MessageType = t.enum('MessageType', {
+  Text: t.unit(), System: t.unit(), AgentEvent: t.unit(), Join: t.unit(), Leave: t.unit(),
+});
+const MemberRole = t.enum('MemberRole', {
+  Owner: t.unit(), Admin: t.unit(), Moderator: t.unit(), Member: t.unit(), Agent: t.unit(),
+});
+
+export const ENUMS = { ChannelType, MessageType, MemberRole };
+
+export const TABLES = {
+  user_profile: t.object('UserProfile', {
+    identity: t.identity(),
+    username: t.string(),
+    display_name: t.option(t.string()),
+    avatar_url: t.option(t.string()),
+    bio: t.option(t.string()),
+    is_agent: t.bool(),
+    created_at: t.timestamp(),
+  }),
+  user_presence: t.object('UserPresence', {
+    identity: t.identity(),
+    online: t.bool(),
+    status_text: t.option(t.string()),
+    last_seen: t.timestamp(),
+  }),
+  server: t.object('Server', {
+    id: t.u64(),
+    name: t.string(),
+    description: t.option(t.string()),
+    icon_url: t.option(t.string()),
+    owner: t.identity(),
+    created_at: t.timestamp(),
+  }),
+  server_member: t.object('ServerMember', {
+    id: t.u64(),
+    server_id: t.u64(),
+    identity: t.identity(),
+    role: MemberRole,
+    joined_at: t.timestamp(),
+  }),
+  channel: t.object('Channel', {
+    id: t.u64(),
+    server_id: t.u64(),
+    name: t.string(),
+    topic: t.option(t.string()),
+    channel_type: ChannelType,
+    position: t.u32(),
+    created_at: t.timestamp(),
+  }),
+  thread: t.object('Thread', {
+    id: t.u64(),
+    channel_id: t.u64(),
+    name: t.string(),
+    creator: t.identity(),
+    created_at: t.timestamp(),
+    archived: t.bool(),
+    last_message_at: t.timestamp(),
+  }),
+  message: t.object('Message', {
+    id: t.u64(),
+    channel_id: t.u64(),
+    thread_id: t.option(t.u64()),
+    sender: t.identity(),
+    content: t.string(),
+    message_type: MessageType,
+    created_at: t.timestamp(),
+    edited_at: t.option(t.timestamp()),
+    reply_to_id: t.option(t.u64()),
+  }),
+  reaction: t.object('Reaction', {
+    id: t.u64(),
+    message_id: t.u64(),
+    identity: t.identity(),
+    emoji: t.string(),
+  }),
+  channel_read_state: t.object('ChannelReadState', {
+    id: t.u64(),
+    identity: t.identity(),
+    channel_id: t.u64(),
+    last_read_msg_id: t.u64(),
+  }),
+  direct_conversation: t.object('DirectConversation', {
+    id: t.u64(),
+    participant_a: t.identity(),
+    participant_b: t.identity(),
+    created_at: t.timestamp(),
+    last_message_at: t.timestamp(),
+  }),
+  direct_message: t.object('DirectMessage', {
+    id: t.u64(),
+    conversation_id: t.u64(),
+    sender: t.identity(),
+    content: t.string(),
+    created_at: t.timestamp(),
+    edited_at: t.option(t.timestamp()),
+    read: t.bool(),
+  }),
+  typing_indicator: t.object('TypingIndicator', {
+    id: t.u64(),
+    channel_id: t.u64(),
+    identity: t.identity(),
+    started_at: t.timestamp(),
+  }),
+  system_notification: t.object('SystemNotification', {
+    id: t.u64(),
+    target: t.identity(),
+    title: t.string(),
+    body: t.string(),
+    created_at: t.timestamp(),
+  }),
+};
+
+const args = (name, elements) => t.object(`${name}_args`, elements);
+
+export const REDUCERS = {
+  init: args('init', {}),
+  client_connected: args('client_connected', {}),
+  client_disconnected: args('client_disconnected', {}),
+  register_user: args('register_user', {
+    username: t.string(), display_name: t.option(t.string()), is_agent: t.bool(),
+  }),
+  update_profile: args('update_profile', {
+    display_name: t.option(t.string()), avatar_url: t.option(t.string()),
+    bio: t.option(t.string()),
+  }),
+  set_presence: args('set_presence', { online: t.bool(), status_text: t.option(t.string()) }),
+  create_server: args('create_server', {
+    name: t.string(), description: t.option(t.string()), icon_url: t.option(t.string()),
+  }),
+  join_server: args('join_server', { server_id: t.u64() }),
+  leave_server: args('leave_server', { server_id: t.u64() }),
+  update_server: args('update_server', {
+    server_id: t.u64(), name: t.option(t.string()), description: t.option(t.string()),
+    icon_url: t.option(t.string()),
+  }),
+  delete_server: args('delete_server', { server_id: t.u64() }),
+  set_member_role: args('set_member_role', {
+    server_id: t.u64(), identity: t.identity(), role: MemberRole,
+  }),
+  create_channel: args('create_channel', {
+    server_id: t.u64(), name: t.string(), topic: t.option(t.string()),
+    channel_type: ChannelType,
+  }),
+  update_channel: args('update_channel', {
+    channel_id: t.u64(), name: t.option(t.string()), topic: t.option(t.string()),
+    position: t.option(t.u32()),
+  }),
+  delete_channel: args('delete_channel', { channel_id: t.u64() }),
+  send_message: args('send_message', {
+    channel_id: t.u64(), content: t.string(), thread_id: t.option(t.u64()),
+    reply_to_id: t.option(t.u64()), message_type: MessageType,
+  }),
+  edit_message: args('edit_message', { message_id: t.u64(), content: t.string() }),
+  delete_message: args('delete_message', { message_id: t.u64() }),
+  add_reaction: args('add_reaction', { message_id: t.u64(), emoji: t.string() }),
+  remove_reaction: args('remove_reaction', { message_id: t.u64(), emoji: t.string() }),
+  create_thread: args('create_thread', { channel_id: t.u64(), name: t.string() }),
+  archive_thread: args('archive_thread', { thread_id: t.u64() }),
+  start_dm: args('start_dm', { other: t.identity() }),
+  send_dm: args('send_dm', { conversation_id: t.u64(), content: t.string() }),
+  mark_dm_read: args('mark_dm_read', { conversation_id: t.u64() }),
+  mark_channel_read: args('mark_channel_read', { channel_id: t.u64(), message_id: t.u64() }),
+  set_typing: args('set_typing', { channel_id: t.u64(), typing: t.bool() }),
+  dismiss_notification: args('dismiss_notification', { id: t.u64() }),
+};
