@@ -322,3 +322,18 @@ def test_refuses_foreign_or_non_socket(spaces_env: SpacesEnv) -> None:
     spaces_env.socket.write_text("not a socket")
     with pytest.raises(RuntimeError, match="not a socket"):
         ThreadDaemon(spaces_env).start()
+
+
+def test_sigterm_is_graceful(daemon_process: Any, spaces_env: SpacesEnv) -> None:
+    from spacesd.daemon.identity import load_identities
+    from spacesd.store import Store
+
+    daemon_process.start()
+    assert isinstance(daemon_process.request("send", channel="general", content="bye"), Ok)
+    assert daemon_process.stop() == 0
+    assert not spaces_env.socket.exists()
+    agent = load_identities(spaces_env.data_dir)["agent"]
+    with Store(spaces_env.data_dir / "spaces.sqlite") as store:
+        presence = store.presence(agent)
+        assert presence is not None and presence.online is False
+        assert store.recent_messages(1, 1)[0].content == "bye"

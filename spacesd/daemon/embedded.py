@@ -132,7 +132,7 @@ class EmbeddedBackend(Backend):
         return {
             "backend": self.name,
             "database": self.database,
-            "connection": "embedded" if self.available else "stopped",
+            "connection": "local" if self.available else "stopped",
             "owner": self._owner.hex if self._owner is not None else None,
             "commits": self.commits,
             "batches": self.batches,

@@ -20,7 +20,8 @@ MAX_CONTENT = 16_384
 KIND = "session_summary"
 
 # Keys kept whole, whatever else gets shortened.
-_IDENTITY_KEYS = ("kind", "session_id", "project", "host", "branch", "agent")
+_IDENTITY_KEYS = ("kind", "version", "session_id", "project", "cwd", "host", "git_branch",
+                  "branch", "agent_kind", "agent")
 
 
 def _dumps(obj: Any) -> str:
@@ -51,8 +52,8 @@ def summary_content(summary: Mapping[str, Any], *, host: str | None = None,
         obj["project"] = obj["cwd"]
     if host and not obj.get("host"):
         obj["host"] = host
-    if agent and not obj.get("agent"):
-        obj["agent"] = agent
+    if agent and not obj.get("agent_kind") and not obj.get("agent"):
+        obj["agent_kind"] = agent
     text = _dumps(obj)
     if len(text) <= max_chars:
         return text
@@ -127,6 +128,8 @@ def _list_text(names: list[str], limit: int, item_limit: int = 80) -> str:
 
 
 def _tests_text(tests: Any) -> str | None:
+    """Test results: counts ({"passed": 8, ...}), a summary string, or the runs seen
+    ([{"command", "result", "ok"}, ...]: the last three, in order)."""
     if tests in (None, "", [], {}):
         return None
     if isinstance(tests, Mapping):
@@ -134,15 +137,21 @@ def _tests_text(tests: Any) -> str | None:
                   if isinstance(tests.get(k), int) and not isinstance(tests.get(k), bool)]
         if counts:
             return ", ".join(counts)
-        if "summary" in tests:
-            return _clean(tests["summary"], 120)
+        result = _first(tests, "result", "summary", "output")
+        if result is not None:
+            text = _clean(result, 120)
+            command = _first(tests, "command", "cmd")
+            return f"{text} ({_clean(command, 60)})" if command else text
         runs = tests.get("runs")
         if runs is not None:
             return _tests_text(runs)
         return _clean(", ".join(f"{k}: {v}" for k, v in tests.items()), 160)
     if isinstance(tests, list):
         parts = [p for p in (_tests_text(t) for t in tests[-3:]) if p]
-        return "; ".join(parts) if parts else None
+        more = len(tests) - 3
+        text = ", then ".join(parts)
+        return (f"{more} earlier run{'s' if more > 1 else ''}, then " + text
+                if more > 0 and text else text) or None
     return _clean(tests, 160)
 
 
@@ -167,9 +176,13 @@ def _commits_text(commits: Any) -> str | None:
 
 def _commands_text(summary: Mapping[str, Any]) -> str | None:
     commands = summary.get("commands")
-    failed = summary.get("failed") or summary.get("failed_commands")
-    n = len(commands) if isinstance(commands, list) else (
-        commands if isinstance(commands, int) else 0)
+    failed = summary.get("failed_commands") or summary.get("failed")
+    total = summary.get("commands_total")
+    if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+        n = total
+    else:
+        n = len(commands) if isinstance(commands, list) else (
+            commands if isinstance(commands, int) else 0)
     failed_names = _names(failed, "command", "cmd")
     if not n and not failed_names:
         return None
@@ -224,11 +237,11 @@ def render_summary(summary: Mapping[str, Any], *, sender_name: str, created_at: 
     tests: 8 passed; committed 3e1f2a9 '...'. Final: '...'
     """
     head = f"At {when_text(created_at, now)}, agent {_clean(sender_name, 40)}"
-    agent = _first(summary, "agent", "agent_kind")
+    agent = _first(summary, "agent_kind", "agent")
     session = summary.get("session_id")
     tags = [_clean(agent, 30)] if agent else []
     if isinstance(session, str) and session:
-        tags.append(f"session {_clean(session, 8)[:8]}")
+        tags.append(f"session {_clean(session[:8], 8)}")
     if tags:
         head += f" ({', '.join(tags)})"
     host = summary.get("host")
@@ -237,7 +250,7 @@ def render_summary(summary: Mapping[str, Any], *, sender_name: str, created_at: 
     project = _first(summary, "project", "cwd")
     if project:
         head += f" in {_clean(project, 120)}"
-    branch = summary.get("branch")
+    branch = _first(summary, "git_branch", "branch")
     if branch:
         head += f" on branch {_clean(branch, 60)}"
     facts: list[str] = []
