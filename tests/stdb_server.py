@@ -570,8 +570,10 @@ class Session:
 
 
 class TestServer:
-    """The server. `await start()`, `port`, `await stop()`; `kill()` drops every socket at
-    once without lifecycle reducers (as a crash would)."""
+    """The server: `await start()` (port 0 picks a free one: see `port`, `url`),
+    `await stop()`. State lives in `data_dir`; a new TestServer on it carries on."""
+
+    __test__ = False  # not a pytest test class
 
     def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.data_dir = data_dir

@@ -168,6 +168,9 @@ class SpacetimeBackend(Backend):
         if await self.conn.wait_ready(START_TIMEOUT):
             for key_ in ("public", "messages", "private"):
                 await self.conn.wait_subscribed(key_, START_TIMEOUT)
+            if self._register_task is not None:
+                with contextlib.suppress(asyncio.TimeoutError, Exception):
+                    await asyncio.wait_for(asyncio.shield(self._register_task), START_TIMEOUT)
         else:
             log.warning("SpacetimeDB at %s is unreachable; serving the cache, writes wait",
                         self.host)

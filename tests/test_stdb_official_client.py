@@ -1,0 +1,102 @@
+"""The official TypeScript SDK's client (DbConnection, npm `spacetimedb` pinned in
+tests/oracle/) against the test server: it connects, subscribes to `message`, calls
+`send_message` and receives its own row; a refused reducer reaches it as an error.
+tests/oracle/client_test.mjs is the client."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ORACLE_DIR = TESTS / "oracle"
+SCRIPT = ORACLE_DIR / "client_test.mjs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def node_command() -> list[str]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the official client cannot run")
+    sdk = ORACLE_DIR / "node_modules" / "spacetimedb" / "package.json"
+    if not sdk.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed: cannot install the official SDK")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                       cwd=ORACLE_DIR, check=True, timeout=300)
+    version = subprocess.run([node, "--version"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    major = int(version.lstrip("v").split(".")[0])
+    # Node 20/21 have the WHATWG WebSocket (undici's) behind a flag; 22+ by default.
+    return [node, "--experimental-websocket"] if major < 22 else [node]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(TESTS / "stdb_server.py"), "--port", str(port),
+         "--data", str(tmp_path / "stdb")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/v1/ping", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"test server did not start: {proc.stderr}") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_client(url: str, *extra: str) -> dict[str, object]:
+    cmd = [*node_command(), str(SCRIPT), url.replace("http://", "ws://"), "spaces", *extra]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ORACLE_DIR)
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    assert lines, f"no result from the official client: {res.stdout}\n{res.stderr}"
+    result: dict[str, object] = json.loads(lines[-1])
+    assert res.returncode == 0 and result["ok"], result
+    return result
+
+
+def test_official_client_receives_its_own_row(server: str) -> None:
+    result = run_client(server)
+    assert result["steps"] == ["connected", "subscription applied", "own row received",
+                               "send_message committed", "refusal received"]
+    row = result["row"]
+    assert isinstance(row, dict)
+    assert row["sender"] == result["identity"]
+    assert row["message_type"] == "Text" and row["channel_id"] == "1"
+    assert result["event"] == "Reducer"
+    assert result["refusal"] == "only Admins and the Owner can create channels"
+
+
+def test_official_client_with_a_minted_token(server: str) -> None:
+    req = urllib.request.Request(f"{server}/v1/identity", method="POST")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        minted = json.loads(resp.read())
+    result = run_client(server, minted["token"])
+    assert result["identity"] == minted["identity"]
+    row = result["row"]
+    assert isinstance(row, dict) and row["sender"] == minted["identity"]
