@@ -143,8 +143,9 @@ class ThreadDaemon:
         from spacesd.daemon.server import Daemon, Settings
 
         ready = threading.Event()
-        backend = EmbeddedBackend(data_dir=self.env.data_dir,
-                                  agent_name=self.settings.pop("agent_name", None))
+        backend_class = self.settings.pop("backend_class", EmbeddedBackend)
+        backend = backend_class(data_dir=self.env.data_dir,
+                                agent_name=self.settings.pop("agent_name", None))
         settings = Settings(socket_path=self.socket, runtime_dir=self.env.runtime_dir,
                             state_dir=self.env.state_dir, outbox_dir=self.env.outbox_dir,
                             **self.settings)

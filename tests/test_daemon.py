@@ -337,3 +337,42 @@ def test_sigterm_is_graceful(daemon_process: Any, spaces_env: SpacesEnv) -> None
         presence = store.presence(agent)
         assert presence is not None and presence.online is False
         assert store.recent_messages(1, 1)[0].content == "bye"
+
+
+def test_writes_queue_while_the_backend_is_unavailable(spaces_env: SpacesEnv) -> None:
+    from spacesd.daemon.backend import BackendUnavailable, JsonArgs
+    from spacesd.daemon.embedded import EmbeddedBackend
+    from spacesd.store import Changes
+
+    class Flaky(EmbeddedBackend):
+        down = True
+
+        @property
+        def available(self) -> bool:
+            return not self.down and super().available
+
+        async def call(self, reducer: str, args: JsonArgs) -> Changes:
+            if self.down:
+                raise BackendUnavailable("SpacetimeDB is unreachable")
+            return await super().call(reducer, args)
+
+    d = ThreadDaemon(spaces_env, backend_class=Flaky).start()
+    try:
+        queued = d.ok("post_summary", summary=_summary("while-down"))
+        assert queued["queued"] is True
+        assert d.ok("send", channel="general", content="later")["queued"] is True
+        res = d.request("call", reducer="set_presence", args=[True, None])
+        assert isinstance(res, Err) and res.code == "unavailable"
+        time.sleep(1.2)  # the outbox loop tries, and leaves the entries in place
+        assert outbox.depth(spaces_env.outbox_dir) == 2
+        d.daemon_obj.backend.down = False
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and outbox.depth(spaces_env.outbox_dir):
+            time.sleep(0.05)
+        assert outbox.depth(spaces_env.outbox_dir) == 0
+        logs = d.ok("messages", channel="agent-logs")
+        assert [json.loads(m["content"])["session_id"] for m in logs] == ["while-down"]
+        assert d.ok("messages", channel="general", limit=1)[0]["content"] == "later"
+        assert not any(p.name.endswith(".bad") for p in spaces_env.outbox_dir.iterdir())
+    finally:
+        d.stop()

@@ -6,10 +6,8 @@ import asyncio
 import importlib
 import logging
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-from spacesd import paths
 from spacesd.daemon.backend import Backend
 from spacesd.daemon.embedded import EmbeddedBackend
 from spacesd.daemon.server import Daemon, Settings
@@ -60,10 +58,8 @@ def run_daemon(*, backend: str | None = None, socket_path: Path | None = None,
     for warning in config.warnings:
         log.warning("configuration: %s", warning)
     name = backend or config.backend
-    settings = Settings(channel=config.channel or None)
-    sock = socket_path or config.socket
-    if sock != paths.socket_path() or socket_path is not None:
-        settings = replace(settings, socket_path=sock)
+    settings = Settings(channel=config.channel or None,
+                        socket_path=socket_path or config.socket)
     try:
         chosen = make_backend(name, config)
         daemon = Daemon(chosen, settings)

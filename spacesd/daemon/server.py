@@ -187,15 +187,16 @@ class Daemon:
                         loop.remove_signal_handler(sig)
 
     def _prepare_runtime_dir(self) -> None:
+        """The runtime dir: created 0700, refused if another user owns it, tightened to 0700.
+        A socket placed elsewhere (SPACES_SOCKET) only gets its folder created."""
         d = self.settings.runtime_dir
-        sock_dir = self.settings.socket_path.parent
-        for path in dict.fromkeys((d, sock_dir)):
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-            st = path.stat()
-            if st.st_uid != os.getuid():
-                raise RuntimeError(f"{path} belongs to another user (uid {st.st_uid}); refusing")
-            if stat.S_IMODE(st.st_mode) & 0o077:
-                os.chmod(path, 0o700)
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = d.stat()
+        if st.st_uid != os.getuid():
+            raise RuntimeError(f"{d} belongs to another user (uid {st.st_uid}); refusing")
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            os.chmod(d, 0o700)
+        self.settings.socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def _remove_stale_socket(self) -> None:
         path = self.settings.socket_path
@@ -374,7 +375,7 @@ class Daemon:
         await self._write(reducer, call_args)
         return {"committed": True}
 
-    async def op_send(self, args: dict[str, Any]) -> Any:
+    async def op_send(self, args: dict[str, Any], *, queue: bool = True) -> Any:
         info = self._resolve_channel(_channel_ref(args))
         content = _str_arg(args, "content", required=True)
         mtype = _str_arg(args, "type", "Text")
@@ -385,13 +386,15 @@ class Daemon:
         call = [info.channel.id, content, thread_id, reply_to, mtype]
         try:
             changes = await self.backend.call("send_message", call)
-        except BackendUnavailable:
+        except BackendUnavailable as e:
+            if not queue:
+                raise OpError(e.code, e.message) from None
             return self._queue_request("send", {**args, "channel": info.channel.id})
         except BackendError as e:
             raise OpError(e.code, e.message) from None
         return self._sent_message(changes)
 
-    async def op_post_summary(self, args: dict[str, Any]) -> Any:
+    async def op_post_summary(self, args: dict[str, Any], *, queue: bool = True) -> Any:
         summary = _arg(args, "summary", (dict,), "an object", required=True)
         if not isinstance(summary.get("session_id"), str) or not summary["session_id"]:
             raise OpError("bad_args", "argument summary must hold a session_id string")
@@ -400,7 +403,9 @@ class Daemon:
         call = [info.channel.id, content, None, None, MessageType.AgentEvent.name]
         try:
             changes = await self.backend.call("send_message", call)
-        except BackendUnavailable:
+        except BackendUnavailable as e:
+            if not queue:
+                raise OpError(e.code, e.message) from None
             return self._queue_request("post_summary", {**args, "channel": info.channel.id})
         except BackendError as e:
             raise OpError(e.code, e.message) from None
@@ -525,9 +530,10 @@ class Daemon:
             try:
                 if op == "call":
                     await self.op_call(args)
-                    result: Any = {}
+                elif op == "send":
+                    await self.op_send(args, queue=False)
                 else:
-                    result = await self._async_ops[op](args)
+                    await self.op_post_summary(args, queue=False)
             except OpError as e:
                 if e.code == "unavailable":
                     return False
@@ -538,8 +544,6 @@ class Daemon:
             except Exception:
                 log.exception("outbox: delivering %s failed", entry.name)
                 return False
-            if isinstance(result, dict) and result.get("queued"):
-                return False  # went back to the outbox as a new entry
             hook_outbox.remove(entry)
             self._delivered += 1
             log.info("outbox: delivered %s", entry.name)
