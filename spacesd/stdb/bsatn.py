@@ -15,10 +15,10 @@ This module offers:
 - `Reader` / `Writer`: bounds-checked primitives, used by the message layer.
 - `ConnectionId`.
 - `RowCodec` for each of the 13 tables (`row_codec(table_name)`, `ROW_CODECS`): `encode`,
-  `encode_into`, `decode` (exactly one row), `decode_concat` (rows back to back, as in a
-  BsatnRowList). The codecs are generated Python source per table (struct.unpack_from over
-  runs of fixed-size columns, local bindings, an Identity cache) because decoding subscription
-  rows is the hot path.
+  `encode_into`, `decode` (exactly one row), `decode_at` (one row at an offset),
+  `decode_concat` (rows back to back, as in a BsatnRowList). The codecs are generated
+  Python source per table (struct.unpack_from over runs of fixed-size columns, local
+  bindings, an Identity cache) because decoding subscription rows is the hot path.
 - `ArgsCodec` for each reducer (`args_codec(reducer_name)`): the BSATN product of a reducer's
   parameters, as carried by CallReducer.args.
 - `encode_value(type_name, value)` / `decode_value(type_name, data)` for one value of a type
@@ -625,6 +625,7 @@ class RowCodec:
 
     - encode(row) -> bytes; encode_into(out: bytearray, row)
     - decode(data) -> row: exactly one row, trailing bytes are an error
+    - decode_at(data, pos) -> (row, end): one row at `pos` of `data`
     - decode_concat(data) -> (rows, ends): rows back to back, with each row's end offset
     - static_size: the size of every row when all columns are fixed-size, else None
     """

@@ -25,7 +25,9 @@ Public API:
   gzip, v2 and v3; brotli is refused with a clear error since no brotli package is present);
 - make_row_list(table_name, rows) -> BsatnRowList, choosing the size hint as the server
   does (FixedSize(n) when every row is n bytes, RowOffsets(starts) otherwise, RowOffsets([])
-  when empty); decode_rows(table_name, row_list) -> list of model row dataclasses;
+  when empty); decode_rows(table_name, row_list) -> list of model row dataclasses (the
+  hint must agree with the rows); BsatnRowList.row_bytes() splits rows without decoding;
+  encode_row_list / decode_row_list for a BsatnRowList on its own;
 - call_reducer(request_id, reducer_name, args) builds a CallReducer with BSATN arguments;
 - encode_string / decode_string: a whole buffer holding one BSATN String (ReducerErr's
   payload for reducers whose error type is String).
