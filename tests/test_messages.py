@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdb_strategies import (
+    ARBITRARY_ROW_LISTS,
     CLIENT_MESSAGES,
     SERVER_MESSAGES,
     TRANSACTION_UPDATES,
@@ -405,3 +406,26 @@ def test_transaction_update_with_ten_thousand_rows() -> None:
 def test_reducer_ok_carries_a_transaction_update(tx: m.TransactionUpdate) -> None:
     rr = m.ReducerResult(1, 2, m.ReducerOk(b"", tx))
     assert m.decode_server_message(m.encode_server_message(rr)) == rr
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([t.name for t in model.TABLES]), ARBITRARY_ROW_LISTS)
+def test_arbitrary_row_lists_decode_or_raise_bsatn_error(table: str,
+                                                         rl: m.BsatnRowList) -> None:
+    try:
+        rows = m.decode_rows(table, rl)
+    except BsatnError:
+        return
+    assert len(rows) == len(rl)
+    assert b"".join(bsatn.encode_row(table, r) for r in rows) == rl.rows_data
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([r.name for r in model.REDUCERS]), st.binary(max_size=60))
+def test_random_reducer_arguments_decode_or_raise_bsatn_error(reducer: str,
+                                                              data: bytes) -> None:
+    try:
+        args = bsatn.decode_args(reducer, data)
+    except BsatnError:
+        return
+    assert bsatn.encode_args(reducer, args) == data
