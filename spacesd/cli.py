@@ -316,9 +316,13 @@ def _print_event(ev: dict[str, Any], as_json: bool, show_channel: bool) -> None:
 @main.command()
 @click.argument("reducer")
 @click.argument("args", nargs=-1)
+@click.option("--as-owner", is_flag=True,
+              help="Embedded backend: call as the local human owner of the hub (who may "
+                   "create channels, set roles, ...), not as the daemon's agent identity.")
 @json_option
 @click.pass_context
-def call(ctx: click.Context, reducer: str, args: tuple[str, ...], as_json: bool) -> None:
+def call(ctx: click.Context, reducer: str, args: tuple[str, ...], as_owner: bool,
+         as_json: bool) -> None:
     """Call any REDUCER as the daemon's identity. Each ARG is one JSON value (a bare word is
     taken as a string), or give one JSON array holding them all.
 
@@ -328,7 +332,10 @@ def call(ctx: click.Context, reducer: str, args: tuple[str, ...], as_json: bool)
     spacesd call set_presence true null
     """
     values = _parse_call_args(args)
-    result = _request(ctx, "call", {"reducer": reducer, "args": values})
+    request: dict[str, Any] = {"reducer": reducer, "args": values}
+    if as_owner:
+        request["as_owner"] = True
+    result = _request(ctx, "call", request)
     click.echo(_dump(result) if as_json else "committed")
 
 

@@ -50,6 +50,10 @@ def test_call_and_errors(daemon: ThreadDaemon) -> None:
     assert code == 0 and out.strip() == "committed"
     code, out, err = _run("call", "create_channel", "[1, \"x\", null, \"Text\"]")
     assert code == 1 and "reducer_error" in err and "only Admins" in err
+    code, out, _ = _run("call", "--as-owner", "create_channel", "1", "design", "null", "Text")
+    assert code == 0, out
+    code, out, _ = _run("channels", "--json")
+    assert "design" in [json.loads(line)["name"] for line in out.splitlines()]
     code, _, err = _run("read", "no-such-channel")
     assert code == 1 and "not_found" in err
     code, _, err = _run("send", "general", "")

@@ -9,7 +9,9 @@ rows are cached in the same `Store` class). The daemon only ever talks to this i
 - `identity`, `username`: who the daemon is;
 - writes: `await call(reducer, args)` -> `Changes` once the transaction is committed (for the
   embedded engine: durable on disk); a refusal raises `ReducerFailed` carrying the reducer's
-  own message; `BackendUnavailable` when the write cannot be made now (the daemon queues it);
+  own message; `BadArguments` for arguments that do not fit the reducer; `BackendUnavailable`
+  when the write cannot be made now (the daemon queues it); optionally
+  `await call_as_owner(reducer, args)` where a local owner identity exists (embedded);
 - reads: `store`, a `spacesd.store.Store` with the committed (or subscribed) rows; reads are
   synchronous and done on the event loop's thread;
 - the change feed: `add_listener(callback)` -> an unsubscribe function; the callback runs on
@@ -121,6 +123,12 @@ class Backend(abc.ABC):
         Returns the committed changes. Raises ReducerFailed, BadArguments or
         BackendUnavailable.
         """
+
+    async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
+        """Call as the local human owner of the database, where the backend has one (the
+        embedded engine: the `spacesd call --as-owner` of a one-machine setup). Others raise
+        BadArguments."""
+        raise BadArguments(f"the {self.name} backend has no local owner identity")
 
     # -- change feed -------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ log = logging.getLogger("spacesd.embedded")
 DB_FILE = "spaces.sqlite"
 MAX_BATCH = 512
 
-_Pending = tuple[str, tuple[Any, ...], "asyncio.Future[Changes]"]
+_Pending = tuple[Identity, str, tuple[Any, ...], "asyncio.Future[Changes]"]
 
 
 class EmbeddedBackend(Backend):
@@ -118,6 +118,13 @@ class EmbeddedBackend(Backend):
                 self._reader = None
 
     async def call(self, reducer: str, args: JsonArgs) -> Changes:
+        return await self._enqueue(self.identity, reducer, args)
+
+    async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
+        """As the local human who owns the embedded database (and the hub)."""
+        return await self._enqueue(self.owner, reducer, args)
+
+    async def _enqueue(self, caller: Identity, reducer: str, args: JsonArgs) -> Changes:
         if self._queue is None or self._stopping:
             raise BackendUnavailable("the embedded engine is not running")
         try:
@@ -125,7 +132,7 @@ class EmbeddedBackend(Backend):
         except ReducerError as e:
             raise BadArguments(e.message) from None
         fut: asyncio.Future[Changes] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((reducer, coerced, fut))
+        self._queue.put_nowait((caller, reducer, coerced, fut))
         return await fut
 
     def status(self) -> dict[str, Any]:
@@ -158,17 +165,17 @@ class EmbeddedBackend(Backend):
                     done = True
                     break
                 batch.append(nxt)
-            calls = [(self.identity, reducer, args) for reducer, args, _ in batch]
+            calls = [(caller, reducer, args) for caller, reducer, args, _ in batch]
             try:
                 results = await loop.run_in_executor(self._executor, self._commit, calls)
             except Exception as e:
                 log.exception("commit of %d calls failed", len(calls))
-                for _, _, fut in batch:
+                for *_, fut in batch:
                     if not fut.done():
                         fut.set_exception(BackendUnavailable(f"the database failed: {e}"))
                 continue
             self.batches += 1
-            for (reducer, _, fut), res in zip(batch, results, strict=True):
+            for (_, reducer, _, fut), res in zip(batch, results, strict=True):
                 if isinstance(res, ReducerError):
                     self.refusals += 1
                     if not fut.done():

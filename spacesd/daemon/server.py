@@ -295,8 +295,10 @@ class Daemon:
                 return self._resolve_channel(int(ref))
         return self._resolve_channel(ref)
 
-    async def _write(self, reducer: str, args: list[Any]) -> Changes:
+    async def _write(self, reducer: str, args: list[Any], as_owner: bool = False) -> Changes:
         try:
+            if as_owner:
+                return await self.backend.call_as_owner(reducer, args)
             return await self.backend.call(reducer, args)
         except BackendError as e:
             raise OpError(e.code, e.message) from None
@@ -371,8 +373,9 @@ class Daemon:
     async def op_call(self, args: dict[str, Any]) -> Any:
         reducer = _str_arg(args, "reducer", required=True)
         call_args = _arg(args, "args", (list,), "a JSON array", [])
+        as_owner = _arg(args, "as_owner", (bool,), "true or false", False)
         assert reducer is not None
-        await self._write(reducer, call_args)
+        await self._write(reducer, call_args, as_owner=as_owner)
         return {"committed": True}
 
     async def op_send(self, args: dict[str, Any], *, queue: bool = True) -> Any:
@@ -384,6 +387,9 @@ class Daemon:
         thread_id = _int_arg(args, "thread_id")
         reply_to = _int_arg(args, "reply_to_id")
         call = [info.channel.id, content, thread_id, reply_to, mtype]
+        if queue and hook_outbox.depth(self.settings.outbox_dir):
+            # earlier writes still wait in the outbox: keep the order, go behind them
+            return self._queue_request("send", {**args, "channel": info.channel.id})
         try:
             changes = await self.backend.call("send_message", call)
         except BackendUnavailable as e:
@@ -401,6 +407,9 @@ class Daemon:
         info = self._summary_channel(args)
         content = summary_content(summary, host=self.settings.host, agent=AGENT_KIND)
         call = [info.channel.id, content, None, None, MessageType.AgentEvent.name]
+        if queue and hook_outbox.depth(self.settings.outbox_dir):
+            # earlier writes still wait in the outbox: keep the order, go behind them
+            return self._queue_request("post_summary", {**args, "channel": info.channel.id})
         try:
             changes = await self.backend.call("send_message", call)
         except BackendUnavailable as e:
