@@ -87,6 +87,8 @@ class FakeDaemon:
             conn.close()
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread on Linux
         self.sock.close()
         for c in self.conns:
             with contextlib.suppress(OSError):

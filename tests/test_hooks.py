@@ -1,0 +1,574 @@
+"""The two Claude Code hooks: behaviour with the daemon down, against a tiny in-test daemon,
+the cooldown, redaction on the way out, and what they import.
+
+Every test points SPACES_STATE_DIR / SPACES_RUNTIME_DIR / SPACES_SOCKET at temporary folders,
+so nothing touches the real home.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spacesd import outbox, paths
+from spacesd.hooks import context as context_hook
+from spacesd.hooks import log, run
+from spacesd.hooks import session as session_hook
+from spacesd.ipc import FrameDecoder, decode_payload, encode_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path("/work/shared/fixtures/claude-code")
+if not FIXTURES.is_dir():
+    FIXTURES = ROOT.parent / "shared" / "fixtures" / "claude-code"
+STOP = json.loads((FIXTURES / "stop.json").read_text())
+START = json.loads((FIXTURES / "session-start.json").read_text())
+SESSION_HOOK = ROOT / "hooks" / "spaces-session-hook"
+CONTEXT_HOOK = ROOT / "hooks" / "spaces-context-hook"
+
+FORBIDDEN = {
+    "asyncio", "click", "websockets", "platformdirs", "filelock", "sqlite3", "typing",
+    "dataclasses", "inspect", "subprocess", "tempfile", "hashlib", "logging", "json5",
+    "tomllib", "tomli", "spacesd.engine", "spacesd.daemon", "spacesd.cli", "spacesd.stdb",
+    "spacesd.model", "ssl", "threading", "concurrent",
+}
+
+Answer = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+class FakeDaemon:
+    """Speaks the framing on a Unix socket; records requests; answers via `answer`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.requests: list[dict[str, Any]] = []
+        self.answer: Answer = self.default
+        self.context_text = ""
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        self.sock.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def default(self, req: dict[str, Any]) -> dict[str, Any] | None:
+        op = req.get("op")
+        if op == "post_summary":
+            return {"id": req["id"], "ok": True,
+                    "result": {"id": len(self.requests), "channel": "agent-logs"}}
+        if op == "context":
+            return {"id": req["id"], "ok": True,
+                    "result": {"text": self.context_text, "message_ids": [1]}}
+        return {"id": req["id"], "ok": False, "error": {"code": "unknown_op", "message": op}}
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        dec = FrameDecoder()
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                for payload in dec.feed(data):
+                    req = decode_payload(payload)
+                    self.requests.append(req)
+                    ans = self.answer(req)
+                    if ans is not None:
+                        conn.sendall(encode_frame(ans))
+
+    def ops(self, op: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("op") == op]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread on Linux
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Temp state/runtime dirs, a short socket path, and a clean SPACES_* environment."""
+    with tempfile.TemporaryDirectory(prefix="sph-", dir="/tmp") as d:
+        base = Path(d)
+        for var in list(os.environ):
+            if var.startswith("SPACES_"):
+                monkeypatch.delenv(var)
+        values = {
+            "SPACES_STATE_DIR": str(base / "state"),
+            "SPACES_RUNTIME_DIR": str(base / "run"),
+            "SPACES_SOCKET": str(base / "s.sock"),
+            "SPACES_CONFIG_DIR": str(base / "config"),
+            "SPACES_DATA_DIR": str(base / "data"),
+            "SPACES_HOST": "test-host",
+        }
+        for k, v in values.items():
+            monkeypatch.setenv(k, v)
+        yield values
+
+
+@pytest.fixture
+def daemon(env: dict[str, str]) -> Iterator[FakeDaemon]:
+    d = FakeDaemon(Path(env["SPACES_SOCKET"]))
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def stop_input(tmp_path: Path) -> dict[str, Any]:
+    """stop.json with its transcript copied somewhere writable (absolute path)."""
+    t = tmp_path / "transcript.jsonl"
+    shutil.copy(FIXTURES / "transcript.jsonl", t)
+    return dict(STOP, transcript_path=str(t))
+
+
+def run_hook(script: Path, stdin: bytes | str, extra_env: dict[str, str] | None = None,
+             args: tuple[str, ...] = (), cwd: Path | None = None,
+             ) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, *args, str(script)], input=data, capture_output=True,
+                       env=env, cwd=cwd, timeout=30)
+    return p, time.monotonic() - t0
+
+
+def log_lines() -> list[str]:
+    try:
+        return paths.log_file().read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+# -- daemon down ---------------------------------------------------------------------------
+
+
+def test_session_hook_daemon_down_queues_to_outbox(env: dict[str, str]) -> None:
+    # The fixture's stop.json as is: transcript_path is relative; the hook runs in its folder.
+    p, dt = run_hook(SESSION_HOOK, json.dumps(STOP), cwd=FIXTURES)
+    assert p.returncode == 0 and p.stdout == b""
+    assert dt < 1.0, f"{dt:.3f}s"
+    pending = outbox.list_pending()
+    assert len(pending) == 1
+    req = outbox.read(pending[0])
+    assert req["op"] == "post_summary"
+    s = req["args"]["summary"]
+    assert s["session_id"] == STOP["session_id"]
+    assert s["task"].startswith("The /v1/orders endpoint returns 500 under load.")
+    assert s["commits"][0]["hash"] == "3e1f2a9"
+    assert s["final_message"] == STOP["last_assistant_message"]
+    assert "channel" not in req["args"]
+    assert log_lines() == []  # the daemon being down is not an error for the Stop hook
+
+
+def test_context_hook_daemon_down_is_silent(env: dict[str, str]) -> None:
+    p, dt = run_hook(CONTEXT_HOOK, json.dumps(START))
+    assert p.returncode == 0 and p.stdout == b""
+    assert dt < 1.0, f"{dt:.3f}s"
+    lines = log_lines()
+    assert len(lines) == 1 and "unreachable" in lines[0] and START["session_id"] in lines[0]
+
+
+def test_hooks_daemon_hung_stay_under_a_second(env: dict[str, str], stop_input: dict[str, Any]
+                                               ) -> None:
+    # A daemon that accepts but never answers: the client's deadline ends it.
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(env["SPACES_SOCKET"])
+    srv.listen(8)
+    try:
+        for script, data in ((CONTEXT_HOOK, START), (SESSION_HOOK, stop_input)):
+            p, dt = run_hook(script, json.dumps(data))
+            assert p.returncode == 0 and p.stdout == b""
+            assert dt < 1.5, f"{script.name}: {dt:.3f}s"
+        assert len(outbox.list_pending()) == 1  # not known to be delivered: kept
+    finally:
+        srv.close()
+
+
+@pytest.mark.parametrize("script", [SESSION_HOOK, CONTEXT_HOOK])
+@pytest.mark.parametrize("stdin", [b"", b"   \n", b"garbage{", b"[1,2]", b'"x"', b"\xff\xfe",
+                                   b"{}", b'{"session_id": 5}'])
+def test_garbage_stdin_is_silent(env: dict[str, str], script: Path, stdin: bytes) -> None:
+    p, _ = run_hook(script, stdin)
+    assert p.returncode == 0 and p.stdout == b""
+    assert outbox.list_pending() == []
+
+
+def test_console_scripts_exist_and_behave(env: dict[str, str]) -> None:
+    bindir = Path(sys.executable).parent
+    for name in ("spaces-session-hook", "spaces-context-hook"):
+        exe = bindir / name
+        if not exe.exists():
+            pytest.skip("package not installed in this interpreter's environment")
+        p = subprocess.run([str(exe)], input=b"{}", capture_output=True, timeout=30)
+        assert p.returncode == 0 and p.stdout == b""
+
+
+# -- imports -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script", [SESSION_HOOK, CONTEXT_HOOK])
+def test_hooks_import_only_cheap_stdlib(env: dict[str, str], script: Path,
+                                        stop_input: dict[str, Any], daemon: FakeDaemon) -> None:
+    data = stop_input if script == SESSION_HOOK else START
+    daemon.context_text = "peer did things"
+    p, _ = run_hook(script, json.dumps(data), args=("-X", "importtime"),
+                    extra_env={"SPACES_COOLDOWN": "0"})
+    assert p.returncode == 0
+    imported = set()
+    for row in p.stderr.decode().splitlines():
+        if row.startswith("import time:") and "|" in row:
+            imported.add(row.rsplit("|", 1)[1].strip())
+    assert "spacesd.ipc" in imported  # the hook did run its full path
+    bad = {m for m in imported if m in FORBIDDEN or m.split(".")[0] in FORBIDDEN}
+    assert not bad, f"{script.name} imported {sorted(bad)}"
+    if script == SESSION_HOOK:
+        assert daemon.ops("post_summary")  # the posting path, not a shortcut
+    else:
+        assert p.stdout
+
+
+def test_cooldown_path_skips_transcript_and_redaction(env: dict[str, str],
+                                                      stop_input: dict[str, Any],
+                                                      daemon: FakeDaemon) -> None:
+    assert run_hook(SESSION_HOOK, json.dumps(stop_input))[0].returncode == 0
+    p, _ = run_hook(SESSION_HOOK, json.dumps(stop_input), args=("-X", "importtime"))
+    mods = p.stderr.decode()
+    assert "spacesd.transcript" not in mods and "spacesd.redact" not in mods
+    assert len(daemon.ops("post_summary")) == 1
+
+
+# -- the Stop hook against a daemon ----------------------------------------------------------
+
+
+def test_session_hook_posts_summary(env: dict[str, str], daemon: FakeDaemon,
+                                    stop_input: dict[str, Any]) -> None:
+    p, _ = run_hook(SESSION_HOOK, json.dumps(stop_input))
+    assert p.returncode == 0 and p.stdout == b"" and p.stderr == b""
+    [req] = daemon.ops("post_summary")
+    s = req["args"]["summary"]
+    assert list(s) == list(session_hook.SUMMARY_FIELDS)
+    assert s["kind"] == "session_summary" and s["version"] == 1
+    assert s["session_id"] == STOP["session_id"]
+    assert s["agent_kind"] == "claude-code"
+    assert s["host"] == "test-host"
+    assert s["project"] == s["cwd"] == "/home/dev/src/acme-api"
+    assert s["git_branch"] == "fix/rate-limit"
+    assert s["task"] == ("The /v1/orders endpoint returns 500 under load. Find out why and fix "
+                         "it; keep the tests green.")
+    assert s["files"] == ["app/ratelimit.py", "tests/test_ratelimit.py"]
+    assert s["failed_commands"] == ["pytest tests/test_orders.py -x -q"]
+    assert [t["result"] for t in s["tests"]] == ["1 failed, 1 passed in 0.84s",
+                                                  "8 passed in 1.92s"]
+    assert s["commits"] == [{"hash": "3e1f2a9", "branch": "fix/rate-limit",
+                             "message": "Make TokenBucket.take atomic"}]
+    assert s["tokens"] == {"input": 10768, "output": 1370, "cache_read": 112842,
+                           "cache_creation": 0}
+    assert s["duration_s"] == pytest.approx(112.144)
+    assert s["final_message"] == STOP["last_assistant_message"]
+    assert s["stop_hook_active"] is False
+    assert s["transcript_partial"] is False
+    assert outbox.list_pending() == []
+    assert log_lines() == []
+
+
+def test_second_stop_within_cooldown_posts_nothing(env: dict[str, str], daemon: FakeDaemon,
+                                                   stop_input: dict[str, Any]) -> None:
+    assert session_hook.handle(stop_input) == "posted"
+    assert session_hook.handle(stop_input) == "cooldown"
+    with Path(stop_input["transcript_path"]).open("a") as f:
+        f.write(json.dumps({"type": "user", "message": {"role": "user", "content": "more"}}))
+        f.write("\n")
+    assert session_hook.handle(stop_input) == "cooldown"  # changed, but still cooling down
+    assert len(daemon.ops("post_summary")) == 1
+
+
+def test_after_cooldown_changed_posts_unchanged_skips(env: dict[str, str], daemon: FakeDaemon,
+                                                      stop_input: dict[str, Any]) -> None:
+    assert session_hook.handle(stop_input) == "posted"
+    state_file = session_hook.Cooldown(stop_input["session_id"]).path
+    state = json.loads(state_file.read_text())
+    state["last_post"] -= 301  # five minutes and a second ago
+    state_file.write_text(json.dumps(state))
+    assert session_hook.handle(stop_input) == "unchanged"
+    with Path(stop_input["transcript_path"]).open("a") as f:
+        f.write(json.dumps({"type": "assistant", "message": {
+            "id": "msg_02", "role": "assistant", "content": [
+                {"type": "tool_use", "id": "tx", "name": "Bash", "input": {"command": "make lint"}}
+            ], "usage": {"input_tokens": 10, "output_tokens": 5}}}) + "\n")
+    assert session_hook.handle(stop_input) == "posted"
+    posts = daemon.ops("post_summary")
+    assert len(posts) == 2
+    assert "make lint" in posts[1]["args"]["summary"]["commands"]
+
+
+def test_cooldown_env(env: dict[str, str], daemon: FakeDaemon, stop_input: dict[str, Any],
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPACES_COOLDOWN", "0")
+    assert session_hook.handle(stop_input) == "posted"
+    assert session_hook.handle(stop_input) == "unchanged"  # same content: skipped anyway
+    changed = dict(stop_input, last_assistant_message="Something else entirely.")
+    assert session_hook.handle(changed) == "posted"
+    assert len(daemon.ops("post_summary")) == 2
+    monkeypatch.setenv("SPACES_COOLDOWN", "3600")
+    changed2 = dict(stop_input, last_assistant_message="Third.")
+    assert session_hook.handle(changed2) == "cooldown"
+    monkeypatch.setenv("SPACES_COOLDOWN", "not a number")  # default 300
+    assert session_hook.handle(changed2) == "cooldown"
+
+
+def test_cooldown_is_per_session(env: dict[str, str], daemon: FakeDaemon,
+                                 stop_input: dict[str, Any]) -> None:
+    assert session_hook.handle(stop_input) == "posted"
+    other = dict(stop_input, session_id="another/../session id")
+    assert session_hook.handle(other) == "posted"
+    names = sorted(p.name for p in (paths.state_dir() / "cooldown").iterdir())
+    assert len(names) == 2 and all("/" not in n and not n.startswith(".") for n in names)
+
+
+def test_concurrent_hook_of_same_session_backs_off(env: dict[str, str], daemon: FakeDaemon,
+                                                   stop_input: dict[str, Any]) -> None:
+    holder = session_hook.Cooldown(stop_input["session_id"])
+    assert holder.acquire()
+    try:
+        assert session_hook.handle(stop_input) == "busy"
+    finally:
+        holder.release()
+    assert session_hook.handle(stop_input) == "posted"
+
+
+def test_outbox_after_failed_post_then_cooldown(env: dict[str, str],
+                                                stop_input: dict[str, Any]) -> None:
+    assert session_hook.handle(stop_input) == "queued"
+    assert session_hook.handle(stop_input) == "cooldown"  # queued counts as posted
+    assert len(outbox.list_pending()) == 1
+
+
+def test_daemon_refusal_is_logged_not_queued(env: dict[str, str], daemon: FakeDaemon,
+                                             stop_input: dict[str, Any]) -> None:
+    daemon.answer = lambda req: {"id": req["id"], "ok": False,
+                                 "error": {"code": "not_found", "message": "no channel 'x'"}}
+    assert session_hook.handle(stop_input) == "refused"
+    assert outbox.list_pending() == []
+    [line] = log_lines()
+    assert "not_found" in line and stop_input["session_id"] in line
+    daemon.answer = daemon.default
+    assert session_hook.handle(stop_input) == "posted"  # a refusal does not start a cooldown
+
+
+def test_unavailable_daemon_queues(env: dict[str, str], daemon: FakeDaemon,
+                                   stop_input: dict[str, Any]) -> None:
+    daemon.answer = lambda req: {"id": req["id"], "ok": False,
+                                 "error": {"code": "unavailable", "message": "backend down"}}
+    assert session_hook.handle(stop_input) == "queued"
+    assert len(outbox.list_pending()) == 1
+
+
+def test_channel_and_agent_kind_from_env(env: dict[str, str], daemon: FakeDaemon,
+                                         stop_input: dict[str, Any],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPACES_CHANNEL_ID", "7")
+    monkeypatch.setenv("SPACES_AGENT_KIND", "codex")
+    assert session_hook.handle(stop_input) == "posted"
+    [req] = daemon.ops("post_summary")
+    assert req["args"]["channel"] == 7
+    assert req["args"]["summary"]["agent_kind"] == "codex"
+    monkeypatch.setenv("SPACES_CHANNEL_ID", "team-logs")
+    monkeypatch.setenv("SPACES_COOLDOWN", "0")
+    assert session_hook.handle(dict(stop_input, last_assistant_message="x")) == "posted"
+    assert daemon.ops("post_summary")[-1]["args"]["channel"] == "team-logs"
+
+
+def test_secrets_never_leave(env: dict[str, str], daemon: FakeDaemon, tmp_path: Path) -> None:
+    key = "sk-ant-api03-" + "Q" * 40
+    ghp = "ghp_" + "a1B2" * 9
+    t = tmp_path / "t.jsonl"
+    t.write_text("".join(json.dumps(x) + "\n" for x in [
+        {"type": "user", "message": {"role": "user",
+                                     "content": f"deploy with ANTHROPIC_API_KEY={key}"}},
+        {"type": "assistant", "message": {"id": "m", "role": "assistant", "content": [
+            {"type": "tool_use", "id": "b", "name": "Bash",
+             "input": {"command": f"curl -H 'Authorization: Bearer {ghp}' https://u:pw9@x.io"}},
+        ]}},
+        {"type": "user", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "b", "content": "Exit code 1\ndenied",
+             "is_error": True}]}},
+    ]))
+    data = {"session_id": "s-secret", "transcript_path": str(t), "cwd": str(tmp_path),
+            "hook_event_name": "Stop", "last_assistant_message": f"Used {key} and password=hunter2"}
+    assert session_hook.handle(data) == "posted"
+    wire = json.dumps(daemon.requests)
+    for secret in (key, ghp, "pw9", "hunter2"):
+        assert secret not in wire
+    assert "[REDACTED]" in wire
+    daemon.close()
+    assert session_hook.handle(dict(data, session_id="s-secret2")) == "queued"
+    on_disk = "".join(p.read_text() for p in outbox.list_pending())
+    for secret in (key, ghp, "pw9", "hunter2"):
+        assert secret not in on_disk
+
+
+def test_summary_fits_a_message(env: dict[str, str], daemon: FakeDaemon, tmp_path: Path) -> None:
+    t = tmp_path / "t.jsonl"
+    rows = [{"type": "user", "message": {"role": "user", "content": "task " * 2000}}]
+    for i in range(200):
+        rows.append({"type": "assistant", "message": {"id": f"m{i}", "role": "assistant",
+                     "content": [{"type": "tool_use", "id": f"b{i}", "name": "Bash",
+                                  "input": {"command": f"run {i} " + "arg " * 100}},
+                                 {"type": "tool_use", "id": f"w{i}", "name": "Write",
+                                  "input": {"file_path": f"/very/long/{'dir/' * 40}{i}.py"}}]}})
+        rows.append({"type": "user", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": f"b{i}", "content": "Exit code 1",
+             "is_error": True}]}})
+    t.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = {"session_id": "big", "transcript_path": str(t), "cwd": "/very",
+            "last_assistant_message": "done " * 3000}
+    assert session_hook.handle(data) == "posted"
+    s = daemon.ops("post_summary")[0]["args"]["summary"]
+    size = len(json.dumps(s, ensure_ascii=False, separators=(",", ":")))
+    assert size <= session_hook.MAX_SUMMARY_CHARS
+    assert list(s) == list(session_hook.SUMMARY_FIELDS)
+    assert s["commands_total"] == 200 and s["commands"]
+
+
+def test_missing_transcript_still_posts_what_stdin_says(env: dict[str, str],
+                                                        daemon: FakeDaemon) -> None:
+    data = dict(STOP, transcript_path="/nonexistent/t.jsonl", session_id="no-transcript")
+    assert session_hook.handle(data) == "posted"
+    s = daemon.ops("post_summary")[0]["args"]["summary"]
+    assert s["task"] is None and s["final_message"] == STOP["last_assistant_message"]
+    assert s["tokens"]["input"] == 0
+
+
+def test_project_is_the_git_work_tree(env: dict[str, str], daemon: FakeDaemon,
+                                      tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/feat/x\n")
+    sub = repo / "pkg" / "sub"
+    sub.mkdir(parents=True)
+    assert session_hook.handle({"session_id": "g", "cwd": str(sub)}) == "posted"
+    s = daemon.ops("post_summary")[0]["args"]["summary"]
+    assert s["project"] == str(repo) and s["cwd"] == str(sub)
+    assert s["git_branch"] == "feat/x"
+    wt = tmp_path / "wt"
+    wt.mkdir()
+    (wt / ".git").write_text(f"gitdir: {repo / '.git'}\n")
+    assert session_hook.git_root_and_branch(str(wt)) == (str(wt), "feat/x")
+
+
+# -- the SessionStart hook against a daemon --------------------------------------------------
+
+
+def test_context_hook_prints_exactly_the_hook_output(env: dict[str, str],
+                                                     daemon: FakeDaemon) -> None:
+    daemon.context_text = "Peer session 5f0c2a8e on acme-api (fix/rate-limit) made take() atomic."
+    p, _ = run_hook(CONTEXT_HOOK, json.dumps(START))
+    assert p.returncode == 0 and p.stderr == b""
+    out = json.loads(p.stdout)
+    assert out == {"hookSpecificOutput": {"hookEventName": "SessionStart",
+                                          "additionalContext": daemon.context_text}}
+    [req] = daemon.ops("context")
+    assert req["args"] == {"session_id": START["session_id"], "cwd": START["cwd"],
+                           "source": "startup", "max_chars": 8000}
+    assert log_lines() == []
+
+
+def test_context_hook_caps_text(env: dict[str, str], daemon: FakeDaemon) -> None:
+    daemon.context_text = ("fact number one\n" * 2000)
+    out = context_hook.handle(START)
+    assert out is not None
+    text = json.loads(out)["hookSpecificOutput"]["additionalContext"]
+    assert len(text) <= 8000 and text.endswith("…")
+
+
+@pytest.mark.parametrize("text", ["", "   \n"])
+def test_context_hook_nothing_new_prints_nothing(env: dict[str, str], daemon: FakeDaemon,
+                                                 text: str) -> None:
+    daemon.context_text = text
+    p, _ = run_hook(CONTEXT_HOOK, json.dumps(START))
+    assert p.returncode == 0 and p.stdout == b""
+    assert log_lines() == []
+
+
+def test_context_hook_error_prints_nothing_logs_once(env: dict[str, str],
+                                                     daemon: FakeDaemon) -> None:
+    daemon.answer = lambda req: {"id": req["id"], "ok": False,
+                                 "error": {"code": "internal", "message": "boom"}}
+    p, _ = run_hook(CONTEXT_HOOK, json.dumps(START))
+    assert p.returncode == 0 and p.stdout == b""
+    [line] = log_lines()
+    assert "internal: boom" in line
+
+
+def test_context_hook_weird_results(env: dict[str, str], daemon: FakeDaemon) -> None:
+    results: list[Any] = [None, [], {"text": 5}, {"nope": 1}, "str"]
+    for result in results:
+        def answer(req: dict[str, Any], r: Any = result) -> dict[str, Any]:
+            return {"id": req["id"], "ok": True, "result": r}
+
+        daemon.answer = answer
+        assert context_hook.handle(START) is None
+
+
+# -- the guard and the log -----------------------------------------------------------------
+
+
+def test_run_swallows_everything(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115
+    monkeypatch.setattr("spacesd.hooks.read_input", lambda: {"session_id": "s1"})
+    silenced: list[bool] = []
+    monkeypatch.setattr("spacesd.hooks._silence_stdout", lambda: silenced.append(True))
+
+    def boom(_: dict[str, Any]) -> None:
+        raise KeyboardInterrupt
+
+    def exit3(_: dict[str, Any]) -> None:
+        raise SystemExit(3)
+
+    def exit0(_: dict[str, Any]) -> None:
+        raise SystemExit(0)
+
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        assert run("h", boom) == 0
+        assert run("h", exit0) == 0
+        assert run("h", exit3) == 0
+    lines = log_lines()
+    assert len(lines) == 2
+    assert "KeyboardInterrupt" in lines[0] and "session=s1" in lines[0]
+    assert "exit 3" in lines[1]
+    assert silenced == [True, True]
+
+
+def test_log_rotates_and_never_raises(env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+                                      ) -> None:
+    path = paths.log_file()
+    path.parent.mkdir(parents=True)
+    path.write_text("x" * (1024 * 1024 + 10))
+    log("h", "after rotation\nsecond line")
+    assert path.read_text().count("\n") == 1 and "after rotation second line" in path.read_text()
+    assert path.with_name("hooks.log.1").stat().st_size > 1024 * 1024
+    monkeypatch.setenv("SPACES_STATE_DIR", "/proc/definitely/not/writable")
+    log("h", "nowhere to go")  # must not raise
