@@ -6,12 +6,24 @@ SAME message for the same refusal, so clients, the daemon and the conformance sc
 in both implementations and the scenarios at once.
 
 Order of checks (when several refusals apply, the first in this order is reported):
-1. the caller's profile, where the reducer needs it (NO_PROFILE);
-2. the referenced rows exist (SERVER_NOT_FOUND, CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, ...),
-   in parameter order (a thread or a replied-to message after the channel);
-3. membership of the server concerned (NOT_A_MEMBER, NOT_A_PARTICIPANT, ...);
-4. role or ownership (the "only ..." messages);
-5. the arguments' values (lengths, formats, uniqueness), in parameter order.
+1. the caller's profile, where the reducer needs it (NO_PROFILE; create_server, join_server,
+   start_dm, update_profile);
+2. the rows the arguments refer to exist (SERVER_NOT_FOUND, CHANNEL_NOT_FOUND, ...), in
+   parameter order (send_message: channel, thread, replied-to message; mark_channel_read:
+   channel, message; start_dm: the other user);
+3. the caller's membership of the server concerned (NOT_A_MEMBER; NOT_A_PARTICIPANT), then a
+   target's (TARGET_NOT_A_MEMBER);
+4. role, ownership and the state of the rows: the "only ..." messages, then rules on the
+   channel or thread (send_message: MESSAGE_TYPE_RESERVED, VOICE_NO_MESSAGES,
+   ANNOUNCEMENT_ADMIN_ONLY, THREAD_OTHER_CHANNEL, THREAD_ARCHIVED, REPLY_OTHER_CHANNEL;
+   set_member_role: SET_ROLE_FORBIDDEN, OWNER_ROLE_NOT_ASSIGNABLE, OWNER_ROLE_FIXED,
+   ADMIN_ROLE_LIMIT, ADMIN_TARGET_LIMIT, AGENT_ROLE_ONLY; edit_message: EDIT_FORBIDDEN,
+   EDIT_RESERVED_TYPE; delete_server: DELETE_SERVER_FORBIDDEN, HUB_CANNOT_BE_DELETED;
+   archive_thread: ARCHIVE_FORBIDDEN, THREAD_ALREADY_ARCHIVED);
+5. the arguments' values (format, length, then uniqueness), in parameter order
+   (register_user: USERNAME_INVALID, USERNAME_TAKEN, DISPLAY_NAME_TOO_LONG, then
+   AGENT_CANNOT_HOLD_ROLES; start_dm: CANNOT_DM_SELF; add_reaction: EMOJI_INVALID,
+   ALREADY_REACTED).
 
 Three kinds of message live here:
 - module-level string constants: reducer refusals, produced identically by both

@@ -1,0 +1,449 @@
+"""Runs the conformance scenarios of tests/conformance/*.json against the embedded engine.
+
+The format is described in tests/conformance/README.md. This file holds:
+- the format's interpreter (values, generators, matchers, captures), independent of any
+  backend: a `Backend` calls a reducer as a named identity and lists a table's rows as that
+  identity may see them;
+- `EngineBackend`, the engine behind that interface;
+- the tests: one per scenario, plus coverage tests (every reducer called, every refusal
+  message of spacesd.engine.errors produced, every scenario error message a known one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from spacesd import model
+from spacesd.engine import Engine, ReducerError, coerce_args, errors
+from spacesd.model import Identity, TableDef, TypeSpec
+from spacesd.store import Changes, Store
+
+SCENARIO_DIR = Path(__file__).parent / "conformance"
+OWNER = "owner"
+LIFECYCLE = frozenset({"client_connected", "client_disconnected"})
+STEP_KEYS = frozenset({"as", "call", "args", "error", "changes", "capture", "note", "check",
+                       "where", "rows", "count"})
+
+
+class ScenarioError(AssertionError):
+    """A scenario step did not produce what it says (or the scenario is malformed)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+@dataclass
+class Scenario:
+    file: str
+    name: str
+    description: str
+    identities: list[str]
+    steps: list[dict[str, Any]]
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}::{self.name}"
+
+
+def load_scenarios(directory: Path = SCENARIO_DIR) -> list[Scenario]:
+    out: list[Scenario] = []
+    for path in sorted(directory.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        prelude = data.get("prelude", [])
+        file_identities = data.get("identities", [])
+        for entry in data["scenarios"]:
+            identities = list(dict.fromkeys([OWNER, *file_identities,
+                                             *entry.get("identities", [])]))
+            out.append(Scenario(path.stem, entry["name"], entry.get("description", ""),
+                                identities, [*prelude, *entry["steps"]]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Backends
+
+
+class Backend(Protocol):
+    def identity(self, name: str) -> Identity: ...
+
+    def call(self, caller: str, reducer: str, json_args: list[Any]) -> Changes | str:
+        """The changes of the transaction, or the refusal message."""
+
+    def rows(self, table: str, viewer: str | None) -> list[Any]:
+        """The table's rows, only those `viewer` may see if the table is private."""
+
+
+def _identity_for(name: str) -> Identity:
+    return Identity(int.from_bytes(hashlib.sha256(f"spaces-conformance:{name}".encode())
+                                   .digest(), "big"))
+
+
+class EngineBackend:
+    def __init__(self, identities: Sequence[str]) -> None:
+        self._ids = {name: _identity_for(name) for name in identities}
+        self.store = Store(":memory:")
+        self.engine = Engine(self.store, self._ids[OWNER])
+        self._clock = model.now_micros()
+        self.engine.ensure_initialized()
+
+    def identity(self, name: str) -> Identity:
+        try:
+            return self._ids[name]
+        except KeyError:
+            raise ScenarioError(f"unknown identity {name!r}") from None
+
+    def call(self, caller: str, reducer: str, json_args: list[Any]) -> Changes | str:
+        self._clock += 1000  # strictly increasing, 1 ms apart, as steps of a real client
+        try:
+            args = coerce_args(reducer, json_args)
+            return self.engine.call(self.identity(caller), reducer, args,
+                                    timestamp=self._clock)
+        except ReducerError as refusal:
+            return refusal.message
+
+    def rows(self, table: str, viewer: str | None) -> list[Any]:
+        found = self.store.rows(table)
+        tdef = model.TABLE_BY_NAME[table]
+        if tdef.public:
+            return found
+        if viewer is None:
+            raise ScenarioError(f"{table} is private: a check of it needs \"as\"")
+        me = self.identity(viewer)
+        if table == "direct_message":
+            mine = {c.id for c in self.store.conversations_of(me)}
+            return [r for r in found if r.conversation_id in mine]
+        return [r for r in found if any(getattr(r, col) == me for col in tdef.visible_to)]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Values: generators resolve to plain JSON; typed resolution turns JSON into Python values.
+
+MATCHERS = frozenset({"$not_null", "$any", "$gt", "$ge", "$lt", "$le", "$ne", "$in"})
+
+
+@dataclass
+class Run:
+    backend: Backend
+    scenario: Scenario
+    captured: dict[str, Any] = field(default_factory=dict)
+    connected: set[str] = field(default_factory=set)
+    reducers_called: set[str] = field(default_factory=set)
+    errors_produced: set[str] = field(default_factory=set)
+
+    # -------------------------------------------------------------- generators
+
+    def generate(self, value: Any) -> Any:
+        """Expand $repeat / $concat / $short / $hex / $ref in a JSON value."""
+        if isinstance(value, list):
+            return [self.generate(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "$repeat":
+                text, times = arg
+                return str(self.generate(text)) * int(times)
+            if key == "$concat":
+                return "".join(str(self.generate(part)) for part in arg)
+            if key == "$short":
+                name, digits = (arg, 8) if isinstance(arg, str) else arg
+                return self.backend.identity(name).hex[:digits]
+            if key == "$hex":
+                return self.backend.identity(arg).hex
+            if key == "$ref":
+                if arg not in self.captured:
+                    raise ScenarioError(f"nothing captured as {arg!r} yet")
+                captured = self.captured[arg]
+                return captured.hex if isinstance(captured, Identity) else captured
+            if key.startswith("$") and key not in MATCHERS:
+                raise ScenarioError(f"unknown generator {key}")
+        return {k: self.generate(v) for k, v in value.items()}
+
+    def json_arg(self, spec: TypeSpec, value: Any) -> Any:
+        """A scenario argument as the JSON coerce_args takes (identity names become hex)."""
+        value = self.generate(value)
+        if spec.kind == "Option":
+            assert spec.inner is not None
+            return None if value is None else self.json_arg(spec.inner, value)
+        if spec.kind == "Identity" and isinstance(value, str) and len(value) != 64:
+            return self.backend.identity(value).hex
+        return value
+
+    def typed(self, spec: TypeSpec, value: Any) -> Any:
+        """A scenario value as the Python value of a column of this type."""
+        value = self.generate(value)
+        if value is None:
+            return None
+        if spec.kind == "Option":
+            assert spec.inner is not None
+            return self.typed(spec.inner, value)
+        if spec.kind == "Identity":
+            if isinstance(value, str) and len(value) == 64:
+                return Identity.from_hex(value)
+            return self.backend.identity(value)
+        if spec.kind == "Enum":
+            assert spec.enum is not None
+            try:
+                return spec.enum[value]
+            except KeyError:
+                raise ScenarioError(f"{value!r} is not a {spec.enum.__name__}") from None
+        return value
+
+    # -------------------------------------------------------------- matching
+
+    def field_matches(self, spec: TypeSpec, expected: Any, actual: Any) -> bool:
+        if isinstance(expected, dict) and len(expected) == 1:
+            (key, arg), = expected.items()
+            if key in MATCHERS:
+                if key == "$any":
+                    return True
+                if key == "$not_null":
+                    return (actual is not None) == bool(arg)
+                if key == "$in":
+                    return any(self.typed(spec, option) == actual for option in arg)
+                bound = self.typed(spec, arg)
+                if key == "$ne":
+                    return bool(actual != bound)
+                if actual is None or bound is None:
+                    return False
+                return {"$gt": actual > bound, "$ge": actual >= bound,
+                        "$lt": actual < bound, "$le": actual <= bound}[key]
+        return bool(self.typed(spec, expected) == actual)
+
+    def row_matches(self, tdef: TableDef, partial: Mapping[str, Any], row: Any) -> bool:
+        for column, expected in partial.items():
+            if column not in tdef.column_names:
+                raise ScenarioError(f"{tdef.name} has no column {column!r}")
+            spec = model.parse_type(next(c.type_name for c in tdef.columns
+                                         if c.name == column))
+            if not self.field_matches(spec, expected, getattr(row, column)):
+                return False
+        return True
+
+    def filter_rows(self, tdef: TableDef, where: Mapping[str, Any] | None,
+                    rows: list[Any]) -> list[Any]:
+        return [r for r in rows if where is None or self.row_matches(tdef, where, r)]
+
+    def match_all(self, tdef: TableDef, expected: list[Mapping[str, Any]],
+                  actual: list[Any], what: str) -> None:
+        """Every expected partial row matches a distinct actual row, and none is left over."""
+        if len(expected) != len(actual):
+            raise ScenarioError(f"{what}: expected {len(expected)} rows, found {len(actual)}:"
+                                f" {actual}")
+        candidates = [[j for j, row in enumerate(actual) if self.row_matches(tdef, e, row)]
+                      for e in expected]
+        taken: dict[int, int] = {}
+
+        def assign(i: int, seen: set[int]) -> bool:
+            for j in candidates[i]:
+                if j in seen:
+                    continue
+                seen.add(j)
+                if j not in taken or assign(taken[j], seen):
+                    taken[j] = i
+                    return True
+            return False
+
+        for i in range(len(expected)):
+            if not assign(i, set()):
+                raise ScenarioError(f"{what}: no row matches {expected[i]} among {actual}")
+
+    # -------------------------------------------------------------- steps
+
+    def run(self) -> None:
+        for index, step in enumerate(self.scenario.steps):
+            unknown = set(step) - STEP_KEYS
+            if unknown:
+                raise ScenarioError(f"step {index}: unknown keys {sorted(unknown)}")
+            try:
+                if "call" in step:
+                    self.call_step(step)
+                elif "check" in step:
+                    self.check_step(step)
+                else:
+                    raise ScenarioError("a step has \"call\" or \"check\"")
+            except ScenarioError as failure:
+                raise ScenarioError(
+                    f"{self.scenario.id} step {index} {json.dumps(step)[:300]}: {failure}"
+                ) from None
+
+    def call_step(self, step: Mapping[str, Any]) -> None:
+        caller = step.get("as")
+        reducer = step["call"]
+        if caller not in self.scenario.identities:
+            raise ScenarioError(f"\"as\" must name an identity of the scenario, not {caller!r}")
+        rdef = model.REDUCER_BY_NAME.get(reducer)
+        if rdef is None or reducer == "init":
+            raise ScenarioError(f"no reducer {reducer!r} a scenario may call")
+        # Portability: on a real server every call travels on a connection, which runs
+        # client_connected first; client_disconnected closes it.
+        if reducer == "client_connected":
+            if caller in self.connected:
+                raise ScenarioError(f"{caller} is connected already")
+            self.connected.add(caller)
+        elif caller not in self.connected:
+            raise ScenarioError(f"{caller} must call client_connected before {reducer}")
+        elif reducer == "client_disconnected":
+            self.connected.discard(caller)
+        raw_args = step.get("args", [])
+        if len(raw_args) != len(rdef.params):
+            raise ScenarioError(f"{reducer} takes {len(rdef.params)} arguments")
+        json_args = [self.json_arg(model.parse_type(t), v)
+                     for (_, t), v in zip(rdef.params, raw_args, strict=True)]
+        self.reducers_called.add(reducer)
+        before = {t.name: len(self.backend.rows(t.name, caller)) for t in model.TABLES}
+        outcome = self.backend.call(caller, reducer, json_args)
+        expected_error = step.get("error")
+        if isinstance(outcome, str):
+            self.errors_produced.add(outcome)
+            if expected_error is None:
+                raise ScenarioError(f"refused: {outcome!r}")
+            if outcome != expected_error:
+                raise ScenarioError(f"refused with {outcome!r}, expected {expected_error!r}")
+            after = {t.name: len(self.backend.rows(t.name, caller)) for t in model.TABLES}
+            if after != before:
+                raise ScenarioError("a refused call changed rows")
+            return
+        if expected_error is not None:
+            raise ScenarioError(f"succeeded, expected the refusal {expected_error!r}")
+        self.check_changes(step.get("changes", {}), outcome)
+        for name, spec in step.get("capture", {}).items():
+            self.capture_inserted(name, spec, outcome)
+
+    def check_changes(self, expected: Mapping[str, Any], changes: Changes) -> None:
+        for table, parts in expected.items():
+            tdef = model.TABLE_BY_NAME.get(table)
+            if tdef is None:
+                raise ScenarioError(f"no table {table!r}")
+            if not tdef.public:
+                raise ScenarioError(f"changes of private {table} are not portable: check it")
+            for kind in parts:
+                if kind not in ("inserts", "deletes"):
+                    raise ScenarioError(f"changes.{table} has inserts and deletes, not {kind}")
+                actual = (changes.inserted(table) if kind == "inserts"
+                          else changes.deleted(table))
+                want = parts[kind]
+                if isinstance(want, int):
+                    if len(actual) != want:
+                        raise ScenarioError(f"{table} {kind}: expected {want}, got {actual}")
+                else:
+                    self.match_all(tdef, want, actual, f"{table} {kind}")
+
+    def capture_inserted(self, name: str, spec: Any, changes: Changes) -> None:
+        if isinstance(spec, str):
+            spec = {"table": spec}
+        tdef = model.TABLE_BY_NAME[spec["table"]]
+        rows = self.filter_rows(tdef, spec.get("where"), changes.inserted(tdef.name))
+        if len(rows) != 1:
+            raise ScenarioError(f"capture {name}: {len(rows)} matching inserted rows, not 1")
+        self.captured[name] = getattr(rows[0], spec.get("field", tdef.primary_key))
+
+    def check_step(self, step: Mapping[str, Any]) -> None:
+        table = step["check"]
+        tdef = model.TABLE_BY_NAME.get(table)
+        if tdef is None:
+            raise ScenarioError(f"no table {table!r}")
+        viewer = step.get("as")
+        if viewer is not None and viewer not in self.scenario.identities:
+            raise ScenarioError(f"unknown identity {viewer!r}")
+        rows = self.filter_rows(tdef, step.get("where"), self.backend.rows(table, viewer))
+        if "count" not in step and "rows" not in step and "capture" not in step:
+            raise ScenarioError("a check has count, rows or capture")
+        if "count" in step and len(rows) != step["count"]:
+            raise ScenarioError(f"expected {step['count']} rows, found {len(rows)}: {rows}")
+        if "rows" in step:
+            self.match_all(tdef, step["rows"], rows, table)
+        if "capture" in step:
+            if len(rows) != 1:
+                raise ScenarioError(f"capture needs exactly one row, found {len(rows)}: {rows}")
+            for name, column in step["capture"].items():
+                self.captured[name] = getattr(rows[0], column)
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+
+SCENARIOS = load_scenarios()
+
+
+@dataclass
+class Coverage:
+    reducers: set[str] = field(default_factory=set)
+    errors: set[str] = field(default_factory=set)
+    ran: set[str] = field(default_factory=set)
+
+
+_COVERAGE = Coverage()
+
+
+def run_scenario(scenario: Scenario) -> Run:
+    backend = EngineBackend(scenario.identities)
+    try:
+        run = Run(backend, scenario)
+        run.run()
+        return run
+    finally:
+        backend.close()
+
+
+def _coverage() -> Coverage:
+    """Coverage of every scenario (running those the session has not run yet)."""
+    for scenario in SCENARIOS:
+        if scenario.id in _COVERAGE.ran:
+            continue
+        run = run_scenario(scenario)
+        _COVERAGE.ran.add(scenario.id)
+        _COVERAGE.reducers |= run.reducers_called
+        _COVERAGE.errors |= run.errors_produced
+    return _COVERAGE
+
+
+def _iter_ids() -> Iterator[str]:
+    return (s.id for s in SCENARIOS)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=list(_iter_ids()))
+def test_scenario(scenario: Scenario) -> None:
+    run = run_scenario(scenario)
+    _COVERAGE.ran.add(scenario.id)
+    _COVERAGE.reducers |= run.reducers_called
+    _COVERAGE.errors |= run.errors_produced
+
+
+def test_scenarios_exist_and_names_are_unique() -> None:
+    assert len(SCENARIOS) >= 10
+    ids = [s.id for s in SCENARIOS]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_reducer_is_exercised() -> None:
+    # init runs at the start of every scenario (the database is fresh); clients cannot call it.
+    called = _coverage().reducers | {"init"}
+    missing = [r.name for r in model.REDUCERS if r.name not in called]
+    assert not missing, f"reducers no scenario calls: {missing}"
+
+
+def test_every_refusal_message_is_produced() -> None:
+    produced = _coverage().errors
+    missing = {name: text for name, text in errors.module_messages().items()
+               if text not in produced}
+    assert not missing, f"refusals no scenario produces: {missing}"
+
+
+def test_scenario_error_messages_are_known() -> None:
+    known = set(errors.module_messages().values())
+    for scenario in SCENARIOS:
+        for step in scenario.steps:
+            if "error" in step:
+                assert step["error"] in known, f"{scenario.id}: unknown message {step['error']}"
