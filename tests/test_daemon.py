@@ -376,3 +376,17 @@ def test_writes_queue_while_the_backend_is_unavailable(spaces_env: SpacesEnv) ->
         assert not any(p.name.endswith(".bad") for p in spaces_env.outbox_dir.iterdir())
     finally:
         d.stop()
+
+
+def test_large_pages_fit_in_a_frame(daemon: ThreadDaemon) -> None:
+    big = json.dumps({"blob": "x" * 16000})
+    with Client(daemon.socket, timeout=30) as c:
+        for _ in range(260):
+            assert isinstance(c.call("send", channel="agent-logs", content=big,
+                                     type="AgentEvent"), Ok)
+    got = daemon.ok("messages", channel="agent-logs", limit=500)
+    assert 50 < len(got) < 260
+    ids = [m["id"] for m in got]
+    assert ids == sorted(ids)
+    older = daemon.ok("messages", channel="agent-logs", limit=500, before=ids[0])
+    assert older and older[-1]["id"] < ids[0]

@@ -52,6 +52,8 @@ TAIL_MAX_BUFFER = 8 * 1024 * 1024
 PAUSE_AT = 64
 """Stop reading a connection with this many requests waiting for their turn."""
 OUTBOX_POLL_S = 1.0
+ANSWER_BUDGET = 3 * 1024 * 1024
+"""Bytes of message content one `messages` answer carries at most (the frame limit is 4 MiB)."""
 AGENT_KIND = "claude-code"
 
 
@@ -368,7 +370,14 @@ class Daemon:
         store = self.backend.store
         rows = views.recent_messages(store, info.channel.id, limit, before=before,
                                      thread_id=thread_id)
-        return [views.message_object(store, m, info) for m in rows]
+        out = [views.message_object(store, m, info) for m in rows]
+        # Keep the answer inside one frame: drop the oldest (a client pages with `before`).
+        budget = ANSWER_BUDGET
+        for i in range(len(out) - 1, -1, -1):
+            budget -= len(out[i]["content"]) * 2 + 600
+            if budget < 0:
+                return out[i + 1:]
+        return out
 
     async def op_call(self, args: dict[str, Any]) -> Any:
         reducer = _str_arg(args, "reducer", required=True)
