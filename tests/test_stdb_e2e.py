@@ -1,0 +1,242 @@
+"""Two daemons on SpacetimeDB (the test server), each with its own identity, as processes:
+
+- a Stop-hook post through daemon A shows up in daemon B's `spacesd tail` and in B's
+  SessionStart context; a reducer refusal reaches the caller as a clear error;
+- the test server is killed (SIGKILL) and restarted on its data while A keeps posting: B ends
+  with every message exactly once, in order, and both daemons report the reconnect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ProcessDaemon, SpacesEnv, console_script, make_spaces_env, shared_dir
+
+from spacesd.ipc import Ok
+
+TESTS = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """tests/stdb_server.py in a subprocess, on a fixed port and data directory."""
+
+    def __init__(self, data: Path, port: int) -> None:
+        self.data = data
+        self.port = port
+        self.proc: subprocess.Popen[str] | None = None
+        self.log = data.parent / "stdb-server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        log = self.log.open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(TESTS / "stdb_server.py"), "--port", str(self.port),
+             "--data", str(self.data)], stdout=log, stderr=log, text=True)
+        log.close()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/v1/ping", timeout=1):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"test server did not start: {self.log.read_text()}"
+                                       ) from None
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def stdb_env(root: Path, url: str, name: str) -> SpacesEnv:
+    env, _ = make_spaces_env(root)
+    env.env.update({
+        "SPACES_BACKEND": "spacetimedb",
+        "SPACETIMEDB_HOST": url,
+        "SPACETIMEDB_DATABASE": "spaces",
+        "SPACES_IDENTITY_NAME": name,
+        "SPACES_COOLDOWN": "0",
+    })
+    return env
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[ServerProcess, ProcessDaemon, ProcessDaemon]]:
+    root = Path(tmp_path)
+    server = ServerProcess(root / "stdb", free_port()).start()
+    daemons: list[ProcessDaemon] = []
+    try:
+        for name in ("agent-a", "agent-b"):
+            # short paths: Unix socket paths are limited to ~108 bytes
+            d = Path(os.path.join("/tmp", f"spc-{os.getpid()}-{name}-{time.time_ns() % 10**6}"))
+            d.mkdir()
+            daemons.append(ProcessDaemon(stdb_env(d, server.url, name)).start())
+        yield server, daemons[0], daemons[1]
+    finally:
+        for dm in daemons:
+            dm.stop()
+            shutil.rmtree(dm.env.root, ignore_errors=True)
+        server.stop()
+
+
+def ok(daemon: ProcessDaemon, op: str, **args: Any) -> Any:
+    res = daemon.request(op, **args)
+    assert isinstance(res, Ok), res
+    return res.result
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class Tail:
+    """`spacesd tail` of a daemon, its lines collected by a thread."""
+
+    def __init__(self, env: SpacesEnv, *args: str) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.proc = subprocess.Popen([console_script("spacesd"), "tail", *args], env=env.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_line(self, needle: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if needle in line:
+                return line
+        raise AssertionError(f"{needle!r} not in tail output: {seen}")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def test_stop_hook_post_reaches_peer_tail_and_context(
+        cluster: tuple[ServerProcess, ProcessDaemon, ProcessDaemon]) -> None:
+    _, a, b = cluster
+    sa, sb = ok(a, "status"), ok(b, "status")
+    assert sa["backend"] == sb["backend"] == "spacetimedb"
+    assert sa["identity"] != sb["identity"]
+    assert sa["username"] == "agent-a" and sb["username"] == "agent-b"
+    assert sa["connection"] == "connected" and sa["host"].startswith("http://127.0.0.1:")
+
+    fixtures = shared_dir() / "fixtures" / "claude-code"
+    tail = Tail(b.env)
+    try:
+        time.sleep(0.3)  # the tail subscribes
+        stop = (fixtures / "stop.json").read_text()
+        res = subprocess.run([console_script("spaces-session-hook")], input=stop, env=a.env.env,
+                             capture_output=True, text=True, timeout=15, cwd=fixtures)
+        assert res.returncode == 0 and res.stdout == ""
+        line = tail.wait_line("agent-a")
+        assert "#agent-logs" in line and "TokenBucket.take" in line
+    finally:
+        tail.close()
+
+    start = (fixtures / "session-start.json").read_text()
+    res = subprocess.run([console_script("spaces-context-hook")], input=start, env=b.env.env,
+                         capture_output=True, text=True, timeout=15, cwd=fixtures)
+    assert res.returncode == 0
+    ctx = json.loads(res.stdout)["hookSpecificOutput"]
+    assert ctx["hookEventName"] == "SessionStart"
+    assert "agent-a" in ctx["additionalContext"]
+    assert "TokenBucket.take" in ctx["additionalContext"]
+
+    # A reducer refusal reaches the caller as a clear error: an agent creating a channel.
+    res = subprocess.run([console_script("spacesd"), "call", "create_channel",
+                          '[1, "ops", null, "Text"]'], env=a.env.env, capture_output=True,
+                         text=True, timeout=15)
+    assert res.returncode != 0
+    assert "only Admins and the Owner can create channels" in res.stderr + res.stdout
+    err = a.request("call", reducer="create_channel", args=[1, "ops", None, "Text"])
+    assert not isinstance(err, Ok)
+    assert err.code == "reducer_error"
+    assert err.message == "only Admins and the Owner can create channels"
+
+
+def test_server_killed_and_restarted_while_posting(
+        cluster: tuple[ServerProcess, ProcessDaemon, ProcessDaemon]) -> None:
+    server, a, b = cluster
+    total = 30
+    outcomes: list[str] = []
+
+    def post(i: int) -> None:
+        res = a.request("send", channel="general", content=f"seq {i:03d}")
+        assert isinstance(res, Ok), res
+        outcomes.append("queued" if res.result.get("queued") else "sent")
+
+    for i in range(total):
+        if i == 10:
+            server.kill()
+        if i == 18:
+            server.start()
+        post(i)
+        time.sleep(0.1)
+
+    def b_seqs() -> list[str]:
+        msgs = ok(b, "messages", channel="general", limit=500)
+        return [m["content"] for m in msgs if m["content"].startswith("seq ")]
+
+    expected = [f"seq {i:03d}" for i in range(total)]
+    try:
+        wait_for(lambda: len(b_seqs()) >= total, 30, "B to have every message")
+    finally:
+        got = b_seqs()
+    assert got == expected, (outcomes, got)
+    assert "queued" in outcomes  # the outage was real: writes waited in the outbox
+    wait_for(lambda: ok(a, "status")["reconnects"] >= 1 and ok(b, "status")["reconnects"] >= 1,
+             10, "both daemons to report the reconnect")
+    sa, sb = ok(a, "status"), ok(b, "status")
+    assert sa["connection"] == sb["connection"] == "connected"
+    assert sa["outbox_depth"] == 0
