@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from spacesd import systemd
 from spacesd.daemon.backend import Backend
 from spacesd.daemon.embedded import EmbeddedBackend
 from spacesd.daemon.server import Daemon, Settings
@@ -59,7 +60,10 @@ def run_daemon(*, backend: str | None = None, socket_path: Path | None = None,
         log.warning("configuration: %s", warning)
     name = backend or config.backend
     settings = Settings(channel=config.channel or None,
-                        socket_path=socket_path or config.socket)
+                        socket_path=socket_path or config.socket,
+                        listener=None if socket_path else systemd.inherited_unix_listener())
+    if settings.listener is not None:
+        log.info("serving the socket handed over by systemd")
     try:
         chosen = make_backend(name, config)
         daemon = Daemon(chosen, settings)

@@ -30,7 +30,7 @@ import filelock
 
 from spacesd import __version__ as _pkg_version
 from spacesd import outbox as hook_outbox
-from spacesd import paths
+from spacesd import paths, systemd
 from spacesd.daemon import views
 from spacesd.daemon.backend import Backend, BackendError, BackendUnavailable
 from spacesd.daemon.handouts import Handouts
@@ -75,6 +75,9 @@ class Settings:
     channel: str | None = None
     """Where summaries go and where context comes from (SPACES_CHANNEL_ID); default agent-logs."""
     host: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
+    listener: socket.socket | None = None
+    """A listening socket handed over by systemd socket activation: served instead of binding
+    `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,7 +169,9 @@ class Daemon:
             ) from None
         loop = asyncio.get_running_loop()
         try:
-            self._remove_stale_socket()
+            if self.settings.listener is None:
+                self._remove_stale_socket()
+            systemd.status(f"starting the {self.backend.name} backend")
             await self.backend.start()
             self._handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
             await self._bind()
@@ -175,12 +180,14 @@ class Daemon:
                     loop.add_signal_handler(sig, self.request_stop)
             self._outbox_task = asyncio.create_task(self._outbox_loop(), name="outbox")
             log.info("spacesd %s serving %s (backend %s, identity %s as %s)", _pkg_version,
-                     self.settings.socket_path, self.backend.name, self.backend.identity.hex,
+                     self.socket_name, self.backend.name, self.backend.identity.hex,
                      self.backend.username)
+            systemd.ready(f"serving {self.socket_name} ({self.backend.name} backend)")
             if ready is not None:
                 ready()
             await self._stop.wait()
             log.info("stopping")
+            systemd.stopping("stopping: finishing writes")
         finally:
             await self._shutdown()
             if install_signals:
@@ -223,8 +230,22 @@ class Daemon:
             probe.close()
         raise RuntimeError(f"another daemon answers on {path}")
 
+    @property
+    def socket_name(self) -> str:
+        listener = self.settings.listener
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                name = listener.getsockname()
+                if isinstance(name, str) and name:
+                    return name
+        return str(self.settings.socket_path)
+
     async def _bind(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.settings.listener is not None:
+            self._server = await loop.create_unix_server(
+                lambda: Connection(self), sock=self.settings.listener)
+            return
         path = self.settings.socket_path
         old = os.umask(0o177)
         try:
@@ -257,8 +278,9 @@ class Daemon:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            with contextlib.suppress(FileNotFoundError):
-                self.settings.socket_path.unlink()
+            if self.settings.listener is None:
+                with contextlib.suppress(FileNotFoundError):
+                    self.settings.socket_path.unlink()
             self._server = None
         if self._lock is not None and self._lock.is_locked:
             self._lock.release()
@@ -332,7 +354,7 @@ class Daemon:
             "username": self.backend.username,
             "database": self.backend.database,
             "host": self.settings.host,
-            "socket": str(self.settings.socket_path),
+            "socket": self.socket_name,
             "connection": "open",
             "outbox_depth": hook_outbox.depth(self.settings.outbox_dir),
             "outbox_delivered": self._delivered,
