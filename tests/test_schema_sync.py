@@ -1,0 +1,764 @@
+"""The Rust module (`module/`) against the Python data model and the engine.
+
+Reads the module's source, not a build: the tables (struct fields in order, their types, the
+primary key, auto_inc, unique and btree attributes, public access), the enums (variants in
+order), the reducers (names, lifecycle kinds, parameters in order) and the row-level security
+filters from `module/src/`, and fails on any difference from `spacesd.model`. Then compares
+the refusal messages, validation bounds and texts of the `spaces-logic` crate with the
+engine's (`spacesd/engine/errors.py`, `validation.py`, ...), so the two implementations
+answer the same call with the same words.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from spacesd import model
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULE_DIR = ROOT / "module"
+MODULE_SRC = MODULE_DIR / "src"
+LOGIC_SRC = MODULE_DIR / "crates" / "spaces-logic" / "src"
+
+pytestmark = pytest.mark.skipif(not MODULE_SRC.is_dir(), reason="module/src is not there")
+
+
+# --------------------------------------------------------------------------------------------
+# A small reader of Rust source: enough for attributes, structs, enums, functions and consts.
+
+
+_CHAR_LITERAL = re.compile(r"'(?:\\u\{[0-9a-fA-F]{1,6}\}|\\x[0-9a-fA-F]{2}|\\.|[^\\'\n])'")
+_RAW_STRING = re.compile(r'b?r(#*)"')
+_IDENT_CHAR = re.compile(r"\w")
+
+
+def strip_comments(text: str) -> str:
+    """The source without comments (replaced by a space); string and char literals intact."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            out.append(" ")
+        elif text.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if text.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif text.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+            out.append(" ")
+        elif c in "rb" and (i == 0 or not _IDENT_CHAR.match(text[i - 1])) and (
+                raw := _RAW_STRING.match(text, i)):
+            close = '"' + raw.group(1)
+            end = text.find(close, raw.end())
+            end = n if end < 0 else end + len(close)
+            out.append(text[i:end])
+            i = end
+        elif c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif c == "'" and (char := _CHAR_LITERAL.match(text, i)):
+            out.append(char.group(0))
+            i = char.end()
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+_PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">"}
+
+
+def _skip_literal(text: str, i: int) -> int:
+    """If a string or char literal starts at i, the index after it; else i."""
+    if text[i] == '"':
+        j = i + 1
+        while j < len(text) and text[j] != '"':
+            j += 2 if text[j] == "\\" else 1
+        return j + 1
+    if text[i] == "'" and (char := _CHAR_LITERAL.match(text, i)):
+        return char.end()
+    return i
+
+
+def matching(text: str, open_at: int, angle: bool = False) -> int:
+    """The index of the bracket closing the one at `open_at` (literals skipped)."""
+    opens = "([{<" if angle else "([{"
+    closes = ")]}>" if angle else ")]}"
+    stack: list[str] = []
+    i = open_at
+    while i < len(text):
+        nxt = _skip_literal(text, i)
+        if nxt != i:
+            i = nxt
+            continue
+        c = text[i]
+        if c in opens:
+            stack.append(_PAIRS[c])
+        elif c in closes:
+            if not stack or stack.pop() != c:
+                raise ValueError(f"unbalanced {c!r} at {i}")
+            if not stack:
+                return i
+        elif angle and c == "-" and text.startswith("->", i):
+            i += 2
+            continue
+        i += 1
+    raise ValueError(f"no bracket closes the one at {open_at}")
+
+
+def split_top(text: str, sep: str = ",") -> list[str]:
+    """`text` split at `sep` outside brackets (angle brackets included) and literals."""
+    parts: list[str] = []
+    depth, start, i = 0, 0, 0
+    while i < len(text):
+        nxt = _skip_literal(text, i)
+        if nxt != i:
+            i = nxt
+            continue
+        c = text[i]
+        if c == "-" and text.startswith("->", i):
+            i += 2
+            continue
+        if c in "([{<":
+            depth += 1
+        elif c in ")]}>":
+            depth -= 1
+        elif c == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def take_attributes(text: str) -> tuple[list[str], str]:
+    """Leading `#[...]` attributes (their insides, whitespace-normalized) and the rest."""
+    attrs: list[str] = []
+    rest = text.lstrip()
+    while rest.startswith("#["):
+        end = matching(rest, 1)
+        attrs.append(" ".join(rest[2:end].split()))
+        rest = rest[end + 1:].lstrip()
+    return attrs, rest
+
+
+@dataclass
+class Item:
+    """An item of a source file: its kind (struct, enum, fn, const), name, attributes, and the
+    text from its name on (for structs and enums, the braces' inside; for fns, the signature;
+    for consts, everything up to the `;`)."""
+
+    kind: str
+    name: str
+    attrs: list[str]
+    body: str
+    file: str
+
+
+_ITEM = re.compile(r"(?:pub(?:\s*\([^)]*\))?\s+)?(?:const\s+fn|struct|enum|fn|const)\s+(\w+)")
+
+
+def items(path: Path) -> Iterator[Item]:
+    text = strip_comments(path.read_text(encoding="utf-8"))
+    i = 0
+    pending: list[str] = []
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        if text.startswith("#![", i):
+            i = matching(text, i + 2) + 1
+            continue
+        if text.startswith("#[", i):
+            end = matching(text, i + 1)
+            pending.append(" ".join(text[i + 2:end].split()))
+            i = end + 1
+            continue
+        m = _ITEM.match(text, i)
+        if m is None:
+            pending = []
+            i = _next_statement(text, i)
+            continue
+        head = m.group(0).split()
+        kind = head[-2] if head[-2] != "fn" or head[-3:-2] != ["const"] else "fn"
+        name = m.group(1)
+        if kind in ("struct", "enum"):
+            brace = text.index("{", m.end())
+            semi = text.find(";", m.end())
+            if 0 <= semi < brace:  # a unit or tuple struct
+                body, i = text[m.end():semi], semi + 1
+            else:
+                close = matching(text, brace)
+                body, i = text[brace + 1:close], close + 1
+        elif kind == "fn":
+            brace = _fn_body_start(text, m.end())
+            close = matching(text, brace)
+            body, i = text[m.end():brace], close + 1
+        else:
+            semi = _statement_end(text, m.end())
+            body, i = text[m.end():semi], semi + 1
+        yield Item(kind, name, pending, body, path.name)
+        pending = []
+
+
+def _statement_end(text: str, i: int) -> int:
+    """The index of the `;` ending the statement from i (brackets and literals skipped)."""
+    while i < len(text):
+        nxt = _skip_literal(text, i)
+        if nxt != i:
+            i = nxt
+            continue
+        if text[i] in "([{":
+            i = matching(text, i) + 1
+            continue
+        if text[i] == ";":
+            return i
+        i += 1
+    return len(text)
+
+
+def _fn_body_start(text: str, i: int) -> int:
+    """The `{` opening a function's body, after its parameter list and return type."""
+    paren = text.index("(", i)
+    i = matching(text, paren) + 1
+    while i < len(text):
+        nxt = _skip_literal(text, i)
+        if nxt != i:
+            i = nxt
+            continue
+        if text[i] == "{":
+            return i
+        if text[i] in "([":
+            i = matching(text, i) + 1
+            continue
+        i += 1
+    raise ValueError("function without a body")
+
+
+def _next_statement(text: str, i: int) -> int:
+    """Skip a statement or block that is not an item we read (use, mod, impl, ...)."""
+    while i < len(text):
+        nxt = _skip_literal(text, i)
+        if nxt != i:
+            i = nxt
+            continue
+        if text[i] == ";":
+            return i + 1
+        if text[i] == "{":
+            return matching(text, i) + 1
+        i += 1
+    return i
+
+
+def rust_string(literal: str) -> str:
+    """The value of a Rust string literal (normal or raw)."""
+    literal = literal.strip()
+    raw = _RAW_STRING.match(literal)
+    if raw:
+        return literal[raw.end():len(literal) - 1 - len(raw.group(1))]
+    if not (literal.startswith('"') and literal.endswith('"')):
+        raise ValueError(f"not a string literal: {literal!r}")
+    body = literal[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        esc = body[i + 1]
+        if esc == "\n":  # line continuation: the newline and the next line's indent go
+            i += 2
+            while i < len(body) and body[i] in " \t\n\r":
+                i += 1
+            continue
+        if esc == "u":
+            close = body.index("}", i)
+            out.append(chr(int(body[i + 3:close], 16)))
+            i = close + 1
+            continue
+        if esc == "x":
+            out.append(chr(int(body[i + 2:i + 4], 16)))
+            i += 4
+            continue
+        simple = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'"}
+        out.append(simple[esc])
+        i += 2
+    return "".join(out)
+
+
+def normalize_type(text: str) -> str:
+    """A Rust type without whitespace or path prefixes: `spacetimedb::Identity` -> `Identity`."""
+    return re.sub(r"\b(?:\w+::)+", "", "".join(text.split()))
+
+
+def attr_name(attr: str) -> str:
+    """`spacetimedb::table(accessor = x)` -> `table`."""
+    head = re.match(r"[\w:]+", attr)
+    return head.group(0).rsplit("::", 1)[-1] if head else ""
+
+
+def attr_args(attr: str) -> str:
+    """The inside of an attribute's parentheses (`""` without them)."""
+    paren = attr.find("(")
+    return attr[paren + 1:matching(attr, paren)] if paren >= 0 else ""
+
+
+def source_items(directory: Path) -> list[Item]:
+    return [item for path in sorted(directory.rglob("*.rs")) for item in items(path)]
+
+
+# --------------------------------------------------------------------------------------------
+# The module, as read from its source
+
+
+@dataclass
+class RustColumn:
+    name: str
+    type_name: str
+    attrs: list[str]
+
+
+@dataclass
+class RustTable:
+    name: str
+    struct: str
+    public: bool
+    columns: list[RustColumn]
+    file: str
+    btree: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def with_attr(self, wanted: str) -> list[str]:
+        return [c.name for c in self.columns
+                if any(" ".join(a.split()) == wanted for a in c.attrs)]
+
+
+@dataclass
+class RustReducer:
+    name: str
+    kind: str | None
+    params: list[tuple[str, str]]
+    context: str
+    returns: str
+    file: str
+
+
+def _parse_table(item: Item, attr: str) -> RustTable:
+    accessor: str | None = None
+    explicit: str | None = None
+    public = False
+    btree: list[str] = []
+    problems: list[str] = []
+    for arg in split_top(attr_args(attr)):
+        key, _, value = (s.strip() for s in arg.partition("="))
+        if key == "accessor":
+            accessor = value
+        elif key == "name" and value:
+            explicit = rust_string(value)
+        elif arg == "public":
+            public = True
+        elif arg == "private":
+            public = False
+        elif attr_name(arg) == "index":
+            cols = re.search(r"btree\s*\(\s*columns\s*=\s*\[([^\]]*)\]", arg)
+            names = [c.strip() for c in cols.group(1).split(",")] if cols else []
+            if len(names) == 1:
+                btree.append(names[0])
+            else:
+                problems.append(f"unexpected table-level index {arg!r}")
+        else:
+            problems.append(f"unexpected table argument {arg!r}")
+    columns: list[RustColumn] = []
+    for part in split_top(item.body):
+        attrs, rest = take_attributes(part)
+        m = re.fullmatch(r"(?:pub(?:\s*\([^)]*\))?\s+)?(\w+)\s*:\s*(.+)", rest, re.S)
+        if m is None:
+            problems.append(f"unreadable field {part!r}")
+            continue
+        columns.append(RustColumn(m.group(1), normalize_type(m.group(2)), attrs))
+    name = explicit or accessor or ""
+    table = RustTable(name, item.name, public, columns, item.file, btree, problems)
+    table.btree.extend(table.with_attr("index(btree)"))
+    return table
+
+
+@cache
+def module_items() -> tuple[Item, ...]:
+    return tuple(source_items(MODULE_SRC))
+
+
+@cache
+def rust_tables() -> dict[str, RustTable]:
+    tables: dict[str, RustTable] = {}
+    for item in module_items():
+        for attr in item.attrs:
+            if item.kind == "struct" and attr_name(attr) == "table":
+                table = _parse_table(item, attr)
+                assert table.name not in tables, f"table {table.name} declared twice"
+                tables[table.name] = table
+    return tables
+
+
+@cache
+def rust_enums() -> dict[str, list[str]]:
+    enums: dict[str, list[str]] = {}
+    for item in module_items():
+        if item.kind != "enum" or not any(
+                attr_name(a) == "derive" and "SpacetimeType" in a for a in item.attrs):
+            continue
+        variants: list[str] = []
+        for part in split_top(item.body):
+            _, rest = take_attributes(part)
+            variants.append(rest if re.fullmatch(r"\w+", rest) else f"<not a unit: {rest}>")
+        enums[item.name] = variants
+    return enums
+
+
+@cache
+def rust_reducers() -> dict[str, RustReducer]:
+    reducers: dict[str, RustReducer] = {}
+    for item in module_items():
+        for attr in item.attrs:
+            if item.kind != "fn" or attr_name(attr) != "reducer":
+                continue
+            kind: str | None = None
+            for arg in split_top(attr_args(attr)):
+                if re.fullmatch(r"\w+", arg):
+                    kind = arg
+            paren = item.body.index("(")
+            close = matching(item.body, paren)
+            params = split_top(item.body[paren + 1:close])
+            context = normalize_type(params[0].partition(":")[2]) if params else ""
+            rest = []
+            for param in params[1:]:
+                pname, _, ptype = param.partition(":")
+                rest.append((pname.strip(), normalize_type(ptype)))
+            returns = normalize_type(item.body[close + 1:].strip().removeprefix("->"))
+            assert item.name not in reducers, f"reducer {item.name} declared twice"
+            reducers[item.name] = RustReducer(item.name, kind, rest, context, returns, item.file)
+    return reducers
+
+
+@cache
+def rust_filters() -> list[tuple[str, str]]:
+    """The row-level security filters: (const name, SQL)."""
+    filters: list[tuple[str, str]] = []
+    for item in module_items():
+        if item.kind == "const" and any(
+                attr_name(a) == "client_visibility_filter" for a in item.attrs):
+            literal = re.search(r'Filter::Sql\s*\(\s*(r#*"|")', item.body)
+            assert literal is not None, f"{item.name}: not a Filter::Sql"
+            start = literal.start(1)
+            end = item.body.rindex('"') + 1
+            end += len(literal.group(1)) - 2 if literal.group(1).startswith("r") else 0
+            filters.append((item.name, " ".join(rust_string(item.body[start:end]).split())))
+    return filters
+
+
+def logic_consts(filename: str) -> dict[str, str]:
+    """`pub const NAME: <type> = <value>;` of a logic-crate file, value as written."""
+    consts: dict[str, str] = {}
+    for item in items(LOGIC_SRC / filename):
+        if item.kind == "const":
+            m = re.fullmatch(r":\s*(.+?)\s*=\s*(.+)", item.body.strip(), re.S)
+            assert m is not None, f"unreadable const {item.name}{item.body!r}"
+            consts[item.name] = m.group(2).strip()
+    return consts
+
+
+def logic_fn_template(filename: str, name: str) -> str:
+    """The `format!` string of a one-line text function of the logic crate."""
+    text = strip_comments((LOGIC_SRC / filename).read_text(encoding="utf-8"))
+    m = re.search(r"fn\s+" + re.escape(name) + r"\s*\([^)]*\)[^{]*\{\s*"
+                  r"format!\(\s*(\"(?:[^\"\\]|\\.)*\")\s*\)\s*\}", text)
+    assert m is not None, f"{filename}: no format! function {name}"
+    return rust_string(m.group(1))
+
+
+# --------------------------------------------------------------------------------------------
+# The reader itself
+
+
+def test_reader_handles_comments_literals_and_nesting() -> None:
+    src = (
+        '// a remark with "quotes\n'
+        "/* block /* nested */ still */\n"
+        "#[derive(Clone)]\n"
+        "pub struct S { #[index(btree)] pub a: Option<Vec<u8>>, pub b: String }\n"
+        "const C: &str = \"a // not a comment, \\\"q\\\" \\u{e9}\";\n"
+        "const R: &str = r#\"raw \"x\" /* y */\"#;\n"
+        "fn f<'a>(x: &'a str, c: char) -> Result<(), String> { let q = '\"'; Ok(()) }\n"
+    )
+    stripped = strip_comments(src)
+    assert "remark" not in stripped and "nested" not in stripped
+    assert "a // not a comment" in stripped and "/* y */" in stripped
+    assert split_top("a: Option<Vec<u8>>, b: (u8, u16), c: [u8; 2]") == [
+        "a: Option<Vec<u8>>", "b: (u8, u16)", "c: [u8; 2]"]
+    assert rust_string('"a\\"b\\\\c\\u{e9}\\n"') == 'a"b\\cé\n'
+    assert rust_string('"one \\\n     two"') == "one two"
+    assert rust_string('r#"x "y""#') == 'x "y"'
+    assert normalize_type("spacetimedb :: Identity") == "Identity"
+    assert normalize_type("Option< String >") == "Option<String>"
+
+
+def test_reader_reads_items(tmp_path: Path) -> None:
+    path = tmp_path / "x.rs"
+    path.write_text(
+        "use a::b;\n"
+        "#[spacetimedb::table(accessor = t, public)]\n#[derive(Clone)]\n"
+        "pub struct T {\n    #[primary_key]\n    #[auto_inc]\n    pub id: u64,\n"
+        "    pub s: Option<String>,\n}\n"
+        "impl T { fn g(&self) -> u8 { 1 } }\n"
+        "#[spacetimedb::reducer(init)]\npub fn init(ctx: &ReducerContext) -> Result<(), String> "
+        "{ if true { Ok(()) } else { Err(\"}\".into()) } }\n"
+        "pub const N: usize = 3;\n",
+        encoding="utf-8")
+    found = list(items(path))
+    assert [(i.kind, i.name) for i in found] == [("struct", "T"), ("fn", "init"), ("const", "N")]
+    table = _parse_table(found[0], found[0].attrs[0])
+    assert (table.name, table.public) == ("t", True)
+    assert [(c.name, c.type_name) for c in table.columns] == [("id", "u64"),
+                                                             ("s", "Option<String>")]
+    assert table.with_attr("auto_inc") == ["id"]
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+
+
+def test_the_thirteen_tables_and_nothing_else() -> None:
+    assert sorted(rust_tables()) == sorted(t.name for t in model.TABLES)
+
+
+@pytest.mark.parametrize("table", model.TABLES, ids=lambda t: t.name)
+def test_table_columns_in_order(table: model.TableDef) -> None:
+    rust = rust_tables()[table.name]
+    assert rust.problems == []
+    assert rust.struct == table.row_type.__name__
+    assert [(c.name, c.type_name) for c in rust.columns] == [
+        (c.name, normalize_type(c.type_name)) for c in table.columns]
+
+
+@pytest.mark.parametrize("table", model.TABLES, ids=lambda t: t.name)
+def test_table_keys_and_indexes(table: model.TableDef) -> None:
+    rust = rust_tables()[table.name]
+    assert rust.with_attr("primary_key") == [table.primary_key]
+    assert rust.with_attr("auto_inc") == ([table.primary_key] if table.auto_inc else [])
+    assert sorted(rust.with_attr("unique")) == sorted(table.unique)
+    assert sorted(rust.btree) == sorted(table.btree)
+    known = {"primary_key", "auto_inc", "unique", "index(btree)"}
+    for column in rust.columns:
+        assert set(column.attrs) <= known, f"{table.name}.{column.name}: {column.attrs}"
+
+
+def test_tables_live_in_one_file() -> None:
+    assert {t.file for t in rust_tables().values()} == {"tables.rs"}
+
+
+# --------------------------------------------------------------------------------------------
+# Visibility: every table is public; the private ones are narrowed by row-level security.
+
+
+def filters_by_table() -> dict[str, list[str]]:
+    by_table: dict[str, list[str]] = {}
+    for name, sql in rust_filters():
+        m = re.match(r"SELECT\s+(?:\*|(\w+)\.\*)\s+FROM\s+(\w+)", sql, re.I)
+        assert m is not None, f"{name}: unreadable filter {sql!r}"
+        selected = m.group(1) or m.group(2)
+        assert selected == m.group(2), f"{name}: must select the rows of its FROM table"
+        by_table.setdefault(selected, []).append(sql)
+    return by_table
+
+
+def test_every_table_is_public() -> None:
+    # Clients subscribe to every table by its own name; rows that concern only some
+    # identities are narrowed by the filters below, never by making the table private.
+    assert [t.name for t in rust_tables().values() if not t.public] == []
+
+
+@pytest.mark.parametrize("table", model.TABLES, ids=lambda t: t.name)
+def test_row_level_security_matches_visible_to(table: model.TableDef) -> None:
+    filters = filters_by_table().get(table.name, [])
+    if table.public:
+        assert filters == [], f"{table.name} is public in the model but filtered"
+        return
+    assert filters, f"{table.name} concerns only {table.visible_to} but has no filter"
+    for sql in filters:
+        assert ":sender" in sql, sql
+    for column in table.visible_to:
+        assert any(re.search(rf"\b{column}\b", sql) for sql in filters), (
+            f"no filter of {table.name} uses {column}")
+
+
+def test_direct_messages_follow_their_conversation() -> None:
+    sqls = filters_by_table()["direct_message"]
+    joined = {p for sql in sqls for p in ("participant_a", "participant_b") if p in sql}
+    assert joined == {"participant_a", "participant_b"}
+    for sql in sqls:
+        assert re.search(r"JOIN\s+direct_conversation\s+ON\s+direct_message\.conversation_id"
+                         r"\s*=\s*direct_conversation\.id", sql), sql
+
+
+def test_names_are_not_case_converted() -> None:
+    # SpacetimeDB 2.x's default policy would rename enum variants to camelCase (`agentLog`)
+    # in the schema and in JSON; the module keeps the model's spelling.
+    text = strip_comments((MODULE_SRC / "lib.rs").read_text(encoding="utf-8"))
+    assert re.search(r"#\[\s*spacetimedb::settings\s*\]\s*const\s+CASE_CONVERSION_POLICY\s*:"
+                     r"\s*CaseConversionPolicy\s*=\s*CaseConversionPolicy::None\s*;", text)
+
+
+# --------------------------------------------------------------------------------------------
+# Enums
+
+
+def test_enums_and_variant_order() -> None:
+    assert rust_enums() == {name: [m.name for m in enum] for name, enum in model.ENUMS.items()}
+
+
+def test_role_levels_in_the_logic_crate() -> None:
+    text = strip_comments((LOGIC_SRC / "roles.rs").read_text(encoding="utf-8"))
+    body = text[text.index("fn level"):]
+    body = body[:matching(body, body.index("{"))]
+    levels: dict[str, int] = {}
+    for arm in re.finditer(r"((?:Role::\w+\s*\|?\s*)+)=>\s*(\d+)", body):
+        for role in re.findall(r"Role::(\w+)", arm.group(1)):
+            levels[role] = int(arm.group(2))
+    assert levels == {role.name: level for role, level in model.ROLE_LEVEL.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Reducers
+
+
+def test_the_reducers_and_nothing_else() -> None:
+    assert sorted(rust_reducers()) == sorted(r.name for r in model.REDUCERS)
+
+
+@pytest.mark.parametrize("reducer", model.REDUCERS, ids=lambda r: r.name)
+def test_reducer_signature(reducer: model.ReducerDef) -> None:
+    rust = rust_reducers()[reducer.name]
+    assert rust.params == [(p, normalize_type(t)) for p, t in reducer.params]
+    assert rust.context == "&ReducerContext"
+    assert rust.returns == "Result<(),String>"
+    assert rust.kind == (reducer.name if reducer.lifecycle else None)
+
+
+def test_no_reducer_takes_the_caller_as_an_argument() -> None:
+    # Authorization is about ctx.sender(); an Identity parameter names someone else.
+    for reducer in rust_reducers().values():
+        for pname, ptype in reducer.params:
+            if ptype == "Identity":
+                assert pname in {"identity", "other"}, f"{reducer.name}({pname})"
+
+
+def test_reducers_are_grouped_by_domain() -> None:
+    files = {r.name: r.file for r in rust_reducers().values()}
+    assert files["init"] == files["client_connected"] == "lifecycle.rs"
+    assert files["register_user"] == "users.rs"
+    assert files["create_server"] == files["set_member_role"] == "servers.rs"
+    assert files["create_channel"] == "channels.rs"
+    assert files["send_message"] == files["add_reaction"] == "messages.rs"
+    assert files["create_thread"] == "threads.rs"
+    assert files["start_dm"] == files["send_dm"] == "dms.rs"
+    assert files["dismiss_notification"] == "notifications.rs"
+
+
+# --------------------------------------------------------------------------------------------
+# The engine's words: refusal messages, bounds and texts
+
+
+def engine_module(name: str) -> ModuleType:
+    """`spacesd.engine.<name>`; the test is skipped only if the engine has no such module."""
+    full = f"spacesd.engine.{name}"
+    try:
+        spec = importlib.util.find_spec(full)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None:
+        pytest.skip(f"{full} is not there yet")
+    return importlib.import_module(full)
+
+
+def test_every_engine_refusal_is_in_the_module() -> None:
+    errors = engine_module("errors")
+    python = {name: value for name, value in vars(errors).items()
+              if name.isupper() and isinstance(value, str)}
+    assert python, "errors.py defines no messages"
+    rust = {name: rust_string(value) for name, value in logic_consts("errors.rs").items()}
+    missing = {n: v for n, v in python.items() if n not in rust}
+    assert missing == {}, "messages the module lacks"
+    differ = {n: (v, rust[n]) for n, v in python.items() if rust[n] != v}
+    assert differ == {}, "messages worded differently (python, rust)"
+    extra = sorted(set(rust) - set(python))
+    assert extra == [], "module messages the engine does not have"
+
+
+def test_every_refusal_the_module_returns_is_a_named_message() -> None:
+    # Reducers refuse with `errors::NAME` (or a validation result): never ad-hoc text.
+    for path in sorted(MODULE_SRC.rglob("*.rs")):
+        text = strip_comments(path.read_text(encoding="utf-8"))
+        for m in re.finditer(r"\b(?:refuse|Err)\s*\(\s*\"", text):
+            line = text.count("\n", 0, m.start()) + 1
+            pytest.fail(f"{path.name}:{line}: a refusal with literal text")
+        used = set(re.findall(r"errors::([A-Z_]+)", text))
+        assert used <= set(logic_consts("errors.rs")), f"{path.name}: unknown {used}"
+
+
+def test_validation_bounds_match_the_engine() -> None:
+    validation = engine_module("validation")
+    python = {name: value for name, value in vars(validation).items()
+              if name.isupper() and isinstance(value, int) and not isinstance(value, bool)}
+    rust = {name: int(value) for name, value in logic_consts("validation.rs").items()
+            if value.isdigit()}
+    assert rust == python
+
+
+def test_texts_match_the_engine() -> None:
+    effects = engine_module("effects")
+    servers = importlib.import_module("spacesd.engine.reducers.servers")
+    messages = importlib.import_module("spacesd.engine.reducers.messages")
+    names = {name: rust_string(value) for name, value in logic_consts("names.rs").items()
+             if value.startswith('"')}
+    assert names["HUB_NAME"] == model.HUB_NAME
+    assert names["DEFAULT_CHANNEL"] == servers.DEFAULT_CHANNEL
+    assert names["JOIN_CONTENT"] == effects.JOIN_CONTENT
+    assert names["LEAVE_CONTENT"] == effects.LEAVE_CONTENT
+    assert names["ROLE_CHANGED_TITLE"] == servers.ROLE_CHANGED_TITLE
+    for role in model.MemberRole:
+        rendered = logic_fn_template("names.rs", "role_changed_body").format(
+            server_name="Research Lab", role=role.name)
+        assert rendered == servers.role_changed_body("Research Lab", role)
+    channel = model.Channel(7, 1, "agent-logs", None, model.ChannelType.AgentLog, 1, 0)
+    rendered = logic_fn_template("names.rs", "mention_title").format(
+        sender="ada", channel=channel.name)
+    assert rendered == messages.mention_title("ada", channel)
+
+
+def test_hub_channels_match_the_model() -> None:
+    text = strip_comments((MODULE_SRC / "reducers" / "lifecycle.rs").read_text(encoding="utf-8"))
+    start = text.index("HUB_CHANNELS")
+    body = text[text.index("= [", start) + 2:]
+    body = body[:matching(body, 0)]
+    rust = [(rust_string(m.group(1)), m.group(2), int(m.group(3))) for m in re.finditer(
+        r'\(\s*("[^"]*")\s*,\s*ChannelType::(\w+)\s*,\s*(\d+)\s*,?\s*\)', body)]
+    assert rust == [(name, kind.name, pos) for name, kind, pos in model.HUB_CHANNELS]
