@@ -262,8 +262,10 @@ def test_context_facts_order_and_handouts(spaces_env: SpacesEnv) -> None:
         # the same session is not given the same summaries twice
         again = d.ok("context", session_id="me", cwd="/home/dev/src/acme-api", source="compact")
         assert again["text"] == "" and again["message_ids"] == []
-        small = d.ok("context", session_id="x", cwd="/", max_chars=200)
-        assert len(small["text"]) <= 200
+        sub = d.ok("context", session_id="in-subdir", cwd="/srv/other/pkg/")["text"]
+        assert sub.index("other-project") < sub.index("peer-1")
+        small = d.ok("context", session_id="x", cwd="/", max_chars=400)
+        assert 300 < len(small["text"]) <= 400 and small["text"].endswith("…")
     finally:
         d.stop()
     d = ThreadDaemon(spaces_env).start()  # the hand-outs survive a restart

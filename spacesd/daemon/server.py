@@ -119,6 +119,15 @@ def _channel_ref(args: dict[str, Any], name: str = "channel", *,
     return value  # type: ignore[no-any-return]
 
 
+def _related_paths(a: str, b: str) -> bool:
+    """Equal, or one inside the other (a subfolder of a project is that project)."""
+    if a == b:
+        return True
+    if a == "/" or b == "/":
+        return False
+    return b.startswith(a.rstrip("/") + "/") or a.startswith(b.rstrip("/") + "/")
+
+
 # --------------------------------------------------------------------------------------------
 # The daemon
 
@@ -486,8 +495,14 @@ class Daemon:
         project = os.path.normpath(cwd) if cwd else ""
 
         def same_project(summary: dict[str, Any]) -> bool:
-            p = summary.get("project") or summary.get("cwd")
-            return bool(project) and isinstance(p, str) and os.path.normpath(p) == project
+            """The asking cwd is the peer's project or cwd, or inside it, or contains it."""
+            if not project:
+                return False
+            for key in ("project", "cwd"):
+                p = summary.get(key)
+                if isinstance(p, str) and p and _related_paths(os.path.normpath(p), project):
+                    return True
+            return False
 
         fresh.sort(key=lambda ms: (not same_project(ms[1]), -ms[0].id))
         header = ("Recent activity of peer agent sessions, from Spaces "
@@ -500,10 +515,10 @@ class Daemon:
             line = "- " + render_summary(summary, sender_name=views.sender_name(store, msg.sender),
                                          created_at=msg.created_at, now=now)
             if used + 1 + len(line) > max_chars:
-                if len(line) > 600 and used + 1 + 600 <= max_chars:
-                    line = line[:599] + "…"
-                else:
+                room = max_chars - used - 1
+                if room < 160:
                     continue
+                line = line[: room - 1] + "…"
             lines.append(line)
             ids.append(msg.id)
             used += 1 + len(line)
