@@ -392,3 +392,17 @@ def test_large_pages_fit_in_a_frame(daemon: ThreadDaemon) -> None:
     assert ids == sorted(ids)
     older = daemon.ok("messages", channel="agent-logs", limit=500, before=ids[0])
     assert older and older[-1]["id"] < ids[0]
+
+
+def test_half_closed_client_gets_its_answers(daemon: ThreadDaemon) -> None:
+    s = _raw(daemon.socket)
+    s.sendall(encode_frame({"id": 1, "op": "send", "args": {"channel": "general",
+                                                             "content": "half"}})
+              + encode_frame({"id": 2, "op": "ping"}))
+    s.shutdown(socket.SHUT_WR)
+    dec = _Frames()
+    first, second = _read_frame(s, dec), _read_frame(s, dec)
+    assert first and first["ok"] and first["result"]["content"] == "half"
+    assert second and second["id"] == 2
+    assert _read_frame(s, dec) is None
+    s.close()

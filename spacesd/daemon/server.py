@@ -622,6 +622,7 @@ class Connection(asyncio.Protocol):
         self.tail_channels: set[int] | None = None
         self.unsubscribe: Callable[[], None] | None = None
         self.task: asyncio.Future[None] | None = None
+        self.eof = False
 
     # asyncio.Protocol
 
@@ -649,11 +650,18 @@ class Connection(asyncio.Protocol):
             self.close()
             return
         self.queue.extend(frames)
-        if not self.busy:
+        if self.busy:
+            self._maybe_pause()
+        else:
             self._drain()
 
     def eof_received(self) -> bool | None:
-        return False
+        """The client is done sending: answer what it sent, then close (half-close clients
+        such as `nc -N` get their answers)."""
+        if self.tailing or (not self.busy and not self.queue):
+            return False
+        self.eof = True
+        return True
 
     # request loop
 
@@ -700,6 +708,8 @@ class Connection(asyncio.Protocol):
                 continue
             self._reply(rid, result)
         self._maybe_resume()
+        if self.eof and not self.busy and not self.queue and not self.tailing:
+            self.close()
 
     async def _run_async(self, rid: Any, op: str, args: dict[str, Any]) -> None:
         try:
