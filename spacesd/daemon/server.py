@@ -505,7 +505,8 @@ class Daemon:
             return False
 
         fresh.sort(key=lambda ms: (not same_project(ms[1]), -ms[0].id))
-        header = ("Recent activity of peer agent sessions, from Spaces "
+        since = " since this session last heard" if given else ""
+        header = (f"Recent activity of peer agent sessions{since}, from Spaces "
                   f"#{info.channel.name} (reports of what happened; newest first"
                   + (", this project first" if project else "") + "):")
         lines: list[str] = []
