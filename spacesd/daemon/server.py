@@ -557,8 +557,13 @@ class Daemon:
                 mtime = None
             if (mtime is not None and mtime != self._outbox_mtime) or self._outbox_kick.is_set():
                 self._outbox_kick.clear()
-                if await self.deliver_outbox():
-                    self._outbox_mtime = mtime
+                try:
+                    if await self.deliver_outbox():
+                        self._outbox_mtime = mtime
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox: delivery failed; retrying")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._outbox_kick.wait(), OUTBOX_POLL_S)
 
