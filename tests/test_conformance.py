@@ -217,8 +217,8 @@ class Run:
                     return bool(actual != bound)
                 if actual is None or bound is None:
                     return False
-                return {"$gt": actual > bound, "$ge": actual >= bound,
-                        "$lt": actual < bound, "$le": actual <= bound}[key]
+                return bool({"$gt": actual > bound, "$ge": actual >= bound,
+                             "$lt": actual < bound, "$le": actual <= bound}[key])
         return bool(self.typed(spec, expected) == actual)
 
     def row_matches(self, tdef: TableDef, partial: Mapping[str, Any], row: Any) -> bool:
