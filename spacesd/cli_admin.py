@@ -1,0 +1,140 @@
+"""`spacesd hooks install|uninstall|status` and `spacesd config`: click commands.
+
+The CLI group in spacesd/cli.py registers `hooks` and `config` from here
+(``main.add_command(hooks)``, ``main.add_command(config)``). Neither talks to the daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from spacesd import hookconfig
+from spacesd.config import ConfigError, load_config
+
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+
+_NOTES = {
+    "codex": "Codex asks you to review and trust new hooks (/hooks) before it runs them.",
+    "gemini": "Gemini CLI runs hooks only with its hooks system enabled "
+              "(/settings > Advanced > Enable Hooks System).",
+}
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> None:
+    click.echo(f"spacesd: {message}", err=True)
+    sys.exit(code)
+
+
+def _home_relative(path: Path) -> str:
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
+scope_option = click.option("--scope", type=click.Choice(hookconfig.SCOPES), default="user",
+                            show_default=True,
+                            help="user: your settings for every project; project: this "
+                                 "project's settings file.")
+agent_option = click.option("--agent", type=click.Choice(hookconfig.AGENTS), default="claude",
+                            show_default=True, help="Which coding agent's settings to edit.")
+project_option = click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path),
+                              default=None, help="Project folder for --scope project "
+                                                 "(default: the current directory).")
+
+
+@click.group()
+def hooks() -> None:
+    """Wire Spaces' hooks into Claude Code (or Codex CLI, Gemini CLI)."""
+
+
+@hooks.command("install")
+@scope_option
+@agent_option
+@project_option
+def hooks_install(scope: str, agent: str, project_dir: Path | None) -> None:
+    """Add Spaces' Stop and SessionStart hooks (explicit short timeouts); idempotent."""
+    try:
+        path = hookconfig.settings_path(agent, scope, project_dir=project_dir)
+        result = hookconfig.install(path, agent)
+    except hookconfig.HookConfigError as e:
+        _fail(str(e))
+        return
+    where = _home_relative(path)
+    if result.changed:
+        placeholders = dict.fromkeys(hookconfig.HOOK_PROGRAMS, "")
+        events = ", ".join(spec.event for spec in hookconfig.specs(agent, placeholders))
+        click.echo(f"Spaces hooks installed in {where} ({events}).")
+        if agent in _NOTES:
+            click.echo(_NOTES[agent])
+    else:
+        click.echo(f"Spaces hooks already installed in {where}; nothing changed.")
+
+
+@hooks.command("uninstall")
+@scope_option
+@agent_option
+@project_option
+def hooks_uninstall(scope: str, agent: str, project_dir: Path | None) -> None:
+    """Remove exactly Spaces' own hook entries; everything else stays."""
+    try:
+        path = hookconfig.settings_path(agent, scope, project_dir=project_dir)
+        result = hookconfig.uninstall(path)
+    except hookconfig.HookConfigError as e:
+        _fail(str(e))
+        return
+    where = _home_relative(path)
+    if result.removed_file:
+        click.echo(f"Spaces hooks removed; {where} held nothing else and was removed.")
+    elif result.changed:
+        click.echo(f"Spaces hooks removed from {where}.")
+    else:
+        click.echo(f"No Spaces hooks in {where}; nothing changed.")
+
+
+@hooks.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@project_option
+def hooks_status(as_json: bool, project_dir: Path | None) -> None:
+    """Where Spaces' hooks are installed, per agent and scope."""
+    report: dict[str, dict[str, object]] = {}
+    for agent in hookconfig.AGENTS:
+        for scope in hookconfig.SCOPES:
+            path = hookconfig.settings_path(agent, scope, project_dir=project_dir)
+            try:
+                found: object = sorted(hookconfig.installed(path))
+            except hookconfig.HookConfigError as e:
+                found = f"unreadable: {e}"
+            report[f"{agent}/{scope}"] = {"path": str(path), "events": found}
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for key, entry in report.items():
+        events = entry["events"]
+        text = ", ".join(events) if isinstance(events, list) and events else (
+            "-" if isinstance(events, list) else str(events))
+        click.echo(f"{key:<16} {text:<28} {_home_relative(Path(str(entry['path'])))}")
+
+
+@click.command("config")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: {key: {value, source}}.")
+@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to look for spacetime.json (default: SPACES_PROJECT_DIR or the "
+                   "current directory).")
+def config(as_json: bool, project_dir: Path | None) -> None:
+    """Every effective setting and where it came from (tokens are never shown)."""
+    try:
+        cfg = load_config(cwd=project_dir)
+    except ConfigError as e:
+        _fail(str(e), EXIT_CONFIG)
+        return
+    if as_json:
+        click.echo(json.dumps(cfg.redacted()))
+        return
+    for line in cfg.describe():
+        click.echo(line)
