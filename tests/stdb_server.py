@@ -589,6 +589,9 @@ class TestServer:
         self._server: asyncio.Server | None = None
         self._conn_tasks: set[asyncio.Task[None]] = set()
         self.reducer_calls = 0
+        # Fault injection (tests): drop the caller's socket right after this many committed
+        # WebSocket reducer calls, before their ReducerResult is sent (a crash after commit).
+        self.drop_after_commit = 0
 
     @property
     def url(self) -> str:
@@ -975,6 +978,11 @@ class TestServer:
                     outcome = m.ReducerErr.from_message(e.message)
                 else:
                     outcome = m.ReducerOk(b"", session.transaction_update(changes))
+                    if self.drop_after_commit > 0:
+                        self.drop_after_commit -= 1
+                        session.closed = True
+                        session.writer.transport.abort()
+                        return
         session.send([m.ReducerResult(msg.request_id, ts, outcome)])
 
 

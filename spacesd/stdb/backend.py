@@ -165,7 +165,7 @@ class SpacetimeBackend(Backend):
         self.conn.subscribe("messages", self._message_queries)
         self.conn.subscribe("private", self._private_queries)
         self.conn.start()
-        if await self.conn.wait_ready(START_TIMEOUT):
+        if await self.conn.wait_first_attempt(START_TIMEOUT):
             for key_ in ("public", "messages", "private"):
                 await self.conn.wait_subscribed(key_, START_TIMEOUT)
             if self._register_task is not None:
@@ -405,8 +405,12 @@ def create_backend(config: object | None) -> Backend:
     if not host or not database:
         raise RuntimeError("the spacetimedb backend needs a host and a database "
                            "(SPACETIMEDB_HOST and SPACETIMEDB_DATABASE, or spacetime.json)")
-    compression: Compression = "gzip" if os.environ.get(
-        "SPACES_STDB_COMPRESSION", "").lower() == "gzip" else "none"
+    # gzip pays off across a network; on loopback it only costs time
+    wanted = os.environ.get("SPACES_STDB_COMPRESSION", "").strip().lower()
+    if wanted not in ("gzip", "none"):
+        wanted = "none" if Endpoint.parse(host).host in ("127.0.0.1", "localhost", "::1") \
+            else "gzip"
+    compression: Compression = "gzip" if wanted == "gzip" else "none"
     return SpacetimeBackend(host=host, database=database, token=token,
                             agent_name=getattr(config, "identity_name", None),
                             compression=compression)

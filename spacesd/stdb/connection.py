@@ -381,6 +381,7 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._ready = asyncio.Event()
+        self._attempted = asyncio.Event()  # set after the first attempt, success or failure
         self._applied: dict[str, asyncio.Event] = {}
         self.identity: Identity | None = None
 
@@ -408,6 +409,12 @@ class Connection:
             return True
         except asyncio.TimeoutError:
             return False
+
+    async def wait_first_attempt(self, timeout: float | None = None) -> bool:
+        """Wait until the first connection attempt succeeded (True) or failed (False)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._attempted.wait(), timeout)
+        return self._ready.is_set()
 
     async def wait_subscribed(self, key: str, timeout: float | None = None) -> bool:
         ev = self._applied.setdefault(key, asyncio.Event())
@@ -446,6 +453,9 @@ class Connection:
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI,
                     asyncio.TimeoutError, BsatnError, ValueError) as e:
                 reason = f"{type(e).__name__}: {e}"
+            except Exception as e:  # never let the reconnect loop die
+                log.exception("stdb: unexpected error in the connection")
+                reason = f"{type(e).__name__}: {e}"
             self._ws = None
             self._ready.clear()
             for ev in self._applied.values():
@@ -456,6 +466,7 @@ class Connection:
                 break
             self.stats.last_error = reason
             self.stats.state = "backoff"
+            self._attempted.set()
             self._emit(DisconnectedEvent(reason))
             delay = self.backoff.next_delay()
             log.info("stdb: disconnected (%s); reconnecting in %.2fs", reason, delay)
@@ -499,6 +510,7 @@ class Connection:
                 self.backoff.reset()
                 self._emit(event)
                 self._ready.set()
+                self._attempted.set()
                 self._resubscribe()
                 continue
             if isinstance(event, SubscribedEvent):

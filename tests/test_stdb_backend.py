@@ -1,0 +1,201 @@
+"""The daemon's SpacetimeDB backend (spacesd.stdb.backend) in process, against the test server:
+cache, reads, writes, refusals, private rows, restarts of either side, and a call whose
+connection drops after its commit (retried without a duplicate)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from spacesd.daemon.backend import BackendUnavailable, BadArguments, ReducerFailed
+from spacesd.model import MemberRole
+from spacesd.stdb.backend import SpacetimeBackend, create_backend, identity_from_token
+from spacesd.stdb.connection import Backoff
+from spacesd.store import Changes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stdb_server import TestServer
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(coro: Awaitable[T]) -> T:
+    async def main() -> T:
+        return await asyncio.wait_for(coro, 60)
+
+    return asyncio.run(main())
+
+
+async def wait_until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def make_backend(url: str, data: Path, name: str) -> SpacetimeBackend:
+    b = SpacetimeBackend(host=url, database="spaces", data_dir=data, agent_name=name)
+    await b.start()
+    assert b.conn is not None
+    b.conn.backoff = Backoff(initial=0.05, cap=0.3)
+    return b
+
+
+def test_two_backends_share_the_database(tmp_path: Path) -> None:
+    async def main() -> None:
+        server = TestServer(tmp_path / "srv")
+        await server.start()
+        a = await make_backend(server.url, tmp_path / "a", "agent-a")
+        b = await make_backend(server.url, tmp_path / "b", "agent-b")
+        try:
+            assert a.identity != b.identity
+            assert a.username == "agent-a" and b.username == "agent-b"
+            member = a.store.member(1, a.identity)
+            assert member is not None and member.role == MemberRole.Agent
+            seen: list[Changes] = []
+            b.add_listener(seen.append)
+            changes = await a.call("send_message", [1, "hello b", None, None, "Text"])
+            (msg,) = changes.inserted("message")
+            assert msg.content == "hello b" and msg.sender == a.identity
+            assert a.store.message(msg.id) == msg  # in the caller's cache on return
+            await wait_until(lambda: b.store.message(msg.id) is not None)
+            assert any(c.inserted("message") == [msg] for c in seen)
+            with pytest.raises(ReducerFailed) as err:
+                await a.call("create_channel", [1, "ops", None, "Text"])
+            assert err.value.message == "only Admins and the Owner can create channels"
+            with pytest.raises(BadArguments):
+                await a.call("send_message", ["one", "x"])
+            # DMs reach only their participants' caches
+            await a.call("start_dm", [b.identity.hex])
+            await wait_until(lambda: b.store.conversation_between(a.identity, b.identity)
+                             is not None)
+            conv = b.store.conversation_between(a.identity, b.identity)
+            assert conv is not None
+            await b.call("send_dm", [conv.id, "psst"])
+            await wait_until(lambda: len(a.store.rows("direct_message")) == 1)
+            c = await make_backend(server.url, tmp_path / "c", "agent-c")
+            assert c.store.rows("direct_conversation") == []
+            assert c.store.rows("direct_message") == []
+            await c.stop()
+            st = a.status()
+            assert st["connection"] == "connected" and st["reconnects"] == 0
+            assert st["host"] == server.url and st["database_name"] == "spaces"
+            assert b.status()["subscription_lag_ms"] is not None
+        finally:
+            await a.stop()
+            await b.stop()
+            await server.stop()
+
+    run(main())
+
+
+def test_uncertain_call_is_not_sent_twice(tmp_path: Path) -> None:
+    """The server commits a send_message and the connection drops before its result: the
+    call is reported unavailable (the daemon queues it); the retry finds the committed row in
+    the cache instead of sending a second copy."""
+
+    async def main() -> None:
+        port = free_port()
+        server = TestServer(tmp_path / "srv", port=port)
+        await server.start()
+        a = await make_backend(server.url, tmp_path / "a", "agent-a")
+        try:
+            server.drop_after_commit = 1
+            args = [1, "exactly once", None, None, "Text"]
+            with pytest.raises(BackendUnavailable):
+                await a.call("send_message", args)
+            await wait_until(lambda: a.available and "messages" in a.status()["subscriptions"])
+            changes = await a.call("send_message", args)
+            (msg,) = changes.inserted("message")
+            assert msg.content == "exactly once"
+            assert server.db is not None
+            stored = [m for m in server.db.store.rows("message") if m.content == "exactly once"]
+            assert len(stored) == 1 and stored[0].id == msg.id
+            assert a.status()["reconnects"] == 1
+            # a second, deliberate identical message is sent normally
+            again = await a.call("send_message", args)
+            assert again.inserted("message")[0].id != msg.id
+        finally:
+            await a.stop()
+            await server.stop()
+
+    run(main())
+
+
+def test_offline_start_and_catch_up(tmp_path: Path) -> None:
+    """A backend with a kept token starts while the server is down (identity from the token,
+    reads from its cache), refuses writes as unavailable, and catches up when the server
+    comes back, without duplicates."""
+
+    async def main() -> None:
+        port = free_port()
+        server = TestServer(tmp_path / "srv", port=port)
+        await server.start()
+        a = await make_backend(server.url, tmp_path / "a", "agent-a")
+        b = await make_backend(server.url, tmp_path / "b", "agent-b")
+        await a.call("send_message", [1, "first", None, None, "Text"])
+        await wait_until(lambda: any(m.content == "first" for m in b.store.rows("message")))
+        b_identity = b.identity
+        await b.stop()
+        for i in range(3):
+            await a.call("send_message", [1, f"while b is away {i}", None, None, "Text"])
+        await server.stop()
+        b2 = SpacetimeBackend(host=server.url, database="spaces", data_dir=tmp_path / "b",
+                              agent_name="agent-b")
+        await b2.start()  # the server is down: starts from the token and the cache
+        assert b2.conn is not None
+        b2.conn.backoff = Backoff(initial=0.05, cap=0.3)
+        try:
+            assert b2.identity == b_identity
+            assert not b2.available
+            assert any(m.content == "first" for m in b2.store.rows("message"))
+            with pytest.raises(BackendUnavailable):
+                await b2.call("send_message", [1, "x", None, None, "Text"])
+            server = TestServer(tmp_path / "srv", port=port)
+            await server.start()
+            await wait_until(lambda: b2.available
+                             and "messages" in b2.status()["subscriptions"])
+            contents = [m.content for m in b2.store.rows("message")]
+            assert contents.count("first") == 1
+            assert [c for c in contents if c.startswith("while")] == [
+                f"while b is away {i}" for i in range(3)]
+        finally:
+            await b2.stop()
+            await a.stop()
+            await server.stop()
+
+    run(main())
+
+
+def test_identity_from_token_and_factory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stdb_server import TokenAuthority
+
+    ident, token = TokenAuthority(b"k" * 32).mint()
+    assert identity_from_token(token) == ident
+    assert identity_from_token("opaque") is None
+    monkeypatch.setenv("SPACETIMEDB_HOST", "http://127.0.0.1:3000")
+    monkeypatch.setenv("SPACETIMEDB_DATABASE", "spaces")
+    monkeypatch.delenv("SPACES_STDB_COMPRESSION", raising=False)
+    backend = create_backend(None)
+    assert isinstance(backend, SpacetimeBackend)
+    assert backend.database == "http://127.0.0.1:3000/spaces"
+    assert backend.compression == "none"
+    monkeypatch.setenv("SPACETIMEDB_HOST", "https://stdb.example.com")
+    remote = create_backend(None)
+    assert isinstance(remote, SpacetimeBackend) and remote.compression == "gzip"
+    monkeypatch.delenv("SPACETIMEDB_DATABASE")
+    with pytest.raises(RuntimeError):
+        create_backend(None)
