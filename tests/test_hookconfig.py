@@ -251,3 +251,26 @@ def test_cli_config(runner_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
     broken = runner.invoke(config, [])
     assert broken.exit_code == 2
     assert broken.output.strip().count("\n") == 0 and "SPACES_BACKEND" in broken.output
+
+
+# ----------------------------------------------------------------- the Claude Code plugin
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_plugin_layout_matches_the_settings_entries() -> None:
+    manifest = load(ROOT / ".claude-plugin" / "plugin.json")
+    assert manifest["name"] == "spaces" and manifest["version"]
+    market = load(ROOT / ".claude-plugin" / "marketplace.json")
+    assert [p["name"] for p in market["plugins"]] == ["spaces"]
+    plugin_hooks = load(ROOT / "hooks" / "hooks.json")["hooks"]
+    for spec in hookconfig.specs("claude", COMMANDS):
+        (group,) = plugin_hooks[spec.event]
+        assert group.get("matcher") == spec.matcher
+        (handler,) = group["hooks"]
+        assert handler["timeout"] == spec.handler["timeout"]  # explicit and short
+        program = Path(spec.handler["command"]).name
+        assert handler["command"] == f'"${{CLAUDE_PLUGIN_ROOT}}/hooks/{program}"'
+        script = ROOT / "hooks" / program
+        assert script.is_file() and os.access(script, os.X_OK)
+    assert set(plugin_hooks) == {"Stop", "SessionStart"}
