@@ -20,7 +20,7 @@ import signal
 import socket
 import stat
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from spacesd.daemon.backend import Backend, BackendError, BackendUnavailable
 from spacesd.daemon.handouts import Handouts
 from spacesd.daemon.summary import parse_summary, render_summary, summary_content
 from spacesd.ipc import FrameDecoder, FrameTooLarge, ProtocolError, decode_payload, encode_frame
-from spacesd.model import Message, MessageType, now_micros
+from spacesd.model import Identity, Message, MessageType, now_micros
 from spacesd.store import Changes
 
 log = logging.getLogger("spacesd")
@@ -47,6 +47,7 @@ CONTEXT_MAX_CHARS = 8000
 CONTEXT_SCAN = 500
 """How many recent messages of the summaries' channel `context` looks through."""
 CONTEXT_MAX_AGE_S = 7 * 24 * 3600
+SUMMARY_CACHE = 4 * CONTEXT_SCAN
 TAIL_MAX_BUFFER = 8 * 1024 * 1024
 """A tail client that lets this much pile up unread is dropped."""
 PAUSE_AT = 64
@@ -146,6 +147,8 @@ class Daemon:
         self._outbox_kick = asyncio.Event()
         self._outbox_mtime: int | None = None
         self._delivered = 0
+        self._summaries: OrderedDict[tuple[int, int | None], dict[str, Any] | None] = (
+            OrderedDict())
         self._ops: dict[str, Callable[[dict[str, Any]], Any]] = {
             "ping": self.op_ping,
             "status": self.op_status,
@@ -469,6 +472,20 @@ class Daemon:
         info = self._resolve_channel(self._context_channel_ref())
         return self.peer_context(info, session_id, cwd, source, max_chars)
 
+    def _parsed_summary(self, msg: Message) -> dict[str, Any] | None:
+        """parse_summary, cached by (message id, edited_at): posted content never changes
+        but by an edit."""
+        key = (msg.id, msg.edited_at)
+        cache = self._summaries
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        summary = parse_summary(msg.content)
+        cache[key] = summary
+        if len(cache) > SUMMARY_CACHE:
+            cache.popitem(last=False)
+        return summary
+
     def _context_channel_ref(self) -> int | str:
         ref = self.settings.channel or "agent-logs"
         return int(ref) if ref.isdigit() else ref
@@ -484,7 +501,7 @@ class Daemon:
         for msg in reversed(views.recent_messages(store, info.channel.id, CONTEXT_SCAN)):
             if msg.message_type != MessageType.AgentEvent or msg.created_at < horizon:
                 continue
-            summary = parse_summary(msg.content)
+            summary = self._parsed_summary(msg)
             if summary is None:
                 continue
             sid = str(summary.get("session_id") or f"message-{msg.id}")
@@ -512,13 +529,16 @@ class Daemon:
         lines: list[str] = []
         ids: list[int] = []
         used = len(header)
+        names: dict[Identity, str] = {}
         for msg, summary in fresh:
-            line = "- " + render_summary(summary, sender_name=views.sender_name(store, msg.sender),
+            room = max_chars - used - 1
+            if room < 160:
+                break
+            if msg.sender not in names:
+                names[msg.sender] = views.sender_name(store, msg.sender)
+            line = "- " + render_summary(summary, sender_name=names[msg.sender],
                                          created_at=msg.created_at, now=now)
-            if used + 1 + len(line) > max_chars:
-                room = max_chars - used - 1
-                if room < 160:
-                    continue
+            if len(line) > room:
                 line = line[: room - 1] + "…"
             lines.append(line)
             ids.append(msg.id)

@@ -121,10 +121,19 @@ def _names(items: Any, *keys: str) -> list[str]:
     return out
 
 
-def _list_text(names: list[str], limit: int, item_limit: int = 80) -> str:
-    shown = [_clean(n, item_limit) for n in names[:limit]]
-    more = len(names) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+def _names_text(items: Any, limit: int, *keys: str) -> tuple[int, str]:
+    """How many items, and the first `limit` of them as text (only those are looked at)."""
+    if isinstance(items, list):
+        names = _names(items[: limit + 1], *keys)
+        total = len(items) - min(len(items), limit + 1) + len(names)
+    else:
+        names = _names(items, *keys)
+        total = len(names)
+    if not names:
+        return 0, ""
+    shown = [_clean(n, 80) for n in names[:limit]]
+    more = total - len(shown)
+    return total, ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def _tests_text(tests: Any) -> str | None:
@@ -183,12 +192,12 @@ def _commands_text(summary: Mapping[str, Any]) -> str | None:
     else:
         n = len(commands) if isinstance(commands, list) else (
             commands if isinstance(commands, int) else 0)
-    failed_names = _names(failed, "command", "cmd")
-    if not n and not failed_names:
+    n_failed, failed_text = _names_text(failed, 3, "command", "cmd")
+    if not n and not n_failed:
         return None
     text = f"ran {n} command{'s' if n != 1 else ''}" if n else "ran commands"
-    if failed_names:
-        text += f" ({len(failed_names)} failed: {_list_text(failed_names, 3, 60)})"
+    if n_failed:
+        text += f" ({n_failed} failed: {failed_text})"
     return text
 
 
@@ -257,9 +266,10 @@ def render_summary(summary: Mapping[str, Any], *, sender_name: str, created_at: 
     task = _first(summary, "task", "first_prompt", "prompt")
     if task:
         facts.append(f"task '{_clean(task, 300)}'")
-    files = _names(_first(summary, "files", "files_edited", "edited"), "path", "file")
-    if files:
-        facts.append(f"edited {_list_text(files, 8)}")
+    n_files, files = _names_text(_first(summary, "files", "files_edited", "edited"), 8,
+                                 "path", "file")
+    if n_files:
+        facts.append(f"edited {files}")
     commands = _commands_text(summary)
     if commands:
         facts.append(commands)
