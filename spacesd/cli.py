@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 import click
 
 from spacesd import __version__, outbox, paths
+from spacesd.cli_admin import config as admin_config
+from spacesd.cli_admin import hooks as admin_hooks
 from spacesd.ipc import Client, Err, IpcError
 
 EXIT_UNREACHABLE = 1
@@ -352,18 +354,6 @@ def _parse_call_args(args: Iterable[str]) -> list[Any]:
     return parsed
 
 
-def _register_optional(group: click.Group) -> None:
-    """Commands other modules provide (hooks install/uninstall, config)."""
-    candidates: list[tuple[str, str]] = [("spacesd.cli_admin", "hooks"),
-                                         ("spacesd.cli_admin", "config")]
-    for module_name, attr in candidates:
-        try:
-            module = __import__(module_name, fromlist=[attr])
-        except ImportError:
-            continue
-        command = getattr(module, attr, None)
-        if isinstance(command, click.Command) and attr not in group.commands:
-            group.add_command(command, attr)
-
-
-_register_optional(main)
+# Commands of spacesd/cli_admin.py: `spacesd hooks install|uninstall|status`, `spacesd config`.
+main.add_command(admin_hooks, "hooks")
+main.add_command(admin_config, "config")

@@ -100,3 +100,8 @@ def test_subprocess_status_and_tail(daemon_process: ProcessDaemon, spaces_env: S
     res = subprocess.run([exe, "read", "general"], env=spaces_env.env, capture_output=True,
                          text=True, timeout=30)
     assert res.returncode == 1 and res.stdout == "" and res.stderr.count("\n") == 1
+
+
+def test_admin_commands_are_registered() -> None:
+    assert {"hooks", "config", "run", "status", "channels", "read", "send", "tail",
+            "call"} <= set(main.commands)
