@@ -96,9 +96,10 @@ def check_args(reducer: str, args: Sequence[Any]) -> list[Any]:
     specs = _PARAM_SPECS.get(reducer)
     if specs is None:
         raise ReducerError(errors.unknown_reducer(reducer))
-    if isinstance(args, str | bytes) or len(args) != len(specs):
-        got = len(args) if not isinstance(args, str | bytes) else 1
-        raise ReducerError(errors.wrong_arity(reducer, len(specs), got))
+    if isinstance(args, str | bytes | dict) or not hasattr(args, "__len__"):
+        raise ReducerError(errors.not_an_array(reducer))
+    if len(args) != len(specs):
+        raise ReducerError(errors.wrong_arity(reducer, len(specs), len(args)))
     out = []
     for (name, spec), value in zip(specs, args, strict=True):
         try:
@@ -154,7 +155,7 @@ def coerce_args(reducer: str, json_args: list[Any]) -> list[Any]:
     if specs is None:
         raise ReducerError(errors.unknown_reducer(reducer))
     if not isinstance(json_args, list | tuple):
-        raise ReducerError(errors.wrong_arity(reducer, len(specs), 1))
+        raise ReducerError(errors.not_an_array(reducer))
     if len(json_args) != len(specs):
         raise ReducerError(errors.wrong_arity(reducer, len(specs), len(json_args)))
     out = []

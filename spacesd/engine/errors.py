@@ -168,6 +168,10 @@ def wrong_arity(reducer: str, expected: int, got: int) -> str:
     return f"{reducer} takes {expected} argument{'' if expected == 1 else 's'}, got {got}"
 
 
+def not_an_array(reducer: str) -> str:
+    return f"the arguments of {reducer} must be an array"
+
+
 def bad_argument(reducer: str, param: str, expected: str) -> str:
     return f"argument {param} of {reducer} must be {expected}"
 
