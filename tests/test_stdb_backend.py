@@ -199,3 +199,37 @@ def test_identity_from_token_and_factory(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("SPACETIMEDB_DATABASE")
     with pytest.raises(RuntimeError):
         create_backend(None)
+
+
+def test_database_reset_drops_the_cache(tmp_path: Path) -> None:
+    """The database is republished with its data deleted (a fresh server on the same port):
+    the backend notices, drops its cached rows and starts over, rather than waiting for
+    message ids above its old mark."""
+
+    async def main() -> None:
+        port = free_port()
+        server = TestServer(tmp_path / "srv1", port=port)
+        await server.start()
+        a = await make_backend(server.url, tmp_path / "a", "agent-a")
+        try:
+            for i in range(5):
+                await a.call("send_message", [1, f"old life {i}", None, None, "Text"])
+            await server.stop()
+            # the same host (same signing key: the token stays valid), a new database
+            (tmp_path / "srv2").mkdir()
+            (tmp_path / "srv2" / "secret.key").write_bytes(
+                (tmp_path / "srv1" / "secret.key").read_bytes())
+            server = TestServer(tmp_path / "srv2", port=port)
+            await server.start()
+            await wait_until(lambda: a.status()["database_resets"] == 1
+                             and "messages" in a.status()["subscriptions"])
+            contents = [m.content for m in a.store.rows("message")]
+            assert not any(c.startswith("old life") for c in contents)
+            changes = await a.call("send_message", [1, "new life", None, None, "Text"])
+            assert changes.inserted("message")[0].content == "new life"
+            assert a.username == "agent-a"
+        finally:
+            await a.stop()
+            await server.stop()
+
+    run(main())

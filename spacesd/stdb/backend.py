@@ -116,6 +116,8 @@ class SpacetimeBackend(Backend):
         self.calls = 0
         self.refusals = 0
         self.subscription_errors: list[str] = []
+        self.resets = 0
+        self._discarding = False  # after a database reset: ignore the session until reconnect
 
     # -- Backend -----------------------------------------------------------------------------
 
@@ -276,6 +278,7 @@ class SpacetimeBackend(Backend):
             "calls": self.calls,
             "refusals": self.refusals,
             "uncertain_calls": len(self._uncertain),
+            "database_resets": self.resets,
         }
 
     # -- subscriptions -----------------------------------------------------------------------
@@ -294,7 +297,10 @@ class SpacetimeBackend(Backend):
         ]
 
     def _on_event(self, event: Event) -> None:
+        if self._discarding and not isinstance(event, ConnectedEvent):
+            return
         if isinstance(event, ConnectedEvent):
+            self._discarding = False
             if self._identity is not None and event.identity != self._identity:
                 log.error("the server says we are %s, the token says %s",
                           event.identity.hex, self._identity.hex)
@@ -317,6 +323,8 @@ class SpacetimeBackend(Backend):
         rows: dict[str, list[Any]] = {}
         for delta in event.tables:
             rows.setdefault(delta.table, []).extend(delta.inserts)
+        if event.key == "public" and self._database_was_reset(rows.get("server", [])):
+            return
         changes = Changes()
         if event.key == "messages":
             inserts = [r for r in rows.get("message", []) if store.message(r.id) != r]
@@ -335,10 +343,35 @@ class SpacetimeBackend(Backend):
         if not changes.is_empty():
             store.apply(changes)
         self._subscribed.add(event.key)
-        if event.key == "public" and self._register_task is None:
+        if event.key == "public" and (self._register_task is None
+                                      or self._register_task.done()):
             self._register_task = asyncio.get_running_loop().create_task(self._register())
         if not changes.is_empty():
             self._publish(changes)
+
+    def _database_was_reset(self, servers: list[Any]) -> bool:
+        """The cache belongs to an earlier life of the database (republished with its data
+        deleted: the first server is not the one we knew). Then the cached messages and
+        private rows are dropped and the connection starts over from an empty mark."""
+        if not servers:
+            return False
+        hub = min(servers, key=lambda s: s.id)
+        fingerprint = f"{hub.id}:{hub.owner.hex}:{hub.created_at}"
+        known = self.store.meta_get("stdb_database_fingerprint")
+        if known == fingerprint:
+            return False
+        self.store.meta_set("stdb_database_fingerprint", fingerprint)
+        if known is None:
+            return False
+        log.warning("the database %s was reset: dropping the cache and resubscribing",
+                    self.database)
+        self.resets += 1
+        self.store.clear()
+        self._subscribed.clear()
+        self._discarding = True
+        if self.conn is not None:
+            asyncio.get_running_loop().create_task(self.conn.drop())
+        return True
 
     def _changes_of(self, deltas: Sequence[TableDelta]) -> Changes:
         changes = Changes()

@@ -377,6 +377,9 @@ class Connection:
         self.stats = ConnectionStats()
         self._subs: dict[str, QueryBuilder] = {}
         self._ws: ClientConnection | None = None
+        # Every outgoing frame of a session goes through one queue and one writer task, so
+        # frames leave in the order they were made (resubscriptions before later calls).
+        self._out: asyncio.Queue[bytes] | None = None
         self._waiters: dict[int, asyncio.Future[Any]] = {}
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -460,7 +463,7 @@ class Connection:
             self._ready.clear()
             for ev in self._applied.values():
                 ev.clear()
-            self._fail_waiters(CallUncertain(f"connection lost: {reason}"), started=True)
+            self._fail_waiters(CallUncertain(f"connection lost: {reason}"))
             self.proto.reset()
             if self._closing:
                 break
@@ -488,11 +491,31 @@ class Connection:
         ) as ws:
             if ws.subprotocol not in (V2_PROTOCOL, None):
                 raise ValueError(f"server chose subprotocol {ws.subprotocol!r}")
-            self._ws = ws
-            async for frame in ws:
-                if isinstance(frame, str):
-                    raise ValueError("text frame on a binary protocol")
-                self._on_frame(frame)
+            out: asyncio.Queue[bytes] = asyncio.Queue()
+            writer = asyncio.get_running_loop().create_task(self._writer(ws, out))
+            self._ws, self._out = ws, out
+            try:
+                async for frame in ws:
+                    if isinstance(frame, str):
+                        raise ValueError("text frame on a binary protocol")
+                    self._on_frame(frame)
+            finally:
+                self._out = None
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+
+    @staticmethod
+    async def _writer(ws: ClientConnection, out: asyncio.Queue[bytes]) -> None:
+        with contextlib.suppress(ConnectionClosed):  # the run loop notices and reconnects
+            while True:
+                await ws.send(await out.get())
+
+    def _send(self, frame: bytes) -> bool:
+        if self._out is None:
+            return False
+        self._out.put_nowait(frame)
+        return True
 
     def _on_frame(self, frame: bytes) -> None:
         now = time.time()
@@ -537,7 +560,7 @@ class Connection:
         except Exception:
             log.exception("stdb: event handler failed on %s", type(event).__name__)
 
-    def _fail_waiters(self, exc: Exception, started: bool = False) -> None:
+    def _fail_waiters(self, exc: Exception) -> None:
         waiters, self._waiters = self._waiters, {}
         for fut in waiters.values():
             if not fut.done():
@@ -550,16 +573,9 @@ class Connection:
             self._send_subscribe(key, build)
 
     def _send_subscribe(self, key: str, build: QueryBuilder) -> None:
-        ws = self._ws
-        if ws is None or not self.proto.ready:
+        if self._out is None or not self.proto.ready:
             return
-        queries = list(build())
-        frame = self.proto.subscribe(key, queries)
-        asyncio.get_running_loop().create_task(self._send_quiet(ws, frame))
-
-    async def _send_quiet(self, ws: ClientConnection, frame: bytes) -> None:
-        with contextlib.suppress(ConnectionClosed):  # the run loop notices and reconnects
-            await ws.send(frame)
+        self._send(self.proto.subscribe(key, list(build())))
 
     def subscribe(self, key: str, build: QueryBuilder) -> None:
         """Register a query set under `key`; sent now if connected and after every connect."""
@@ -573,23 +589,18 @@ class Connection:
         self._subs.pop(key, None)
         self._applied.pop(key, None)
         frame = self.proto.unsubscribe(key)
-        if frame is not None and self._ws is not None:
-            asyncio.get_running_loop().create_task(self._send_quiet(self._ws, frame))
+        if frame is not None:
+            self._send(frame)
 
     # -- requests ----------------------------------------------------------------------------
 
     async def _request(self, rid: int, frame: bytes, timeout: float) -> Any:
-        ws = self._ws
-        if ws is None:
-            self.proto.pending.pop(rid, None)
-            raise NotConnected("not connected")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiters[rid] = fut
-        try:
-            await ws.send(frame)
-        except ConnectionClosed as e:
+        if not self._send(frame):
             self._waiters.pop(rid, None)
-            raise CallUncertain(f"connection lost while sending: {e}") from e
+            self.proto.pending.pop(rid, None)
+            raise NotConnected("not connected")
         try:
             return await asyncio.wait_for(fut, timeout)
         except asyncio.TimeoutError:
