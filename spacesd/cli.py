@@ -197,6 +197,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
         + (f", {st['outbox_delivered']} delivered" if st.get("outbox_delivered") else ""),
         "counts:    " + ", ".join(f"{k} {v}" for k, v in counts.items() if v),
     ]
+    if st.get("backend") == "spacetimedb":
+        lag = st.get("subscription_lag_ms")
+        lines.insert(3, f"link:      {st.get('connection')} to {st.get('host')}, "
+                        f"{st.get('reconnects', 0)} reconnect(s), subscription lag "
+                        + (f"{lag} ms" if lag is not None else "unknown"))
     click.echo("\n".join(lines))
 
 
