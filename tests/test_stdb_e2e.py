@@ -240,3 +240,9 @@ def test_server_killed_and_restarted_while_posting(
     sa, sb = ok(a, "status"), ok(b, "status")
     assert sa["connection"] == sb["connection"] == "connected"
     assert sa["outbox_depth"] == 0
+    for d in (a, b):
+        res = subprocess.run([console_script("spacesd"), "status"], env=d.env.env,
+                             capture_output=True, text=True, timeout=15)
+        assert res.returncode == 0, res.stderr
+        assert f"link:      connected to {server.url}" in res.stdout
+        assert "reconnect(s)" in res.stdout and "reconnect(s), subscription lag" in res.stdout
