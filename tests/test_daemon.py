@@ -406,3 +406,18 @@ def test_half_closed_client_gets_its_answers(daemon: ThreadDaemon) -> None:
     assert second and second["id"] == 2
     assert _read_frame(s, dec) is None
     s.close()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to give a folder to another user")
+def test_refuses_a_runtime_dir_of_another_user(spaces_env: SpacesEnv) -> None:
+    spaces_env.runtime_dir.mkdir(mode=0o700, parents=True)
+    os.chown(spaces_env.runtime_dir, 54321, 54321)
+    with pytest.raises(RuntimeError, match="another user"):
+        ThreadDaemon(spaces_env).start()
+
+
+def test_too_long_socket_path_is_explained(spaces_env: SpacesEnv) -> None:
+    long_dir = spaces_env.root / ("x" * 120)
+    spaces_env.runtime_dir = long_dir
+    with pytest.raises(RuntimeError, match="107 bytes"):
+        ThreadDaemon(spaces_env).start()

@@ -263,6 +263,10 @@ class Daemon:
         try:
             self._server = await loop.create_unix_server(
                 lambda: Connection(self), str(path), backlog=512)
+        except OSError as e:
+            hint = (" (a Unix socket path is limited to about 107 bytes: set SPACES_SOCKET or "
+                    "SPACES_RUNTIME_DIR to a shorter one)" if len(os.fsencode(path)) > 100 else "")
+            raise RuntimeError(f"cannot listen on {path}: {e.strerror or e}{hint}") from e
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
