@@ -73,4 +73,7 @@ def run_daemon(*, backend: str | None = None, socket_path: Path | None = None,
         return 1
     except KeyboardInterrupt:
         return 0
+    except Exception:
+        log.exception("spacesd failed")
+        return 1
     return 0
