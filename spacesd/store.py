@@ -222,6 +222,7 @@ class _TableCodec:
         self.from_db = [_from_db(s) for s in specs]
         self.pk_to_db = self.to_db[self.pk_index]
         self.column_specs = dict(zip(self.columns, specs, strict=True))
+        self.column_to_db = dict(zip(self.columns, self.to_db, strict=True))
         cols = ", ".join(self.columns)
         marks = ", ".join("?" for _ in self.columns)
         self.select = f"SELECT {cols} FROM {self.name}"
@@ -264,7 +265,7 @@ class _TableCodec:
         return self.pk_to_db(value) if self.pk_to_db is not None else value
 
     def column_value(self, column: str, value: Any) -> Any:
-        conv = _to_db(self.column_specs[column])
+        conv = self.column_to_db[column]
         return conv(value) if conv is not None and value is not None else value
 
 
