@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -207,14 +208,28 @@ def test_stop_hook_post_reaches_peer_tail_and_context(
 
 def test_server_killed_and_restarted_while_posting(
         cluster: tuple[ServerProcess, ProcessDaemon, ProcessDaemon]) -> None:
+    """A posts 30 messages, one every ~0.1 s, alternating `send` to #general and Stop-hook
+    summaries to #agent-logs; the server is SIGKILLed after the 10th and started again (same
+    data) before the 18th. B must end with the 30 messages exactly once, in posting order."""
     server, a, b = cluster
     total = 30
     outcomes: list[str] = []
+    fixtures = shared_dir() / "fixtures" / "claude-code"
+    stop = json.loads((fixtures / "stop.json").read_text())
 
     def post(i: int) -> None:
-        res = a.request("send", channel="general", content=f"seq {i:03d}")
-        assert isinstance(res, Ok), res
-        outcomes.append("queued" if res.result.get("queued") else "sent")
+        if i % 2 == 0:
+            res = a.request("send", channel="general", content=f"seq {i:03d}")
+            assert isinstance(res, Ok), res
+            outcomes.append("queued" if res.result.get("queued") else "sent")
+            return
+        data = {**stop, "session_id": f"00000000-0000-4000-8000-{i:012d}",
+                "last_assistant_message": f"seq {i:03d}"}
+        hook = subprocess.run([console_script("spaces-session-hook")], input=json.dumps(data),
+                              env=a.env.env, capture_output=True, text=True, timeout=15,
+                              cwd=fixtures)
+        assert hook.returncode == 0 and hook.stdout == ""
+        outcomes.append("hook")
 
     for i in range(total):
         if i == 10:
@@ -224,16 +239,22 @@ def test_server_killed_and_restarted_while_posting(
         post(i)
         time.sleep(0.1)
 
-    def b_seqs() -> list[str]:
-        msgs = ok(b, "messages", channel="general", limit=500)
-        return [m["content"] for m in msgs if m["content"].startswith("seq ")]
+    seq = re.compile(r"seq (\d{3})")
 
-    expected = [f"seq {i:03d}" for i in range(total)]
+    def b_seqs() -> list[int]:
+        found: list[tuple[int, int]] = []
+        for channel in ("general", "agent-logs"):
+            for msg in ok(b, "messages", channel=channel, limit=500):
+                mt = seq.search(msg["content"])
+                if mt:
+                    found.append((msg["id"], int(mt.group(1))))
+        return [n for _, n in sorted(found)]
+
     try:
         wait_for(lambda: len(b_seqs()) >= total, 30, "B to have every message")
     finally:
         got = b_seqs()
-    assert got == expected, (outcomes, got)
+    assert got == list(range(total)), (outcomes, got)
     assert "queued" in outcomes  # the outage was real: writes waited in the outbox
     wait_for(lambda: ok(a, "status")["reconnects"] >= 1 and ok(b, "status")["reconnects"] >= 1,
              10, "both daemons to report the reconnect")
