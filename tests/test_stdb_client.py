@@ -339,3 +339,29 @@ def test_server_state_survives_restart(tmp_path: Path) -> None:
             await server.stop()
 
     run(main())
+
+
+def test_events_as_an_async_iterator(tmp_path: Path) -> None:
+    async def main() -> None:
+        server = await start_server(tmp_path)
+        try:
+            conn = Connection(server.url, "spaces", None)  # anonymous: an identity is minted
+            conn.subscribe("ch", lambda: ["SELECT * FROM channel"])
+            kinds: list[str] = []
+
+            async def consume() -> None:
+                async for ev in conn.events():
+                    kinds.append(type(ev).__name__)
+
+            task = asyncio.create_task(consume())
+            await asyncio.sleep(0)
+            conn.start()
+            assert await conn.wait_subscribed("ch", 5)
+            assert conn.identity is not None and conn.token
+            await conn.close()
+            await asyncio.wait_for(task, 5)
+            assert kinds[:2] == ["ConnectedEvent", "SubscribedEvent"]
+        finally:
+            await server.stop()
+
+    run(main())

@@ -11,10 +11,11 @@ jitter. Subscriptions are registered once, with a function that builds their que
 every (re)connect the function runs again, so a caller can resume from its high-water marks
 (`SELECT * FROM message WHERE id > 41`) and receive neither a gap nor a duplicate.
 
-Events reach the caller through one synchronous callback, called on the event loop's thread
-in the order the server sent them; a reducer call's own ReducerResult is delivered as a
-`TransactionEvent` *before* the awaiting `call()` returns, so a caller that applies events to
-a cache sees its own write there when the call completes.
+Events reach the caller through one synchronous callback (or `events()`, an async
+iterator), on the event loop's thread in the order the server sent them; a reducer call's
+own ReducerResult is delivered as a `TransactionEvent` *before* the awaiting `call()`
+returns, so a caller that applies events to a cache sees its own write there when the call
+completes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -381,6 +382,7 @@ class Connection:
         # frames leave in the order they were made (resubscriptions before later calls).
         self._out: asyncio.Queue[bytes] | None = None
         self._waiters: dict[int, asyncio.Future[Any]] = {}
+        self._event_queue: asyncio.Queue[Event | None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._ready = asyncio.Event()
@@ -439,6 +441,8 @@ class Connection:
             self._task = None
         self._fail_waiters(NotConnected("connection closed"))
         self.stats.state = "closed"
+        if self._event_queue is not None:
+            self._event_queue.put_nowait(None)
 
     async def drop(self) -> None:
         """Close the current socket (tests): the connection reconnects by itself."""
@@ -553,12 +557,26 @@ class Connection:
         return self.proto.receive(frame)
 
     def _emit(self, event: Event) -> None:
+        if self._event_queue is not None:
+            self._event_queue.put_nowait(event)
         if self.on_event is None:
             return
         try:
             self.on_event(event)
         except Exception:
             log.exception("stdb: event handler failed on %s", type(event).__name__)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The events as an async iterator (from the first call on; the callback, if any,
+        still runs first). Ends when the connection is closed."""
+        if self._event_queue is None:
+            self._event_queue = asyncio.Queue()
+        queue = self._event_queue
+        while True:
+            event = await queue.get()
+            if event is None:
+                return
+            yield event
 
     def _fail_waiters(self, exc: Exception) -> None:
         waiters, self._waiters = self._waiters, {}
