@@ -365,3 +365,18 @@ def test_events_as_an_async_iterator(tmp_path: Path) -> None:
             await server.stop()
 
     run(main())
+
+
+def test_endpoint_parsing() -> None:
+    from spacesd.stdb.http import Endpoint
+
+    e = Endpoint.parse("https://maincloud.spacetimedb.com")
+    assert (e.scheme, e.host, e.port) == ("https", "maincloud.spacetimedb.com", 443)
+    assert e.base_url == "https://maincloud.spacetimedb.com"
+    assert e.ws_base_url == "wss://maincloud.spacetimedb.com"
+    e = Endpoint.parse("127.0.0.1:3000")
+    assert e.base_url == "http://127.0.0.1:3000" and e.ws_base_url == "ws://127.0.0.1:3000"
+    assert Endpoint.parse("ws://[::1]:3000/").netloc == "[::1]:3000"
+    for bad in ("ftp://x", "http://"):
+        with pytest.raises(ValueError):
+            Endpoint.parse(bad)
