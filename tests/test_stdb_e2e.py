@@ -175,7 +175,9 @@ def test_stop_hook_post_reaches_peer_tail_and_context(
     fixtures = shared_dir() / "fixtures" / "claude-code"
     tail = Tail(b.env)
     try:
-        time.sleep(0.3)  # the tail subscribes
+        # the tail is connected (the status request itself is the other client)
+        wait_for(lambda: ok(b, "status")["clients"] >= 2, 10, "the tail to connect")
+        time.sleep(0.2)
         stop = (fixtures / "stop.json").read_text()
         res = subprocess.run([console_script("spaces-session-hook")], input=stop, env=a.env.env,
                              capture_output=True, text=True, timeout=15, cwd=fixtures)
