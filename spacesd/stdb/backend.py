@@ -327,7 +327,10 @@ class SpacetimeBackend(Backend):
             return
         changes = Changes()
         if event.key == "messages":
-            inserts = [r for r in rows.get("message", []) if store.message(r.id) != r]
+            got = rows.get("message", [])
+            known = ({m.id: m for m in store.messages_after(min(r.id for r in got) - 1)}
+                     if got else {})
+            inserts = [r for r in got if known.get(r.id) != r]
             if inserts:
                 changes.tables["message"] = TableChanges(inserts, [])
         else:
