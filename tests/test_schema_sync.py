@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import random
 import re
-from collections.abc import Iterator
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -762,3 +765,112 @@ def test_hub_channels_match_the_model() -> None:
     rust = [(rust_string(m.group(1)), m.group(2), int(m.group(3))) for m in re.finditer(
         r'\(\s*("[^"]*")\s*,\s*ChannelType::(\w+)\s*,\s*(\d+)\s*,?\s*\)', body)]
     assert rust == [(name, kind.name, pos) for name, kind, pos in model.HUB_CHANNELS]
+
+
+# --------------------------------------------------------------------------------------------
+# Differential: the logic crate's rules against the engine's, on the same inputs
+
+
+def _oracle(cases: list[tuple[str, str]]) -> list[str]:
+    """Runs the logic crate's `oracle` example over (check, text) cases."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        pytest.skip("cargo is not installed")
+    lines = "".join(f"{check} {text.encode().hex()}\n" for check, text in cases)
+    done = subprocess.run(
+        [cargo, "run", "--quiet", "--manifest-path", str(MODULE_DIR / "Cargo.toml"),
+         "-p", "spaces-logic", "--example", "oracle"],
+        input=lines, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.splitlines()
+
+
+_PIECES = [
+    "a", "z", "0", "9", "_", ".", "-", "@", " ", "A", "Z", "é", "😀", "\t", "\n", "\x1c",
+    "\x1f", "\u00a0", "\u2003", "\u200b", "\u3000", "#", ":", "/", "{", "}", "[", "]", '"',
+    ",", "\\", "e", "E", "+", "true", "null", "http://", "https://", "HTTPS://", "mail@",
+    "@al.", "@Bob", "@bob", "x@y",
+]
+_JSON_SCALARS = [
+    "1", "-0", "0.5", "1e400", "01", "1.", ".5", "2E-3", "-", "true", "false", "null", "nul",
+    '"a"', '"\\u12g4"', '"\\ud800"', '"\x01"', '"\x1f"', '"\x7f"', "NaN", "-Infinity",
+    '"x\\/"', '"\\q"',
+]
+
+
+def _json_like(rng: random.Random, depth: int = 0) -> str:
+    roll = rng.random()
+    if depth > 3 or roll < 0.3:
+        return rng.choice(_JSON_SCALARS)
+    if roll < 0.6:
+        items = ", ".join(_json_like(rng, depth + 1) for _ in range(rng.randint(0, 3)))
+        return "[" + items + rng.choice(["]", ",]", " ]"])
+    members = ",".join(rng.choice(['"k"', "k", '""', "'k'"]) + rng.choice([":", " : ", ""])
+                       + _json_like(rng, depth + 1) for _ in range(rng.randint(0, 3)))
+    return "{" + members + rng.choice(["}", ",}", "} "])
+
+
+def _differential_cases() -> list[tuple[str, str]]:
+    rng = random.Random(20261125)
+
+    def text(n: int | None = None) -> str:
+        count = rng.randint(0, 14) if n is None else n
+        return "".join(rng.choice(_PIECES) for _ in range(count))
+
+    cases: list[tuple[str, str]] = []
+    checks = ["username", "channel_name", "server_name", "thread_name", "emoji", "mentions",
+              "display_name", "status_text", "avatar_url", "icon_url", "dm_content",
+              "text_content"]
+    for _ in range(600):
+        for check in checks:
+            cases.append((check, text()))
+        cases.append(("agent_event_content",
+                      rng.choice(["", " ", "\n", "\ufeff"]) + _json_like(rng)
+                      + rng.choice(["", " ", "x", "\r\n"])))
+    # Every bound, just inside and just outside, in 1- to 4-byte characters.
+    bounds = {"username": 32, "channel_name": 64, "server_name": 100, "thread_name": 100,
+              "emoji": 32, "display_name": 64, "bio": 512, "status_text": 128,
+              "description": 1024, "topic": 1024, "text_content": 4000, "dm_content": 4000}
+    for check, limit in bounds.items():
+        for char in ("a", "é", "€", "😀", " "):
+            for n in (0, 1, 2, 3, limit - 1, limit, limit + 1):
+                cases.append((check, char * n))
+    for n in (0, 1, 7, 8, 9, 504, 505, 512):
+        for scheme in ("http://", "https://", "Https://", "ftp://"):
+            cases.append(("avatar_url", scheme + "é" * n))
+    for scalar in _JSON_SCALARS:
+        cases += [("agent_event_content", '{"k": ' + scalar + "}"),
+                  ("agent_event_content", '{"k": [' + scalar + ", 1]}"),
+                  ("agent_event_content", "{" + scalar + ": 1}")]
+    body = '{"k":"' + "x" * 16376 + '"}'
+    cases += [("agent_event_content", body), ("agent_event_content", body[:-2] + 'x"}'),
+              ("agent_event_content", '{"a":' * 200 + "1" + "}" * 200)]
+    return cases
+
+
+def _engine_outcome(validation: ModuleType, reducer_error: type[Exception],
+                    check: str, text: str) -> str:
+    if check == "mentions":
+        mentioned: list[str] = validation.mentions(text)
+        return ",".join(mentioned)
+    fn: Callable[[str], object] = getattr(validation, check)
+    try:
+        fn(text)
+    except reducer_error as refusal:
+        return str(getattr(refusal, "message", refusal))
+    return "ok"
+
+
+def test_rules_agree_with_the_engine_on_the_same_inputs() -> None:
+    validation = engine_module("validation")
+    reducer_error: type[Exception] = engine_module("errors").ReducerError
+    cases = _differential_cases()
+    rust = _oracle(cases)
+    assert len(rust) == len(cases)
+    differ = [(check, text[:80], expected, got)
+              for (check, text), got in zip(cases, rust, strict=True)
+              if (expected := _engine_outcome(validation, reducer_error, check, text)) != got]
+    assert differ[:10] == [], f"{len(differ)} of {len(cases)} inputs judged differently"
+    accepted_events = sum(1 for (check, _), got in zip(cases, rust, strict=True)
+                          if check == "agent_event_content" and got == "ok")
+    assert accepted_events >= 20, "the JSON cases should include valid objects"
