@@ -1,0 +1,254 @@
+"""install.sh in a throwaway HOME: a working daemon and wired hooks, idempotent, clean removal.
+
+One real install per session (pip into a fresh venv, ~15-60 s); systemd is not used
+(SPACES_INSTALL_NO_SYSTEMD=1: a test must never touch the real user manager), so the daemon
+runs in the background as on a machine without `systemctl --user`. Extra pip arguments (e.g.
+an offline wheel directory) can be given with SPACES_INSTALL_PIP_ARGS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL = ROOT / "install.sh"
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="install.sh is tested on Linux")
+
+USER_SETTINGS: dict[str, Any] = {
+    "model": "opus",
+    "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done", "timeout": 3}]}]},
+}
+
+Manifest = dict[str, tuple[object, ...]]
+
+
+def manifest(home: Path, names_only: tuple[Path, ...]) -> Manifest:
+    """Every path under `home`: kind, link target or content hash and mode.
+
+    Under `names_only` (the kept data and state, which the running daemon writes to) only the
+    names count, without SQLite's transient side files.
+    """
+    out: Manifest = {}
+    for dirpath, dirnames, filenames in os.walk(home):
+        dirnames.sort()
+        for name in dirnames + sorted(filenames):
+            path = Path(dirpath) / name
+            rel = str(path.relative_to(home))
+            loose = any(path == d or d in path.parents for d in names_only)
+            if loose and name.endswith(("-wal", "-shm", "-journal", ".lock")):
+                continue
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(path))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir",)
+            elif loose or ("/venv/" in f"/{rel}/" and "__pycache__" in rel):
+                out[rel] = ("file",)
+            else:
+                out[rel] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(),
+                            stat.S_IMODE(st.st_mode))
+    return out
+
+
+@dataclass
+class Install:
+    base: Path
+    home: Path
+    env: dict[str, str]
+    before: Manifest
+    first: subprocess.CompletedProcess[str]
+
+    @property
+    def data(self) -> Path:
+        return self.home / ".local" / "share" / "spacesd"
+
+    @property
+    def state(self) -> Path:
+        return self.home / ".local" / "state" / "spacesd"
+
+    @property
+    def bin(self) -> Path:
+        return self.home / ".local" / "bin"
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", str(INSTALL), *args], env=self.env, cwd=self.base,
+                              capture_output=True, text=True, timeout=600)
+
+    def manifest(self) -> Manifest:
+        return manifest(self.home, (self.data, self.state))
+
+    def daemon_pid(self) -> int | None:
+        try:
+            pid = int((self.state / "daemon.pid").read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+
+def install_env(base: Path) -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith("PIP_")}
+    venv_bin = str(Path(sys.executable).parent)  # not the repo's venv: the installed one
+    # Nor rustup's proxies: pip runs `rustc --version` for its user agent, and a proxy run
+    # under a new HOME creates ~/.rustup (a developer machine's quirk, not install.sh's).
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+        if p != venv_bin and not (Path(p) / "rustup").exists())
+    run = base / "run"
+    run.mkdir(mode=0o700)
+    env.update({"HOME": str(base / "home"), "XDG_RUNTIME_DIR": str(run),
+                "SPACES_INSTALL_NO_SYSTEMD": "1"})
+    if os.environ.get("SPACES_INSTALL_PIP_ARGS"):
+        env["SPACES_INSTALL_PIP_ARGS"] = os.environ["SPACES_INSTALL_PIP_ARGS"]
+    return env
+
+
+@pytest.fixture(scope="module")
+def installed() -> Iterator[Install]:
+    base = Path(tempfile.mkdtemp(prefix="si-", dir="/tmp"))  # short: AF_UNIX path limit
+    home = base / "home"
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text(json.dumps(USER_SETTINGS, indent=2) + "\n")
+    (home / ".bashrc").write_text("export EDITOR=vi\n")
+    (home / ".local" / "bin").mkdir(parents=True)
+    (home / ".local" / "bin" / "other-tool").write_text("#!/bin/sh\n")
+    env = install_env(base)
+    inst = Install(base, home, env, manifest(home, ()), subprocess.CompletedProcess([], 0))
+    try:
+        inst.first = inst.run()
+        yield inst
+    finally:
+        pid = inst.daemon_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                try:
+                    os.kill(pid, 0)
+                except OSError:
+                    break
+                time.sleep(0.1)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_install_brings_up_a_daemon_and_wires_hooks(installed: Install) -> None:
+    first = installed.first
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "started in the background" in first.stdout  # and says so
+    assert "running" in first.stdout  # ends with `spacesd status`
+    for name in ("spacesd", "spaces-session-hook", "spaces-context-hook"):
+        link = installed.bin / name
+        assert link.is_symlink() and os.readlink(link) == str(installed.data / "venv" / "bin" /
+                                                              name)
+    status = subprocess.run([str(installed.bin / "spacesd"), "status", "--json"],
+                            env=installed.env, capture_output=True, text=True, timeout=30)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout.splitlines()[0])["backend"] == "embedded"
+    assert installed.daemon_pid() is not None
+    settings = json.loads((installed.home / ".claude" / "settings.json").read_text())
+    assert settings["model"] == "opus"
+    stop = settings["hooks"]["Stop"]
+    assert stop[0] == USER_SETTINGS["hooks"]["Stop"][0]  # the user's own hook is kept
+    ours = stop[1]["hooks"][0]
+    assert ours["timeout"] == 10
+    assert ours["command"] == str(installed.data / "venv" / "bin" / "spaces-session-hook")
+    context = settings["hooks"]["SessionStart"][0]
+    assert context["matcher"] == "startup|resume|clear|compact"
+    assert Path(context["hooks"][0]["command"]).name == "spaces-context-hook"
+    # The wired context hook runs against the daemon: exit 0, and quickly.
+    started = time.monotonic()
+    hook = subprocess.run([context["hooks"][0]["command"]], env=installed.env, text=True,
+                          input=json.dumps({"session_id": "s1", "cwd": str(installed.base),
+                                            "hook_event_name": "SessionStart",
+                                            "source": "startup", "transcript_path": ""}),
+                          capture_output=True, timeout=30)
+    assert hook.returncode == 0 and time.monotonic() - started < 5
+
+
+def test_second_run_changes_nothing(installed: Install) -> None:
+    before = installed.manifest()
+    pid = installed.daemon_pid()
+    again = installed.run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "up to date" in again.stdout and "nothing changed" in again.stdout
+    assert installed.manifest() == before
+    assert installed.daemon_pid() == pid
+
+
+def test_uninstall_leaves_home_as_it_was_but_the_data(installed: Install) -> None:
+    pid = installed.daemon_pid()
+    gone = installed.run("--uninstall")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    if pid is not None:
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the daemon is still running after --uninstall")
+    after = installed.manifest()
+    kept = {"data": installed.data, "state": installed.state}
+    for rel in after:
+        path = installed.home / rel
+        if rel not in installed.before:
+            assert any(path == d or d in path.parents or path in d.parents
+                       for d in kept.values()), f"left behind: {rel}"
+    for rel, entry in installed.before.items():
+        assert after.get(rel) == entry, f"changed or removed: {rel}"
+    assert (installed.data / "spaces.sqlite").exists()  # data kept
+    assert not (installed.data / "venv").exists()
+    purge = installed.run("--uninstall", "--purge")
+    assert purge.returncode == 0, purge.stdout + purge.stderr
+    assert manifest(installed.home, ()) == installed.before
+
+
+# ------------------------------------------------------------------- refusals, fast
+
+def fake_bin(tmp_path: Path, python: str | None, uname: str = "Linux") -> dict[str, str]:
+    """A PATH with just what install.sh needs before it looks for Python."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("dirname", "cat", "sed"):
+        real = shutil.which(tool)
+        assert real
+        (fake / tool).symlink_to(real)
+    (fake / "uname").write_text(f"#!/bin/sh\necho {uname}\n")
+    (fake / "uname").chmod(0o755)
+    if python is not None:
+        (fake / "python3").write_text(python)
+        (fake / "python3").chmod(0o755)
+    return {"PATH": str(fake), "HOME": str(tmp_path / "home")}
+
+
+def test_missing_python_is_a_clear_message(tmp_path: Path) -> None:
+    env = fake_bin(tmp_path, "#!/bin/sh\nexit 1\n")  # a python3 older than 3.10
+    result = subprocess.run(["/bin/sh", str(INSTALL)], env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "Python 3.10 or newer is needed" in result.stderr
+    assert not (tmp_path / "home").exists()
+
+
+def test_unsupported_platform_is_a_clear_message(tmp_path: Path) -> None:
+    env = fake_bin(tmp_path, None, uname="SunOS")
+    result = subprocess.run(["/bin/sh", str(INSTALL)], env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "unsupported platform: SunOS" in result.stderr
