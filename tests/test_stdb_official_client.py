@@ -42,8 +42,12 @@ def node_command() -> list[str]:
     version = subprocess.run([node, "--version"], capture_output=True, text=True,
                              check=True).stdout.strip()
     major = int(version.lstrip("v").split(".")[0])
-    # Node 20/21 have the WHATWG WebSocket (undici's) behind a flag; 22+ by default.
-    return [node, "--experimental-websocket"] if major < 22 else [node]
+    # Node 22+ has the WHATWG WebSocket (undici's) by default, 20/21 behind a flag.
+    if major >= 22:
+        return [node]
+    if major >= 20:
+        return [node, "--experimental-websocket"]
+    pytest.skip(f"node {version} has no WebSocket (20 or newer is needed)")
 
 
 @pytest.fixture
