@@ -228,7 +228,8 @@ class SpacetimeBackend(Backend):
             self.refusals += 1
             raise ReducerFailed(reducer, e.message) from None
         except ReducerInternalError as e:
-            raise BadArguments(e.message) from None
+            # the host could not run it (arguments were checked here first): a server fault
+            raise BackendError(f"SpacetimeDB could not run {reducer}: {e.message}") from None
         except NotConnected as e:
             raise BackendUnavailable(f"SpacetimeDB at {self.host} is unreachable: {e}") from None
         except CallUncertain as e:
