@@ -6,7 +6,8 @@ order), the reducers (names, lifecycle kinds, parameters in order) and the row-l
 filters from `module/src/`, and fails on any difference from `spacesd.model`. Then compares
 the refusal messages, validation bounds and texts of the `spaces-logic` crate with the
 engine's (`spacesd/engine/errors.py`, `validation.py`, ...), so the two implementations
-answer the same call with the same words.
+answer the same call with the same words; and runs the crate's rules (its `oracle` example,
+through cargo) and the engine's `validation` over the same inputs, which must be judged alike.
 """
 
 from __future__ import annotations
