@@ -1007,9 +1007,11 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description="A SpacetimeDB 2.x test server (HTTP routes + v2/v3 WebSocket) over the "
+                    "Spaces engine; database `spaces`.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port")
     parser.add_argument("--data", required=True, help="data directory (kept across restarts)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
