@@ -254,7 +254,7 @@ if systemd_user_ok; then
     [ "$u" = spacesd.socket ] && cp "$src/systemd/spacesd.socket" "$new"
     if cmp -s "$new" "$units/$u"; then rm -f "$new"; else mv "$new" "$units/$u"; changed=yes; fi
   done
-  if unshare --user --map-root-user --mount true 2>/dev/null; then
+  if [ ! -f "$data/.no-sandbox" ] && unshare --user --map-root-user --mount true 2>/dev/null; then
     mkdir -p "$units/spacesd.service.d"
     sandbox_dropin >"$units/spacesd.service.d/.sandbox.new"
     if cmp -s "$units/spacesd.service.d/.sandbox.new" "$units/spacesd.service.d/50-sandbox.conf"; then
@@ -265,8 +265,20 @@ if systemd_user_ok; then
     fi
   fi
   [ "$changed" = no ] || systemctl --user daemon-reload
-  systemctl --user enable --now spacesd.socket spacesd.service >/dev/null 2>&1 \
-    || die "systemctl --user enable --now spacesd failed: journalctl --user -u spacesd"
+  if ! systemctl --user enable --now spacesd.socket spacesd.service >/dev/null 2>&1; then
+    if [ -f "$units/spacesd.service.d/50-sandbox.conf" ]; then
+      # The user manager could not set up the namespaces after all: run without them.
+      say "The sandboxed unit did not start; retrying without the namespace sandbox."
+      rm -rf "$units/spacesd.service.d"
+      : >"$data/.no-sandbox"   # and do not try again on the next run
+      systemctl --user daemon-reload
+      systemctl --user reset-failed spacesd.service >/dev/null 2>&1 || true
+      systemctl --user enable --now spacesd.socket spacesd.service >/dev/null 2>&1 \
+        || die "systemctl --user enable --now spacesd failed: journalctl --user -u spacesd"
+    else
+      die "systemctl --user enable --now spacesd failed: journalctl --user -u spacesd"
+    fi
+  fi
   if [ "$updated" = yes ] || [ "$changed" = yes ]; then
     systemctl --user restart spacesd.service
   fi
