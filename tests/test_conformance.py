@@ -11,19 +11,30 @@ The format is described in tests/conformance/README.md. This file holds:
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import os
+import subprocess
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
 from spacesd import model
 from spacesd.engine import Engine, ReducerError, coerce_args, errors
 from spacesd.model import Identity, TableDef, TypeSpec
-from spacesd.store import Changes, Store
+from spacesd.stdb import bsatn
+from spacesd.stdb.connection import Connection, ReducerRefused
+from spacesd.stdb.http import HttpClient
+from spacesd.store import Changes, Store, TableChanges
+
+R = TypeVar("R")
 
 SCENARIO_DIR = Path(__file__).parent / "conformance"
 OWNER = "owner"
@@ -80,6 +91,9 @@ class Backend(Protocol):
     def rows(self, table: str, viewer: str | None) -> list[Any]:
         """The table's rows, only those `viewer` may see if the table is private."""
 
+    def counts(self, viewer: str) -> dict[str, int]:
+        """How many rows of each table `viewer` sees."""
+
 
 def _identity_for(name: str) -> Identity:
     return Identity(int.from_bytes(hashlib.sha256(f"spaces-conformance:{name}".encode())
@@ -122,8 +136,186 @@ class EngineBackend:
             return [r for r in found if r.conversation_id in mine]
         return [r for r in found if any(getattr(r, col) == me for col in tdef.visible_to)]
 
+    def counts(self, viewer: str) -> dict[str, int]:
+        return {t.name: len(self.rows(t.name, viewer)) for t in model.TABLES}
+
     def close(self) -> None:
         self.store.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Over the wire: a SpacetimeDB 2.x server (the real one with module/ published, or the test
+# server), through spacesd's own client. Calls go over each identity's WebSocket; checks read
+# committed state with the HTTP SQL route, which runs no lifecycle reducer.
+
+
+def _token_identity(token: str) -> Identity:
+    """The identity a SpacetimeDB token names (its `hex_identity` claim)."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return Identity.from_hex(str(claims["hex_identity"]))
+
+
+def _unwrap(value: Any) -> Any:
+    """SATS-JSON wraps Identity and Timestamp as one-element products: {"__identity__": v},
+    {"__timestamp_micros_since_unix_epoch__": v} or [v]."""
+    if isinstance(value, dict) and len(value) == 1:
+        return next(iter(value.values()))
+    if isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def sats_json_value(spec: TypeSpec, value: Any) -> Any:
+    """A column value of the SQL route's SATS-JSON rows as the model's Python value."""
+    if spec.kind == "Option":
+        assert spec.inner is not None
+        if value is None:
+            return None
+        if isinstance(value, dict) and len(value) == 1:
+            (tag, inner), = value.items()
+            if tag in ("none", "1"):
+                return None
+            if tag in ("some", "0"):
+                return sats_json_value(spec.inner, inner)
+        return sats_json_value(spec.inner, value)
+    if spec.kind == "Enum":
+        assert spec.enum is not None
+        tag = next(iter(value)) if isinstance(value, dict) else value
+        if isinstance(tag, str) and tag in spec.enum.__members__:
+            return spec.enum[tag]
+        return spec.enum(int(tag))
+    if spec.kind == "Identity":
+        raw = _unwrap(value)
+        return Identity(raw) if isinstance(raw, int) else Identity.from_hex(str(raw))
+    if spec.kind == "Timestamp":
+        return int(_unwrap(value))
+    return value
+
+
+class NetworkBackend:
+    """The scenario's identities as clients of a SpacetimeDB server (a fresh database).
+
+    Runs on `loop` (not running between steps): an in-process test server on the same loop
+    makes progress whenever a step awaits."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, url: str, database: str,
+                 owner_token: str, identities: Sequence[str]) -> None:
+        self.loop, self.url, self.database = loop, url, database
+        self._tokens: dict[str, str] = {OWNER: owner_token}
+        self._ids: dict[str, Identity] = {OWNER: _token_identity(owner_token)}
+        for name in identities:
+            if name != OWNER:
+                self._ids[name], self._tokens[name] = self._run(
+                    HttpClient(url).create_identity())
+        self._conns: dict[str, Connection] = {}
+
+    def _run(self, coro: Coroutine[Any, Any, R]) -> R:
+        return self.loop.run_until_complete(coro)
+
+    def identity(self, name: str) -> Identity:
+        try:
+            return self._ids[name]
+        except KeyError:
+            raise ScenarioError(f"unknown identity {name!r}") from None
+
+    # -------------------------------------------------------------- reads
+
+    def _select(self, viewer: str | None, tables: Sequence[str]) -> dict[str, list[Any]]:
+        client = HttpClient(self.url, self._tokens[viewer or OWNER])
+        results = self._run(client.sql(
+            self.database, "; ".join(f"SELECT * FROM {t}" for t in tables)))
+        if len(results) != len(tables):
+            raise ScenarioError(f"the SQL route answered {len(results)} of {len(tables)}")
+        out: dict[str, list[Any]] = {}
+        for table, result in zip(tables, results, strict=True):
+            tdef = model.TABLE_BY_NAME[table]
+            specs = [c.type for c in tdef.columns]
+            rows = [tdef.row_from_values([sats_json_value(spec, v)
+                                          for spec, v in zip(specs, row, strict=True)])
+                    for row in result["rows"]]
+            rows.sort(key=attrgetter(tdef.primary_key))
+            out[table] = rows
+        return out
+
+    def rows(self, table: str, viewer: str | None) -> list[Any]:
+        if viewer is None and not model.TABLE_BY_NAME[table].public:
+            raise ScenarioError(f"{table} is private: a check of it needs \"as\"")
+        return self._select(viewer, [table])[table]
+
+    def _snapshot(self, viewer: str) -> dict[str, list[Any]]:
+        return self._select(viewer, [t.name for t in model.TABLES])
+
+    def counts(self, viewer: str) -> dict[str, int]:
+        return {name: len(rows) for name, rows in self._snapshot(viewer).items()}
+
+    # -------------------------------------------------------------- calls
+
+    def call(self, caller: str, reducer: str, json_args: list[Any]) -> Changes | str:
+        if reducer == "client_connected":
+            return self._lifecycle(caller, self._connect)
+        if reducer == "client_disconnected":
+            return self._lifecycle(caller, self._disconnect)
+        args = coerce_args(reducer, json_args)
+        try:
+            event = self._run(self._conns[caller].call(reducer, bsatn.encode_args(reducer, args)))
+        except ReducerRefused as refusal:
+            return refusal.message
+        changes = Changes()
+        for delta in event.deltas:
+            part = changes.tables.setdefault(delta.table, TableChanges())
+            part.inserts.extend(delta.inserts)
+            part.deletes.extend(delta.deletes)
+        return changes
+
+    def _lifecycle(self, caller: str, action: Callable[[str], Coroutine[Any, Any, None]]
+                   ) -> Changes:
+        """No ReducerResult reports a lifecycle reducer: its changes are the difference in
+        what the caller sees before and after."""
+        before = self._snapshot(caller)
+        self._run(action(caller))
+        return _diff(before, self._snapshot(caller))
+
+    async def _connect(self, caller: str) -> None:
+        conn = Connection(self.url, self.database, self._tokens[caller])
+        conn.subscribe("all", lambda: [f"SELECT * FROM {t.name}" for t in model.TABLES])
+        conn.start()
+        if not await conn.wait_ready(10) or not await conn.wait_subscribed("all", 10):
+            await conn.close()
+            raise ScenarioError(f"{caller} could not connect to {self.url}")
+        self._conns[caller] = conn
+
+    async def _disconnect(self, caller: str) -> None:
+        await self._conns.pop(caller).close()
+        me = self._ids[caller]
+        client = HttpClient(self.url, self._tokens[caller])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the server runs client_disconnected after
+            result = await client.sql(self.database, "SELECT * FROM user_presence")
+            spec = model.parse_type("Identity")
+            for row in result[0]["rows"]:
+                if sats_json_value(spec, row[0]) == me and row[1] is False:
+                    return
+            await asyncio.sleep(0.01)
+        raise ScenarioError(f"{caller}'s disconnection was not seen")
+
+    def close(self) -> None:
+        for conn in list(self._conns.values()):
+            self._run(conn.close())
+        self._conns.clear()
+
+
+def _diff(before: Mapping[str, list[Any]], after: Mapping[str, list[Any]]) -> Changes:
+    changes = Changes()
+    for table, rows in after.items():
+        pk = model.TABLE_BY_NAME[table].primary_key
+        old = {getattr(r, pk): r for r in before.get(table, [])}
+        new = {getattr(r, pk): r for r in rows}
+        inserts = [r for k, r in new.items() if old.get(k) != r]
+        deletes = [r for k, r in old.items() if new.get(k) != r]
+        if inserts or deletes:
+            changes.tables[table] = TableChanges(inserts, deletes)
+    return changes
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,7 +494,7 @@ class Run:
         json_args = [self.json_arg(model.parse_type(t), v)
                      for (_, t), v in zip(rdef.params, raw_args, strict=True)]
         self.reducers_called.add(reducer)
-        before = {t.name: len(self.backend.rows(t.name, caller)) for t in model.TABLES}
+        before = self.backend.counts(caller) if "error" in step else None
         outcome = self.backend.call(caller, reducer, json_args)
         expected_error = step.get("error")
         if isinstance(outcome, str):
@@ -311,8 +503,7 @@ class Run:
                 raise ScenarioError(f"refused: {outcome!r}")
             if outcome != expected_error:
                 raise ScenarioError(f"refused with {outcome!r}, expected {expected_error!r}")
-            after = {t.name: len(self.backend.rows(t.name, caller)) for t in model.TABLES}
-            if after != before:
+            if self.backend.counts(caller) != before:
                 raise ScenarioError("a refused call changed rows")
             return
         if expected_error is not None:
@@ -447,3 +638,71 @@ def test_scenario_error_messages_are_known() -> None:
         for step in scenario.steps:
             if "error" in step:
                 assert step["error"] in known, f"{scenario.id}: unknown message {step['error']}"
+
+
+# --------------------------------------------------------------------------------------------
+# Over the wire
+
+
+def run_on_test_server(scenario: Scenario, data_dir: Path) -> None:
+    """A scenario through spacesd's SpacetimeDB client against the test server (the engine
+    behind SpacetimeDB's protocol): proves the runner and the format work over a network."""
+    from stdb_server import DATABASE, TestServer
+
+    loop = asyncio.new_event_loop()
+    server = TestServer(data_dir)
+    try:
+        loop.run_until_complete(server.start())
+        assert server.db is not None
+        backend = NetworkBackend(loop, server.url, DATABASE, server.db.owner_token,
+                                 scenario.identities)
+        try:
+            Run(backend, scenario).run()
+        finally:
+            backend.close()
+    finally:
+        loop.run_until_complete(server.stop())
+        loop.close()
+
+
+WIRE_ALL = os.environ.get("SPACES_CONFORMANCE_WIRE", "") == "all"
+# By default a sample goes over the wire (every file's first scenario, and every scenario of
+# the files whose steps take network-specific paths: lifecycle diffs, private tables);
+# SPACES_CONFORMANCE_WIRE=all sends them all (about 12 s).
+WIRE_SAMPLE = [s for i, s in enumerate(SCENARIOS)
+               if WIRE_ALL or s.file in ("lifecycle", "dms", "state")
+               or i == 0 or SCENARIOS[i - 1].file != s.file]
+
+
+@pytest.mark.parametrize("scenario", WIRE_SAMPLE, ids=[s.id for s in WIRE_SAMPLE])
+def test_scenario_over_the_wire(scenario: Scenario, tmp_path: Path) -> None:
+    run_on_test_server(scenario, tmp_path / "stdb")
+
+
+# A real SpacetimeDB with module/ published. Every scenario needs a fresh database, so
+# SPACES_CONFORMANCE_RESET is a shell command run before each one, e.g.
+#   spacetime publish --server local --delete-data -y --project-path module spaces-conformance
+# SPACES_CONFORMANCE_URL (http://host:port), SPACES_CONFORMANCE_DATABASE (name) and
+# SPACES_CONFORMANCE_OWNER_TOKEN (the publisher's token: `spacetime login show --token`)
+# complete it.
+REAL_URL = os.environ.get("SPACES_CONFORMANCE_URL", "")
+
+
+@pytest.mark.skipif(not REAL_URL, reason="SPACES_CONFORMANCE_URL names no SpacetimeDB server")
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
+def test_scenario_on_a_real_server(scenario: Scenario) -> None:
+    database = os.environ.get("SPACES_CONFORMANCE_DATABASE", "spaces-conformance")
+    token = os.environ.get("SPACES_CONFORMANCE_OWNER_TOKEN", "")
+    reset = os.environ.get("SPACES_CONFORMANCE_RESET", "")
+    if not token or not reset:
+        pytest.fail("set SPACES_CONFORMANCE_OWNER_TOKEN and SPACES_CONFORMANCE_RESET too")
+    subprocess.run(reset, shell=True, check=True, timeout=300)
+    loop = asyncio.new_event_loop()
+    try:
+        backend = NetworkBackend(loop, REAL_URL, database, token, scenario.identities)
+        try:
+            Run(backend, scenario).run()
+        finally:
+            backend.close()
+    finally:
+        loop.close()
