@@ -380,3 +380,28 @@ def test_endpoint_parsing() -> None:
     for bad in ("ftp://x", "http://"):
         with pytest.raises(ValueError):
             Endpoint.parse(bad)
+
+
+def test_http_response_parsing() -> None:
+    from spacesd.stdb.http import _read_response
+
+    async def parse(raw: bytes, method: str = "GET") -> tuple[int, bytes]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(raw)
+        reader.feed_eof()
+        resp = await _read_response(reader, method)
+        return resp.status, resp.body
+
+    async def main() -> None:
+        chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n")
+        assert await parse(chunked) == (200, b"hello world")
+        cont = (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 530 Reducer Error\r\n"
+                b"Content-Length: 4\r\n\r\nnope")
+        assert await parse(cont) == (530, b"nope")
+        assert await parse(b"HTTP/1.1 200 OK\r\n\r\nuntil eof") == (200, b"until eof")
+        assert await parse(b"HTTP/1.1 204 No Content\r\n\r\n") == (204, b"")
+        with pytest.raises(ValueError):
+            await parse(b"SSH-2.0-OpenSSH\r\n\r\n")
+
+    run(main())
