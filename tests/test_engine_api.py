@@ -240,6 +240,7 @@ def test_coerce_args_converts_simple_json() -> None:
         3, ALICE, MemberRole.Moderator]
     assert coerce_args("set_member_role", [3, "0x" + hexid, {"Agent": []}]) == [
         3, ALICE, MemberRole.Agent]
+    assert coerce_args("start_dm", [{"__identity__": "0x" + hexid}]) == [ALICE]
     assert coerce_args("send_message", [1, "hi", None, 7, "AgentEvent"]) == [
         1, "hi", None, 7, MessageType.AgentEvent]
     assert coerce_args("send_message", [1, "hi", {"none": []}, {"some": 7}, "Text"]) == [

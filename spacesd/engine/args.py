@@ -4,7 +4,8 @@ Python values per `model.REDUCERS` types: `str` for String, `bool` for bool, `in
 integer types and Timestamp (in range), `Identity`, the IntEnum member (or its integer tag)
 for enums, `None` or the inner value for Option.
 
-JSON (`coerce_args`): Identity as a hex string (64 digits, `0x` optional); an enum as its
+JSON (`coerce_args`): Identity as a hex string (64 digits, `0x` optional; SATS-JSON's
+`{"__identity__": "0x..."}` too); an enum as its
 variant name (`"Text"`) or SpacetimeDB's SATS-JSON `{"Text": []}`; Option as null / the value,
 or SATS-JSON `{"some": v}` / `{"none": []}`; integers as JSON integers.
 """
@@ -123,6 +124,8 @@ def _coerce_value(spec: TypeSpec, value: Any) -> Any:
                 return _coerce_value(spec.inner, inner)
         return _coerce_value(spec.inner, value)
     if kind == "Identity":
+        if isinstance(value, dict) and len(value) == 1 and "__identity__" in value:
+            value = value["__identity__"]  # SATS-JSON
         if isinstance(value, str):
             try:
                 return Identity.from_hex(value)
