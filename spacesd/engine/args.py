@@ -4,10 +4,10 @@ Python values per `model.REDUCERS` types: `str` for String, `bool` for bool, `in
 integer types and Timestamp (in range), `Identity`, the IntEnum member (or its integer tag)
 for enums, `None` or the inner value for Option.
 
-JSON (`coerce_args`): Identity as a hex string (64 digits, `0x` optional; SATS-JSON's
-`{"__identity__": "0x..."}` too); an enum as its
-variant name (`"Text"`) or SpacetimeDB's SATS-JSON `{"Text": []}`; Option as null / the value,
-or SATS-JSON `{"some": v}` / `{"none": []}`; integers as JSON integers.
+JSON (`coerce_args`): Identity as a hex string (64 digits, `0x` optional) or SATS-JSON's
+`{"__identity__": "0x..."}`; an enum as its variant name (`"Text"`) or SATS-JSON's
+`{"Text": []}`; Option as null / the value, or SATS-JSON's `{"some": v}` / `{"none": []}`;
+integers as JSON integers.
 """
 
 from __future__ import annotations
