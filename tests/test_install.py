@@ -88,8 +88,9 @@ class Install:
         return self.home / ".local" / "bin"
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["sh", str(INSTALL), *args], env=self.env, cwd=self.base,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(["sh", str(self.base / "src" / "install.sh"), *args],
+                              env=self.env, cwd=self.base, capture_output=True, text=True,
+                              timeout=600)
 
     def manifest(self) -> Manifest:
         return manifest(self.home, (self.data, self.state))
@@ -121,6 +122,17 @@ def install_env(base: Path) -> dict[str, str]:
     return env
 
 
+def snapshot_checkout(dest: Path) -> None:
+    """install.sh installs from the checkout it sits in: a copy holds still while the working
+    tree changes under the test (and pip's build files stay out of it)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md", "install.sh"):
+        shutil.copy2(ROOT / name, dest / name)
+    for name in ("spacesd", "systemd", "hooks"):
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+
+
 @pytest.fixture(scope="module")
 def installed() -> Iterator[Install]:
     base = Path(tempfile.mkdtemp(prefix="si-", dir="/tmp"))  # short: AF_UNIX path limit
@@ -130,6 +142,7 @@ def installed() -> Iterator[Install]:
     (home / ".bashrc").write_text("export EDITOR=vi\n")
     (home / ".local" / "bin").mkdir(parents=True)
     (home / ".local" / "bin" / "other-tool").write_text("#!/bin/sh\n")
+    snapshot_checkout(base / "src")
     env = install_env(base)
     inst = Install(base, home, env, manifest(home, ()), subprocess.CompletedProcess([], 0))
     try:
