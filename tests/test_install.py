@@ -8,6 +8,7 @@ an offline wheel directory) can be given with SPACES_INSTALL_PIP_ARGS.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -148,10 +149,15 @@ def installed() -> Iterator[Install]:
     try:
         inst.first = inst.run()
         yield inst
-    finally:
-        pid = inst.daemon_pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGTERM)
+    finally:  # stop any daemon a test started: the background one, or the fake unit's
+        pids = [inst.daemon_pid()]
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int((base / "fake-systemd" / "pid").read_text()))
+        for pid in pids:
+            if pid is None:
+                continue
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
             for _ in range(100):
                 try:
                     os.kill(pid, 0)
@@ -205,10 +211,106 @@ def test_second_run_changes_nothing(installed: Install) -> None:
     assert installed.daemon_pid() == pid
 
 
+FAKE_SYSTEMCTL = r"""#!/bin/sh
+# A stand-in for `systemctl --user`: logs its arguments; "starts" spacesd.service by running
+# its ExecStart in the background, as the manager would. Never touches a real manager.
+printf '%s\n' "$*" >>"$FAKE_SYSTEMD/calls"
+units=$HOME/.config/systemd/user
+start() {
+  cmd=$(sed -n 's/^ExecStart=//p' "$units/spacesd.service")
+  eval "nohup $cmd >>\"$FAKE_SYSTEMD/daemon.log\" 2>&1 </dev/null &"
+  echo $! >"$FAKE_SYSTEMD/pid"
+  i=0
+  until "$HOME/.local/bin/spacesd" status >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -lt 150 ] || exit 1; sleep 0.1
+  done
+}
+stop() {
+  [ -f "$FAKE_SYSTEMD/pid" ] || return 0
+  pid=$(cat "$FAKE_SYSTEMD/pid"); kill "$pid" 2>/dev/null
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$FAKE_SYSTEMD/pid"
+}
+running() { [ -f "$FAKE_SYSTEMD/pid" ] && kill -0 "$(cat "$FAKE_SYSTEMD/pid")" 2>/dev/null; }
+case "$*" in
+  "--user is-system-running") echo running ;;
+  "--user daemon-reload"|"--user reset-failed spacesd.service") ;;
+  "--user enable --now spacesd.socket spacesd.service") running || start ;;
+  "--user restart spacesd.service") stop; start ;;
+  "--user disable --now spacesd.socket spacesd.service") stop ;;
+  *) echo "fake systemctl: unexpected: $*" >&2; exit 1 ;;
+esac
+"""
+
+
+def test_with_systemd_user_units_are_installed_and_verified(installed: Install) -> None:
+    """The systemd branch, against a fake `systemctl` (and the real systemd-analyze)."""
+    fake, env = fake_systemd(installed)
+    background = installed.daemon_pid()
+    with_units = Install(installed.base, installed.home, env, installed.before,
+                         installed.first)
+    first = with_units.run()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "systemd user units enabled" in first.stdout
+    assert installed.daemon_pid() is None  # the background daemon made way for the unit
+    if background is not None:
+        with pytest.raises(OSError):
+            os.kill(background, 0)
+    units = installed.home / ".config" / "systemd" / "user"
+    service = (units / "spacesd.service").read_text()
+    assert f'ExecStart="{installed.bin / "spacesd"}" run' in service
+    assert (units / "spacesd.socket").read_text() == (ROOT / "systemd" /
+                                                      "spacesd.socket").read_text()
+    calls = (fake / "calls").read_text().splitlines()
+    assert "--user enable --now spacesd.socket spacesd.service" in calls
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        runtime = installed.base / "run"
+        verify = subprocess.run([analyze, "--user", "verify", str(units / "spacesd.service"),
+                                 str(units / "spacesd.socket")],
+                                env={**env, "XDG_RUNTIME_DIR": str(runtime)},
+                                capture_output=True, text=True, timeout=60)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    # Idempotent here too: no reload, no restart, same files.
+    before = installed.manifest()
+    (fake / "calls").write_text("")
+    again = with_units.run()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert installed.manifest() == before
+    assert (fake / "calls").read_text().splitlines() == [
+        "--user is-system-running", "--user enable --now spacesd.socket spacesd.service"]
+
+
+def fake_systemd(installed: Install) -> tuple[Path, dict[str, str]]:
+    """The fake `systemctl` (first on PATH) and an environment that lets install.sh use it."""
+    fake = installed.base / "fake-systemd"
+    if not fake.exists():
+        (fake / "bin").mkdir(parents=True)
+        (fake / "bin" / "systemctl").write_text(FAKE_SYSTEMCTL)
+        (fake / "bin" / "systemctl").chmod(0o755)
+    env = {k: v for k, v in installed.env.items() if k != "SPACES_INSTALL_NO_SYSTEMD"}
+    env.update({"FAKE_SYSTEMD": str(fake),
+                "PATH": f"{fake / 'bin'}{os.pathsep}{installed.env['PATH']}"})
+    return fake, env
+
+
 def test_uninstall_leaves_home_as_it_was_but_the_data(installed: Install) -> None:
+    """After the systemd test the units are installed: --uninstall disables and removes them
+    (through the fake systemctl, never a real manager) and whatever else it added."""
+    fake, env = fake_systemd(installed)
     pid = installed.daemon_pid()
-    gone = installed.run("--uninstall")
+    if (fake / "pid").exists():
+        pid = int((fake / "pid").read_text())
+    (fake / "calls").write_text("")
+    units = installed.home / ".config" / "systemd" / "user"
+    had_units = (units / "spacesd.service").exists()
+    gone = Install(installed.base, installed.home, env, installed.before,
+                   installed.first).run("--uninstall")
     assert gone.returncode == 0, gone.stdout + gone.stderr
+    if had_units:
+        assert "--user disable --now spacesd.socket spacesd.service" in (
+            fake / "calls").read_text().splitlines()
+    assert not units.exists()
     if pid is not None:
         for _ in range(100):
             try:
