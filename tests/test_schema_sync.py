@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import random
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -875,3 +878,161 @@ def test_rules_agree_with_the_engine_on_the_same_inputs() -> None:
     accepted_events = sum(1 for (check, _), got in zip(cases, rust, strict=True)
                           if check == "agent_event_content" and got == "ok")
     assert accepted_events >= 20, "the JSON cases should include valid objects"
+
+
+# --------------------------------------------------------------------------------------------
+# The module's own reducers against the conformance scenarios.
+#
+# No SpacetimeDB server runs here, so `module/crates/spaces-sim` builds the module's source
+# natively and links it with an in-memory stand-in for the host ABI (rows in BSATN, btree
+# point scans, unique constraints, sequences, a rolled-back transaction per refused call). The
+# scenarios' interpreter is tests/test_conformance.py's, with this backend instead of the
+# engine: the same steps, the same expected rows and refusal messages, run by the Rust code.
+
+
+def _conformance_runner() -> ModuleType:
+    path = ROOT / "tests" / "test_conformance.py"
+    if not path.exists():
+        pytest.skip("tests/test_conformance.py is not there")
+    name = "_spaces_conformance_runner"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    sys.modules[name] = runner  # dataclasses resolve their module while the file executes
+    spec.loader.exec_module(runner)
+    return runner
+
+
+@cache
+def _sim_binary() -> Path:
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        pytest.skip("cargo is not installed")
+    done = subprocess.run(
+        [cargo, "build", "--quiet", "--manifest-path", str(MODULE_DIR / "Cargo.toml"),
+         "-p", "spaces-sim", "--message-format", "json"],
+        capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in done.stdout.splitlines():
+        message = json.loads(line)
+        if (message.get("reason") == "compiler-artifact"
+                and message.get("target", {}).get("name") == "spaces-sim"
+                and message.get("executable")):
+            return Path(message["executable"])
+    raise AssertionError("cargo built no spaces-sim executable")
+
+
+class SimBackend:
+    """The scenario's identities calling the module's reducers in `spaces-sim`."""
+
+    def __init__(self, runner: ModuleType, identities: list[str]) -> None:
+        from spacesd.stdb import bsatn
+
+        self._runner = runner
+        self._bsatn = bsatn
+        self._ids: dict[str, model.Identity] = {
+            name: runner._identity_for(name) for name in identities}
+        self._clock = model.now_micros()
+        self._proc = subprocess.Popen([str(_sim_binary())], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+        outcome = self._call_raw("init", self.identity(runner.OWNER), b"")
+        assert not isinstance(outcome, str), f"init refused: {outcome}"
+
+    def identity(self, name: str) -> model.Identity:
+        try:
+            return self._ids[name]
+        except KeyError:
+            raise self._runner.ScenarioError(f"unknown identity {name!r}") from None
+
+    def _exchange(self, line: str) -> list[str]:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(line + "\n")
+        self._proc.stdin.flush()
+        answer: list[str] = []
+        while (got := self._proc.stdout.readline()) != "end\n":
+            if not got:
+                raise AssertionError(f"spaces-sim stopped on {line[:80]!r}")
+            answer.append(got.rstrip("\n"))
+        return answer
+
+    def _call_raw(self, reducer: str, caller: model.Identity, args: bytes) -> object:
+        from spacesd.store import Changes, TableChanges
+
+        self._clock += 1000
+        answer = self._exchange(f"call {reducer} {caller.hex} {self._clock} {args.hex()}")
+        if answer[0].startswith("err "):
+            return bytes.fromhex(answer[0][4:]).decode()
+        assert answer[0] == "ok", answer[0]
+        changes = Changes()
+        for line in answer[1:]:
+            kind, table, row = line.split(" ")
+            part = changes.tables.setdefault(table, TableChanges())
+            decoded = self._bsatn.decode_row(table, bytes.fromhex(row))
+            (part.inserts if kind == "ins" else part.deletes).append(decoded)
+        return changes
+
+    def call(self, caller: str, reducer: str, json_args: list[object]) -> object:
+        from spacesd.engine import ReducerError, coerce_args
+
+        try:
+            args = coerce_args(reducer, list(json_args))
+        except ReducerError as refusal:
+            return refusal.message
+        return self._call_raw(reducer, self.identity(caller),
+                              self._bsatn.encode_args(reducer, args))
+
+    def _all_rows(self, table: str) -> list[Any]:
+        return [self._bsatn.decode_row(table, bytes.fromhex(line[4:]))
+                for line in self._exchange(f"rows {table}")]
+
+    def rows(self, table: str, viewer: str | None) -> list[Any]:
+        # What the module's row-level security filters (module/src/visibility.rs) let
+        # `viewer` see: the host enforces them; here they are applied to the store's rows.
+        found = self._all_rows(table)
+        tdef = model.TABLE_BY_NAME[table]
+        if tdef.public:
+            return found
+        if viewer is None:
+            raise self._runner.ScenarioError(f"{table} is private: a check of it needs \"as\"")
+        me = self.identity(viewer)
+        if table == "direct_message":
+            mine = {c.id for c in self._all_rows("direct_conversation")
+                    if me in (c.participant_a, c.participant_b)}
+            return [r for r in found if r.conversation_id in mine]
+        return [r for r in found if any(getattr(r, col) == me for col in tdef.visible_to)]
+
+    def counts(self, viewer: str) -> dict[str, int]:
+        return {t.name: len(self.rows(t.name, viewer)) for t in model.TABLES}
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        self._proc.wait(timeout=30)
+
+
+def _scenario_ids() -> list[str]:
+    path = ROOT / "tests" / "conformance"
+    ids: list[str] = []
+    for file in sorted(path.glob("*.json")):
+        data = json.loads(file.read_text(encoding="utf-8"))
+        ids += [f"{file.stem}::{s['name']}" for s in data["scenarios"]]
+    return ids
+
+
+@pytest.mark.parametrize("scenario_id", _scenario_ids())
+def test_module_reducers_pass_the_scenario(scenario_id: str) -> None:
+    runner = _conformance_runner()
+    scenario = next(s for s in runner.load_scenarios() if s.id == scenario_id)
+    backend = SimBackend(runner, scenario.identities)
+    try:
+        runner.Run(backend, scenario).run()
+    finally:
+        backend.close()
+
+
+def test_the_simulator_registers_every_table_and_reducer() -> None:
+    # spaces-sim runs the module's registrations by their symbol names; a table or reducer
+    # added to the module must be added there too (a misspelt one fails to link).
+    text = (MODULE_DIR / "crates" / "spaces-sim" / "src" / "main.rs").read_text(encoding="utf-8")
+    registered = set(re.findall(r'"__preinit__20_register_describer_(\w+)"', text))
+    assert registered == set(rust_tables()) | set(rust_reducers())
