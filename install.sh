@@ -235,7 +235,12 @@ for p in $programs; do
   target=$venv/bin/$p
   link=$bin/$p
   [ -x "$target" ] || die "$target is missing after pip install"
-  if [ -e "$link" ] && [ ! -L "$link" ]; then
+  if [ -L "$link" ]; then
+    case $(readlink "$link") in
+      "$venv"/*) ;;
+      *) die "$link points to $(readlink "$link"), not to Spaces' venv; move it away and rerun" ;;
+    esac
+  elif [ -e "$link" ]; then
     die "$link exists and is not a link made by install.sh; move it away and rerun"
   fi
   if [ "$(readlink "$link" 2>/dev/null || true)" != "$target" ]; then
