@@ -312,12 +312,21 @@ def find_spacetime_json(start: Path) -> Path | None:
 
 
 @dataclass
+class _DbTarget:
+    database: str
+    database_file: Path
+    server: tuple[str, Path] | None  # (server as written, the file that set it)
+
+
+@dataclass
 class _ProjectFile:
     path: Path
     files: list[Path]
-    database: tuple[str, Path] | None
-    server: tuple[str, Path] | None
-    databases: list[str]
+    targets: list[_DbTarget]
+    """Every target naming a database, in the CLI's order (the root, then its children)."""
+
+    def target(self, database: str) -> _DbTarget | None:
+        return next((t for t in self.targets if t.database == database), None)
 
 
 def _load_project(start: Path, spacetime_env: str | None) -> _ProjectFile | None:
@@ -335,19 +344,18 @@ def _load_project(start: Path, spacetime_env: str | None) -> _ProjectFile | None
         if p.exists():
             _overlay(root, _read_json5(p), p)
             files.append(p)
-    targets: list[tuple[dict[str, Any], dict[str, Path]]] = []
-    _flatten(root, None, targets)
-    with_db = [(f, s) for f, s in targets if "database" in f]
-    for f, s in with_db:
+    flat: list[tuple[dict[str, Any], dict[str, Path]]] = []
+    _flatten(root, None, flat)
+    targets = []
+    for fields, src in flat:
+        if "database" not in fields:
+            continue
         for key in ("database", "server"):
-            if key in f and not (isinstance(f[key], str) and f[key].strip()):
-                raise ConfigError(s[key], f"`{key}` must be a non-empty string")
-    if not with_db:
-        return _ProjectFile(base, files, None, None, [])
-    fields, src = with_db[0]
-    server = (fields["server"].strip(), src["server"]) if "server" in fields else None
-    names = list(dict.fromkeys(f["database"].strip() for f, _ in with_db))
-    return _ProjectFile(base, files, (fields["database"].strip(), src["database"]), server, names)
+            if key in fields and not (isinstance(fields[key], str) and fields[key].strip()):
+                raise ConfigError(src[key], f"`{key}` must be a non-empty string")
+        server = (fields["server"].strip(), src["server"]) if "server" in fields else None
+        targets.append(_DbTarget(fields["database"].strip(), src["database"], server))
+    return _ProjectFile(base, files, targets)
 
 
 # ------------------------------------------------------------------------------------ cli.toml
@@ -527,10 +535,10 @@ def load_config(cwd: Path | None = None, env: Mapping[str, str] | None = None) -
         spacetime_json = project.path
         sources["spacetime_json"] = f"found from {project_dir}"
         files.extend(project.files)
-        if len(project.databases) > 1:
-            warnings.append(
-                f"{project.path} names {len(project.databases)} databases "
-                f"({', '.join(project.databases)}); using the first, {project.databases[0]}")
+        names = list(dict.fromkeys(t.database for t in project.targets))
+        if len(names) > 1:
+            warnings.append(f"{project.path} names {len(names)} databases ({', '.join(names)}); "
+                            f"using the first, {names[0]} (SPACETIMEDB_DATABASE picks another)")
 
     # Database.
     database = None
@@ -539,8 +547,9 @@ def load_config(cwd: Path | None = None, env: Mapping[str, str] | None = None) -
             database, sources["database"] = value, f"env:{var}"
             break
     else:
-        if project is not None and project.database is not None:
-            database, sources["database"] = project.database[0], str(project.database[1])
+        if project is not None and project.targets:
+            first = project.targets[0]
+            database, sources["database"] = first.database, str(first.database_file)
 
     cli: _CliToml | None = None
 
@@ -564,8 +573,11 @@ def load_config(cwd: Path | None = None, env: Mapping[str, str] | None = None) -
             host = _url("http" if _is_local(value) else "https", value, "SPACETIMEDB_HOST")
         sources["host"] = "env:SPACETIMEDB_HOST"
     elif database is not None:
-        if project is not None and project.server is not None:
-            server, server_file = project.server[0], project.server[1]
+        # The server of the spacetime.json target for this database; a database the file
+        # does not name gets the default server (db_arg_resolution.rs "auto-fallthrough").
+        target = project.target(database) if project is not None else None
+        if target is not None and target.server is not None:
+            server, server_file = target.server
             sources["server"] = str(server_file)
             if "://" in server:
                 host = _parse_url(server, server_file)

@@ -303,3 +303,20 @@ def test_unreadable_token(env: dict[str, str], home: Path, tmp_path: Path) -> No
 def test_bad_cooldown_env(env: dict[str, str], tmp_path: Path) -> None:
     assert one_line_error({**env, "SPACES_COOLDOWN": "-1"}, tmp_path) == (
         "SPACES_COOLDOWN: `cooldown` must not be negative")
+
+
+def test_env_database_takes_its_target_server_or_the_default(env: dict[str, str], home: Path,
+                                                              tmp_path: Path) -> None:
+    root, cwd = project(tmp_path)
+    sj = write(root / "spacetime.json", """{
+        server: "http://parent:3000",
+        children: [{database: "one"}, {database: "two", server: "team"}],
+    }""")
+    ct = cli_toml(home)
+    cfg = load_config(cwd=cwd, env={**env, "SPACETIMEDB_DATABASE": "two"})
+    assert cfg.host == "http://stdb.example.org:3000"
+    assert cfg.source("host") == f"{sj} via {ct}"
+    # A database the file does not name: the CLI's default server, as `spacetime` does.
+    cfg = load_config(cwd=cwd, env={**env, "SPACETIMEDB_DATABASE": "elsewhere"})
+    assert cfg.host == "https://maincloud.spacetimedb.com"
+    assert cfg.source("host") == f"{ct} default_server"
