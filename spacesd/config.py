@@ -19,8 +19,9 @@ precedence first:
    ``children``, merged by index. ``<env>`` is the CLI's ``--env`` (``SPACES_SPACETIME_ENV``
    here; none by default, as for ``spacetime publish``/``sql``). The database is the first
    target that names one (the root, then its ``children`` in order, inheriting the parent's
-   keys). Its ``server`` is a URL (``http(s)://host[:port]``) or a nickname or host from
-   cli.toml;
+   keys). The server is that target's ``server`` (for a database from the environment: the
+   target of that name, else none, so cli.toml's default, as the CLI's "auto-fallthrough"),
+   a URL (``http(s)://host[:port]``) or a nickname or host from cli.toml;
 4. the spacetime CLI's ``cli.toml``: ``$XDG_CONFIG_HOME/spacetime/cli.toml`` (XDG is used on
    macOS too; ``%LOCALAPPDATA%\\SpacetimeDB\\config\\cli.toml`` on Windows), or the file
    ``SPACES_SPACETIME_CONFIG`` names (the CLI's ``--config-path``): ``default_server``,
