@@ -104,9 +104,6 @@ class Setting:
     source: str
     secret: bool = False
 
-    def shown(self) -> str | int | None:
-        return self.value
-
 
 @dataclass(frozen=True)
 class Config:
@@ -154,7 +151,7 @@ class Config:
     def redacted(self) -> dict[str, Any]:
         """A JSON-ready view, ``{key: {"value": ..., "source": ...}}``, without the token."""
         view: dict[str, Any] = {
-            s.key: {"value": s.shown(), "source": s.source} for s in self.settings()
+            s.key: {"value": s.value, "source": s.source} for s in self.settings()
         }
         view["files"] = [str(f) for f in self.files]
         view["warnings"] = list(self.warnings)
@@ -164,11 +161,10 @@ class Config:
         """Human-readable lines, one per setting, for ``spacesd config`` and ``status``."""
         lines = []
         for s in self.settings():
-            shown = s.shown()
-            if shown is None:
+            if s.value is None:
                 text = "(default: <user>-<host>)" if s.key == "identity_name" else "-"
             else:
-                text = str(shown)
+                text = str(s.value)
             lines.append(f"{s.key:<15} {text:<40} {s.source}")
         lines.extend(f"warning: {w}" for w in self.warnings)
         return lines
