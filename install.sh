@@ -33,7 +33,7 @@ for arg in "$@"; do
     --no-hooks) hooks=no ;;
     --reinstall) reinstall=yes ;;
     --print-sandbox-dropin) mode=print-dropin ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $arg (see --help)" ;;
   esac
 done
