@@ -33,8 +33,26 @@ __all__ = ["MARK", "redact", "redact_obj"]
 
 MARK = "[REDACTED]"
 
+
+class _Lazy:
+    """A regex compiled on first use: compiling them all costs ~3 ms, and most strings of a
+    summary are ruled out by a substring test first (see `redact`)."""
+
+    __slots__ = ("_args", "_rx")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._rx: re.Pattern[str] | None = None
+
+    @property
+    def rx(self) -> re.Pattern[str]:
+        if self._rx is None:
+            self._rx = re.compile(*self._args)
+        return self._rx
+
+
 # Key shapes: replaced whole.
-_TOKEN_SHAPES = re.compile(
+_TOKEN_SHAPES = _Lazy(
     r"""
     (?<![A-Za-z0-9_-])(?:
         sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}        # Anthropic, OpenAI
@@ -53,29 +71,35 @@ _TOKEN_SHAPES = re.compile(
     re.VERBOSE,
 )
 
-_PRIVATE_KEY = re.compile(
+_PRIVATE_KEY = _Lazy(
     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
     r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
     re.DOTALL,
 )
 
 # "Authorization: Bearer x", "Bearer x", "Authorization: Basic x", "Authorization: token x".
-_AUTH_HEADER = re.compile(
+_AUTH_HEADER = _Lazy(
     r"(?i)(\bauthorization\s*[:=]\s*[\"']?(?:bearer|basic|token|digest)?\s*)"
     r"([A-Za-z0-9._~+/=-]{6,})"
 )
-_BEARER = re.compile(
+_BEARER = _Lazy(
     r"(?i)(\bbearer\s+)((?=[A-Za-z0-9._~+/-]*[0-9._~+/-])[A-Za-z0-9._~+/-]{8,}=*)"
 )
 
-# name = value, name: value. The name must hold a secret word as a whole word-part
-# (GITHUB_TOKEN, db_password, apiKey, "client_secret"), not as a piece of a longer word
-# ("tokens", "author", "secretary" stay).
-_SECRET_WORD = (
-    r"(?:password|passwd|passphrase|pass|secret|token|api[_-]?key|apikey|access[_-]?key"
-    r"|private[_-]?key|client[_-]?secret|auth[_-]?token|credentials?|session[_-]?key"
-    r"|signing[_-]?key|encryption[_-]?key)"
-)
+# name = value, name: value. The name is a whole identifier run; whether it names a secret is
+# decided in Python (`_is_secret_name`), which keeps the regex linear: no nested quantifiers.
+# A secret name holds a secret word as a whole part (GITHUB_TOKEN, db_password, apiKey,
+# "client_secret"), not as a piece of a longer word ("tokens", "author", "secretary" stay).
+_SECRET_PARTS = frozenset({
+    "password", "passwd", "passphrase", "pass", "secret", "token", "apikey", "credential",
+    "credentials", "pwd",
+})
+_KEY_PAIRS = frozenset({"api", "access", "private", "session", "signing", "encryption", "secret"})
+_NOT_A_SECRET_VALUE_PARTS = frozenset({
+    "file", "path", "dir", "env", "name", "id", "stdin", "command", "cmd", "count", "length",
+    "limit", "type", "url", "endpoint",
+})
+
 # A value: "quoted" or 'quoted' (whole, spaces included), or bare up to a delimiter; never a
 # variable reference, never one already redacted.
 _VALUE = r"""
@@ -86,44 +110,58 @@ _VALUE = r"""
     )
 """
 
-_ASSIGN = re.compile(
+_ASSIGN = _Lazy(
     r"""
-    (?P<name>
-        (?<![A-Za-z0-9])                   # start of the name
-        (?:[A-Za-z0-9]+[_.-]|[a-z0-9]+(?-i:(?<=[a-z0-9])(?=[A-Z])))*  # AWS_, db., camelCase
-        """
-    + _SECRET_WORD
-    + r"""
-        (?:[_.-][A-Za-z0-9]+)*             # suffix parts: _V2, _ID would be odd but allowed
-        (?![A-Za-z0-9])
-    )
-    (?P<sep>["']?\s*(?::|=(?!=))\s*)       # `=` (not `==`), or `:`; a quoted key's closing quote
+    (?<![A-Za-z0-9_.-])
+    (?P<name>[A-Za-z0-9_.-]{1,100})
+    (?P<sep>["']?[ \t]*(?::(?!//)|=(?!=))[ \t]*)  # `=` (not `==`) or `:` (not `://`)
     """
-    + _VALUE
-    + r"""
-    """,
-    re.VERBOSE | re.IGNORECASE,
+    + _VALUE,
+    re.VERBOSE,
 )
 
-_FLAG = re.compile(
+_FLAG = _Lazy(
     r"""
-    (?P<flag>(?<![\w-])--?(?:[A-Za-z0-9]+-)*
-        (?:password|passwd|passphrase|pass|secret|token|api-?key|apikey|access-?key
-          |client-?secret|auth-?token|private-?key|credentials?)
-        (?!-(?:file|path|dir|env|name|id|stdin|command|cmd)\b)(?:-[A-Za-z0-9]+)*)
-    (?P<sep>\s+|=)
+    (?<![\w-])
+    (?P<flag>--?[A-Za-z0-9][A-Za-z0-9-]{0,80})
+    (?P<sep>[ \t]+|=)
     (?!-)
     """
-    + _VALUE
-    + r"""
-    """,
-    re.VERBOSE | re.IGNORECASE,
+    + _VALUE,
+    re.VERBOSE,
 )
 
-_URL_CREDS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^/\s@]+)@")
+
+def _name_parts(name: str) -> list[str]:
+    """Lower-cased parts of an identifier: split at _ . - and camelCase boundaries."""
+    parts: list[str] = []
+    for chunk in name.replace(".", "_").replace("-", "_").split("_"):
+        start = 0
+        for i in range(1, len(chunk)):
+            if chunk[i].isupper() and chunk[i - 1].islower():
+                parts.append(chunk[start:i].lower())
+                start = i
+        if chunk:
+            parts.append(chunk[start:].lower())
+    return parts
+
+
+def _is_secret_name(name: str) -> bool:
+    parts = _name_parts(name)
+    if not parts or parts[-1] in _NOT_A_SECRET_VALUE_PARTS:
+        return False
+    for i, part in enumerate(parts):
+        if part in _SECRET_PARTS and not (part == "pwd" and len(parts) == 1):
+            return True
+        if part == "key" and i > 0 and parts[i - 1] in _KEY_PAIRS:
+            return True
+    return False
+
+
+_URL_CREDS = _Lazy(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://)([^/\s:@]{0,200}):([^/\s@]+)@")
 
 # Values after `:` that are plainly not secrets (prose such as "token: none", numbers).
-_BORING = re.compile(r"(?i)^(?:none|null|nil|true|false|yes|no|required|optional|\*+|x+|\d{1,6})$")
+_BORING = _Lazy(r"(?i)^(?:none|null|nil|true|false|yes|no|required|optional|\*+|x+|\d{1,6})$")
 
 
 def _replacement(m: re.Match[str], head: str) -> str:
@@ -135,10 +173,12 @@ def _replacement(m: re.Match[str], head: str) -> str:
 
 
 def _assign_sub(m: re.Match[str]) -> str:
+    if not _is_secret_name(m.group("name")):
+        return m.group(0)
     sep = m.group("sep")
     bare = m.group("bare")
     if bare is not None:
-        if _BORING.match(bare):
+        if _BORING.rx.match(bare):
             return m.group(0)
         if ":" in sep and not sep.startswith(("'", '"')) and len(bare) < 16 and bare.isalpha():
             # Unquoted `name: word` is also prose ("Password: see the vault"): only take
@@ -148,7 +188,57 @@ def _assign_sub(m: re.Match[str]) -> str:
 
 
 def _flag_sub(m: re.Match[str]) -> str:
-    return _replacement(m, m.group("flag") + m.group("sep"))
+    flag = m.group("flag")
+    if not _is_secret_name(flag.lstrip("-")):
+        return m.group(0)
+    return _replacement(m, flag + m.group("sep"))
+
+
+# Cheap gates: a pattern runs only on strings that could match it (supersets of the regexes).
+_SHAPE_PREFIXES = (
+    "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "AKIA", "ASIA",
+    "AGPA", "AIDA", "AROA", "ANPA", "AIza", "k_live_", "k_test_", "hf_", "npm_", "eyJ",
+)
+_WORDS = ("pass", "secret", "token", "key", "credential", "pwd")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+_FLAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def _word_hits(lower: str) -> list[tuple[int, int]]:
+    hits = []
+    for w in _WORDS:
+        i = lower.find(w)
+        while i >= 0:
+            hits.append((i, i + len(w)))
+            i = lower.find(w, i + 1)
+    return hits
+
+
+def _maybe_assignment(lower: str, hits: list[tuple[int, int]]) -> bool:
+    """Some secret word is followed (after name characters, quotes, spaces) by = or :."""
+    n = len(lower)
+    for _, end in hits:
+        j = end
+        stop = min(n, end + 101)  # a name is at most 100 characters (`_ASSIGN`)
+        while j < stop and lower[j] in _NAME_CHARS:
+            j += 1
+        while j < n and lower[j] in "\"' \t":
+            j += 1
+        if j < n and lower[j] in "=:":
+            return True
+    return False
+
+
+def _maybe_flag(lower: str, hits: list[tuple[int, int]]) -> bool:
+    """Some secret word is part of a `-flag` (a run of [a-z0-9-] that starts with -)."""
+    for start, _ in hits:
+        j = start
+        stop = max(0, start - 90)  # a flag is at most 83 characters (`_FLAG`)
+        while j > stop and lower[j - 1] in _FLAG_CHARS:
+            j -= 1
+        if lower.startswith("-", j) and j < start:
+            return True
+    return False
 
 
 def redact(text: str) -> str:
@@ -156,14 +246,24 @@ def redact(text: str) -> str:
     if not text:
         return text
     if "PRIVATE KEY" in text:
-        text = _PRIVATE_KEY.sub(MARK, text)
-    text = _TOKEN_SHAPES.sub(MARK, text)
-    if "://" in text:
-        text = _URL_CREDS.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MARK}@", text)
-    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{MARK}", text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)}{MARK}", text)
-    text = _FLAG.sub(_flag_sub, text)
-    text = _ASSIGN.sub(_assign_sub, text)
+        text = _PRIVATE_KEY.rx.sub(MARK, text)
+    if any(p in text for p in _SHAPE_PREFIXES):
+        text = _TOKEN_SHAPES.rx.sub(MARK, text)
+    if "://" in text and "@" in text:
+        text = _URL_CREDS.rx.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MARK}@", text)
+    lower = text.lower()
+    if "authoriz" in lower:
+        text = _AUTH_HEADER.rx.sub(lambda m: f"{m.group(1)}{MARK}", text)
+    if "bearer" in lower:
+        text = _BEARER.rx.sub(lambda m: f"{m.group(1)}{MARK}", text)
+    hits = _word_hits(lower)
+    if hits:
+        if "-" in text and _maybe_flag(lower, hits):
+            text = _FLAG.rx.sub(_flag_sub, text)
+            lower = text.lower()
+            hits = _word_hits(lower)
+        if _maybe_assignment(lower, hits):
+            text = _ASSIGN.rx.sub(_assign_sub, text)
     return text
 
 

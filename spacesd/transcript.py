@@ -84,25 +84,25 @@ _NOT_A_PROMPT = (
 
 _TEST_LINE = re.compile(
     r"""
-    ^[\s=_*>-]*(?P<line>
+    ^[ \t=_*>-]*(?P<line>
         # pytest / pytest-xdist: "8 passed in 1.92s", "1 failed, 1 passed, 2 warnings in 0.84s"
         (?:\d+\ (?:passed|failed|errors?|skipped|xfailed|xpassed|warnings?|deselected|rerun)
            (?:,\ \d+\ (?:passed|failed|errors?|skipped|xfailed|xpassed|warnings?|deselected|rerun))*
-           \ in\ [\d.]+\s*s(?:econds)?\b.*?)
+           \ in\ [\d.]+[ \t]*s(?:econds)?\b[^\n]*?)
       | no\ tests\ ran\ in\ [\d.]+s
         # cargo: "test result: ok. 8 passed; 0 failed; 0 ignored; ..."
       | test\ result:\ (?:ok|FAILED)\.\ \d+\ passed;\ \d+\ failed.*
         # jest / vitest: "Tests:       1 failed, 7 passed, 8 total", " Tests  8 passed (8)"
-      | Tests:?\s+(?:\d+\ \w+,\s*)*\d+\ (?:passed|failed|total|skipped|todo)(?:,\s*\d+\ \w+)*
-        (?:\s*\(\d+\))?
+      | Tests:?[ \t]+(?:\d+\ \w+,[ \t]*)*\d+\ (?:passed|failed|total|skipped|todo)
+        (?:,[ \t]*\d+\ \w+)*(?:[ \t]*\(\d+\))?
         # go test: "ok  	example.com/pkg	0.012s", "FAIL	example.com/pkg	0.1s"
-      | (?:ok|FAIL)\s+\S+\s+(?:[\d.]+s|\(cached\))
+      | (?:ok|FAIL)[ \t]+\S+[ \t]+(?:[\d.]+s|\(cached\))
         # unittest: "Ran 8 tests in 0.010s" is followed by OK / FAILED (failures=1)
-      | Ran\ \d+\ tests?\ in\ [\d.]+s(?:[ \t]*\n\s*(?:OK|FAILED)\b[^\n]*)?
+      | Ran\ \d+\ tests?\ in\ [\d.]+s(?:[ \t]*\r?\n[ \t\r]*\n?[ \t]*(?:OK|FAILED)\b[^\n]*)?
       | FAILED\ \((?:failures|errors)=\d+[^\n]*\)
         # mocha: "  8 passing (12ms)", "  1 failing"
       | \d+\ (?:passing|failing|pending)(?:\ \(\d+\w*\))?
-    )\s*=*\s*$
+    )[ \t]*=*[ \t\r]*$
     """,
     re.VERBOSE | re.MULTILINE,
 )
@@ -114,7 +114,7 @@ _COMMIT_LINE = re.compile(
 )
 _EXIT_CODE = re.compile(r"\A\s*(?:Exit code|exit code:?|exited with code|Error: exit status)\s*"
                         r"(?P<code>-?\d+)")
-_GIT_COMMIT_CMD = re.compile(r"\bgit\b(?:\s+-[Cc]\s+\S+|\s+--?\S+)*\s+commit\b")
+_GIT_COMMIT_CMD = re.compile(r"\bgit\b(?:[ \t]+-[Cc][ \t]+[^-\s]\S*|[ \t]+--?\S+)*[ \t]+commit\b")
 
 
 def _cap(s: str, n: int) -> str:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spacesd.redact import MARK, redact, redact_obj
 
@@ -147,3 +151,47 @@ def test_redact_obj_walks_everything() -> None:
     assert out["tokens"] == {"input": 5} and out["flag"] is True and out["none"] is None
     assert out["commands"][0] == "ls"
     assert obj["task"] == f"use {GITHUB}"  # input not mutated
+
+
+def _ungated(text: str) -> str:
+    """`redact` with every pattern applied unconditionally, to check the gates."""
+    from spacesd import redact as r
+
+    if not text:
+        return text
+    text = r._PRIVATE_KEY.rx.sub(MARK, text)
+    text = r._TOKEN_SHAPES.rx.sub(MARK, text)
+    text = r._URL_CREDS.rx.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MARK}@", text)
+    text = r._AUTH_HEADER.rx.sub(lambda m: f"{m.group(1)}{MARK}", text)
+    text = r._BEARER.rx.sub(lambda m: f"{m.group(1)}{MARK}", text)
+    text = r._FLAG.rx.sub(r._flag_sub, text)
+    return r._ASSIGN.rx.sub(r._assign_sub, text)
+
+
+FRAGMENTS = [
+    "password", "Pass", "TOKEN", "token", "api_key", "apiKey", "secret", "credentials", "_", "-",
+    "--", "=", "==", ":", ": ", " ", "'", '"', "abc123", "hunter2", "x", "$X", "Bearer ",
+    "Authorization: ", "https://", "u:p@", "h.io", GITHUB, AWS, JWT, "\n", "MY_", ".", "db",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join))
+def test_gates_never_skip_a_match(text: str) -> None:
+    assert redact(text) == _ungated(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aA" * 5000, "a_" * 5000, "a" * 10000, "-" * 10000, "--a" * 3000, "x=" * 5000,
+        "token" * 2000, "token_" * 2000 + "=", "apiKey" * 2000, "https://" * 1000 + "@",
+        "eyJ" * 3000 + "." * 10, "sk-" * 3000, "Bearer " * 2000, "-----BEGIN " * 1000,
+        "a:" * 5000, "password: " * 2000, "'" * 10000, "AKIA" * 3000, "1.2.3." * 2000,
+    ],
+)
+def test_linear_time_on_adversarial_input(text: str) -> None:
+    t0 = time.perf_counter()
+    redact(text)
+    _ungated(text)
+    assert time.perf_counter() - t0 < 0.5

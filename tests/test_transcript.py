@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,19 @@ def test_full_read_memory_stays_bounded(tmp_path: Path) -> None:
     assert s["tokens"]["input"] == 3002
     assert s["commands_total"] == 3001
     assert peak < 8 << 20, f"peak {peak} bytes"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\n" * 60000, " \n" * 30000, "\r\n" * 30000, "= " * 30000, "1 passed, " * 6000,
+     "Tests: " + "1 a, " * 6000, "ok " * 20000, "[main abc1234] " * 4000,
+     "Ran 1 tests in 1s\n" * 4000, "Exit code " * 6000],
+)
+def test_result_scanning_is_linear(text: str) -> None:
+    s = Summarizer()
+    s.feed_line(assistant("m", [bash("b", "git -C -C " * 30 + "x")]))
+    s.feed_line(assistant("m2", [bash("c", "pytest")]))
+    t0 = time.perf_counter()
+    s.feed_line(result("b", text))
+    s.feed_line(result("c", text))
+    assert time.perf_counter() - t0 < 0.5

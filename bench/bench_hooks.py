@@ -1,0 +1,306 @@
+"""Hook wall time against a bare interpreter, side by side in one run.
+
+    .venv/bin/python bench/bench_hooks.py [--runs 30] [--socket PATH] [--post] [--json FILE]
+
+Each case is a fresh subprocess of the same Python (the venv's, by default this one), timed
+from spawn to exit; runs are interleaved round-robin so drift hits every case alike; the
+table shows median and p90 wall milliseconds and the median's ratio to the baseline
+`python -c "import socket, json, os"` (goal for the hooks with the daemon up: at most 1.5x).
+
+Cases:
+- baseline: `python -c "import socket, json, os"`
+- spaces-context-hook: SessionStart, asks the daemon for `context` and prints it
+- spaces-session-hook, cooldown: a Stop inside the session's cooldown (the common per-turn
+  case: no transcript read, no socket)
+- spaces-session-hook, post: SPACES_COOLDOWN=0 and a new final message each run, so every run
+  parses the fixture transcript, redacts and posts `post_summary`
+- the same two session cases and the context case through the installed console scripts, if
+  present (they add pip's wrapper)
+
+Daemon: `--socket PATH`, else the default socket if a daemon answers `ping` there, else this
+script starts a minimal protocol responder in a background process (`--serve PATH`: ping,
+context, post_summary, status) and says so. Against a real daemon the posting case is skipped
+unless `--post` is given (it would post N summaries to #agent-logs). Hook state (cooldown,
+outbox, log) goes to a temporary SPACES_STATE_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from spacesd import ipc, paths  # noqa: E402
+
+FIXTURES = Path("/work/shared/fixtures/claude-code")
+if not FIXTURES.is_dir():
+    FIXTURES = ROOT.parent / "shared" / "fixtures" / "claude-code"
+
+CONTEXT_TEXT = (
+    "Recent activity of peer sessions (facts, newest first):\n"
+    + "".join(
+        f"- session {i:08x} on acme-api (fix/rate-limit), claude-code@dev-laptop: made "
+        f"TokenBucket.take atomic; tests: 8 passed; commit 3e1f2a9.\n"
+        for i in range(12)
+    )
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The minimal responder
+
+
+def serve(path: str) -> None:
+    """A single-threaded protocol responder (selectors): enough for the hooks' requests."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    os.chmod(path, 0o600)
+    srv.listen(128)
+    srv.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(srv, selectors.EVENT_READ, None)
+    decoders: dict[socket.socket, ipc.FrameDecoder] = {}
+    posted = 0
+    started = time.time()
+    while True:
+        for key, _ in sel.select():
+            if key.data is None:
+                conn, _ = srv.accept()
+                conn.setblocking(True)
+                decoders[conn] = ipc.FrameDecoder()
+                sel.register(conn, selectors.EVENT_READ, "conn")
+                continue
+            conn = key.fileobj  # type: ignore[assignment]
+            try:
+                data = conn.recv(65536)
+                frames = decoders[conn].feed(data) if data else None
+            except (OSError, ipc.ProtocolError):
+                frames = None
+            if frames is None:
+                sel.unregister(conn)
+                del decoders[conn]
+                conn.close()
+                continue
+            for payload in frames:
+                try:
+                    req = ipc.decode_payload(payload)
+                except ipc.ProtocolError as e:
+                    conn.sendall(ipc.encode_frame(
+                        {"id": None, "ok": False, "error": {"code": e.code, "message": e.message}}
+                    ))
+                    continue
+                op = req.get("op")
+                result: Any
+                if op == "ping":
+                    result = {"pong": True}
+                elif op == "context":
+                    result = {"text": CONTEXT_TEXT, "message_ids": list(range(12))}
+                elif op == "post_summary":
+                    posted += 1
+                    result = {"id": posted, "channel": "agent-logs", "type": "AgentEvent"}
+                elif op == "status":
+                    result = {"version": "bench-responder", "pid": os.getpid(),
+                              "uptime_s": time.time() - started, "backend": "none"}
+                else:
+                    conn.sendall(ipc.encode_frame({"id": req.get("id"), "ok": False, "error": {
+                        "code": "unknown_op", "message": f"unknown op {op!r}"}}))
+                    continue
+                conn.sendall(ipc.encode_frame({"id": req.get("id"), "ok": True, "result": result}))
+
+
+def start_responder(path: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", path],
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if isinstance(ipc.request("ping", path=path, timeout=0.5), ipc.Ok):
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    proc.kill()
+    raise SystemExit("bench: the responder did not start")
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+
+
+class Case:
+    def __init__(self, name: str, argv: list[str], stdin: Any, env: dict[str, str],
+                 check: str | None = None) -> None:
+        self.name = name
+        self.argv = argv
+        self.stdin = stdin  # bytes, or a callable(run_index) -> bytes
+        self.env = env
+        self.check = check
+        self.times: list[float] = []
+
+    def once(self, i: int) -> None:
+        data = self.stdin(i) if callable(self.stdin) else self.stdin
+        t0 = time.perf_counter()
+        p = subprocess.run(self.argv, input=data, capture_output=True, env=self.env)
+        dt = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise SystemExit(f"bench: {self.name} exited {p.returncode}: {p.stderr.decode()}")
+        if self.check == "stdout" and not p.stdout:
+            raise SystemExit(f"bench: {self.name} printed nothing (is the daemon answering?)")
+        self.times.append(dt)
+
+
+def pctl(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--socket", help="a running daemon's socket (default: the usual one)")
+    ap.add_argument("--post", action="store_true",
+                    help="also time posting summaries against a real daemon")
+    ap.add_argument("--python", default=sys.executable, help="interpreter for every case")
+    ap.add_argument("--json", help="write the figures here as JSON")
+    ap.add_argument("--serve", metavar="PATH", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.serve:
+        serve(a.serve)
+        return 0
+
+    py = a.python
+    tmp = Path(tempfile.mkdtemp(prefix="spb-", dir="/tmp"))
+    responder: subprocess.Popen[bytes] | None = None
+    try:
+        sock = a.socket or str(paths.socket_path())
+        if isinstance(ipc.request("ping", path=sock, timeout=1.0), ipc.Ok):
+            daemon_note = f"running daemon at {sock}"
+            real = True
+        elif a.socket:
+            raise SystemExit(f"bench: nothing answers ping at {a.socket}")
+        else:
+            sock = str(tmp / "s.sock")
+            responder = start_responder(sock)
+            daemon_note = (f"no daemon was running at {paths.socket_path()}: started a minimal "
+                           f"protocol responder (bench/bench_hooks.py --serve) at {sock}")
+            real = False
+
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("SPACES_"):
+                del env[k]
+        # Bytecode as an installed package has it (pip compiles at install time): with
+        # PYTHONDONTWRITEBYTECODE every run would recompile spacesd from source.
+        bytecode_note = ""
+        if env.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+            bytecode_note = ("PYTHONDONTWRITEBYTECODE was set: unset for the runs, so the "
+                             "warm-up writes .pyc files as an install would")
+        env.update({"SPACES_SOCKET": sock, "SPACES_STATE_DIR": str(tmp / "state")})
+
+        transcript = tmp / "transcript.jsonl"
+        shutil.copy(FIXTURES / "transcript.jsonl", transcript)
+        stop = json.loads((FIXTURES / "stop.json").read_text())
+        stop["transcript_path"] = str(transcript)
+        start = json.loads((FIXTURES / "session-start.json").read_text())
+        start["session_id"] = "bench-context-session"
+        start_b = json.dumps(start).encode()
+
+        cool_stop = dict(stop, session_id="bench-cooldown-session")
+        cool_b = json.dumps(cool_stop).encode()
+
+        def post_stdin(i: int) -> bytes:
+            return json.dumps(dict(stop, session_id="bench-post-session",
+                                   last_assistant_message=f"bench run {i}: done.")).encode()
+
+        env_post = dict(env, SPACES_COOLDOWN="0")
+        session_script = str(ROOT / "hooks" / "spaces-session-hook")
+        context_script = str(ROOT / "hooks" / "spaces-context-hook")
+        cases = [
+            Case('python -c "import socket, json, os"',
+                 [py, "-c", "import socket, json, os"], b"", env),
+            Case("spaces-context-hook (context from daemon)", [py, context_script], start_b,
+                 env, check="stdout"),
+            Case("spaces-session-hook (in cooldown)", [py, session_script], cool_b, env),
+        ]
+        do_post = a.post or not real
+        if do_post:
+            cases.append(Case("spaces-session-hook (post_summary, cooldown 0)",
+                              [py, session_script], post_stdin, env_post))
+        bindir = Path(py).parent
+        if (bindir / "spaces-context-hook").exists():
+            cases.append(Case("  console script spaces-context-hook",
+                              [str(bindir / "spaces-context-hook")], start_b, env,
+                              check="stdout"))
+            cases.append(Case("  console script spaces-session-hook (in cooldown)",
+                              [str(bindir / "spaces-session-hook")], cool_b, env))
+            if do_post:
+                cases.append(Case("  console script spaces-session-hook (post)",
+                                  [str(bindir / "spaces-session-hook")], post_stdin,
+                                  env_post))
+
+        # Prime: the cooldown session posts once, so its later runs are in cooldown.
+        subprocess.run([py, session_script], input=cool_b, env=env, check=True)
+        for i in range(a.warmup):
+            for c in cases:
+                c.once(-1 - i)
+        for c in cases:
+            c.times.clear()
+        for i in range(a.runs):
+            for c in cases:
+                c.once(i)
+
+        base = statistics.median(cases[0].times)
+        ver = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True).stdout.strip()
+        print(f"python: {py} ({ver})")
+        print(f"daemon: {daemon_note}")
+        if real and not do_post:
+            print("        (posting case skipped against a real daemon; --post to include it)")
+        if bytecode_note:
+            print(f"note:   {bytecode_note}")
+        print(f"runs:   {a.runs} per case after {a.warmup} warm-up, interleaved; wall ms "
+              f"from spawn to exit")
+        w = max(len(c.name) for c in cases)
+        print(f"\n{'case':<{w}}  {'median':>7}  {'p90':>7}  {'ratio':>6}")
+        rows = []
+        for c in cases:
+            med = statistics.median(c.times)
+            p90 = pctl(c.times, 0.9)
+            ratio = med / base
+            rows.append({"case": c.name.strip(), "median_ms": round(med * 1e3, 2),
+                         "p90_ms": round(p90 * 1e3, 2), "ratio": round(ratio, 2)})
+            print(f"{c.name:<{w}}  {med * 1e3:7.1f}  {p90 * 1e3:7.1f}  {ratio:5.2f}x")
+        print("\ngoal: hooks at most 1.5x the baseline with the daemon up")
+        if a.json:
+            Path(a.json).write_text(json.dumps({
+                "python": py, "version": ver, "daemon": daemon_note, "runs": a.runs,
+                "cases": rows}, indent=2))
+        return 0
+    finally:
+        if responder is not None:
+            responder.terminate()
+            try:
+                responder.wait(5)
+            except subprocess.TimeoutExpired:
+                responder.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
