@@ -218,14 +218,17 @@ def main(argv: list[str] | None = None) -> int:
         stop = json.loads((FIXTURES / "stop.json").read_text())
         stop["transcript_path"] = str(transcript)
         start = json.loads((FIXTURES / "session-start.json").read_text())
-        start["session_id"] = "bench-context-session"
-        start_b = json.dumps(start).encode()
+        tag = f"{os.getpid()}-{int(time.time())}"
 
-        cool_stop = dict(stop, session_id="bench-cooldown-session")
+        def start_b(i: int) -> bytes:
+            # A new session each run: the daemon never hands a session the same context twice.
+            return json.dumps(dict(start, session_id=f"bench-context-{tag}-{i}")).encode()
+
+        cool_stop = dict(stop, session_id=f"bench-cooldown-{tag}")
         cool_b = json.dumps(cool_stop).encode()
 
         def post_stdin(i: int) -> bytes:
-            return json.dumps(dict(stop, session_id="bench-post-session",
+            return json.dumps(dict(stop, session_id=f"bench-post-{tag}",
                                    last_assistant_message=f"bench run {i}: done.")).encode()
 
         env_post = dict(env, SPACES_COOLDOWN="0")
