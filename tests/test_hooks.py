@@ -572,3 +572,37 @@ def test_log_rotates_and_never_raises(env: dict[str, str], monkeypatch: pytest.M
     assert path.with_name("hooks.log.1").stat().st_size > 1024 * 1024
     monkeypatch.setenv("SPACES_STATE_DIR", "/proc/definitely/not/writable")
     log("h", "nowhere to go")  # must not raise
+
+
+def test_session_end_posts_what_the_cooldown_held_back(env: dict[str, str], daemon: FakeDaemon,
+                                                       stop_input: dict[str, Any]) -> None:
+    assert session_hook.handle(stop_input) == "posted"
+    end = {k: v for k, v in stop_input.items()
+           if k not in ("last_assistant_message", "stop_hook_active")}
+    end.update(hook_event_name="SessionEnd", reason="prompt_input_exit")
+    # Nothing new since the Stop (the final text now comes from the transcript): no post.
+    assert session_hook.handle(end) == "unchanged"
+    with Path(stop_input["transcript_path"]).open("a") as f:
+        f.write(json.dumps({"type": "system", "subtype": "x",
+                            "timestamp": "2026-11-20T09:05:00Z"}) + "\n")
+    assert session_hook.handle(end) == "unchanged"  # only the end time moved
+    assert session_hook.handle(stop_input) == "cooldown"
+    with Path(stop_input["transcript_path"]).open("a") as f:
+        f.write(json.dumps({"type": "assistant", "message": {
+            "id": "msg_late", "role": "assistant", "content": [
+                {"type": "text", "text": "Also bumped the version."}],
+            "usage": {"input_tokens": 3, "output_tokens": 4}}}) + "\n")
+    assert session_hook.handle(stop_input) == "cooldown"  # a Stop still waits
+    assert session_hook.handle(end) == "posted"  # the end does not
+    last = daemon.ops("post_summary")[-1]["args"]["summary"]
+    assert last["final_message"] == "Also bumped the version."
+    assert last["tokens"]["input"] == 10768 + 3
+    assert len(daemon.ops("post_summary")) == 2
+
+
+def test_bench_runs(env: dict[str, str]) -> None:
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_hooks.py"), "--runs", "2",
+                        "--warmup", "0"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "minimal protocol responder" in p.stdout
+    assert "spaces-session-hook (in cooldown)" in p.stdout and "x" in p.stdout

@@ -13,6 +13,10 @@ transcript_path, cwd, stop_hook_active, last_assistant_message, ...). It
 
 It always exits 0, prints nothing, and logs failures to `paths.log_file()`.
 
+Registered for SessionEnd as well (hooks/claude-settings.json), it posts the session's last
+state regardless of the cooldown (unless nothing changed since the last post), so the turns a
+cooldown held back are not lost when the session closes.
+
 The issue asks for filelock for the cooldown; the hooks are standard library only, so the
 per-session state file under `paths.state_dir()/cooldown/` is locked with `fcntl.flock`,
 which is exactly what filelock's UnixFileLock does on POSIX. The lock is taken
@@ -315,9 +319,13 @@ def fit(summary: dict[str, Any], limit: int = MAX_SUMMARY_CHARS) -> dict[str, An
     return summary
 
 
-def digest(summary: dict[str, Any]) -> str:
-    """A fingerprint of what a post would say (stop_hook_active excluded: it is not news)."""
-    body = {k: v for k, v in summary.items() if k != "stop_hook_active"}
+_NOT_NEWS = frozenset({"stop_hook_active", "started_at", "ended_at", "duration_s"})
+
+
+def digest(summary: dict[str, Any], *, without: frozenset[str] = frozenset()) -> str:
+    """A fingerprint of what a post would say. Times are left out (a line Claude Code appends
+    after the turn moves `ended_at` without anything new to report), as is stop_hook_active."""
+    body = {k: v for k, v in summary.items() if k not in _NOT_NEWS and k not in without}
     data = json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8", "replace")
     return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}-{len(data)}"
 
@@ -344,13 +352,19 @@ def handle(data: dict[str, Any]) -> str:
         return "busy"
     try:
         now = time.time()
-        if cool.in_cooldown(now, _cooldown_seconds()):
+        # SessionEnd (the session is over) posts the last state whatever the cooldown: the
+        # turns a cooldown swallowed would otherwise never be reported.
+        ending = data.get("hook_event_name") == "SessionEnd"
+        if not ending and cool.in_cooldown(now, _cooldown_seconds()):
             return "cooldown"
         from spacesd.redact import redact_obj
 
         summary = fit(redact_obj(build_summary(data)))
         fp = digest(summary)
-        if fp == cool.state.get("digest"):
+        # SessionEnd has no last_assistant_message: its final text comes from the transcript
+        # and may be worded apart from the Stop's; compare without it.
+        core = digest(summary, without=frozenset({"final_message"}))
+        if fp == cool.state.get("digest") or (ending and core == cool.state.get("core")):
             return "unchanged"
         args: dict[str, Any] = {"summary": summary}
         channel = _channel_arg()
@@ -373,7 +387,8 @@ def handle(data: dict[str, Any]) -> str:
             log(HOOK, f"daemon refused post_summary: {res.code}: {res.message}",
                 session_id=session_id)
             return "refused"
-        cool.save(last_post=now, digest=fp, via="daemon" if outcome == "posted" else "outbox")
+        cool.save(last_post=now, digest=fp, core=core,
+                  via="daemon" if outcome == "posted" else "outbox")
         if time.time_ns() % 50 == 0:
             prune_cooldowns()
         return outcome
