@@ -101,7 +101,8 @@ def _state_name(session_id: str) -> str:
 class Cooldown:
     """The per-session state file, locked (flock, exclusive, non-blocking) while the hook runs.
 
-    State: {"last_post": epoch seconds, "digest": str, "via": "daemon" | "outbox"}.
+    State: {"last_post": epoch seconds, "digest": str, "core": str (the digest without the
+    final message), "via": "daemon" | "outbox"}.
     """
 
     def __init__(self, session_id: str) -> None:
@@ -123,6 +124,8 @@ class Cooldown:
             except BlockingIOError:
                 os.close(fd)
                 return False
+            except OSError:
+                pass  # no locks on this filesystem (some NFS setups): go on without one
         self.fd = fd
         try:
             raw = os.read(fd, 65536)
