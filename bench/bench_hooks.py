@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 from spacesd import ipc, paths  # noqa: E402
 
-FIXTURES = Path("/work/shared/fixtures/claude-code")
-if not FIXTURES.is_dir():
-    FIXTURES = ROOT.parent / "shared" / "fixtures" / "claude-code"
+# Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout.
+FIXTURES = (Path(os.environ.get("SPACES_SHARED_DIR", "").strip() or ROOT.parent / "shared")
+            / "fixtures" / "claude-code")
 
 CONTEXT_TEXT = (
     "Recent activity of peer sessions (facts, newest first):\n"
@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     py = a.python
+    if not (FIXTURES / "stop.json").is_file():
+        raise SystemExit(f"bench: no Claude Code fixtures at {FIXTURES} (set SPACES_SHARED_DIR)")
     tmp = Path(tempfile.mkdtemp(prefix="spb-", dir="/tmp"))
     responder: subprocess.Popen[bytes] | None = None
     try:

@@ -30,11 +30,35 @@ from spacesd.hooks import session as session_hook
 from spacesd.ipc import FrameDecoder, decode_payload, encode_frame
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path("/work/shared/fixtures/claude-code")
-if not FIXTURES.is_dir():
-    FIXTURES = ROOT.parent / "shared" / "fixtures" / "claude-code"
-STOP = json.loads((FIXTURES / "stop.json").read_text())
-START = json.loads((FIXTURES / "session-start.json").read_text())
+
+
+def _shared_fixtures() -> Path:
+    """Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout."""
+    override = os.environ.get("SPACES_SHARED_DIR", "").strip()
+    shared = Path(override) if override else ROOT.parent / "shared"
+    return shared / "fixtures" / "claude-code"
+
+
+FIXTURES = _shared_fixtures()
+HAVE_FIXTURES = (FIXTURES / "stop.json").is_file() and (FIXTURES / "transcript.jsonl").is_file()
+needs_fixtures = pytest.mark.skipif(not HAVE_FIXTURES, reason=f"no fixtures at {FIXTURES}")
+STOP: dict[str, Any] = (
+    json.loads((FIXTURES / "stop.json").read_text()) if HAVE_FIXTURES else {}
+)
+# session-start.json is plain input; its content is repeated here so the context hook's tests
+# run without the shared folder.
+START: dict[str, Any] = {
+    "session_id": "9a1d7c33-0e4b-4f5a-8d2c-6b7e1f0a2d44",
+    "transcript_path": "/home/dev/.claude/projects/-home-dev-src-acme-api/"
+                       "9a1d7c33-0e4b-4f5a-8d2c-6b7e1f0a2d44.jsonl",
+    "cwd": "/home/dev/src/acme-api",
+    "permission_mode": "default",
+    "hook_event_name": "SessionStart",
+    "source": "startup",
+    "model": "claude-sonnet-4-5",
+}
+if (FIXTURES / "session-start.json").is_file():
+    START = json.loads((FIXTURES / "session-start.json").read_text())
 SESSION_HOOK = ROOT / "hooks" / "spaces-session-hook"
 CONTEXT_HOOK = ROOT / "hooks" / "spaces-context-hook"
 
@@ -138,6 +162,8 @@ def daemon(env: dict[str, str]) -> Iterator[FakeDaemon]:
 @pytest.fixture
 def stop_input(tmp_path: Path) -> dict[str, Any]:
     """stop.json with its transcript copied somewhere writable (absolute path)."""
+    if not HAVE_FIXTURES:
+        pytest.skip(f"no fixtures at {FIXTURES}")
     t = tmp_path / "transcript.jsonl"
     shutil.copy(FIXTURES / "transcript.jsonl", t)
     return dict(STOP, transcript_path=str(t))
@@ -165,6 +191,7 @@ def log_lines() -> list[str]:
 # -- daemon down ---------------------------------------------------------------------------
 
 
+@needs_fixtures
 def test_session_hook_daemon_down_queues_to_outbox(env: dict[str, str]) -> None:
     # The fixture's stop.json as is: transcript_path is relative; the hook runs in its folder.
     p, dt = run_hook(SESSION_HOOK, json.dumps(STOP), cwd=FIXTURES)
@@ -263,6 +290,7 @@ def test_cooldown_path_skips_transcript_and_redaction(env: dict[str, str],
 # -- the Stop hook against a daemon ----------------------------------------------------------
 
 
+@needs_fixtures
 def test_session_hook_posts_summary(env: dict[str, str], daemon: FakeDaemon,
                                     stop_input: dict[str, Any]) -> None:
     p, _ = run_hook(SESSION_HOOK, json.dumps(stop_input))
@@ -453,6 +481,7 @@ def test_summary_fits_a_message(env: dict[str, str], daemon: FakeDaemon, tmp_pat
     assert s["commands_total"] == 200 and s["commands"]
 
 
+@needs_fixtures
 def test_missing_transcript_still_posts_what_stdin_says(env: dict[str, str],
                                                         daemon: FakeDaemon) -> None:
     data = dict(STOP, transcript_path="/nonexistent/t.jsonl", session_id="no-transcript")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -12,10 +13,13 @@ import pytest
 
 from spacesd.transcript import MAX_LINE, Summarizer, cut, summarize
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "claude-code"
-if not FIXTURES.is_dir():  # the shared folder next to the working tree
-    FIXTURES = Path("/work/shared/fixtures/claude-code")
+# Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout.
+_SHARED = os.environ.get("SPACES_SHARED_DIR", "").strip()
+FIXTURES = (Path(_SHARED) if _SHARED else Path(__file__).resolve().parents[2] / "shared") / (
+    "fixtures/claude-code"
+)
 TRANSCRIPT = FIXTURES / "transcript.jsonl"
+needs_fixtures = pytest.mark.skipif(not TRANSCRIPT.is_file(), reason=f"no {TRANSCRIPT}")
 CWD = "/home/dev/src/acme-api"
 
 
@@ -44,6 +48,7 @@ def result(tid: str, text: str, is_error: bool = False) -> str:
                   "is_error": is_error}])
 
 
+@needs_fixtures
 def test_fixture_summary() -> None:
     s = summarize(TRANSCRIPT, cwd=CWD)
     assert s["task"] == (
@@ -78,6 +83,7 @@ def test_fixture_summary() -> None:
     assert s["partial"] is False and s["bad_lines"] == 0 and s["lines"] == 18
 
 
+@needs_fixtures
 def test_fixture_tokens_once_per_message_id() -> None:
     # By hand, one usage per message id (msg_01A is on 3 lines, msg_01C on 2):
     #   id       input  output  cache_read
