@@ -629,6 +629,7 @@ def test_session_end_posts_what_the_cooldown_held_back(env: dict[str, str], daem
     assert len(daemon.ops("post_summary")) == 2
 
 
+@needs_fixtures
 def test_bench_runs(env: dict[str, str]) -> None:
     p = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_hooks.py"), "--runs", "2",
                         "--warmup", "0"], capture_output=True, text=True, timeout=120)
