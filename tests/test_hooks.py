@@ -239,8 +239,15 @@ def test_hooks_daemon_hung_stay_under_a_second(env: dict[str, str], stop_input: 
                                    b"{}", b'{"session_id": 5}'])
 def test_garbage_stdin_is_silent(env: dict[str, str], script: Path, stdin: bytes) -> None:
     p, _ = run_hook(script, stdin)
-    assert p.returncode == 0 and p.stdout == b""
+    assert p.returncode == 0 and p.stdout == b"" and p.stderr == b""
     assert outbox.list_pending() == []
+    lines = log_lines()
+    if not stdin.strip():
+        assert lines == []  # nothing came: nothing to report
+    elif not stdin.startswith(b"{"):
+        assert len(lines) == 1 and "stdin" in lines[0]  # unusable input: one line
+    else:
+        assert len(lines) <= 1
 
 
 def test_console_scripts_exist_and_behave(env: dict[str, str]) -> None:
@@ -567,7 +574,7 @@ def test_context_hook_weird_results(env: dict[str, str], daemon: FakeDaemon) -> 
 
 def test_run_swallows_everything(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115
-    monkeypatch.setattr("spacesd.hooks.read_input", lambda: {"session_id": "s1"})
+    monkeypatch.setattr("spacesd.hooks.read_input", lambda *a: {"session_id": "s1"})
     silenced: list[bool] = []
     monkeypatch.setattr("spacesd.hooks._silence_stdout", lambda: silenced.append(True))
 

@@ -53,21 +53,39 @@ def env_float(name: str, default: float) -> float:
     return max(0.0, value)
 
 
-def read_input(max_bytes: int = MAX_STDIN) -> dict[str, Any] | None:
-    """The hook's stdin as a JSON object; None when empty, oversized or not an object."""
+def read_input(hook: str | None = None, max_bytes: int = MAX_STDIN) -> dict[str, Any] | None:
+    """The hook's stdin as a JSON object; None when empty, oversized or not an object.
+
+    Given `hook`, input that is there but unusable (not JSON, not an object, too big) is
+    logged in one line; empty input is not (nothing to report).
+    """
     try:
         if sys.stdin is None or sys.stdin.isatty():
             return None
         raw = sys.stdin.buffer.read(max_bytes + 1)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError) as e:
+        if hook:
+            log(hook, f"cannot read stdin: {e}")
         return None
-    if not raw.strip() or len(raw) > max_bytes:
+    if not raw.strip():
         return None
-    try:
-        obj = json.loads(raw)
-    except ValueError:
+    problem = None
+    obj: object = None
+    if len(raw) > max_bytes:
+        problem = f"stdin is over {max_bytes} bytes"
+    else:
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            problem = f"stdin is not JSON ({len(raw)} bytes)"
+        else:
+            if not isinstance(obj, dict):
+                problem = f"stdin is JSON but not an object ({type(obj).__name__})"
+    if problem is not None or not isinstance(obj, dict):
+        if hook:
+            log(hook, problem or "stdin is not a JSON object")
         return None
-    return obj if isinstance(obj, dict) else None
+    return obj
 
 
 def log(hook: str, message: str, *, session_id: object = None) -> None:
@@ -117,7 +135,7 @@ def run(hook: str, body: Callable[[dict[str, Any]], object]) -> int:
     """
     data: dict[str, Any] | None = None
     try:
-        data = read_input()
+        data = read_input(hook)
         if data is None:
             return 0
         body(data)
