@@ -643,3 +643,26 @@ def test_bench_runs(env: dict[str, str]) -> None:
     assert p.returncode == 0, p.stderr
     assert "minimal protocol responder" in p.stdout
     assert "spaces-session-hook (in cooldown)" in p.stdout and "x" in p.stdout
+
+
+@needs_fixtures
+def test_relative_transcript_and_a_vanished_working_directory(env: dict[str, str],
+                                                               daemon: FakeDaemon,
+                                                               tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    shutil.copy(FIXTURES / "transcript.jsonl", project / "t.jsonl")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = (
+        "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
+        "sys.path.insert(0, sys.argv[2]); from spacesd.hooks.session import main; "
+        "sys.exit(main())"
+    )
+    data = dict(STOP, transcript_path="t.jsonl", cwd=str(project))
+    p = subprocess.run([sys.executable, "-c", code, str(gone), str(ROOT)],
+                       input=json.dumps(data).encode(), capture_output=True, timeout=30)
+    assert p.returncode == 0 and p.stdout == b""
+    [req] = daemon.ops("post_summary")
+    assert req["args"]["summary"]["commits"][0]["hash"] == "3e1f2a9"  # found under cwd
+    assert log_lines() == []

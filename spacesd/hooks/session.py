@@ -27,6 +27,7 @@ Summary fields (the `summary` object of `post_summary`; see `SUMMARY_FIELDS`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -184,10 +185,14 @@ def resolve_transcript(transcript_path: object, cwd: str | None) -> Path | None:
     if p.is_absolute():
         return p if p.is_file() else None
     candidates = [Path(cwd) / p] if cwd else []
-    candidates.append(Path.cwd() / p)
+    with contextlib.suppress(OSError):  # the hook's own working directory may be gone
+        candidates.append(Path.cwd() / p)
     for c in candidates:
-        if c.is_file():
-            return c
+        try:
+            if c.is_file():
+                return c
+        except OSError:
+            continue
     return None
 
 
