@@ -200,7 +200,10 @@ def git_root_and_branch(cwd: str | None) -> tuple[str | None, str | None]:
     """The work tree holding `cwd` and its checked-out branch, from the files alone."""
     if not cwd:
         return None, None
-    d = os.path.abspath(cwd)
+    try:
+        d = os.path.abspath(cwd)
+    except OSError:  # a relative cwd, and our own working directory is gone
+        return None, None
     for _ in range(64):
         dotgit = os.path.join(d, ".git")
         if os.path.isdir(dotgit):
