@@ -9,8 +9,9 @@
    messages/s;
 3. recent-messages latency with 1,000,000 stored messages (bulk-loaded straight into the
    store first); goal < 2 ms, through the daemon (`messages`, 20 rows) and in the store;
-4. the hooks' wall time (daemon up) against `python -c "import socket, json, os"`; goal at
-   most 1.5 times it (when the hooks are installed).
+
+The hooks' wall time against a bare interpreter is bench/bench_hooks.py's (it starts its own
+daemon); bench/run_all.py runs both.
 
 Everything runs in private temporary directories; the machine's own Spaces is not touched.
 """
@@ -18,12 +19,10 @@ Everything runs in private temporary directories; the machine's own Spaces is no
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -238,39 +237,6 @@ def daemon_latency(sock: Path, channel_id: int, n: int = 2000) -> dict[str, floa
 # Hooks
 
 
-def _wall(cmd: list[str], env: dict[str, str], stdin: bytes, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, input=stdin, env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
-
-
-def hooks_bench(daemon: DaemonProc, runs: int) -> list[tuple[str, float, float]] | None:
-    bindir = Path(sys.executable).parent
-    session_hook, context_hook = bindir / "spaces-session-hook", bindir / "spaces-context-hook"
-    shared = Path(os.environ.get("SPACES_SHARED_DIR", "") or REPO.parent / "shared")
-    fixtures = shared / "fixtures" / "claude-code"
-    if not (session_hook.exists() and context_hook.exists() and fixtures.is_dir()):
-        return None
-    work = daemon.root / "fixtures"
-    work.mkdir(exist_ok=True)
-    shutil.copy(fixtures / "transcript.jsonl", work / "transcript.jsonl")
-    stop = json.loads((fixtures / "stop.json").read_text())
-    stop["transcript_path"] = str(work / "transcript.jsonl")
-    start = (fixtures / "session-start.json").read_bytes()
-    base = _wall([sys.executable, "-c", "import socket, json, os"], daemon.env, b"", runs)
-    rows = [("python -c 'import socket, json, os'", base, 1.0)]
-    ctx = _wall([str(context_hook)], daemon.env, start, runs)
-    rows.append(("spaces-context-hook", ctx, ctx / base))
-    stop_bytes = json.dumps(stop).encode()
-    ses = _wall([str(session_hook)], daemon.env, stop_bytes, runs)
-    rows.append(("spaces-session-hook", ses, ses / base))
-    return rows
-
-
 # --------------------------------------------------------------------------------------------
 
 
@@ -284,7 +250,6 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--processes", type=int, default=3)
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--hook-runs", type=int, default=15)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     opts = ap.parse_args()
 
@@ -333,7 +298,6 @@ def main() -> int:
                         f"{r['rate']:.0f} msg/s, p99 {r['p99_ms']:.2f} ms",
                         ">= 2,000 msg/s", verdict(r["rate"] >= 2000)))
 
-        hooks = hooks_bench(daemon, opts.hook_runs)
         daemon.stop()
 
         db = root / "data" / "spaces.sqlite"
@@ -352,13 +316,6 @@ def main() -> int:
         results.append((f"recent messages at {total:,} rows (daemon)",
                         f"p50 {d['p50_ms']:.3f} ms, p99 {d['p99_ms']:.3f} ms", "< 2 ms (p50)",
                         verdict(d["p50_ms"] < 2)))
-        if hooks is not None:
-            base = hooks[0][1]
-            print(f"  hooks (median of {opts.hook_runs}): baseline {base:.1f} ms; " + "; ".join(
-                f"{name} {ms:.1f} ms ({ratio:.2f}x)" for name, ms, ratio in hooks[1:]))
-            for name, ms, ratio in hooks[1:]:
-                results.append((f"{name} wall time", f"{ms:.1f} ms = {ratio:.2f}x baseline",
-                                "<= 1.5x python -c", verdict(ratio <= 1.5)))
         daemon.stop()
     finally:
         daemon.stop()

@@ -17,22 +17,18 @@ Cases:
 - the same two session cases and the context case through the installed console scripts, if
   present (they add pip's wrapper)
 
-Daemon: `--socket PATH`, else the default socket if a daemon answers `ping` there, else this
-script starts a minimal protocol responder in a background process (`--serve PATH`: ping,
-context, post_summary, status) and says so. Against a real daemon the posting case is skipped
-unless `--post` is given (it would post N summaries to #agent-logs). Hook state (cooldown,
-outbox, log) goes to a temporary SPACES_STATE_DIR.
+Daemon: `--socket PATH` (a running daemon), else this script starts a private `spacesd run`
+(embedded backend) in a temporary directory and measures against it. Against a daemon of
+yours the posting case is skipped unless `--post` is given (it would post N summaries to your
+#agent-logs). Hook state (cooldown, outbox, log) goes to a temporary SPACES_STATE_DIR.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import selectors
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,99 +40,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spacesd import ipc, paths  # noqa: E402
+from bench_daemon import DaemonProc  # noqa: E402
+
+from spacesd import ipc  # noqa: E402
 
 # Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout.
 FIXTURES = (Path(os.environ.get("SPACES_SHARED_DIR", "").strip() or ROOT.parent / "shared")
             / "fixtures" / "claude-code")
-
-CONTEXT_TEXT = (
-    "Recent activity of peer sessions (facts, newest first):\n"
-    + "".join(
-        f"- session {i:08x} on acme-api (fix/rate-limit), claude-code@dev-laptop: made "
-        f"TokenBucket.take atomic; tests: 8 passed; commit 3e1f2a9.\n"
-        for i in range(12)
-    )
-)
-
-
-# --------------------------------------------------------------------------------------------
-# The minimal responder
-
-
-def serve(path: str) -> None:
-    """A single-threaded protocol responder (selectors): enough for the hooks' requests."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    os.chmod(path, 0o600)
-    srv.listen(128)
-    srv.setblocking(False)
-    sel = selectors.DefaultSelector()
-    sel.register(srv, selectors.EVENT_READ, None)
-    decoders: dict[socket.socket, ipc.FrameDecoder] = {}
-    posted = 0
-    started = time.time()
-    while True:
-        for key, _ in sel.select():
-            if key.data is None:
-                conn, _ = srv.accept()
-                conn.setblocking(True)
-                decoders[conn] = ipc.FrameDecoder()
-                sel.register(conn, selectors.EVENT_READ, "conn")
-                continue
-            conn = key.fileobj  # type: ignore[assignment]
-            try:
-                data = conn.recv(65536)
-                frames = decoders[conn].feed(data) if data else None
-            except (OSError, ipc.ProtocolError):
-                frames = None
-            if frames is None:
-                sel.unregister(conn)
-                del decoders[conn]
-                conn.close()
-                continue
-            for payload in frames:
-                try:
-                    req = ipc.decode_payload(payload)
-                except ipc.ProtocolError as e:
-                    conn.sendall(ipc.encode_frame(
-                        {"id": None, "ok": False, "error": {"code": e.code, "message": e.message}}
-                    ))
-                    continue
-                op = req.get("op")
-                result: Any
-                if op == "ping":
-                    result = {"pong": True}
-                elif op == "context":
-                    result = {"text": CONTEXT_TEXT, "message_ids": list(range(12))}
-                elif op == "post_summary":
-                    posted += 1
-                    result = {"id": posted, "channel": "agent-logs", "type": "AgentEvent"}
-                elif op == "status":
-                    result = {"version": "bench-responder", "pid": os.getpid(),
-                              "uptime_s": time.time() - started, "backend": "none"}
-                else:
-                    conn.sendall(ipc.encode_frame({"id": req.get("id"), "ok": False, "error": {
-                        "code": "unknown_op", "message": f"unknown op {op!r}"}}))
-                    continue
-                conn.sendall(ipc.encode_frame({"id": req.get("id"), "ok": True, "result": result}))
-
-
-def start_responder(path: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", path],
-                            stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if isinstance(ipc.request("ping", path=path, timeout=0.5), ipc.Ok):
-            return proc
-        if proc.poll() is not None:
-            break
-        time.sleep(0.02)
-    proc.kill()
-    raise SystemExit("bench: the responder did not start")
-
 
 # --------------------------------------------------------------------------------------------
 # Measuring
@@ -173,35 +83,32 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--socket", help="a running daemon's socket (default: the usual one)")
+    ap.add_argument("--socket", help="a running daemon's socket (default: start a private one)")
     ap.add_argument("--post", action="store_true",
                     help="also time posting summaries against a real daemon")
     ap.add_argument("--python", default=sys.executable, help="interpreter for every case")
     ap.add_argument("--json", help="write the figures here as JSON")
-    ap.add_argument("--serve", metavar="PATH", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if a.serve:
-        serve(a.serve)
-        return 0
 
     py = a.python
     if not (FIXTURES / "stop.json").is_file():
         raise SystemExit(f"bench: no Claude Code fixtures at {FIXTURES} (set SPACES_SHARED_DIR)")
     tmp = Path(tempfile.mkdtemp(prefix="spb-", dir="/tmp"))
-    responder: subprocess.Popen[bytes] | None = None
+    private: DaemonProc | None = None
     try:
-        sock = a.socket or str(paths.socket_path())
-        if isinstance(ipc.request("ping", path=sock, timeout=1.0), ipc.Ok):
-            daemon_note = f"running daemon at {sock}"
-            real = True
-        elif a.socket:
-            raise SystemExit(f"bench: nothing answers ping at {a.socket}")
+        if a.socket:
+            sock = a.socket
+            if not isinstance(ipc.request("ping", path=sock, timeout=1.0), ipc.Ok):
+                raise SystemExit(f"bench: nothing answers ping at {a.socket}")
+            daemon_note = f"your daemon at {sock}"
+            mine = False
         else:
-            sock = str(tmp / "s.sock")
-            responder = start_responder(sock)
-            daemon_note = (f"no daemon was running at {paths.socket_path()}: started a minimal "
-                           f"protocol responder (bench/bench_hooks.py --serve) at {sock}")
-            real = False
+            (tmp / "daemon").mkdir()
+            private = DaemonProc(tmp / "daemon")
+            private.start()
+            sock = str(private.socket)
+            daemon_note = f"a private spacesd (embedded) at {sock}"
+            mine = True
 
         env = dict(os.environ)
         for k in list(env):
@@ -243,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                  env, check="stdout"),
             Case("spaces-session-hook (in cooldown)", [py, session_script], cool_b, env),
         ]
-        do_post = a.post or not real
+        do_post = a.post or mine
         if do_post:
             cases.append(Case("spaces-session-hook (post_summary, cooldown 0)",
                               [py, session_script], post_stdin, env_post))
@@ -275,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                              capture_output=True, text=True).stdout.strip()
         print(f"python: {py} ({ver})")
         print(f"daemon: {daemon_note}")
-        if real and not do_post:
+        if not do_post:
             print("        (posting case skipped against a real daemon; --post to include it)")
         if bytecode_note:
             print(f"note:   {bytecode_note}")
@@ -298,12 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                 "cases": rows}, indent=2))
         return 0
     finally:
-        if responder is not None:
-            responder.terminate()
-            try:
-                responder.wait(5)
-            except subprocess.TimeoutExpired:
-                responder.kill()
+        if private is not None:
+            private.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -1,0 +1,55 @@
+"""Every Spaces benchmark, one after another in one run, each printing its figures beside its
+goal:
+
+- bench_hooks.py: each hook's wall time against `python -c "import socket, json, os"` with a
+  daemon up (goal: at most 1.5x);
+- bench_daemon.py: request rate and p99 with 50 concurrent clients (goal: >= 5,000 req/s,
+  p99 < 10 ms), durable send_message through the daemon (goal: >= 2,000 msg/s), recent
+  messages at 1,000,000 stored (goal: < 2 ms);
+- bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
+  rows/s);
+- bench_stdb.py: post-to-peer latency A -> test server -> B on loopback (goal: p50 < 20 ms).
+
+    .venv/bin/python bench/run_all.py [--quick]
+
+Each runs in private temporary directories; the machine's own Spaces is never touched. The
+machines here are shared and noisy: read the ratios and the side-by-side figures of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--quick", action="store_true",
+                    help="smaller runs (100,000 stored messages, fewer repetitions)")
+    opts = ap.parse_args()
+    benches: list[list[str]] = [
+        ["bench_hooks.py", "--runs", "10" if opts.quick else "30"],
+        ["bench_daemon.py", "--seconds", "2" if opts.quick else "4",
+         "--rows", "100000" if opts.quick else "1000000"],
+        ["bench_codec.py"],
+        ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
+    ]
+    failed = []
+    t0 = time.perf_counter()
+    for bench in benches:
+        print(f"\n===== {' '.join(bench)}", flush=True)
+        code = subprocess.call([sys.executable, str(HERE / bench[0]), *bench[1:]])
+        if code != 0:
+            failed.append(bench[0])
+    print(f"\n===== all benchmarks: {time.perf_counter() - t0:.0f} s"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
