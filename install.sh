@@ -295,7 +295,9 @@ else
   elif daemon_up; then
     say "Daemon: a spacesd is already running (not started by install.sh); left as it is."
   else
-    nohup "$bin/spacesd" run >>"$log" 2>&1 </dev/null &
+    # From $HOME, as the systemd unit runs it: a spacetime.json in the folder install.sh was
+    # run from (this checkout has one, for `spacetime publish`) must not choose the backend.
+    (cd "$HOME" && exec nohup "$bin/spacesd" run >>"$log" 2>&1 </dev/null) &
     printf '%s\n' "$!" >"$pidfile"
     i=0
     until daemon_up; do
