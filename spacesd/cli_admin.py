@@ -58,7 +58,8 @@ def hooks() -> None:
 @agent_option
 @project_option
 def hooks_install(scope: str, agent: str, project_dir: Path | None) -> None:
-    """Add Spaces' Stop and SessionStart hooks (explicit short timeouts); idempotent."""
+    """Add Spaces' hooks (Stop or AfterAgent, SessionStart, SessionEnd where the agent has
+    it; explicit short timeouts); idempotent."""
     try:
         path = hookconfig.settings_path(agent, scope, project_dir=project_dir)
         result = hookconfig.install(path, agent)

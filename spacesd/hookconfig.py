@@ -5,14 +5,18 @@ Agents and files (user scope / project scope):
 - ``claude``: ``~/.claude/settings.json`` (``$CLAUDE_CONFIG_DIR`` moves ``~/.claude``) /
   ``<project>/.claude/settings.json``. ``Stop`` runs ``spaces-session-hook`` (timeout 10 s),
   ``SessionStart`` with matcher ``startup|resume|clear|compact`` runs ``spaces-context-hook``
-  (5 s).
+  (5 s), ``SessionEnd`` runs ``spaces-session-hook`` again (10 s: it posts what the Stop
+  cooldown held back).
 - ``codex``: ``~/.codex/hooks.json`` (``$CODEX_HOME`` moves ``~/.codex``) /
   ``<project>/.codex/hooks.json``; the same shape as Claude Code's (codex-rs/config
   ``HooksFile``: ``{"hooks": {Event: [{"matcher", "hooks": [{"type": "command", "command",
   "timeout"}]}]}}``, timeout in seconds); its SessionStart sources are startup|resume|clear.
+  Codex's hook events are SessionStart, UserPromptSubmit, PreToolUse, PostToolUse and Stop:
+  it has no SessionEnd, so nothing posts what the last cooldown held back there.
 - ``gemini``: ``~/.gemini/settings.json`` / ``<project>/.gemini/settings.json``: ``hooks``
-  events ``SessionStart`` (matcher ``*``: Gemini matches lifecycle sources exactly) and
-  ``AfterAgent`` (its Stop), handlers with ``name`` and a ``timeout`` in milliseconds.
+  events ``SessionStart`` (matcher ``*``: Gemini matches lifecycle sources exactly),
+  ``AfterAgent`` (its Stop) and ``SessionEnd`` (reasons exit, clear, logout, ...; the CLI does
+  not wait for it, best effort), handlers with ``name`` and a ``timeout`` in milliseconds.
 
 "Ours" is any command handler whose program is named ``spaces-session-hook`` or
 ``spaces-context-hook`` (whatever its folder), so a reinstall from another place replaces
@@ -137,7 +141,9 @@ def specs(agent: str, commands: Mapping[str, str]) -> list[HookSpec]:
     if agent == "claude":
         return [HookSpec("Stop", None, {"type": "command", "command": session, "timeout": 10}),
                 HookSpec("SessionStart", "startup|resume|clear|compact",
-                         {"type": "command", "command": context, "timeout": 5})]
+                         {"type": "command", "command": context, "timeout": 5}),
+                HookSpec("SessionEnd", None,
+                         {"type": "command", "command": session, "timeout": 10})]
     if agent == "codex":
         return [HookSpec("Stop", None, {"type": "command", "command": session, "timeout": 10}),
                 HookSpec("SessionStart", "startup|resume|clear",
@@ -150,7 +156,11 @@ def specs(agent: str, commands: Mapping[str, str]) -> list[HookSpec]:
                 HookSpec("SessionStart", "*", {"name": "spaces-context", "type": "command",
                                                "command": context, "timeout": 5000,
                                                "description": "Recent activity of peer "
-                                                              "sessions, from Spaces"})]
+                                                              "sessions, from Spaces"}),
+                HookSpec("SessionEnd", "*", {"name": "spaces-session-end", "type": "command",
+                                             "command": session, "timeout": 10000,
+                                             "description": "Post what the last summary of "
+                                                            "this session left out"})]
     raise HookConfigError(f"unknown agent {agent!r} (one of {', '.join(AGENTS)})")
 
 

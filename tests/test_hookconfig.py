@@ -55,7 +55,40 @@ def test_claude_install_adds_exactly_ours(tmp_path: Path) -> None:
         {"matcher": "startup|resume|clear|compact",
          "hooks": [{"type": "command", "command": COMMANDS["spaces-context-hook"],
                     "timeout": 5}]}]
+    assert data["hooks"]["SessionEnd"] == [
+        {"hooks": [{"type": "command", "command": COMMANDS["spaces-session-hook"],
+                    "timeout": 10}]}]
     assert list(data) == list(EXISTING)  # key order kept
+
+
+def test_session_end_registered_where_the_agent_has_it(tmp_path: Path) -> None:
+    """Claude Code and Gemini CLI have a SessionEnd (the session hook posts what the Stop
+    cooldown held back); Codex has none, so none is written for it."""
+    events = {agent: [s.event for s in hookconfig.specs(agent, COMMANDS)]
+              for agent in hookconfig.AGENTS}
+    assert events == {"claude": ["Stop", "SessionStart", "SessionEnd"],
+                      "codex": ["Stop", "SessionStart"],
+                      "gemini": ["AfterAgent", "SessionStart", "SessionEnd"]}
+    path = tmp_path / ".gemini" / "settings.json"
+    hookconfig.install(path, "gemini", COMMANDS)
+    (end,) = load(path)["hooks"]["SessionEnd"]
+    assert end["matcher"] == "*"
+    assert end["hooks"] == [{"name": "spaces-session-end", "type": "command",
+                             "command": COMMANDS["spaces-session-hook"], "timeout": 10000,
+                             "description": end["hooks"][0]["description"]}]
+    assert set(hookconfig.installed(path)) == {"AfterAgent", "SessionStart", "SessionEnd"}
+    before = path.read_bytes()
+    assert not hookconfig.install(path, "gemini", COMMANDS).changed
+    assert path.read_bytes() == before
+    # A settings file from before SessionEnd was registered gets it on the next install.
+    claude = tmp_path / ".claude" / "settings.json"
+    hookconfig.install(claude, "claude", COMMANDS)
+    data = load(claude)
+    del data["hooks"]["SessionEnd"]
+    write_json(claude, data)
+    assert hookconfig.install(claude, "claude", COMMANDS).changed
+    assert set(hookconfig.installed(claude)) == {"Stop", "SessionStart", "SessionEnd"}
+    assert hookconfig.uninstall(claude).removed_file
 
 
 def test_install_twice_changes_nothing(tmp_path: Path) -> None:
@@ -76,7 +109,8 @@ def test_reinstall_from_another_place_replaces(tmp_path: Path) -> None:
     hookconfig.install(path, "claude", COMMANDS)
     text = path.read_text()
     assert "/old/venv" not in text
-    assert text.count("spaces-session-hook") == 1 and text.count("spaces-context-hook") == 1
+    # once per event: Stop and SessionEnd run the session hook, SessionStart the context hook
+    assert text.count("spaces-session-hook") == 2 and text.count("spaces-context-hook") == 1
 
 
 def test_uninstall_removes_only_ours(tmp_path: Path) -> None:
@@ -212,7 +246,8 @@ def test_cli_install_uninstall(runner_env: dict[str, str], monkeypatch: pytest.M
     again = runner.invoke(hooks, ["install"])
     assert again.exit_code == 0 and "nothing changed" in again.output
     status = runner.invoke(hooks, ["status", "--json"])
-    assert json.loads(status.output)["claude/user"]["events"] == ["SessionStart", "Stop"]
+    assert json.loads(status.output)["claude/user"]["events"] == [
+        "SessionEnd", "SessionStart", "Stop"]
     project = tmp_path / "proj"
     project.mkdir()
     result = runner.invoke(hooks, ["install", "--scope", "project", "--agent", "gemini",
@@ -273,4 +308,4 @@ def test_plugin_layout_matches_the_settings_entries() -> None:
         assert handler["command"] == f'"${{CLAUDE_PLUGIN_ROOT}}/hooks/{program}"'
         script = ROOT / "hooks" / program
         assert script.is_file() and os.access(script, os.X_OK)
-    assert set(plugin_hooks) == {"Stop", "SessionStart"}
+    assert set(plugin_hooks) == {"Stop", "SessionStart", "SessionEnd"}
