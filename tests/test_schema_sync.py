@@ -987,19 +987,15 @@ class SimBackend:
 
     def rows(self, table: str, viewer: str | None) -> list[Any]:
         # What the module's row-level security filters (module/src/visibility.rs) let
-        # `viewer` see: the host enforces them; here they are applied to the store's rows.
+        # `viewer` see: the host evaluates their SQL; here `visible_rows` does, for the two
+        # shapes they have.
         found = self._all_rows(table)
-        tdef = model.TABLE_BY_NAME[table]
-        if tdef.public:
+        filters = filters_by_table().get(table)
+        if not filters:
             return found
         if viewer is None:
             raise self._runner.ScenarioError(f"{table} is private: a check of it needs \"as\"")
-        me = self.identity(viewer)
-        if table == "direct_message":
-            mine = {c.id for c in self._all_rows("direct_conversation")
-                    if me in (c.participant_a, c.participant_b)}
-            return [r for r in found if r.conversation_id in mine]
-        return [r for r in found if any(getattr(r, col) == me for col in tdef.visible_to)]
+        return visible_rows(filters, found, self._all_rows, self.identity(viewer))
 
     def counts(self, viewer: str) -> dict[str, int]:
         return {t.name: len(self.rows(t.name, viewer)) for t in model.TABLES}
@@ -1008,6 +1004,55 @@ class SimBackend:
         if self._proc.stdin is not None:
             self._proc.stdin.close()
         self._proc.wait(timeout=30)
+
+
+_FILTER_WHERE = re.compile(r"SELECT \* FROM (\w+) WHERE (\w+) = :sender", re.I)
+_FILTER_JOIN = re.compile(
+    r"SELECT (\w+)\.\* FROM (\w+) JOIN (\w+) ON (\w+)\.(\w+) = (\w+)\.(\w+) "
+    r"WHERE (\w+)\.(\w+) = :sender", re.I)
+
+
+def visible_rows(filters: list[str], rows: list[Any], table_rows: Callable[[str], list[Any]],
+                 sender: model.Identity) -> list[Any]:
+    """The rows that at least one of a table's filters admits for `sender` (filters are
+    OR-ed). Evaluates the two shapes the module uses; any other fails the test."""
+    admitted: set[int] = set()
+    for sql in filters:
+        if m := _FILTER_WHERE.fullmatch(sql):
+            column = m.group(2)
+            admitted |= {i for i, r in enumerate(rows) if getattr(r, column) == sender}
+        elif m := _FILTER_JOIN.fullmatch(sql):
+            selected, left, right = m.group(1), m.group(2), m.group(3)
+            on = {m.group(4): m.group(5), m.group(6): m.group(7)}
+            assert selected == left and set(on) == {left, right}, sql
+            assert m.group(8) == right, f"the WHERE must test the joined table: {sql}"
+            keys = {getattr(r, on[right]) for r in table_rows(right)
+                    if getattr(r, m.group(9)) == sender}
+            admitted |= {i for i, r in enumerate(rows) if getattr(r, on[left]) in keys}
+        else:
+            pytest.fail(f"a filter of a shape the test cannot evaluate: {sql}")
+    return [r for i, r in enumerate(rows) if i in admitted]
+
+
+def test_visibility_filters_admit_what_the_model_says() -> None:
+    a, b, c = (model.Identity(n) for n in (1, 2, 3))
+    conversations = [model.DirectConversation(1, a, b, 0, 0),
+                     model.DirectConversation(2, b, c, 0, 0)]
+    messages = [model.DirectMessage(10, 1, a, "x", 0, None, False),
+                model.DirectMessage(11, 2, c, "y", 0, None, False)]
+    notes = [model.SystemNotification(5, a, "t", "b", 0),
+             model.SystemNotification(6, c, "t", "b", 0)]
+    tables: dict[str, list[Any]] = {"direct_conversation": conversations,
+                                    "direct_message": messages, "system_notification": notes}
+    filters = filters_by_table()
+    for who, conv_ids, msg_ids, note_ids in ((a, {1}, {10}, {5}), (b, {1, 2}, {10, 11}, set()),
+                                             (c, {2}, {11}, {6})):
+        def seen(table: str, viewer: model.Identity = who) -> set[int]:
+            return {r.id for r in visible_rows(filters[table], tables[table], tables.__getitem__,
+                                               viewer)}
+        assert seen("direct_conversation") == conv_ids
+        assert seen("direct_message") == msg_ids
+        assert seen("system_notification") == note_ids
 
 
 def _scenario_ids() -> list[str]:
@@ -1019,7 +1064,7 @@ def _scenario_ids() -> list[str]:
     return ids
 
 
-@pytest.mark.parametrize("scenario_id", _scenario_ids())
+@pytest.mark.parametrize("scenario_id", _scenario_ids(), ids=_scenario_ids())
 def test_module_reducers_pass_the_scenario(scenario_id: str) -> None:
     runner = _conformance_runner()
     scenario = next(s for s in runner.load_scenarios() if s.id == scenario_id)
