@@ -6,8 +6,10 @@ order), the reducers (names, lifecycle kinds, parameters in order) and the row-l
 filters from `module/src/`, and fails on any difference from `spacesd.model`. Then compares
 the refusal messages, validation bounds and texts of the `spaces-logic` crate with the
 engine's (`spacesd/engine/errors.py`, `validation.py`, ...), so the two implementations
-answer the same call with the same words; and runs the crate's rules (its `oracle` example,
-through cargo) and the engine's `validation` over the same inputs, which must be judged alike.
+answer the same call with the same words; runs the crate's rules (its `oracle` example,
+through cargo) and the engine's `validation` over the same inputs, which must be judged alike;
+and runs every conformance scenario against the module's own reducers, compiled natively with
+an in-memory host (`module/crates/spaces-sim`).
 """
 
 from __future__ import annotations
