@@ -666,3 +666,151 @@ def test_relative_transcript_and_a_vanished_working_directory(env: dict[str, str
     [req] = daemon.ops("post_summary")
     assert req["args"]["summary"]["commits"][0]["hash"] == "3e1f2a9"  # found under cwd
     assert log_lines() == []
+
+
+# -- Codex CLI and Gemini CLI inputs -----------------------------------------------------------
+
+# Gemini CLI's AfterAgent: no last_assistant_message; the turn's prompt and the answer instead.
+# Its transcript is one JSON document (a chat file), not Claude Code's JSONL.
+GEMINI_CHAT = {
+    "sessionId": "4f0c2a7e-51d9-4b8e-9a63-2c1d0e8f7b15",
+    "projectHash": "c0ffee",
+    "startTime": "2026-11-25T10:00:00.000Z",
+    "lastUpdated": "2026-11-25T10:03:12.000Z",
+    "messages": [
+        {"id": "m1", "timestamp": "2026-11-25T10:00:00.000Z", "type": "user",
+         "content": "Add a --dry-run flag to the deploy script"},
+        {"id": "m2", "timestamp": "2026-11-25T10:03:12.000Z", "type": "gemini",
+         "content": "Added --dry-run to scripts/deploy.sh.", "model": "gemini-2.5-pro"},
+    ],
+}
+
+
+def gemini_input(tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    chat = tmp_path / ".gemini" / "tmp" / "c0ffee" / "chats" / "session-2026-11-25T10-00.json"
+    chat.parent.mkdir(parents=True, exist_ok=True)
+    chat.write_text(json.dumps(GEMINI_CHAT, indent=2))
+    data: dict[str, Any] = {
+        "session_id": GEMINI_CHAT["sessionId"],
+        "transcript_path": str(chat),
+        "cwd": str(tmp_path),
+        "hook_event_name": "AfterAgent",
+        "timestamp": "2026-11-25T10:03:12.114Z",
+        "prompt": "Add a --dry-run flag to the deploy script",
+        "prompt_response": "Added --dry-run to scripts/deploy.sh: it prints each step "
+                           "instead of running it.",
+        "stop_hook_active": False,
+    }
+    data.update(extra)
+    return data
+
+
+def codex_input(**extra: Any) -> dict[str, Any]:
+    """Codex CLI's Stop (codex-rs hooks StopCommandInput)."""
+    data: dict[str, Any] = {
+        "session_id": "0199a3f1-7c2e-7d10-8b4a-3e5f6a7b8c9d",
+        "turn_id": "0199a3f1-8e44-7b21-9c0d-1a2b3c4d5e6f",
+        "transcript_path": None,
+        "cwd": "/home/dev/src/acme-api",
+        "hook_event_name": "Stop",
+        "model": "gpt-5-codex",
+        "permission_mode": "default",
+        "stop_hook_active": False,
+        "last_assistant_message": "Renamed OrderService.fetch to OrderService.get; tests pass.",
+    }
+    data.update(extra)
+    return data
+
+
+def test_gemini_after_agent_summary(env: dict[str, str], daemon: FakeDaemon,
+                                    tmp_path: Path) -> None:
+    data = gemini_input(tmp_path)
+    p, _ = run_hook(SESSION_HOOK, json.dumps(data))  # as Gemini CLI runs it
+    assert p.returncode == 0 and p.stdout == b"" and p.stderr == b""
+    [req] = daemon.ops("post_summary")
+    s = req["args"]["summary"]
+    assert list(s) == list(session_hook.SUMMARY_FIELDS)
+    assert s["agent_kind"] == "gemini-cli"
+    assert s["session_id"] == GEMINI_CHAT["sessionId"]
+    assert s["task"] == "Add a --dry-run flag to the deploy script"
+    assert s["final_message"] == data["prompt_response"]
+    assert s["prompts"] == 1
+    assert s["cwd"] == str(tmp_path) and s["stop_hook_active"] is False
+    assert log_lines() == []
+
+
+def test_gemini_session_end_posts_the_held_back_turn(env: dict[str, str], daemon: FakeDaemon,
+                                                     tmp_path: Path) -> None:
+    assert session_hook.handle(gemini_input(tmp_path)) == "posted"
+    later = gemini_input(tmp_path, prompt="Now document it in the README",
+                         prompt_response="Documented --dry-run under Deploying.")
+    assert session_hook.handle(later) == "cooldown"
+    # Gemini CLI's SessionEnd: no prompt, no answer, a transcript we cannot read.
+    end = {k: later[k] for k in ("session_id", "transcript_path", "cwd")}
+    end.update(hook_event_name="SessionEnd", timestamp="2026-11-25T10:09:40.002Z",
+               reason="exit")
+    assert session_hook.handle(end) == "posted"
+    first, last = (r["args"]["summary"] for r in daemon.ops("post_summary"))
+    assert last["agent_kind"] == "gemini-cli"  # remembered: SessionEnd does not say
+    assert last["task"] == first["task"] == "Add a --dry-run flag to the deploy script"
+    assert last["final_message"] == "Documented --dry-run under Deploying."
+    assert last["prompts"] == 2
+    assert session_hook.handle(end) == "unchanged"  # a second SessionEnd says nothing new
+    assert len(daemon.ops("post_summary")) == 2
+
+
+def test_gemini_session_end_with_nothing_held_back_is_silent(env: dict[str, str],
+                                                             daemon: FakeDaemon,
+                                                             tmp_path: Path) -> None:
+    data = gemini_input(tmp_path)
+    assert session_hook.handle(data) == "posted"
+    end = {k: data[k] for k in ("session_id", "transcript_path", "cwd")}
+    end.update(hook_event_name="SessionEnd", reason="exit")
+    assert session_hook.handle(end) == "unchanged"
+    assert len(daemon.ops("post_summary")) == 1
+
+
+def test_codex_stop_summary(env: dict[str, str], daemon: FakeDaemon) -> None:
+    data = codex_input()
+    p, _ = run_hook(SESSION_HOOK, json.dumps(data))
+    assert p.returncode == 0 and p.stdout == b"" and p.stderr == b""
+    [req] = daemon.ops("post_summary")
+    s = req["args"]["summary"]
+    assert s["agent_kind"] == "codex"
+    assert s["model"] == "gpt-5-codex"
+    assert s["final_message"] == data["last_assistant_message"]
+    assert s["session_id"] == data["session_id"] and s["cwd"] == "/home/dev/src/acme-api"
+    assert s["task"] is None and s["prompts"] == 0
+    assert log_lines() == []
+
+
+def test_codex_stop_with_nulls_and_a_rollout_transcript(env: dict[str, str], daemon: FakeDaemon,
+                                                        tmp_path: Path) -> None:
+    rollout = tmp_path / "rollout-2026-11-25T10-00-00-0199a3f1.jsonl"
+    rollout.write_text("\n".join(json.dumps(line) for line in [
+        {"timestamp": "2026-11-25T10:00:00.000Z", "type": "session_meta",
+         "payload": {"id": "0199a3f1", "cwd": "/home/dev/src/acme-api"}},
+        {"timestamp": "2026-11-25T10:00:01.000Z", "type": "response_item",
+         "payload": {"type": "message", "role": "user",
+                     "content": [{"type": "input_text", "text": "rename fetch to get"}]}},
+    ]) + "\n")
+    data = codex_input(last_assistant_message=None, transcript_path=str(rollout))
+    p, _ = run_hook(SESSION_HOOK, json.dumps(data))
+    assert p.returncode == 0 and p.stdout == b""
+    [req] = daemon.ops("post_summary")
+    s = req["args"]["summary"]
+    assert s["agent_kind"] == "codex" and s["final_message"] is None
+    assert s["model"] == "gpt-5-codex"
+    assert log_lines() == []
+
+
+def test_agent_kind_env_wins_over_detection(env: dict[str, str], daemon: FakeDaemon,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    monkeypatch.setenv("SPACES_AGENT_KIND", "gemini-cli-nightly")
+    assert session_hook.handle(gemini_input(tmp_path)) == "posted"
+    assert daemon.ops("post_summary")[0]["args"]["summary"]["agent_kind"] == (
+        "gemini-cli-nightly")
+    monkeypatch.delenv("SPACES_AGENT_KIND")
+    assert session_hook.agent_kind(codex_input()) == "codex"
+    assert session_hook.agent_kind({"hook_event_name": "Stop"}) == "claude-code"

@@ -1,7 +1,13 @@
 """The Stop hook (`spaces-session-hook`): post a summary of the session to #agent-logs.
 
 Claude Code runs it at the end of every turn with a JSON object on stdin (session_id,
-transcript_path, cwd, stop_hook_active, last_assistant_message, ...). It
+transcript_path, cwd, stop_hook_active, last_assistant_message, ...). Codex CLI's Stop adds
+turn_id and model (last_assistant_message and transcript_path may be null); Gemini CLI's
+AfterAgent carries prompt, prompt_response and stop_hook_active instead, and its transcript is
+not Claude Code's JSONL. The final message is last_assistant_message or prompt_response; the
+task is the transcript's first prompt, else the first `prompt` seen on stdin. The agent kind is
+SPACES_AGENT_KIND, else "gemini-cli" for AfterAgent, "codex" for an input with turn_id, else
+what an earlier turn of the session said, else "claude-code". It
 
 1. checks the session's cooldown first (the cheap path: no transcript read, no socket):
    at most one post per session per `SPACES_COOLDOWN` seconds (default 300);
@@ -13,9 +19,12 @@ transcript_path, cwd, stop_hook_active, last_assistant_message, ...). It
 
 It always exits 0, prints nothing, and logs failures to `paths.log_file()`.
 
-Registered for SessionEnd as well (hooks/claude-settings.json), it posts the session's last
+Registered for SessionEnd as well (Claude Code, Gemini CLI), it posts the session's last
 state regardless of the cooldown (unless nothing changed since the last post), so the turns a
-cooldown held back are not lost when the session closes.
+cooldown held back are not lost when the session closes. SessionEnd's stdin has no final
+message, prompt or model, and Gemini's transcript cannot supply them: so every turn, the
+cooldown ones included, keeps what stdin said (`facts`: agent kind, first prompt, last final
+message, model, prompt count) in the session's state file, and the summary falls back on them.
 
 The issue asks for filelock for the cooldown; the hooks are standard library only, so the
 per-session state file under `paths.state_dir()/cooldown/` is locked with `fcntl.flock`,
@@ -60,12 +69,12 @@ SUMMARY_FIELDS = (
     "kind",               # "session_summary"
     "version",            # 1
     "session_id",
-    "agent_kind",         # "claude-code" unless SPACES_AGENT_KIND or the input says otherwise
+    "agent_kind",         # "claude-code", "codex", "gemini-cli" or SPACES_AGENT_KIND
     "host",               # socket.gethostname()
     "project",            # the git work tree holding cwd, else cwd
     "cwd",
     "git_branch",         # from the transcript, else .git/HEAD
-    "task",               # first real user prompt
+    "task",               # first real user prompt (transcript, else stdin's `prompt`)
     "files",              # edited/written, relative to project when inside it
     "commands",           # Bash commands, first-run order, deduplicated
     "commands_total",
@@ -78,7 +87,8 @@ SUMMARY_FIELDS = (
     "duration_s",
     "model",
     "prompts",
-    "final_message",      # stdin's last_assistant_message, else the transcript's last text
+    "final_message",      # stdin's last_assistant_message / prompt_response, else the
+                          # transcript's last text, else an earlier turn's
     "stop_hook_active",
     "transcript_partial",  # True when a huge transcript was read in head/tail windows only
 )
@@ -103,7 +113,7 @@ class Cooldown:
     """The per-session state file, locked (flock, exclusive, non-blocking) while the hook runs.
 
     State: {"last_post": epoch seconds, "digest": str, "core": str (the digest without the
-    final message), "via": "daemon" | "outbox"}.
+    final message), "via": "daemon" | "outbox", "facts": see `remember`}.
     """
 
     def __init__(self, session_id: str) -> None:
@@ -236,20 +246,64 @@ def _branch_from_head(gitdir: str) -> str | None:
     return None  # detached
 
 
-def agent_kind(data: dict[str, Any]) -> str:
+def _detected_kind(data: dict[str, Any]) -> str | None:
+    """The agent this input comes from, when the input itself tells."""
     env = os.environ.get("SPACES_AGENT_KIND", "").strip()
     if env:
         return env[:64]
     given = data.get("agent_kind") or data.get("agent")
     if isinstance(given, str) and given.strip():
         return given.strip()[:64]
-    if data.get("hook_event_name") == "AfterAgent":
+    if data.get("hook_event_name") == "AfterAgent" or "prompt_response" in data:
         return "gemini-cli"
-    return "claude-code"
+    if "turn_id" in data:  # Codex's Stop (and its other events); Claude Code has no turn_id
+        return "codex"
+    return None
 
 
-def build_summary(data: dict[str, Any]) -> dict[str, Any]:
-    """The summary dict for a Stop hook input (before redaction)."""
+def agent_kind(data: dict[str, Any], facts: dict[str, Any] | None = None) -> str:
+    kind = _detected_kind(data)
+    if kind is None and facts and isinstance(facts.get("agent_kind"), str):
+        kind = facts["agent_kind"]
+    return kind or "claude-code"
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def stdin_final(data: dict[str, Any]) -> str | None:
+    """The turn's last assistant text as stdin gives it: Claude Code's and Codex's
+    last_assistant_message (Codex's may be null), Gemini CLI's prompt_response."""
+    return _text(data.get("last_assistant_message")) or _text(data.get("prompt_response"))
+
+
+def remember(data: dict[str, Any], old: object) -> dict[str, Any]:
+    """The session's stdin facts, updated with this input's: {"agent_kind", "task" (the first
+    prompt), "final" (the latest final message), "model", "prompts" (inputs with a prompt)}.
+    Cheap: runs on the cooldown path too."""
+    facts: dict[str, Any] = dict(old) if isinstance(old, dict) else {}
+    kind = _detected_kind(data)
+    if kind is not None:
+        facts["agent_kind"] = kind
+    prompt = _text(data.get("prompt"))
+    if prompt is not None:
+        if not isinstance(facts.get("task"), str):
+            facts["task"] = prompt[:FINAL_MESSAGE_CHARS * 2]
+        count = facts.get("prompts")
+        facts["prompts"] = (count if isinstance(count, int) else 0) + 1
+    final = stdin_final(data)
+    if final is not None:
+        facts["final"] = final[:FINAL_MESSAGE_CHARS * 2]
+    model = _text(data.get("model"))
+    if model is not None:
+        facts["model"] = model[:200]
+    return facts
+
+
+def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The summary dict for a Stop / AfterAgent / SessionEnd input (before redaction);
+    `facts` (see `remember`) fills in what neither this input nor the transcript says."""
     from spacesd import transcript  # here, not at the top: the cooldown path never needs it
 
     session_id = str(data.get("session_id") or "")
@@ -263,9 +317,8 @@ def build_summary(data: dict[str, Any]) -> dict[str, Any]:
     if cwd is None:
         cwd = t.get("cwd")
         project = project or cwd
-    final = data.get("last_assistant_message")
-    if not isinstance(final, str) or not final.strip():
-        final = t.get("last_text")
+    facts = facts or {}
+    final = stdin_final(data) or _text(t.get("last_text")) or _text(facts.get("final"))
     if isinstance(final, str):
         final = final.strip()
         final = transcript.cut(final, FINAL_MESSAGE_CHARS)
@@ -274,12 +327,12 @@ def build_summary(data: dict[str, Any]) -> dict[str, Any]:
         "kind": SUMMARY_KIND,
         "version": SUMMARY_VERSION,
         "session_id": session_id,
-        "agent_kind": agent_kind(data),
+        "agent_kind": agent_kind(data, facts),
         "host": os.environ.get("SPACES_HOST", "").strip() or socket.gethostname(),
         "project": project,
         "cwd": cwd,
         "git_branch": t.get("git_branch") or head_branch,
-        "task": t.get("task"),
+        "task": (t.get("task") or _text(facts.get("task")) or _text(data.get("prompt"))),
         "files": t.get("files", []),
         "commands": t.get("commands", []),
         "commands_total": t.get("commands_total", 0),
@@ -290,8 +343,8 @@ def build_summary(data: dict[str, Any]) -> dict[str, Any]:
         "started_at": t.get("started_at"),
         "ended_at": t.get("ended_at"),
         "duration_s": t.get("duration_s"),
-        "model": t.get("model"),
-        "prompts": t.get("prompts", 0),
+        "model": t.get("model") or _text(data.get("model")) or _text(facts.get("model")),
+        "prompts": t.get("prompts") or facts.get("prompts") or 0,
         "final_message": final if isinstance(final, str) and final else None,
         "stop_hook_active": data.get("stop_hook_active") is True,
         "transcript_partial": bool(t.get("partial", False)),
@@ -341,6 +394,12 @@ def digest(summary: dict[str, Any], *, without: frozenset[str] = frozenset()) ->
     return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}-{len(data)}"
 
 
+def _keep_facts(cool: Cooldown, facts: dict[str, Any]) -> None:
+    """Store this turn's stdin facts without touching the rest of the state."""
+    if facts != cool.state.get("facts"):
+        cool.save(**{**cool.state, "facts": facts})
+
+
 def _channel_arg() -> int | str | None:
     raw = os.environ.get("SPACES_CHANNEL_ID", "").strip()
     if not raw:
@@ -363,19 +422,22 @@ def handle(data: dict[str, Any]) -> str:
         return "busy"
     try:
         now = time.time()
+        facts = remember(data, cool.state.get("facts"))
         # SessionEnd (the session is over) posts the last state whatever the cooldown: the
         # turns a cooldown swallowed would otherwise never be reported.
         ending = data.get("hook_event_name") == "SessionEnd"
         if not ending and cool.in_cooldown(now, _cooldown_seconds()):
+            _keep_facts(cool, facts)
             return "cooldown"
         from spacesd.redact import redact_obj
 
-        summary = fit(redact_obj(build_summary(data)))
+        summary = fit(redact_obj(build_summary(data, facts)))
         fp = digest(summary)
         # SessionEnd has no last_assistant_message: its final text comes from the transcript
         # and may be worded apart from the Stop's; compare without it.
         core = digest(summary, without=frozenset({"final_message"}))
         if fp == cool.state.get("digest") or (ending and core == cool.state.get("core")):
+            _keep_facts(cool, facts)
             return "unchanged"
         args: dict[str, Any] = {"summary": summary}
         channel = _channel_arg()
@@ -397,9 +459,10 @@ def handle(data: dict[str, Any]) -> str:
         else:
             log(HOOK, f"daemon refused post_summary: {res.code}: {res.message}",
                 session_id=session_id)
+            _keep_facts(cool, facts)
             return "refused"
         cool.save(last_post=now, digest=fp, core=core,
-                  via="daemon" if outcome == "posted" else "outbox")
+                  via="daemon" if outcome == "posted" else "outbox", facts=facts)
         if time.time_ns() % 50 == 0:
             prune_cooldowns()
         return outcome
