@@ -867,6 +867,7 @@ def _engine_outcome(validation: ModuleType, reducer_error: type[Exception],
     return "ok"
 
 
+@pytest.mark.timeout(900)  # builds the oracle on a cold target
 def test_rules_agree_with_the_engine_on_the_same_inputs() -> None:
     validation = engine_module("validation")
     reducer_error: type[Exception] = engine_module("errors").ReducerError
@@ -1066,6 +1067,9 @@ def _scenario_ids() -> list[str]:
     return ids
 
 
+# The first case builds spaces-sim (the spacetimedb crate with codegen): beyond the suite's
+# default per-test timeout on a cold target.
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("scenario_id", _scenario_ids(), ids=_scenario_ids())
 def test_module_reducers_pass_the_scenario(scenario_id: str) -> None:
     runner = _conformance_runner()
