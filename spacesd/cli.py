@@ -128,6 +128,19 @@ def _uptime_text(seconds: float) -> str:
     return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
+def _config_lines(view: dict[str, Any]) -> list[str]:
+    """The daemon's effective settings (`Config.redacted()`), one `key value (source)` line
+    each, unset ones left out; the token only ever appears as <redacted>."""
+    lines = []
+    for key, entry in view.items():
+        if isinstance(entry, dict) and entry.get("value") is not None:
+            lines.append(f"  {key:<14} {entry['value']}  ({entry.get('source', '?')})")
+    warnings = view.get("warnings")
+    if isinstance(warnings, list):
+        lines.extend(f"  warning: {w}" for w in warnings)
+    return ["config:", *lines] if lines else []
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
@@ -167,7 +180,8 @@ def run(ctx: click.Context, backend: str | None, socket_path: str | None, verbos
 @json_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Is the daemon up: backend, identity, database, counts, outbox depth, uptime."""
+    """Is the daemon up: backend, identity, database, counts, outbox depth, uptime, and the
+    configuration it runs with (each value with its source; tokens are never shown)."""
     sock = _socket_path(ctx)
     with Client(sock, timeout=5.0) as client:
         res = client.request("status")
@@ -202,6 +216,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         lines.insert(3, f"link:      {st.get('connection')} to {st.get('host')}, "
                         f"{st.get('reconnects', 0)} reconnect(s), subscription lag "
                         + (f"{lag} ms" if lag is not None else "unknown"))
+    if isinstance(st.get("config"), dict):
+        lines.extend(_config_lines(st["config"]))
     click.echo("\n".join(lines))
 
 

@@ -24,7 +24,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
 
@@ -38,6 +38,9 @@ from spacesd.daemon.summary import parse_summary, render_summary, summary_conten
 from spacesd.ipc import FrameDecoder, FrameTooLarge, ProtocolError, decode_payload, encode_frame
 from spacesd.model import Identity, Message, MessageType, now_micros
 from spacesd.store import Changes
+
+if TYPE_CHECKING:
+    from spacesd.config import Config
 
 log = logging.getLogger("spacesd")
 
@@ -74,7 +77,10 @@ class Settings:
     state_dir: Path = field(default_factory=paths.state_dir)
     outbox_dir: Path = field(default_factory=paths.outbox_dir)
     channel: str | None = None
-    """Where summaries go and where context comes from (SPACES_CHANNEL_ID); default agent-logs."""
+    """Where summaries go and where context comes from when a request names no channel
+    (config's channel: SPACES_CHANNEL_ID or config.toml); default agent-logs."""
+    config: Config | None = None
+    """The effective configuration the daemon was started with, shown (redacted) by `status`."""
     host: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
     listener: socket.socket | None = None
     """A listening socket handed over by systemd socket activation: served instead of binding
@@ -379,6 +385,8 @@ class Daemon:
             "counts": views.counts(store),
         }
         result.update(self.backend.status())
+        if self.settings.config is not None:
+            result["config"] = self.settings.config.redacted()  # never holds the token
         return result
 
     def op_channels(self, args: dict[str, Any]) -> Any:
