@@ -16,7 +16,11 @@ rows are cached in the same `Store` class). The daemon only ever talks to this i
   synchronous and done on the event loop's thread;
 - the change feed: `add_listener(callback)` -> an unsubscribe function; the callback runs on
   the event loop's thread with every committed `Changes`, in commit order (what `tail` pushes);
-- `status()`: a dict of backend-specific facts (connection state, database, ...).
+- `status()`: a dict of backend-specific facts (connection state, database, ...);
+- the connection state for people: `on_state(callback)` is called with a one-line text
+  ("connecting to ...", "subscribed to ...", "offline: ...") whenever it changes, and
+  `state_text` holds the latest (None for a backend that has no connection, the embedded one).
+  The daemon forwards it to systemd (``STATUS=``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from spacesd.store import Changes, Store
 log = logging.getLogger("spacesd.backend")
 
 ChangeListener = Callable[[Changes], None]
+StateListener = Callable[[str], None]
 JsonArgs = list[Any]
 
 
@@ -75,6 +80,8 @@ class Backend(abc.ABC):
 
     def __init__(self) -> None:
         self._listeners: list[ChangeListener] = []
+        self._state_listener: StateListener | None = None
+        self.state_text: str | None = None
 
     # -- identity and reads ------------------------------------------------------------------
 
@@ -149,6 +156,23 @@ class Backend(abc.ABC):
                 callback(changes)
             except Exception:
                 log.exception("change listener failed")
+
+    # -- connection state --------------------------------------------------------------------
+
+    def on_state(self, callback: StateListener | None) -> None:
+        """Call `callback(text)` on every change of the connection state (one listener)."""
+        self._state_listener = callback
+
+    def _set_state(self, text: str) -> None:
+        """Implementations call this on the event loop's thread when the state changes."""
+        if text == self.state_text:
+            return
+        self.state_text = text
+        if self._state_listener is not None:
+            try:
+                self._state_listener(text)
+            except Exception:
+                log.exception("state listener failed")
 
     # -- status ------------------------------------------------------------------------------
 

@@ -153,6 +153,8 @@ class Daemon:
         self._outbox_kick = asyncio.Event()
         self._outbox_mtime: int | None = None
         self._delivered = 0
+        self._serving = False
+        self._stopping = False
         self._summaries: OrderedDict[tuple[int, int | None], dict[str, Any] | None] = (
             OrderedDict())
         self._ops: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -190,6 +192,7 @@ class Daemon:
             if self.settings.listener is None:
                 self._remove_stale_socket()
             systemd.status(f"starting the {self.backend.name} backend")
+            self.backend.on_state(self._backend_state)
             await self.backend.start()
             self._handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
             await self._bind()
@@ -200,18 +203,34 @@ class Daemon:
             log.info("spacesd %s serving %s (backend %s, identity %s as %s)", _pkg_version,
                      self.socket_name, self.backend.name, self.backend.identity.hex,
                      self.backend.username)
-            systemd.ready(f"serving {self.socket_name} ({self.backend.name} backend)")
+            self._serving = True
+            systemd.ready(self._status_text())
             if ready is not None:
                 ready()
             await self._stop.wait()
             log.info("stopping")
+            self._stopping = True
             systemd.stopping("stopping: finishing writes")
         finally:
+            self._stopping = True
+            self.backend.on_state(None)
             await self._shutdown()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     with contextlib.suppress(Exception):
                         loop.remove_signal_handler(sig)
+
+    def _status_text(self) -> str:
+        """systemd's STATUS= line: the backend's connection state (the SpacetimeDB one), or
+        where the data lives (embedded), and the socket."""
+        state = self.backend.state_text or f"{self.backend.name} database {self.backend.database}"
+        return f"{state}; serving {self.socket_name}"
+
+    def _backend_state(self, text: str) -> None:
+        """The backend's connection state changed (connecting, subscribed, offline...)."""
+        if self._stopping:
+            return
+        systemd.status(self._status_text() if self._serving else text)
 
     def _prepare_runtime_dir(self) -> None:
         """The runtime dir: created 0700, refused if another user owns it, tightened to 0700.

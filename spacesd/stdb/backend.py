@@ -166,6 +166,7 @@ class SpacetimeBackend(Backend):
         self.conn.subscribe("public", lambda: [f"SELECT * FROM {t}" for t in PUBLIC_TABLES])
         self.conn.subscribe("messages", self._message_queries)
         self.conn.subscribe("private", self._private_queries)
+        self._set_state(f"connecting to {self.database}")
         self.conn.start()
         if await self.conn.wait_first_attempt(START_TIMEOUT):
             for key_ in ("public", "messages", "private"):
@@ -307,9 +308,13 @@ class SpacetimeBackend(Backend):
                           event.identity.hex, self._identity.hex)
             log.info("connected to %s as %s%s", self.database, event.identity.hex,
                      " (reconnect)" if event.reconnect else "")
+            self._set_state(f"connected to {self.database}, subscribing"
+                            f"{self._reconnects_text()}")
         elif isinstance(event, DisconnectedEvent):
             self._subscribed.clear()
             log.warning("disconnected from %s: %s", self.database, event.reason)
+            self._set_state(f"offline: {event.reason}; reconnecting to {self.database}, "
+                            "writes wait" + self._reconnects_text())
         elif isinstance(event, SubscribedEvent):
             self._on_subscribed(event)
         elif isinstance(event, SubscriptionErrorEvent):
@@ -347,11 +352,17 @@ class SpacetimeBackend(Backend):
         if not changes.is_empty():
             store.apply(changes)
         self._subscribed.add(event.key)
+        if self._subscribed >= {"public", "messages", "private"}:
+            self._set_state(f"subscribed to {self.database}{self._reconnects_text()}")
         if event.key == "public" and (self._register_task is None
                                       or self._register_task.done()):
             self._register_task = asyncio.get_running_loop().create_task(self._register())
         if not changes.is_empty():
             self._publish(changes)
+
+    def _reconnects_text(self) -> str:
+        n = self.conn.stats.reconnects if self.conn is not None else 0
+        return f" ({n} reconnect{'' if n == 1 else 's'})" if n else ""
 
     def _database_was_reset(self, servers: list[Any]) -> bool:
         """The cache belongs to an earlier life of the database (republished with its data
