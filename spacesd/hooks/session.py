@@ -13,9 +13,11 @@ what an earlier turn of the session said, else "claude-code". It
    at most one post per session per `SPACES_COOLDOWN` seconds (default 300);
 2. summarises the transcript (spacesd.transcript, no model call), redacts secrets from every
    string (spacesd.redact), and skips the post if the summary is the same as the last one;
-3. sends `post_summary {summary, channel?}` to spacesd (channel: SPACES_CHANNEL_ID); if the
-   daemon cannot be reached it writes the request to the on-disk outbox (spacesd.outbox),
-   which the daemon delivers when it next starts.
+3. sends `post_summary {summary, channel?}` to spacesd (channel: SPACES_CHANNEL_ID from the
+   agent's environment; without it the daemon uses its configured channel, SPACES_CHANNEL_ID
+   or config.toml's `channel`, else #agent-logs); if the daemon cannot be reached it writes
+   the request to the on-disk outbox (spacesd.outbox), which the daemon delivers when it next
+   starts, to that same configured channel.
 
 It always exits 0, prints nothing, and logs failures to `paths.log_file()`.
 
