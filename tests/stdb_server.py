@@ -12,7 +12,11 @@ What it implements, as crates/client-api and crates/core do:
   {"none": []}, enums as {"Variant": []}, Identity as hex; plain values and null accepted
   too), client_connected / client_disconnected around the call; a reducer refusal is HTTP 530
   with the message as the body.
-- `POST /v1/database/{db}/sql`: the SELECT subset below, answered as SqlStmtResult JSON.
+- `POST /v1/database/{db}/sql`: the SELECT subset below, answered as SqlStmtResult JSON,
+  between client_connected and client_disconnected for the caller (since SpacetimeDB 2.2.0
+  every HTTP request to a database runs them: `with_connection` in client-api's
+  routes/database.rs), so the caller reads itself online and is offline afterwards. A read
+  without side effects goes over a WebSocket (OneOffQuery or a subscription).
 - `GET /v1/database/{db}/subscribe`: WebSocket, subprotocol v3.bsatn.spacetimedb preferred,
   then v2.bsatn.spacetimedb; `?compression=None|Gzip|Brotli` (brotli frames are sent
   uncompressed, tag 0, which a server may always do); InitialConnection first;
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import collections
 import contextlib
 import hashlib
 import hmac
@@ -48,7 +53,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -589,6 +594,7 @@ class TestServer:
         self._server: asyncio.Server | None = None
         self._conn_tasks: set[asyncio.Task[None]] = set()
         self.reducer_calls = 0
+        self.calls_by_reducer: collections.Counter[str] = collections.Counter()  # committed
         # Fault injection (tests): drop the caller's socket right after this many committed
         # WebSocket reducer calls, before their ReducerResult is sent (a crash after commit).
         self.drop_after_commit = 0
@@ -630,6 +636,7 @@ class TestServer:
         assert self.db is not None
         changes = self.db.call(caller, reducer, args)
         self.reducer_calls += 1
+        self.calls_by_reducer[reducer] += 1
         self._broadcast(changes, exclude=caller_session)
         self.db.forget_deleted(changes)
         return changes
@@ -748,7 +755,11 @@ class TestServer:
             status, payload = self._http_call(identity, rest[len("/call/"):], body)
             return status, text, payload, extra
         if rest == "/sql" and method == "POST":
-            status, ctype, payload = self._http_sql(identity, body.decode("utf-8", "replace"))
+            with self._http_connection(identity) as refused:
+                if refused is not None:
+                    return 403, text, refused.encode(), extra
+                status, ctype, payload = self._http_sql(identity,
+                                                        body.decode("utf-8", "replace"))
             return status, ctype, payload, extra
         if rest == "" and method == "GET":
             return 200, jtype, json.dumps({"database_name": DATABASE}).encode(), extra
@@ -772,13 +783,28 @@ class TestServer:
         except (ValueError, ReducerError) as e:
             msg = e.message if isinstance(e, ReducerError) else str(e)
             return 400, f"invalid arguments for reducer {reducer}: {msg}".encode()
-        # Every HTTP call runs client_connected / client_disconnected around itself.
-        self._commit(identity, "client_connected", ())
+        with self._http_connection(identity) as refused:
+            if refused is not None:
+                return 403, refused.encode()
+            try:
+                self._commit(identity, reducer, args)
+                return 200, b""
+            except ReducerError as e:
+                return 530, e.message.encode()
+
+    @contextlib.contextmanager
+    def _http_connection(self, identity: Identity) -> Iterator[str | None]:
+        """An HTTP request's connection, as SpacetimeDB's `with_connection` runs it around
+        /call and (since 2.2.0) /sql: client_connected first (its refusal, yielded, is the
+        request's 403, and nothing else runs), then the request, then client_disconnected
+        whatever the request did."""
         try:
-            self._commit(identity, reducer, args)
-            return 200, b""
+            self._commit(identity, "client_connected", ())
         except ReducerError as e:
-            return 530, e.message.encode()
+            yield e.message
+            return
+        try:
+            yield None
         finally:
             self._commit(identity, "client_disconnected", ())
 

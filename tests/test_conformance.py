@@ -4,7 +4,8 @@ The format is described in tests/conformance/README.md. This file holds:
 - the format's interpreter (values, generators, matchers, captures), independent of any
   backend: a `Backend` calls a reducer as a named identity and lists a table's rows as that
   identity may see them;
-- `EngineBackend`, the engine behind that interface;
+- `EngineBackend`, the engine behind that interface; `NetworkBackend`, a SpacetimeDB 2.x
+  server (the test server, or a real one with module/ published) through spacesd's client;
 - the tests: one per scenario, plus coverage tests (every reducer called, every refusal
   message of spacesd.engine.errors produced, every scenario error message a known one).
 """
@@ -18,7 +19,8 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -30,7 +32,7 @@ from spacesd import model
 from spacesd.engine import Engine, ReducerError, coerce_args, errors
 from spacesd.model import Identity, TableDef, TypeSpec
 from spacesd.stdb import bsatn
-from spacesd.stdb.connection import Connection, ReducerRefused
+from spacesd.stdb.connection import Connection, ReducerRefused, StdbError
 from spacesd.stdb.http import HttpClient
 from spacesd.store import Changes, Store, TableChanges
 
@@ -145,8 +147,11 @@ class EngineBackend:
 
 # --------------------------------------------------------------------------------------------
 # Over the wire: a SpacetimeDB 2.x server (the real one with module/ published, or the test
-# server), through spacesd's own client. Calls go over each identity's WebSocket; checks read
-# committed state with the HTTP SQL route, which runs no lifecycle reducer.
+# server), through spacesd's own client. Calls go over each identity's WebSocket. Reads are
+# one-off queries on WebSockets that are open already: every HTTP request to a database, the
+# SQL route's included (SpacetimeDB >= 2.2.0), runs client_connected and client_disconnected
+# for its caller, so reading through it would change what it reads (the caller's presence
+# offline, its typing rows gone, a profile and a hub membership on its first request).
 
 
 def _token_identity(token: str) -> Identity:
@@ -156,48 +161,40 @@ def _token_identity(token: str) -> Identity:
     return Identity.from_hex(str(claims["hex_identity"]))
 
 
-def _unwrap(value: Any) -> Any:
-    """SATS-JSON wraps Identity and Timestamp as one-element products: {"__identity__": v},
-    {"__timestamp_micros_since_unix_epoch__": v} or [v]."""
-    if isinstance(value, dict) and len(value) == 1:
-        return next(iter(value.values()))
-    if isinstance(value, list) and len(value) == 1:
-        return value[0]
-    return value
-
-
-def sats_json_value(spec: TypeSpec, value: Any) -> Any:
-    """A column value of the SQL route's SATS-JSON rows as the model's Python value."""
-    if spec.kind == "Option":
-        assert spec.inner is not None
-        if value is None:
-            return None
-        if isinstance(value, dict) and len(value) == 1:
-            (tag, inner), = value.items()
-            if tag in ("none", "1"):
-                return None
-            if tag in ("some", "0"):
-                return sats_json_value(spec.inner, inner)
-        return sats_json_value(spec.inner, value)
-    if spec.kind == "Enum":
-        assert spec.enum is not None
-        tag = next(iter(value)) if isinstance(value, dict) else value
-        if isinstance(tag, str) and tag in spec.enum.__members__:
-            return spec.enum[tag]
-        return spec.enum(int(tag))
-    if spec.kind == "Identity":
-        raw = _unwrap(value)
-        return Identity(raw) if isinstance(raw, int) else Identity.from_hex(str(raw))
-    if spec.kind == "Timestamp":
-        return int(_unwrap(value))
-    return value
+def visible_to(viewer: Identity, table: str, rows: list[Any],
+               conversations: Iterable[Any]) -> list[Any]:
+    """The rows of a private table `viewer` may see (module/src/visibility.rs's filters):
+    a conversation and its messages to their two participants, a notification to its
+    target. `conversations`: every direct_conversation row, for direct_message."""
+    tdef = model.TABLE_BY_NAME[table]
+    if tdef.public:
+        return rows
+    if table == "direct_message":
+        mine = {c.id for c in conversations if viewer in (c.participant_a, c.participant_b)}
+        return [r for r in rows if r.conversation_id in mine]
+    return [r for r in rows if any(getattr(r, col) == viewer for col in tdef.visible_to)]
 
 
 class NetworkBackend:
     """The scenario's identities as clients of a SpacetimeDB server (a fresh database).
 
     Runs on `loop` (not running between steps): an in-process test server on the same loop
-    makes progress whenever a step awaits."""
+    makes progress whenever a step awaits.
+
+    Reads are OneOffQuery messages on the reader, a WebSocket of the database owner opened
+    before the first step and kept open, so no read runs a lifecycle reducer. The owner
+    bypasses row-level security: a private table is read on the viewer's own connection
+    while it has one (the server's filters narrow it, as they narrow the viewer's client),
+    else on the reader and narrowed here with `visible_to`.
+
+    Opening the reader runs client_connected for the owner before the first step, which gives
+    the owner a presence and a profile (it is the hub's Owner already: nothing else). Until
+    the scenario's owner connects, which would have made them, those two rows are the
+    runner's, not the scenario's: reads leave them out (`READER_ROWS`), so a scenario sees the
+    fresh database it starts from, and the owner's first connection as it would be."""
+
+    # The rows the reader's client_connected makes, by table: the column naming the owner.
+    READER_ROWS: Mapping[str, str] = {"user_presence": "identity", "user_profile": "identity"}
 
     def __init__(self, loop: asyncio.AbstractEventLoop, url: str, database: str,
                  owner_token: str, identities: Sequence[str]) -> None:
@@ -209,6 +206,8 @@ class NetworkBackend:
                 self._ids[name], self._tokens[name] = self._run(
                     HttpClient(url).create_identity())
         self._conns: dict[str, Connection] = {}
+        self._reader = self._run(self._open(OWNER, subscribe=False))
+        self._owner_connected = False  # by a step: the reader's rows are the scenario's then
 
     def _run(self, coro: Coroutine[Any, Any, R]) -> R:
         return self.loop.run_until_complete(coro)
@@ -219,32 +218,59 @@ class NetworkBackend:
         except KeyError:
             raise ScenarioError(f"unknown identity {name!r}") from None
 
+    async def _open(self, name: str, *, subscribe: bool) -> Connection:
+        """A WebSocket of `name` (the server runs client_connected as it opens), subscribed
+        to every table if `subscribe`."""
+        conn = Connection(self.url, self.database, self._tokens[name])
+        if subscribe:
+            conn.subscribe("all", lambda: [f"SELECT * FROM {t.name}" for t in model.TABLES])
+        conn.start()
+        if not await conn.wait_ready(10) or (
+                subscribe and not await conn.wait_subscribed("all", 10)):
+            await conn.close()
+            raise ScenarioError(f"{name} could not connect to {self.url}")
+        return conn
+
     # -------------------------------------------------------------- reads
 
-    def _select(self, viewer: str | None, tables: Sequence[str]) -> dict[str, list[Any]]:
-        client = HttpClient(self.url, self._tokens[viewer or OWNER])
-        results = self._run(client.sql(
-            self.database, "; ".join(f"SELECT * FROM {t}" for t in tables)))
-        if len(results) != len(tables):
-            raise ScenarioError(f"the SQL route answered {len(results)} of {len(tables)}")
+    @staticmethod
+    async def _query(conn: Connection, table: str) -> list[Any]:
+        try:
+            found = await conn.query(f"SELECT * FROM {table}")
+        except StdbError as e:
+            raise ScenarioError(f"SELECT * FROM {table}: {type(e).__name__}: {e}") from None
+        return found.get(table, [])
+
+    async def _read(self, viewer: str | None, tables: Sequence[str]) -> dict[str, list[Any]]:
+        own = self._conns.get(viewer) if viewer is not None else None
+        conns = {t: own if own is not None and not model.TABLE_BY_NAME[t].public
+                 else self._reader for t in tables}
+        narrow = [t for t in tables
+                  if conns[t] is self._reader and not model.TABLE_BY_NAME[t].public]
+        if narrow and viewer is None:
+            raise ScenarioError(f"{narrow[0]} is private: a check of it needs \"as\"")
+        if "direct_message" in narrow and "direct_conversation" not in conns:
+            conns["direct_conversation"] = self._reader  # every conversation, to narrow by
+        found = dict(zip(conns, await asyncio.gather(
+            *(self._query(conn, t) for t, conn in conns.items())), strict=True))
         out: dict[str, list[Any]] = {}
-        for table, result in zip(tables, results, strict=True):
-            tdef = model.TABLE_BY_NAME[table]
-            specs = [c.type for c in tdef.columns]
-            rows = [tdef.row_from_values([sats_json_value(spec, v)
-                                          for spec, v in zip(specs, row, strict=True)])
-                    for row in result["rows"]]
-            rows.sort(key=attrgetter(tdef.primary_key))
-            out[table] = rows
+        for table in tables:
+            rows = found[table]
+            column = self.READER_ROWS.get(table)
+            if column is not None and not self._owner_connected:
+                rows = [r for r in rows if getattr(r, column) != self._ids[OWNER]]
+            if table in narrow:
+                assert viewer is not None
+                rows = visible_to(self.identity(viewer), table, rows,
+                                  found.get("direct_conversation", []))
+            out[table] = sorted(rows, key=attrgetter(model.TABLE_BY_NAME[table].primary_key))
         return out
 
     def rows(self, table: str, viewer: str | None) -> list[Any]:
-        if viewer is None and not model.TABLE_BY_NAME[table].public:
-            raise ScenarioError(f"{table} is private: a check of it needs \"as\"")
-        return self._select(viewer, [table])[table]
+        return self._run(self._read(viewer, [table]))[table]
 
     def _snapshot(self, viewer: str) -> dict[str, list[Any]]:
-        return self._select(viewer, [t.name for t in model.TABLES])
+        return self._run(self._read(viewer, [t.name for t in model.TABLES]))
 
     def counts(self, viewer: str) -> dict[str, int]:
         return {name: len(rows) for name, rows in self._snapshot(viewer).items()}
@@ -277,30 +303,23 @@ class NetworkBackend:
         return _diff(before, self._snapshot(caller))
 
     async def _connect(self, caller: str) -> None:
-        conn = Connection(self.url, self.database, self._tokens[caller])
-        conn.subscribe("all", lambda: [f"SELECT * FROM {t.name}" for t in model.TABLES])
-        conn.start()
-        if not await conn.wait_ready(10) or not await conn.wait_subscribed("all", 10):
-            await conn.close()
-            raise ScenarioError(f"{caller} could not connect to {self.url}")
-        self._conns[caller] = conn
+        self._conns[caller] = await self._open(caller, subscribe=True)
+        if caller == OWNER:
+            self._owner_connected = True
 
     async def _disconnect(self, caller: str) -> None:
         await self._conns.pop(caller).close()
         me = self._ids[caller]
-        client = HttpClient(self.url, self._tokens[caller])
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # the server runs client_disconnected after
-            result = await client.sql(self.database, "SELECT * FROM user_presence")
-            spec = model.parse_type("Identity")
-            for row in result[0]["rows"]:
-                if sats_json_value(spec, row[0]) == me and row[1] is False:
-                    return
+            if any(p.identity == me and not p.online
+                   for p in await self._query(self._reader, "user_presence")):
+                return
             await asyncio.sleep(0.01)
         raise ScenarioError(f"{caller}'s disconnection was not seen")
 
     def close(self) -> None:
-        for conn in list(self._conns.values()):
+        for conn in [*self._conns.values(), self._reader]:
             self._run(conn.close())
         self._conns.clear()
 
@@ -658,6 +677,12 @@ def run_on_test_server(scenario: Scenario, data_dir: Path) -> None:
                                  scenario.identities)
         try:
             Run(backend, scenario).run()
+            # The runner's reads ran no lifecycle reducer: the server ran client_connected
+            # for the reader's connection and for the steps, client_disconnected for the steps.
+            steps = Counter(s["call"] for s in scenario.steps if s.get("call") in LIFECYCLE)
+            ran = {name: server.calls_by_reducer[name] for name in LIFECYCLE}
+            assert ran == {"client_connected": steps["client_connected"] + 1,
+                           "client_disconnected": steps["client_disconnected"]}, ran
         finally:
             backend.close()
     finally:
@@ -668,7 +693,7 @@ def run_on_test_server(scenario: Scenario, data_dir: Path) -> None:
 WIRE_ALL = os.environ.get("SPACES_CONFORMANCE_WIRE", "") == "all"
 # By default a sample goes over the wire (every file's first scenario, and every scenario of
 # the files whose steps take network-specific paths: lifecycle diffs, private tables);
-# SPACES_CONFORMANCE_WIRE=all sends them all (about 12 s).
+# SPACES_CONFORMANCE_WIRE=all sends them all (a few seconds).
 WIRE_SAMPLE = [s for i, s in enumerate(SCENARIOS)
                if WIRE_ALL or s.file in ("lifecycle", "dms", "state")
                or i == 0 or SCENARIOS[i - 1].file != s.file]
@@ -681,7 +706,7 @@ def test_scenario_over_the_wire(scenario: Scenario, tmp_path: Path) -> None:
 
 # A real SpacetimeDB with module/ published. Every scenario needs a fresh database, so
 # SPACES_CONFORMANCE_RESET is a shell command run before each one, e.g.
-#   spacetime publish --server local --delete-data -y --project-path module spaces-conformance
+#   spacetime publish --server local --delete-data -y --module-path module spaces-conformance
 # SPACES_CONFORMANCE_URL (http://host:port), SPACES_CONFORMANCE_DATABASE (name) and
 # SPACES_CONFORMANCE_OWNER_TOKEN (the publisher's token: `spacetime login show --token`)
 # complete it.

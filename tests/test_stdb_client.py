@@ -144,9 +144,13 @@ def test_http_routes(tmp_path: Path) -> None:
             (result,) = await http.sql("spaces", "SELECT * FROM message WHERE id > 0")
             contents = [row[4] for row in result["rows"]]
             assert "over http" in contents
-            # lifecycle around the HTTP call: presence went back offline
-            (pres,) = await http.sql(
-                "spaces", f"SELECT * FROM user_presence WHERE identity = 0x{identity.hex}")
+            # every HTTP request runs the lifecycle reducers around itself (/sql too, as
+            # SpacetimeDB >= 2.2.0 does): the caller reads itself online inside its own
+            # /sql request, and anyone else reads it offline afterwards
+            presence = f"SELECT * FROM user_presence WHERE identity = 0x{identity.hex}"
+            (pres,) = await http.sql("spaces", presence)
+            assert pres["rows"][0][1] is True
+            (pres,) = await HttpClient(server.url).sql("spaces", presence)
             assert pres["rows"][0][1] is False
             assert not await HttpClient(f"http://127.0.0.1:{free_port()}").ping()
             # token kept 0600 when none is configured
