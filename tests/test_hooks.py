@@ -641,8 +641,10 @@ def test_bench_runs(env: dict[str, str]) -> None:
     p = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_hooks.py"), "--runs", "2",
                         "--warmup", "0"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    assert "minimal protocol responder" in p.stdout
-    assert "spaces-session-hook (in cooldown)" in p.stdout and "x" in p.stdout
+    assert "a private spacesd (embedded)" in p.stdout
+    for case in ("spaces-context-hook", "spaces-session-hook (in cooldown)",
+                 "spaces-session-hook (post_summary, cooldown 0)"):
+        assert case in p.stdout
 
 
 @needs_fixtures
