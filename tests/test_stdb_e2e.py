@@ -269,3 +269,46 @@ def test_server_killed_and_restarted_while_posting(
         assert res.returncode == 0, res.stderr
         assert f"link:      connected to {server.url}" in res.stdout
         assert "reconnect(s)" in res.stdout and "reconnect(s), subscription lag" in res.stdout
+
+
+def test_reads_before_the_first_subscription_are_unavailable(tmp_path: Path) -> None:
+    """A daemon with a token but no cache starts while SpacetimeDB is down: `spacesd read`
+    says the link is not ready (`unavailable`), not that #general does not exist; once the
+    server is up the same read answers."""
+    from stdb_server import TokenAuthority
+
+    secret = "ab" * 32
+    (tmp_path / "stdb").mkdir()
+    (tmp_path / "stdb" / "secret.key").write_text(secret)
+    _, token = TokenAuthority(bytes.fromhex(secret)).mint()
+    server = ServerProcess(tmp_path / "stdb", free_port())
+    d = Path(os.path.join("/tmp", f"spc-{os.getpid()}-early-{time.time_ns() % 10**6}"))
+    d.mkdir()
+    env = stdb_env(d, server.url, "agent-early")
+    env.env["SPACETIMEDB_TOKEN"] = token
+    daemon = ProcessDaemon(env)
+    try:
+        daemon.start()
+        res = daemon.request("messages", channel="general")
+        assert not isinstance(res, Ok)
+        assert res.code == "unavailable", res
+        assert "not ready" in res.message
+        cli = subprocess.run([console_script("spacesd"), "read", "general"], env=env.env,
+                             capture_output=True, text=True, timeout=15)
+        assert cli.returncode != 0
+        assert "unavailable" in cli.stderr and "not ready" in cli.stderr
+        assert "no such channel" not in cli.stderr
+        channels = daemon.request("channels")
+        assert not isinstance(channels, Ok) and channels.code == "unavailable"
+        assert ok(daemon, "status")["cache_ready"] is False
+        server.start()
+        wait_for(lambda: isinstance(daemon.request("messages", channel="general"), Ok), 20,
+                 "the first subscription")
+        assert ok(daemon, "status")["cache_ready"] is True
+        # a channel that really does not exist is not_found once the cache is ready
+        missing = daemon.request("messages", channel="no-such-channel")
+        assert not isinstance(missing, Ok) and missing.code == "not_found"
+    finally:
+        daemon.stop()
+        shutil.rmtree(d, ignore_errors=True)
+        server.stop()

@@ -13,7 +13,8 @@ rows are cached in the same `Store` class). The daemon only ever talks to this i
   when the write cannot be made now (the daemon queues it); optionally
   `await call_as_owner(reducer, args)` where a local owner identity exists (embedded);
 - reads: `store`, a `spacesd.store.Store` with the committed (or subscribed) rows; reads are
-  synchronous and done on the event loop's thread;
+  synchronous and done on the event loop's thread; `cache_ready` is False while that store
+  cannot answer yet (no subscription applied so far);
 - the change feed: `add_listener(callback)` -> an unsubscribe function; the callback runs on
   the event loop's thread with every committed `Changes`, in commit order (what `tail` pushes);
 - `status()`: a dict of backend-specific facts (connection state, database, ...);
@@ -108,6 +109,13 @@ class Backend(abc.ABC):
     @property
     def available(self) -> bool:
         """False while writes would raise BackendUnavailable."""
+        return True
+
+    @property
+    def cache_ready(self) -> bool:
+        """False while `store` cannot answer reads yet: a remote backend whose first
+        subscription has not been applied (nor left a cache from an earlier run). The daemon
+        answers reads `unavailable` then, rather than `not_found` or an empty list."""
         return True
 
     # -- lifecycle ---------------------------------------------------------------------------

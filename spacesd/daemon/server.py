@@ -349,8 +349,17 @@ class Daemon:
             ref = self.settings.channel or "agent-logs"
         info = views.resolve_channel(store, ref, self.backend.identity)
         if info is None:
+            self._require_cache()
             raise OpError("not_found", f"no such channel: {ref}")
         return info
+
+    def _require_cache(self) -> None:
+        """A read the backend's cache cannot answer yet (its first subscription is not
+        applied) is `unavailable`, not `not_found` nor an empty answer."""
+        if not self.backend.cache_ready:
+            state = self.backend.state_text or "not connected"
+            raise OpError("unavailable", f"the {self.backend.name} link is not ready: nothing "
+                          f"received from {self.backend.database} yet ({state})")
 
     def _summary_channel(self, args: dict[str, Any]) -> views.ChannelInfo:
         ref = _channel_ref(args, required=False)
@@ -416,8 +425,11 @@ class Daemon:
         else:
             server = views.resolve_server(store, server_ref)
             if server is None:
+                self._require_cache()
                 raise OpError("not_found", f"no such server: {server_ref}")
             servers = [server]
+        if not servers:
+            self._require_cache()
         out = []
         for server in servers:
             for ch in views.channels_of(store, server.id):
@@ -428,6 +440,7 @@ class Daemon:
 
     def op_messages(self, args: dict[str, Any]) -> Any:
         info = self._resolve_channel(_channel_ref(args))
+        self._require_cache()
         limit = _int_arg(args, "limit", DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
         before = _int_arg(args, "before")
         thread_id = _int_arg(args, "thread_id")
@@ -501,6 +514,7 @@ class Daemon:
         max_chars = _int_arg(args, "max_chars", CONTEXT_MAX_CHARS, lo=0, hi=1_000_000)
         assert session_id is not None and max_chars is not None
         info = self._resolve_channel(self._context_channel_ref())
+        self._require_cache()
         return self.peer_context(info, session_id, cwd, source, max_chars)
 
     def _parsed_summary(self, msg: Message) -> dict[str, Any] | None:

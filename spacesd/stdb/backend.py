@@ -72,6 +72,7 @@ PUBLIC_TABLES = ("user_profile", "user_presence", "server", "server_member", "ch
                  "thread")
 PRIVATE_TABLES = ("direct_conversation", "direct_message", "system_notification",
                   "channel_read_state")
+SYNCED_KEY = "stdb_cache_synced"
 START_TIMEOUT = 10.0
 CALL_TIMEOUT = 15.0
 
@@ -118,6 +119,7 @@ class SpacetimeBackend(Backend):
         self.subscription_errors: list[str] = []
         self.resets = 0
         self._discarding = False  # after a database reset: ignore the session until reconnect
+        self._synced = False  # see cache_ready
 
     # -- Backend -----------------------------------------------------------------------------
 
@@ -140,6 +142,17 @@ class SpacetimeBackend(Backend):
     @property
     def available(self) -> bool:
         return self.conn is not None and self.conn.connected
+
+    @property
+    def cache_ready(self) -> bool:
+        """Every subscription group was applied once, in this process or (the cache kept on
+        disk) in an earlier one."""
+        if self._store is None:
+            return False
+        if self._synced:
+            return True
+        self._synced = self._store.meta_get(SYNCED_KEY) == "1"
+        return self._synced
 
     async def start(self) -> None:
         http = HttpClient(self.host, self.token)
@@ -277,6 +290,7 @@ class SpacetimeBackend(Backend):
             "subscriptions": sorted(self._subscribed),
             "subscription_errors": self.subscription_errors[-5:],
             "message_high_water": self._store.last_message_id() if self._store else None,
+            "cache_ready": self.cache_ready,
             "calls": self.calls,
             "refusals": self.refusals,
             "uncertain_calls": len(self._uncertain),
@@ -353,6 +367,9 @@ class SpacetimeBackend(Backend):
             store.apply(changes)
         self._subscribed.add(event.key)
         if self._subscribed >= {"public", "messages", "private"}:
+            if not self._synced:
+                self._synced = True
+                store.meta_set(SYNCED_KEY, "1")
             self._set_state(f"subscribed to {self.database}{self._reconnects_text()}")
         if event.key == "public" and (self._register_task is None
                                       or self._register_task.done()):
@@ -382,6 +399,8 @@ class SpacetimeBackend(Backend):
                     self.database)
         self.resets += 1
         self.store.clear()
+        self.store.meta_set(SYNCED_KEY, "0")
+        self._synced = False
         self._subscribed.clear()
         self._discarding = True
         if self.conn is not None:
