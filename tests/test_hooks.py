@@ -498,6 +498,24 @@ def test_missing_transcript_still_posts_what_stdin_says(env: dict[str, str],
     assert s["tokens"]["input"] == 0
 
 
+def test_session_end_of_a_session_without_a_turn_posts_nothing(env: dict[str, str],
+                                                              daemon: FakeDaemon) -> None:
+    # A session opened and closed at once: its SessionEnd names no transcript that exists,
+    # and no turn left a prompt or a final message. "agent x (session y) in /dir." would
+    # only be noise in #agent-logs and in every peer's SessionStart context.
+    end = {"session_id": "opened-and-closed", "transcript_path": "/nonexistent/t.jsonl",
+           "cwd": "/home/dev/src/acme-api", "hook_event_name": "SessionEnd",
+           "reason": "prompt_input_exit"}
+    assert session_hook.handle(end) == "empty"
+    assert session_hook.handle(dict(end, reason="clear")) == "empty"
+    assert daemon.ops("post_summary") == [] and outbox.list_pending() == []
+    # A turn did happen (a Stop) and said something: the end of that session posts it.
+    assert session_hook.handle(dict(end, session_id="one-turn", hook_event_name="Stop",
+                                    last_assistant_message="Nothing to change.")) == "posted"
+    assert session_hook.handle(dict(end, session_id="one-turn")) == "unchanged"
+    assert len(daemon.ops("post_summary")) == 1
+
+
 def test_project_is_the_git_work_tree(env: dict[str, str], daemon: FakeDaemon,
                                       tmp_path: Path) -> None:
     repo = tmp_path / "repo"

@@ -22,7 +22,8 @@ what an earlier turn of the session said, else "claude-code". It
 It always exits 0, prints nothing, and logs failures to `paths.log_file()`.
 
 Registered for SessionEnd as well (Claude Code, Gemini CLI), it posts the session's last
-state regardless of the cooldown (unless nothing changed since the last post), so the turns a
+state regardless of the cooldown (unless nothing changed since the last post, or the
+session had no turn to report), so the turns a
 cooldown held back are not lost when the session closes. SessionEnd's stdin has no final
 message, prompt or model, and Gemini's transcript cannot supply them: so every turn, the
 cooldown ones included, keeps what stdin said (`facts`: agent kind, first prompt, last final
@@ -386,6 +387,19 @@ def fit(summary: dict[str, Any], limit: int = MAX_SUMMARY_CHARS) -> dict[str, An
 
 
 _NOT_NEWS = frozenset({"stop_hook_active", "started_at", "ended_at", "duration_s"})
+_NEWS = ("task", "files", "commands", "failed_commands", "tests", "commits", "final_message",
+         "prompts")
+
+
+def reports_nothing(summary: dict[str, Any]) -> bool:
+    """True when a summary says no more than which session it is and where: no prompt, no
+    final message, no work, no tokens. The SessionEnd of a session opened and closed without
+    a turn is such a summary: not worth a post in #agent-logs and in peers' context. (A Stop
+    is always posted: a turn did end, even when neither stdin nor transcript tells more.)"""
+    if any(summary.get(k) for k in _NEWS):
+        return False
+    tokens = summary.get("tokens")
+    return not (isinstance(tokens, dict) and any(tokens.values()))
 
 
 def digest(summary: dict[str, Any], *, without: frozenset[str] = frozenset()) -> str:
@@ -415,7 +429,8 @@ def _channel_arg() -> int | str | None:
 
 def handle(data: dict[str, Any]) -> str:
     """Run the hook on one input. Returns what happened (for tests and the log):
-    "no-session", "busy", "cooldown", "unchanged", "posted", "queued" or "refused"."""
+    "no-session", "busy", "cooldown", "empty", "unchanged", "posted", "queued" or
+    "refused"."""
     session_id = data.get("session_id")
     if not isinstance(session_id, str) or not session_id.strip():
         return "no-session"
@@ -434,6 +449,9 @@ def handle(data: dict[str, Any]) -> str:
         from spacesd.redact import redact_obj
 
         summary = fit(redact_obj(build_summary(data, facts)))
+        if ending and reports_nothing(summary):
+            _keep_facts(cool, facts)
+            return "empty"
         fp = digest(summary)
         # SessionEnd has no last_assistant_message: its final text comes from the transcript
         # and may be worded apart from the Stop's; compare without it.
