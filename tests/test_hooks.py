@@ -374,6 +374,26 @@ def test_cooldown_env(env: dict[str, str], daemon: FakeDaemon, stop_input: dict[
     assert session_hook.handle(changed2) == "cooldown"
 
 
+def test_cooldown_from_config_toml(env: dict[str, str], daemon: FakeDaemon,
+                                   stop_input: dict[str, Any],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # `spacesd config` shows config.toml's cooldown as the effective one: the hook obeys it.
+    own = Path(env["SPACES_CONFIG_DIR"]) / "config.toml"
+    own.parent.mkdir(parents=True)
+    own.write_text('channel = "agent-logs"\ncooldown = 0  # post every turn\n')
+    assert session_hook.handle(stop_input) == "posted"
+    changed = dict(stop_input, last_assistant_message="Something else entirely.")
+    assert session_hook.handle(changed) == "posted"
+    own.write_text('cooldown = "3600"\n')
+    assert session_hook.handle(dict(stop_input, last_assistant_message="Third.")) == "cooldown"
+    monkeypatch.setenv("SPACES_COOLDOWN", "0")  # the environment wins
+    assert session_hook.handle(dict(stop_input, last_assistant_message="Third.")) == "posted"
+    monkeypatch.delenv("SPACES_COOLDOWN")
+    own.write_text("[other]\ncooldown = 0\n")  # not Spaces' key: the default, 300 s
+    assert session_hook.handle(dict(stop_input, last_assistant_message="Fourth.")) == "cooldown"
+    assert len(daemon.ops("post_summary")) == 3
+
+
 def test_cooldown_is_per_session(env: dict[str, str], daemon: FakeDaemon,
                                  stop_input: dict[str, Any]) -> None:
     assert session_hook.handle(stop_input) == "posted"

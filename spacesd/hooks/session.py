@@ -10,7 +10,8 @@ SPACES_AGENT_KIND, else "gemini-cli" for AfterAgent, "codex" for an input with t
 what an earlier turn of the session said, else "claude-code". It
 
 1. checks the session's cooldown first (the cheap path: no transcript read, no socket):
-   at most one post per session per `SPACES_COOLDOWN` seconds (default 300);
+   at most one post per session per `SPACES_COOLDOWN` seconds (else config.toml's
+   `cooldown`, else 300);
 2. summarises the transcript (spacesd.transcript, no model call), redacts secrets from every
    string (spacesd.redact), and skips the post if the summary is the same as the last one;
 3. sends `post_summary {summary, channel?}` to spacesd (channel: SPACES_CHANNEL_ID from the
@@ -23,8 +24,8 @@ It always exits 0, prints nothing, and logs failures to `paths.log_file()`.
 
 Registered for SessionEnd as well (Claude Code, Gemini CLI), it posts the session's last
 state regardless of the cooldown (unless nothing changed since the last post, or the
-session had no turn to report), so the turns a
-cooldown held back are not lost when the session closes. SessionEnd's stdin has no final
+session had no turn to report), so the turns a cooldown held back are not lost when the
+session closes. SessionEnd's stdin has no final
 message, prompt or model, and Gemini's transcript cannot supply them: so every turn, the
 cooldown ones included, keeps what stdin said (`facts`: agent kind, first prompt, last final
 message, model, prompt count) in the session's state file, and the summary falls back on them.
@@ -42,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -101,8 +103,35 @@ SUMMARY_FIELDS = (
 # Cooldown state
 
 
+_TOML_COOLDOWN = re.compile(
+    r"""[ \t]*cooldown[ \t]*=[ \t]*(?:"([0-9]+(?:\.[0-9]*)?)"|([0-9]+(?:\.[0-9]*)?))"""
+    r"[ \t]*(?:#.*)?")
+
+
+def _config_cooldown() -> float | None:
+    """`cooldown` of Spaces' config.toml (a top-level `cooldown = <seconds>` line), read
+    without a TOML parser (the hook stays cheap); None when the file or the key is not there
+    or the value is not a number. `spacesd config` reports a broken file."""
+    try:
+        with open(paths.config_file(), encoding="utf-8") as f:
+            text = f.read(65536)
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        if line.lstrip().startswith("["):
+            break  # a table: the key is top-level or not Spaces'
+        m = _TOML_COOLDOWN.fullmatch(line)
+        if m:
+            return float(m.group(1) or m.group(2))
+    return None
+
+
 def _cooldown_seconds() -> float:
-    return env_float("SPACES_COOLDOWN", DEFAULT_COOLDOWN)
+    """SPACES_COOLDOWN, else config.toml's `cooldown`, else 300 s."""
+    if os.environ.get("SPACES_COOLDOWN", "").strip():
+        return env_float("SPACES_COOLDOWN", DEFAULT_COOLDOWN)
+    configured = _config_cooldown()
+    return DEFAULT_COOLDOWN if configured is None else configured
 
 
 def _state_name(session_id: str) -> str:
