@@ -40,6 +40,19 @@ def _unreachable_line(sock: Path, reason: str) -> str:
             "start it with `spacesd run`")
 
 
+def _no_answer_line(sock: Path, code: str, message: str) -> str:
+    """The one line for a request the daemon did not answer: unreachable (start it), or
+    reached but silent (busy or hung: the request may still take effect, so no advice to
+    start a daemon that runs, nor to repeat a write that may yet land)."""
+    if code == "unreachable":
+        return _unreachable_line(sock, message.rsplit(": ", 1)[-1])
+    if code == "timeout":
+        return (f"spacesd: the daemon at {sock} did not answer in time (busy or hung?); "
+                "the request may still take effect")
+    return (f"spacesd: the daemon at {sock} closed the connection without answering "
+            f"({message}); the request may or may not have taken effect")
+
+
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
@@ -51,11 +64,8 @@ def _request(ctx: click.Context, op: str, args: dict[str, Any] | None = None,
     with Client(sock, timeout=timeout) as client:
         res = client.request(op, args or {})
     if isinstance(res, Err):
-        if res.code in ("unreachable", "timeout") or (res.code == "disconnected"):
-            reason = res.message
-            if res.code == "unreachable":
-                reason = res.message.rsplit(": ", 1)[-1]
-            _fail(_unreachable_line(sock, reason), EXIT_UNREACHABLE)
+        if res.code in ("unreachable", "timeout", "disconnected"):
+            _fail(_no_answer_line(sock, res.code, res.message), EXIT_UNREACHABLE)
         _fail(f"spacesd: {res.code}: {res.message}")
     return res.result
 
@@ -192,8 +202,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 click.echo(_dump({"running": False, "socket": str(sock), "outbox_depth": pending,
                                   "error": res.message}))
             waiting = f"; {pending} post(s) wait in the hooks' outbox" if pending else ""
-            _fail(_unreachable_line(sock, res.message.rsplit(": ", 1)[-1]) + waiting,
-                  EXIT_UNREACHABLE)
+            _fail(_no_answer_line(sock, res.code, res.message) + waiting, EXIT_UNREACHABLE)
         _fail(f"spacesd: {res.code}: {res.message}")
     st: dict[str, Any] = res.result
     if as_json:
@@ -305,7 +314,7 @@ def tail(ctx: click.Context, channels: tuple[str, ...], as_json: bool) -> None:
         events = client.stream("tail", {"channels": [_channel_arg(c) for c in channels]})
     except IpcError as e:
         if e.code in ("unreachable", "timeout", "disconnected"):
-            _fail(_unreachable_line(sock, e.message.rsplit(": ", 1)[-1]), EXIT_UNREACHABLE)
+            _fail(_no_answer_line(sock, e.code, e.message), EXIT_UNREACHABLE)
         _fail(f"spacesd: {e.code}: {e.message}")
     show_channel = len(channels) != 1
     try:

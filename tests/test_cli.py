@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import ProcessDaemon, SpacesEnv, ThreadDaemon, console_script
 
@@ -73,6 +76,31 @@ def test_unreachable_is_one_line(spaces_env: SpacesEnv) -> None:
         assert code == 1, args
         assert err.count("\n") == 1 and str(spaces_env.socket) in err and "spacesd run" in err
         assert out == "" or args == ["status"]
+
+
+def test_a_daemon_that_does_not_answer_is_not_called_unreachable(
+        spaces_env: SpacesEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hung (or very busy) daemon: the socket accepts, nothing answers. `send` may still
+    # land, so the line must not say "not reachable ... start it with `spacesd run`".
+    import spacesd.cli as cli
+
+    class QuickClient(cli.Client):
+        def __init__(self, path: Path, *, timeout: float = 5.0) -> None:
+            super().__init__(path, timeout=0.3)
+
+    monkeypatch.setattr(cli, "Client", QuickClient)
+    spaces_env.runtime_dir.mkdir(parents=True, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(spaces_env.socket))
+        listener.listen(8)
+        for args in (["status"], ["send", "general", "x"], ["tail"]):
+            code, _, err = _run(*args)
+            assert code == 1, args
+            assert err.count("\n") == 1 and str(spaces_env.socket) in err, (args, err)
+            assert "did not answer" in err and "spacesd run" not in err, (args, err)
+    finally:
+        listener.close()
 
 
 def test_subprocess_status_and_tail(daemon_process: ProcessDaemon, spaces_env: SpacesEnv) -> None:
