@@ -83,8 +83,9 @@ def test_a_daemon_that_does_not_answer_is_not_called_unreachable(
     # A hung (or very busy) daemon: the socket accepts, nothing answers. `send` may still
     # land, so the line must not say "not reachable ... start it with `spacesd run`".
     import spacesd.cli as cli
+    from spacesd.ipc import Client
 
-    class QuickClient(cli.Client):
+    class QuickClient(Client):
         def __init__(self, path: Path, *, timeout: float = 5.0) -> None:
             super().__init__(path, timeout=0.3)
 
