@@ -233,3 +233,73 @@ def test_database_reset_drops_the_cache(tmp_path: Path) -> None:
             await server.stop()
 
     run(main())
+
+
+def test_edits_and_deletions_while_away_are_reconciled(tmp_path: Path) -> None:
+    """The server is killed and restarted; while B is still away, A edits one message,
+    deletes another and posts new ones. When B is back its cache has the edit, not the
+    deleted message, and every new message once, in order; its tail listeners got the edit
+    and the deletion as `message_edited` / `message_deleted`, nothing it already had again.
+    An edit older than the reconcile window is not seen (the documented limit)."""
+    from spacesd.daemon import views
+    from spacesd.stdb import backend as backend_mod
+
+    async def main() -> None:
+        port = free_port()
+        server = TestServer(tmp_path / "srv", port=port)
+        await server.start()
+        a = await make_backend(server.url, tmp_path / "a", "agent-a")
+        b = await make_backend(server.url, tmp_path / "b", "agent-b")
+        try:
+            sent = []
+            for i in range(8):
+                ch = await a.call("send_message", [1, f"before {i}", None, None, "Text"])
+                sent.append(ch.inserted("message")[0].id)
+            await wait_until(lambda: b.store.last_message_id() == sent[-1])
+            events: list[dict[str, object]] = []
+            b.add_listener(lambda c: events.extend(views.change_events(b.store, c, None)))
+            assert b.conn is not None
+            b.conn.backoff = Backoff(initial=4.0, factor=1.0, cap=4.0)  # B stays away longer
+            await server.stop()  # killed: both lose their connection
+            await wait_until(lambda: not a.available and not b.available)
+            server = TestServer(tmp_path / "srv", port=port)
+            await server.start()
+            await wait_until(lambda: a.available and "messages" in a.status()["subscriptions"])
+            assert not b.available
+            await a.call("edit_message", [sent[5], "before 5, edited"])
+            await a.call("delete_message", [sent[6]])
+            new = []
+            for i in range(3):
+                ch = await a.call("send_message", [1, f"after {i}", None, None, "Text"])
+                new.append(ch.inserted("message")[0].id)
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(backend_mod, "RECONCILE_WINDOW", 4)  # sent[0..3] are outside it
+                await a.call("edit_message", [sent[1], "before 1, edited (too old)"])
+                await wait_until(lambda: b.available
+                                 and "messages" in b.status()["subscriptions"], 15)
+            edited = b.store.message(sent[5])
+            assert edited is not None and edited.content == "before 5, edited"
+            assert edited.edited_at is not None
+            assert b.store.message(sent[6]) is None
+            mine = [m.content for m in b.store.rows("message") if m.id >= sent[0]]
+            assert mine == [*(f"before {i}" for i in range(5)), "before 5, edited",
+                            "before 7", "after 0", "after 1", "after 2"]
+            by_id = {m.id: m.content for m in b.store.rows("message")}
+            assert by_id[sent[1]] == "before 1"  # older than the window: not seen
+            assert [by_id[i] for i in new] == ["after 0", "after 1", "after 2"]
+            kinds = [(e["event"], e["data"]["id"]) for e in events]  # type: ignore[index]
+            assert kinds == [("message_deleted", sent[6]), ("message_edited", sent[5]),
+                             *(("message", i) for i in new)], kinds
+            assert b.status()["reconnects"] == 1
+            # while connected, an edit inside the window arrives as an update
+            events.clear()
+            await a.call("edit_message", [sent[7], "before 7, edited live"])
+            await wait_until(lambda: bool(events))
+            assert [(e["event"], e["data"]["id"]) for e in events] == [  # type: ignore[index]
+                ("message_edited", sent[7])]
+        finally:
+            await a.stop()
+            await b.stop()
+            await server.stop()
+
+    run(main())

@@ -312,3 +312,66 @@ def test_reads_before_the_first_subscription_are_unavailable(tmp_path: Path) -> 
         daemon.stop()
         shutil.rmtree(d, ignore_errors=True)
         server.stop()
+
+
+def test_edits_and_deletions_across_a_server_restart_reach_the_peer(
+        cluster: tuple[ServerProcess, ProcessDaemon, ProcessDaemon]) -> None:
+    """The server is SIGKILLed and restarted; A edits one message, deletes another and posts a
+    new one as soon as it is back. B's `spacesd tail --json` shows the edit and the deletion
+    and the new message once; `spacesd read` on B shows the edited text, not the deleted
+    message. Then B itself is stopped while A edits and deletes again: started on its cache,
+    B shows those changes too."""
+    server, a, b = cluster
+    ids = [ok(a, "send", channel="general", content=f"r{i}")["id"] for i in range(5)]
+    wait_for(lambda: [m["id"] for m in ok(b, "messages", channel="general")][-5:] == ids, 10,
+             "B to have the messages")
+    tail = Tail(b.env, "--json", "general")
+
+    def call(reducer: str, *args: Any) -> None:
+        def done() -> bool:
+            res = a.request("call", reducer=reducer, args=list(args))
+            if isinstance(res, Ok):
+                return True
+            assert res.code == "unavailable", res
+            return False
+        wait_for(done, 15, f"{reducer} to commit")
+
+    def b_general() -> list[tuple[int, str]]:
+        return [(m["id"], m["content"]) for m in ok(b, "messages", channel="general")]
+
+    try:
+        wait_for(lambda: ok(b, "status")["clients"] >= 2, 10, "the tail to connect")
+        server.kill()
+        server.start()
+        call("edit_message", ids[2], "r2 edited")
+        call("delete_message", ids[3])
+        new = ok(a, "send", channel="general", content="r5")
+        assert not new.get("queued"), new
+        seen: list[tuple[str, int]] = []
+        for _ in range(3):
+            ev = json.loads(tail.wait_line('"', 20))
+            # `--json` prints a new message as its object, other events as {event, data}
+            seen.append((ev["event"], ev["data"]["id"]) if "event" in ev
+                        else ("message", ev["id"]))
+        assert sorted(seen) == sorted([("message_edited", ids[2]), ("message_deleted", ids[3]),
+                                       ("message", new["id"])]), seen
+        wait_for(lambda: b_general()[-5:] == [(ids[0], "r0"), (ids[1], "r1"),
+                                              (ids[2], "r2 edited"), (ids[4], "r4"),
+                                              (new["id"], "r5")], 10, "B's cache to agree")
+    finally:
+        tail.close()
+
+    b.stop()
+    call("edit_message", ids[4], "r4 edited while B was stopped")
+    call("delete_message", ids[1])
+    b.start()
+    wait_for(lambda: ok(b, "status")["connection"] == "connected"
+             and "messages" in ok(b, "status")["subscriptions"], 15, "B to subscribe")
+    res = subprocess.run([console_script("spacesd"), "read", "general"], env=b.env.env,
+                         capture_output=True, text=True, timeout=15)
+    assert res.returncode == 0, res.stderr
+    tails = [line.split(": ", 1)[1] for line in res.stdout.splitlines()[-4:]]
+    assert tails == ["r0", "r2 edited (edited)", "r4 edited while B was stopped (edited)",
+                     "r5"], res.stdout
+    assert b_general()[-4:] == [(ids[0], "r0"), (ids[2], "r2 edited"),
+                                (ids[4], "r4 edited while B was stopped"), (new["id"], "r5")]

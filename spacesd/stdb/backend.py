@@ -8,11 +8,18 @@ calls (`spacesd run --backend spacetimedb`).
   so reads (hooks, CLI) share the embedded backend's implementation and survive a restart.
 - Subscriptions, one query set per group of tables (each table in exactly one set):
   `public` (profiles, presence, servers, members, channels, threads), `messages`
-  (`SELECT * FROM message WHERE id > N`, N the cache's high-water mark, recomputed at every
-  (re)connect so nothing committed while away is missed or delivered twice), `private` (the
-  caller's own direct conversations, their messages, notifications and read states).
+  (`SELECT * FROM message WHERE id > N - W`, N the cache's high-water mark, recomputed at
+  every (re)connect, W = RECONCILE_WINDOW), `private` (the caller's own direct conversations,
+  their messages, notifications and read states).
   On SubscribeApplied, a whole-table group replaces the cached rows (what changed meanwhile
-  is published as a change); the messages group adds what is new.
+  is published as a change). The messages group reconciles the window (N - W, N]: a cached
+  row the server no longer has was deleted while we were away (published as a deletion), one
+  that differs was edited (a deletion plus an insertion: `message_edited`); rows above N are
+  new, added in id order; rows the cache holds unchanged are not published again. Edits and
+  deletions of messages older than the window, made while the daemon was away, are not seen:
+  the cache keeps the old row. A window of ids, not of time nor per channel: one query, the
+  same live subscription (so, while connected, edits and deletions inside the window arrive
+  as updates too), and at most W rows sent again per reconnect whatever the traffic.
 - Writes: `call()` encodes the JSON arguments to BSATN and sends CallReducer; it returns once
   the ReducerResult came back (its rows are in the cache by then). While the server is
   unreachable, `call()` raises BackendUnavailable and the daemon keeps the write in its
@@ -73,6 +80,9 @@ PUBLIC_TABLES = ("user_profile", "user_presence", "server", "server_member", "ch
 PRIVATE_TABLES = ("direct_conversation", "direct_message", "system_notification",
                   "channel_read_state")
 SYNCED_KEY = "stdb_cache_synced"
+FLOOR_KEY = "stdb_message_floor"
+RECONCILE_WINDOW = 1000
+"""How many ids below the cache's high-water mark every (re)subscription reads again."""
 START_TIMEOUT = 10.0
 CALL_TIMEOUT = 15.0
 
@@ -120,6 +130,7 @@ class SpacetimeBackend(Backend):
         self.resets = 0
         self._discarding = False  # after a database reset: ignore the session until reconnect
         self._synced = False  # see cache_ready
+        self._message_low = 0  # the messages subscription's `id > low`, as last sent
 
     # -- Backend -----------------------------------------------------------------------------
 
@@ -299,8 +310,22 @@ class SpacetimeBackend(Backend):
 
     # -- subscriptions -----------------------------------------------------------------------
 
+    def _message_floor(self) -> int:
+        """The id the cache follows the messages from (exclusive): 0, or where a first start
+        on an empty cache began."""
+        try:
+            return int(self.store.meta_get(FLOOR_KEY) or 0)
+        except ValueError:
+            return 0
+
     def _message_queries(self) -> list[str]:
-        return [f"SELECT * FROM message WHERE id > {self.store.last_message_id()}"]
+        """From the high-water mark N, less the reconcile window: the rows in (N - W, N] come
+        again, so what was edited or deleted there while we were away is seen (and, while
+        connected, their later edits and deletions arrive as updates)."""
+        mark = self.store.last_message_id()
+        low = max(self._message_floor(), mark - RECONCILE_WINDOW)
+        self._message_low = low
+        return [f"SELECT * FROM message WHERE id > {low}"]
 
     def _private_queries(self) -> list[str]:
         me = f"0x{self.identity.hex}"
@@ -347,12 +372,15 @@ class SpacetimeBackend(Backend):
             return
         changes = Changes()
         if event.key == "messages":
-            got = rows.get("message", [])
-            known = ({m.id: m for m in store.messages_after(min(r.id for r in got) - 1)}
-                     if got else {})
-            inserts = [r for r in got if known.get(r.id) != r]
-            if inserts:
-                changes.tables["message"] = TableChanges(inserts, [])
+            # Reconcile the window: every row with id > low is in `got` as the server has it
+            # now; a cached row there that is missing was deleted, one that differs was
+            # edited; new rows come in id order; rows already cached as they are, not at all.
+            got = {r.id: r for r in rows.get("message", [])}
+            cached = {m.id: m for m in store.messages_after(self._message_low)}
+            deletes = [m for i, m in cached.items() if got.get(i) != m]
+            inserts = [got[i] for i in sorted(got) if cached.get(i) != got[i]]
+            if inserts or deletes:
+                changes.tables["message"] = TableChanges(inserts, deletes)
         else:
             tables = PUBLIC_TABLES if event.key == "public" else PRIVATE_TABLES
             for name in tables:
