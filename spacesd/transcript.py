@@ -218,7 +218,7 @@ class Summarizer:
             return
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON; nested too deep for the parser
             self.bad_lines += 1
             return
         if not isinstance(obj, dict):

@@ -161,6 +161,17 @@ def test_skips_what_it_does_not_understand(tmp_path: Path) -> None:
     assert s["bad_lines"] == 3  # two bad JSON lines and one non-object
 
 
+def test_a_line_nested_too_deep_for_the_parser_is_skipped(tmp_path: Path) -> None:
+    # json.loads raises RecursionError (not ValueError) past ~1000 levels: such a line (well
+    # under MAX_LINE) must not cost the whole summary.
+    p = tmp_path / "t.jsonl"
+    deep = "[" * 100_000 + "]" * 100_000 + "\n"
+    p.write_text(user("fix the parser") + deep + '{"a": ' * 50_000 + "\n" + user("again"))
+    s = summarize(p)
+    assert s["task"] == "fix the parser" and s["prompts"] == 2
+    assert s["bad_lines"] == 2
+
+
 def test_failed_commands_tests_and_commits(tmp_path: Path) -> None:
     p = tmp_path / "t.jsonl"
     rows = [
