@@ -201,6 +201,8 @@ def decode_payload(payload: bytes) -> dict[str, Any]:
         obj = json.loads(text)
     except ValueError as e:
         raise ProtocolError("bad_frame", f"frame is not JSON: {e}") from None
+    except RecursionError:
+        raise ProtocolError("bad_frame", "frame is nested too deep to decode") from None
     if not isinstance(obj, dict):
         raise ProtocolError("bad_frame", "frame must hold a JSON object")
     return obj

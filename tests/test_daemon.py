@@ -142,7 +142,8 @@ def test_bad_requests_change_nothing(daemon: ThreadDaemon, op: str, args: dict[s
 def test_bad_frames(daemon: ThreadDaemon) -> None:
     s = _raw(daemon.socket)
     dec = _Frames()
-    for payload in (b"not json", b"[1,2]", b"\xff\xfe", b'{"id": 3}'):
+    deep = b'{"id": 4, "op": "ping", "args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for payload in (b"not json", b"[1,2]", b"\xff\xfe", b'{"id": 3}', deep):
         s.sendall(len(payload).to_bytes(4, "big") + payload)
         resp = _read_frame(s, dec)
         assert resp is not None and resp["ok"] is False

@@ -178,7 +178,8 @@ def test_size_limit_enforced_both_ways() -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", [b"not json", b"[1, 2]", b"\xff\xfe{}", b'"str"', b""]
+    "payload", [b"not json", b"[1, 2]", b"\xff\xfe{}", b'"str"', b"",
+                b'{"id": 1, "args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"]
 )
 def test_bad_payloads(payload: bytes) -> None:
     with pytest.raises(ProtocolError) as ei:
