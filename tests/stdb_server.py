@@ -26,8 +26,11 @@ What it implements, as crates/client-api and crates/core do:
   query sets' rows inside, `Ok` even when empty, as the real server sends) and a
   TransactionUpdate to every other connection whose query sets the transaction touched.
 - Queries: `SELECT * FROM t [WHERE col OP lit [AND ...]]`, one table per query (see
-  `parse_query`). Row-level security as the Spaces module has it: a direct conversation and
-  its messages go only to their two participants, a notification only to its target.
+  `parse_query`), for subscriptions and OneOffQuery alike (the real server compiles both with
+  the subscription grammar: no LIMIT, ORDER BY nor COUNT over the WebSocket); a Timestamp
+  literal is an RFC 3339 string (`created_at > '2026-11-25T09:00:00Z'`). Row-level security
+  as the Spaces module has it: a direct conversation and its messages go only to their two
+  participants, a notification only to its target.
 - State in `--data DIR` (SQLite, WAL): kill it, start it again on the same DIR, nothing
   committed is lost. The database is named `spaces`; its owner identity and token are kept in
   DIR/owner.json (tests use it to act as the owner).
@@ -42,6 +45,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import datetime
 import hashlib
 import hmac
 import json
@@ -309,6 +313,19 @@ class _Parser:
                 return spec.enum[name]
             except KeyError:
                 raise QueryParseError(f"no variant {name!r} of {spec.enum.__name__}") from None
+        if kind == "Timestamp":
+            # crates/expr `parse`: any literal is read with Timestamp::parse_from_rfc3339
+            # (chrono): a date, a time and an offset; a number is refused.
+            text = tok.text[1:-1] if tok.kind == "str" else tok.text
+            try:
+                when = datetime.datetime.fromisoformat(text)
+            except ValueError:
+                when = None
+            if when is None or when.tzinfo is None:
+                raise QueryParseError(f"invalid literal {text!r} for {column}: expected an "
+                                      "RFC 3339 timestamp")
+            epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+            return (when - epoch) // datetime.timedelta(microseconds=1)
         if tok.kind == "num":
             return int(tok.text)
         if tok.kind == "hex":

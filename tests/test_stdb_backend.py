@@ -5,6 +5,7 @@ connection drops after its commit (retried without a duplicate)."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -297,6 +298,82 @@ def test_edits_and_deletions_while_away_are_reconciled(tmp_path: Path) -> None:
             await wait_until(lambda: bool(events))
             assert [(e["event"], e["data"]["id"]) for e in events] == [  # type: ignore[index]
                 ("message_edited", sent[7])]
+        finally:
+            await a.stop()
+            await b.stop()
+            await server.stop()
+
+    run(main())
+
+
+def test_first_start_follows_only_the_recent_messages(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first start on an empty cache learns the newest message id with OneOffQuery reads of
+    created_at windows (here the newest window is empty: the messages are older than it) and
+    follows the last FIRST_SYNC_MESSAGES ids only; later messages arrive; a restart on that
+    cache resumes from it, and the reconcile window never brings back older history."""
+    from spacesd.stdb import backend as backend_mod
+
+    monkeypatch.setattr(backend_mod, "FIRST_SYNC_MESSAGES", 10)
+    monkeypatch.setattr(backend_mod, "RECONCILE_WINDOW", 1000)
+    monkeypatch.setattr(backend_mod, "SYNC_WINDOWS_S", (0, 0.3, 3600, 86400))
+
+    async def main() -> None:
+        server = TestServer(tmp_path / "srv")
+        await server.start()
+        a = await make_backend(server.url, tmp_path / "a", "agent-a")
+        b: SpacetimeBackend | None = await make_backend(server.url, tmp_path / "b", "agent-b")
+        try:
+            assert b is not None
+            await b.stop()  # B has joined; its cache is lost, its token kept
+            shutil.rmtree(tmp_path / "b" / "stdb-cache")
+            ids = []
+            for i in range(30):
+                ch = await a.call("send_message", [1, f"history {i}", None, None, "Text"])
+                ids.append(ch.inserted("message")[0].id)
+            await asyncio.sleep(0.5)  # older than the first window
+            b = await make_backend(server.url, tmp_path / "b", "agent-b")
+            assert server.db is not None
+            on_server = [m.id for m in server.db.store.rows("message")]
+            floor = b.status()["message_floor"]
+            assert on_server[-1] == ids[-1] and floor == ids[-1] - 10
+            cached = [m.id for m in b.store.rows("message")]
+            assert cached == [i for i in on_server if i > floor]
+            assert ids[-1] in cached and ids[0] not in cached
+            assert b.cache_ready
+            ch = await a.call("send_message", [1, "later", None, None, "Text"])
+            later = ch.inserted("message")[0].id
+            await wait_until(lambda: b is not None and b.store.message(later) is not None)
+            await b.stop()
+            b = await make_backend(server.url, tmp_path / "b", "agent-b")  # on its cache
+            assert b.status()["message_floor"] == floor
+            assert [m.id for m in b.store.rows("message")] == [*cached, later]
+            assert b.status()["subscriptions"] == ["messages", "private", "public"]
+        finally:
+            await a.stop()
+            if b is not None:
+                await b.stop()
+            await server.stop()
+
+    run(main())
+
+
+def test_first_start_on_an_empty_database(tmp_path: Path) -> None:
+    """No message at all: every window is empty, the cache follows from id 0 and the first
+    message arrives."""
+
+    async def main() -> None:
+        server = TestServer(tmp_path / "srv")
+        await server.start()
+        assert server.db is not None
+        server.db.store.clear(["message"])
+        a = await make_backend(server.url, tmp_path / "a", "agent-a")
+        b = await make_backend(server.url, tmp_path / "b", "agent-b")
+        try:
+            assert b.status()["message_floor"] == 0 and b.cache_ready
+            ch = await a.call("send_message", [1, "first ever", None, None, "Text"])
+            msg = ch.inserted("message")[0]
+            await wait_until(lambda: b.store.message(msg.id) == msg)
         finally:
             await a.stop()
             await b.stop()

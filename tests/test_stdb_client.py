@@ -115,8 +115,19 @@ def test_query_forms() -> None:
     assert cond.value is ChannelType.AgentLog
     (cond,) = parse_query("SELECT * FROM message WHERE 3 < id").conds
     assert (cond.op, cond.value) == (">", 3)
+    (cond,) = parse_query("SELECT * FROM message WHERE created_at > "
+                          "'2026-11-25T09:00:00.000001Z'").conds
+    assert (cond.op, cond.value) == (">", 1795597200000001)
+    (cond,) = parse_query("SELECT * FROM message WHERE created_at <= "
+                          "'2026-11-25 10:00:00+01:00'").conds
+    assert cond.value == 1795597200000000
     for bad in ("SELECT * FROM nope", "SELECT id FROM message", "DELETE FROM message",
-                "SELECT * FROM message WHERE nope = 1", "SELECT * FROM message WHERE id = 1 OR"):
+                "SELECT * FROM message WHERE nope = 1", "SELECT * FROM message WHERE id = 1 OR",
+                # the subscription grammar (subscriptions and OneOffQuery) has no LIMIT nor
+                # ORDER BY; a Timestamp literal is RFC 3339 with an offset, never a number
+                "SELECT * FROM message LIMIT 1", "SELECT * FROM message ORDER BY id",
+                "SELECT * FROM message WHERE created_at > 1795597200000000",
+                "SELECT * FROM message WHERE created_at > '2026-11-25T09:00:00'"):
         with pytest.raises(ValueError):
             parse_query(bad)
 

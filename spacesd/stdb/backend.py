@@ -20,6 +20,9 @@ calls (`spacesd run --backend spacetimedb`).
   the cache keeps the old row. A window of ids, not of time nor per channel: one query, the
   same live subscription (so, while connected, edits and deletions inside the window arrive
   as updates too), and at most W rows sent again per reconnect whatever the traffic.
+  A first start on an empty cache does not take the whole history: it finds the newest
+  message id with OneOffQuery reads of `created_at` windows and follows the last
+  FIRST_SYNC_MESSAGES ids (`_first_sync`); reads older than that find nothing.
 - Writes: `call()` encodes the JSON arguments to BSATN and sends CallReducer; it returns once
   the ReducerResult came back (its rows are in the cache by then). While the server is
   unreachable, `call()` raises BackendUnavailable and the daemon keeps the write in its
@@ -33,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime
+import itertools
 import json
 import logging
 import os
@@ -63,8 +68,10 @@ from spacesd.stdb.connection import (
     DisconnectedEvent,
     Event,
     NotConnected,
+    QueryError,
     ReducerInternalError,
     ReducerRefused,
+    StdbError,
     SubscribedEvent,
     SubscriptionErrorEvent,
     TableDelta,
@@ -83,6 +90,11 @@ SYNCED_KEY = "stdb_cache_synced"
 FLOOR_KEY = "stdb_message_floor"
 RECONCILE_WINDOW = 1000
 """How many ids below the cache's high-water mark every (re)subscription reads again."""
+FIRST_SYNC_MESSAGES = 5000
+"""How many of the newest message ids a first start on an empty cache follows."""
+SYNC_WINDOWS_S = (0, 60, 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400,
+                  *(365 * 86400 * 2 ** k for k in range(1, 7)))
+"""The edges (seconds back from now) of the created_at windows _first_sync reads."""
 START_TIMEOUT = 10.0
 CALL_TIMEOUT = 15.0
 
@@ -97,6 +109,12 @@ def identity_from_token(token: str) -> Identity | None:
         return Identity.from_hex(str(claims["hex_identity"]))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _rfc3339(seconds: float) -> str:
+    """A Timestamp literal as SpacetimeDB's SQL reads it (RFC 3339, UTC, microseconds)."""
+    when = datetime.datetime.fromtimestamp(max(0.0, seconds), datetime.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _safe(text: str) -> str:
@@ -131,6 +149,8 @@ class SpacetimeBackend(Backend):
         self._discarding = False  # after a database reset: ignore the session until reconnect
         self._synced = False  # see cache_ready
         self._message_low = 0  # the messages subscription's `id > low`, as last sent
+        self._need_floor = False
+        self._floor_task: asyncio.Task[None] | None = None
 
     # -- Backend -----------------------------------------------------------------------------
 
@@ -188,7 +208,11 @@ class SpacetimeBackend(Backend):
         self.conn = Connection(self.host, self._database, self.token,
                                on_event=self._on_event, compression=self.compression)
         self.conn.subscribe("public", lambda: [f"SELECT * FROM {t}" for t in PUBLIC_TABLES])
-        self.conn.subscribe("messages", self._message_queries)
+        # An empty cache first learns where the recent messages begin (_first_sync, once
+        # connected); a cache that has messages resumes from them.
+        self._need_floor = self._store.last_message_id() == 0
+        if not self._need_floor:
+            self.conn.subscribe("messages", self._message_queries)
         self.conn.subscribe("private", self._private_queries)
         self._set_state(f"connecting to {self.database}")
         self.conn.start()
@@ -220,6 +244,11 @@ class SpacetimeBackend(Backend):
             await probe.close()
 
     async def stop(self) -> None:
+        if self._floor_task is not None:
+            self._floor_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._floor_task
+            self._floor_task = None
         if self._register_task is not None:
             self._register_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -302,6 +331,7 @@ class SpacetimeBackend(Backend):
             "subscription_errors": self.subscription_errors[-5:],
             "message_high_water": self._store.last_message_id() if self._store else None,
             "cache_ready": self.cache_ready,
+            "message_floor": self._message_floor() if self._store else None,
             "calls": self.calls,
             "refusals": self.refusals,
             "uncertain_calls": len(self._uncertain),
@@ -327,6 +357,44 @@ class SpacetimeBackend(Backend):
         self._message_low = low
         return [f"SELECT * FROM message WHERE id > {low}"]
 
+    async def _first_sync(self) -> None:
+        """An empty cache follows the last FIRST_SYNC_MESSAGES ids, not the whole history.
+
+        The newest message id comes from OneOffQuery reads of ever older windows of
+        `created_at` (the first with no upper end, so a server clock ahead of ours is no
+        matter): the WebSocket's query grammar (SpacetimeDB's subscription grammar, for
+        OneOffQuery too) has no LIMIT, ORDER BY nor aggregate, and a read of the newest
+        window that holds any message is bounded by time where `id > 0` is not. Then the
+        messages subscription starts at `id > newest - FIRST_SYNC_MESSAGES`. A server that
+        refuses the query gets the whole history, as before."""
+        conn = self.conn
+        if conn is None:
+            return
+        now = time.time()
+        newest = 0
+        try:
+            for newer, older in itertools.pairwise(SYNC_WINDOWS_S):
+                sql = f"SELECT * FROM message WHERE created_at > '{_rfc3339(now - older)}'"
+                if newer:
+                    sql += f" AND created_at <= '{_rfc3339(now - newer)}'"
+                found = (await conn.query(sql, timeout=CALL_TIMEOUT)).get("message", [])
+                if found:
+                    newest = max(m.id for m in found)
+                    break
+        except QueryError as e:
+            log.warning("cannot find the newest message (%s): following the whole history", e)
+        except StdbError as e:  # the connection dropped: again at the next connect
+            log.info("finding the newest message failed: %s", e)
+            return
+        if not self._need_floor or self.conn is not conn:
+            return
+        floor = max(0, newest - FIRST_SYNC_MESSAGES)
+        log.info("empty cache: following the messages from id %d (the newest is %d)",
+                 floor + 1, newest)
+        self.store.meta_set(FLOOR_KEY, str(floor))
+        self._need_floor = False
+        conn.subscribe("messages", self._message_queries)
+
     def _private_queries(self) -> list[str]:
         me = f"0x{self.identity.hex}"
         return [
@@ -349,6 +417,8 @@ class SpacetimeBackend(Backend):
                      " (reconnect)" if event.reconnect else "")
             self._set_state(f"connected to {self.database}, subscribing"
                             f"{self._reconnects_text()}")
+            if self._need_floor and (self._floor_task is None or self._floor_task.done()):
+                self._floor_task = asyncio.get_running_loop().create_task(self._first_sync())
         elif isinstance(event, DisconnectedEvent):
             self._subscribed.clear()
             log.warning("disconnected from %s: %s", self.database, event.reason)
@@ -428,6 +498,7 @@ class SpacetimeBackend(Backend):
         self.resets += 1
         self.store.clear()
         self.store.meta_set(SYNCED_KEY, "0")
+        self.store.meta_set(FLOOR_KEY, "0")  # a new database: its whole (short) history
         self._synced = False
         self._subscribed.clear()
         self._discarding = True
