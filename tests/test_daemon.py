@@ -162,6 +162,20 @@ def test_bad_frames(daemon: ThreadDaemon) -> None:
     assert daemon.ok("ping") == {"pong": True}
 
 
+def test_messages_answer_fits_a_frame_whatever_the_characters(daemon: ThreadDaemon) -> None:
+    # 4000 emoji are 16,000 bytes of UTF-8: 300 of them are more than a 4 MiB frame. The
+    # answer keeps the newest that fit, instead of failing with "internal: answer too large".
+    with Client(daemon.socket, timeout=30) as c:
+        for i in range(300):
+            assert isinstance(c.request("send", {"channel": "general",
+                                                  "content": f"{i:03d}" + "👍" * 3997}), Ok)
+        res = c.request("messages", {"channel": "general", "limit": 500})
+    assert isinstance(res, Ok), res
+    got = [m["content"][:3] for m in res.result]
+    assert 100 < len(got) < 300 and got[-1] == "299"
+    assert got == [f"{i:03d}" for i in range(300 - len(got), 300)]
+
+
 def test_requests_are_answered_in_order_with_writes_between(daemon: ThreadDaemon) -> None:
     s = _raw(daemon.socket)
     dec = _Frames()

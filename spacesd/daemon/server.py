@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import os
 import signal
@@ -57,7 +58,7 @@ PAUSE_AT = 64
 """Stop reading a connection with this many requests waiting for their turn."""
 OUTBOX_POLL_S = 1.0
 ANSWER_BUDGET = 3 * 1024 * 1024
-"""Bytes of message content one `messages` answer carries at most (the frame limit is 4 MiB)."""
+"""Bytes of encoded messages one `messages` answer carries at most (the frame limit is 4 MiB)."""
 AGENT_KIND = "claude-code"
 
 
@@ -450,9 +451,12 @@ class Daemon:
                                      thread_id=thread_id)
         out = [views.message_object(store, m, info) for m in rows]
         # Keep the answer inside one frame: drop the oldest (a client pages with `before`).
+        # Sizes are the encoded ones: a character may take up to 6 bytes (emoji in UTF-8,
+        # control characters as \u escapes).
         budget = ANSWER_BUDGET
         for i in range(len(out) - 1, -1, -1):
-            budget -= len(out[i]["content"]) * 2 + 600
+            budget -= len(json.dumps(out[i], ensure_ascii=False, separators=(",", ":"))
+                          .encode("utf-8", "surrogatepass")) + 1
             if budget < 0:
                 return out[i + 1:]
         return out
