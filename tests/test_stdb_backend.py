@@ -380,3 +380,36 @@ def test_first_start_on_an_empty_database(tmp_path: Path) -> None:
             await server.stop()
 
     run(main())
+
+
+def test_a_write_right_after_the_first_connect_returns_its_row(tmp_path: Path) -> None:
+    """An empty cache, the server down at start: the first write made the moment the link is
+    up waits for the messages subscription (sent after _first_sync), so its result holds the
+    message it committed (the daemon answers `send` with it)."""
+
+    async def main() -> None:
+        port = free_port()
+        server = TestServer(tmp_path / "srv", port=port)
+        await server.start()
+        b = await make_backend(server.url, tmp_path / "b", "agent-b")
+        await b.stop()
+        await server.stop()
+        shutil.rmtree(tmp_path / "b" / "stdb-cache")
+        b2 = SpacetimeBackend(host=server.url, database="spaces", data_dir=tmp_path / "b",
+                              agent_name="agent-b")
+        await b2.start()
+        assert b2.conn is not None
+        b2.conn.backoff = Backoff(initial=0.05, cap=0.1)
+        server = TestServer(tmp_path / "srv", port=port)
+        await server.start()
+        try:
+            while not b2.available:
+                await asyncio.sleep(0)
+            changes = await b2.call("send_message", [1, "first words", None, None, "Text"])
+            (msg,) = changes.inserted("message")
+            assert msg.content == "first words" and b2.store.message(msg.id) == msg
+        finally:
+            await b2.stop()
+            await server.stop()
+
+    run(main())

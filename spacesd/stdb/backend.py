@@ -271,6 +271,13 @@ class SpacetimeBackend(Backend):
             raise BadArguments(str(e)) from None
         if self.conn is None or not self.conn.connected:
             raise BackendUnavailable(f"SpacetimeDB at {self.host} is unreachable")
+        floor_task = self._floor_task
+        if floor_task is not None and not floor_task.done():
+            # the messages subscription goes out first, so the call's result holds its row
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(floor_task), CALL_TIMEOUT)
+            if self.conn is None or not self.conn.connected:
+                raise BackendUnavailable(f"SpacetimeDB at {self.host} is unreachable")
         found = self._committed_earlier(reducer, values)
         if found is not None:
             return found
