@@ -15,7 +15,9 @@ Caught:
 - assignments whose name says secret: `password=`, `token=`, `secret=`, `api_key=`,
   `FOO_TOKEN=...`, `"client_secret": "..."`, `aws_secret_access_key = ...`, with `=` or `:`;
 - flags: `--password x`, `--token=x`, `--api-key x`, `--client-secret x`;
-- credentials in URLs: `scheme://user:pass@host` (the user is kept).
+- credentials in URLs: `scheme://user:pass@host` (the user is kept);
+- passwords given by a program's own short option: `mysql -pX`, `sshpass -p X`,
+  `redis-cli -a X`, `docker login -p X`, `curl -u user:X`.
 
 Not caught: secrets with no recognisable shape or name (a bare random string in prose).
 Values that are only a variable reference (`$TOKEN`, `${TOKEN}`, `%TOKEN%`) are left alone.
@@ -153,9 +155,56 @@ def _is_secret_name(name: str) -> bool:
     for i, part in enumerate(parts):
         if part in _SECRET_PARTS and not (part == "pwd" and len(parts) == 1):
             return True
+        if part.endswith(("password", "passwd")):  # PGPASSWORD, MYSQLPASSWORD
+            return True
         if part == "key" and i > 0 and parts[i - 1] in _KEY_PAIRS:
             return True
     return False
+
+
+# Passwords given to a command-line program by a short option (or as `user:password`), where
+# the option means a password only for that program: `mysql -phunter2` (not `mkdir -p x`),
+# `sshpass -p pw`, `redis-cli -a pw`, `docker login -p pw`, `curl -u user:pw`. Each rule
+# applies to what follows the program's name in its command (up to `;`, `|`, `&`, newline).
+_SEGMENT = _Lazy(r"[^\n;|&]+")
+_QVALUE = r"""(?:'[^'\n]*'|"[^"\n]*"|[^\s'"]+)"""
+_CLI_RULES = (
+    (_Lazy(r"(?<![\w.-])(?:mysql[a-z]*|mariadb[a-z-]*)(?![\w.-])"),
+     _Lazy(r"(?<=\s)(?P<head>-p)(?P<value>" + _QVALUE + ")")),
+    (_Lazy(r"(?<![\w.-])sshpass(?![\w.-])"),
+     _Lazy(r"\A(?:\s+-[^p\s]\S*(?:\s+[^-\s]\S*)?)*?\s+(?P<head>-p\s*)(?P<value>"
+           + _QVALUE + ")")),
+    (_Lazy(r"(?<![\w.-])redis-cli(?![\w.-])"),
+     _Lazy(r"(?<=\s)(?P<head>-a\s+)(?P<value>" + _QVALUE + ")")),
+    (_Lazy(r"(?<![\w.-])(?:docker|podman|nerdctl|buildah|skopeo|oras|helm)\s(?:.*\s)?login"
+           r"(?![\w.-])"),
+     _Lazy(r"(?<=\s)(?P<head>-p\s+)(?P<value>" + _QVALUE + ")")),
+    (_Lazy(r"(?<![\w.-])curl(?![\w.-])"),  # -u 'user:pass word'
+     _Lazy(r"(?<=\s)(?P<head>(?:-u\s*|--user(?:\s+|=))(?P<q>['\"])[^\s:'\"]*:)"
+           r"(?P<value>[^'\"\n]+)(?=(?P=q))")),
+    (_Lazy(r"(?<![\w.-])curl(?![\w.-])"),  # -u user:pass
+     _Lazy(r"(?<=\s)(?P<head>(?:-u\s*|--user(?:\s+|=))[^\s:'\"]*:)(?P<value>[^\s'\"]+)")),
+)
+_CLI_WORDS = ("mysql", "mariadb", "sshpass", "redis-cli", "login", "curl")
+
+
+def _cli_value(m: re.Match[str]) -> str:
+    value = m.group("value")
+    if value.startswith(("$", MARK)) or (value[:1] in "'\"" and value[1:2] == "$"):
+        return m.group(0)  # a variable reference, or already redacted
+    quote = value[0] if value[:1] in "'\"" and len(value) > 1 else ""
+    before = m.group(0)[: m.start("value") - m.start()]  # options and flag, kept
+    return f"{before}{quote}{MARK}{quote}"
+
+
+def _cli_segment(m: re.Match[str]) -> str:
+    seg = m.group(0)
+    for program, option in _CLI_RULES:
+        found = program.rx.search(seg)
+        if found is not None:
+            end = found.end()
+            seg = seg[:end] + option.rx.sub(_cli_value, seg[end:])
+    return seg
 
 
 _URL_CREDS = _Lazy(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://)([^/\s:@]{0,200}):([^/\s@]+)@")
@@ -252,6 +301,8 @@ def redact(text: str) -> str:
     if "://" in text and "@" in text:
         text = _URL_CREDS.rx.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MARK}@", text)
     lower = text.lower()
+    if any(w in lower for w in _CLI_WORDS):
+        text = _SEGMENT.rx.sub(_cli_segment, text)
     if "authoriz" in lower:
         text = _AUTH_HEADER.rx.sub(lambda m: f"{m.group(1)}{MARK}", text)
     if "bearer" in lower:

@@ -95,6 +95,39 @@ def test_flags(text: str, expected: str) -> None:
     assert redact(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mysql -u root -pS3cretPass db", f"mysql -u root -p{MARK} db"),
+        ("cd /srv; /usr/bin/mysqldump -p'my pw' app > a.sql; ls -p",
+         f"cd /srv; /usr/bin/mysqldump -p'{MARK}' app > a.sql; ls -p"),
+        ("PGPASSWORD=hunter2 psql -h db app", f"PGPASSWORD={MARK} psql -h db app"),
+        ("sshpass -e -p 'p@ss w0rd' ssh -p 2222 host",
+         f"sshpass -e -p '{MARK}' ssh -p 2222 host"),
+        ("redis-cli -h cache -a s3cr3tpw ping", f"redis-cli -h cache -a {MARK} ping"),
+        ("docker login -u me -p mypassword123 ghcr.io", f"docker login -u me -p {MARK} ghcr.io"),
+        ("curl -u alice:wonderland https://api.example.com",
+         f"curl -u alice:{MARK} https://api.example.com"),
+        ("curl --user 'bob:pass word' https://x", f"curl --user 'bob:{MARK}' https://x"),
+    ],
+)
+def test_program_password_options(text: str, expected: str) -> None:
+    # -p, -a, -u mean a password only for these programs: the secret goes, never the next
+    # word (`mysql -pS3cretPass db` used to keep the password and hide `db`).
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mysql -u root -p", "mysql -p$MYSQL_PWD app", "mkdir -p build && mysql -u x -p app",
+     "docker run -p 8080:80 img", "ssh -p 2222 host", "pytest -p no:cacheprovider",
+     "git log -p", "curl -u alice https://x", "curl -u alice:$PW https://x",
+     "sshpass -f ~/.pw ssh host"],
+)
+def test_program_options_that_are_no_password(text: str) -> None:
+    assert redact(text) == text
+
+
 def test_url_credentials() -> None:
     out = redact("git clone https://alice:s3cret@github.com/acme/api.git")
     assert out == f"git clone https://alice:{MARK}@github.com/acme/api.git"
@@ -162,6 +195,7 @@ def _ungated(text: str) -> str:
     text = r._PRIVATE_KEY.rx.sub(MARK, text)
     text = r._TOKEN_SHAPES.rx.sub(MARK, text)
     text = r._URL_CREDS.rx.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MARK}@", text)
+    text = r._SEGMENT.rx.sub(r._cli_segment, text)
     text = r._AUTH_HEADER.rx.sub(lambda m: f"{m.group(1)}{MARK}", text)
     text = r._BEARER.rx.sub(lambda m: f"{m.group(1)}{MARK}", text)
     text = r._FLAG.rx.sub(r._flag_sub, text)
@@ -172,6 +206,7 @@ FRAGMENTS = [
     "password", "Pass", "TOKEN", "token", "api_key", "apiKey", "secret", "credentials", "_", "-",
     "--", "=", "==", ":", ": ", " ", "'", '"', "abc123", "hunter2", "x", "$X", "Bearer ",
     "Authorization: ", "https://", "u:p@", "h.io", GITHUB, AWS, JWT, "\n", "MY_", ".", "db",
+    "mysql ", "-p", "curl ", "-u ", "docker login ", "redis-cli ", "sshpass ", ";",
 ]
 
 
@@ -188,6 +223,8 @@ def test_gates_never_skip_a_match(text: str) -> None:
         "token" * 2000, "token_" * 2000 + "=", "apiKey" * 2000, "https://" * 1000 + "@",
         "eyJ" * 3000 + "." * 10, "sk-" * 3000, "Bearer " * 2000, "-----BEGIN " * 1000,
         "a:" * 5000, "password: " * 2000, "'" * 10000, "AKIA" * 3000, "1.2.3." * 2000,
+        "mysql " + "-p" * 5000, "sshpass" + " -a b" * 2000, "curl " + "-u '" * 3000,
+        "docker login" + " -p" * 3000, "mysql" * 2000,
     ],
 )
 def test_linear_time_on_adversarial_input(text: str) -> None:
