@@ -18,7 +18,7 @@ from spacesd.daemon.backend import BackendUnavailable, BadArguments, ReducerFail
 from spacesd.model import MemberRole
 from spacesd.stdb.backend import SpacetimeBackend, create_backend, identity_from_token
 from spacesd.stdb.connection import Backoff
-from spacesd.store import Changes
+from spacesd.store import Changes, Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stdb_server import TestServer
@@ -154,6 +154,9 @@ def test_offline_start_and_catch_up(tmp_path: Path) -> None:
         for i in range(3):
             await a.call("send_message", [1, f"while b is away {i}", None, None, "Text"])
         await server.stop()
+        (cache,) = (tmp_path / "b" / "stdb-cache").glob("*.sqlite")
+        with Store(cache) as old:  # a cache from before the synced flag: still readable
+            old.conn.execute("DELETE FROM spaces_meta WHERE key = 'stdb_cache_synced'")
         b2 = SpacetimeBackend(host=server.url, database="spaces", data_dir=tmp_path / "b",
                               agent_name="agent-b")
         await b2.start()  # the server is down: starts from the token and the cache
@@ -161,7 +164,7 @@ def test_offline_start_and_catch_up(tmp_path: Path) -> None:
         b2.conn.backoff = Backoff(initial=0.05, cap=0.3)
         try:
             assert b2.identity == b_identity
-            assert not b2.available
+            assert not b2.available and b2.cache_ready
             assert any(m.content == "first" for m in b2.store.rows("message"))
             with pytest.raises(BackendUnavailable):
                 await b2.call("send_message", [1, "x", None, None, "Text"])

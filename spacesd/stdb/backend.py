@@ -87,6 +87,7 @@ PUBLIC_TABLES = ("user_profile", "user_presence", "server", "server_member", "ch
 PRIVATE_TABLES = ("direct_conversation", "direct_message", "system_notification",
                   "channel_read_state")
 SYNCED_KEY = "stdb_cache_synced"
+FINGERPRINT_KEY = "stdb_database_fingerprint"
 FLOOR_KEY = "stdb_message_floor"
 RECONCILE_WINDOW = 1000
 """How many ids below the cache's high-water mark every (re)subscription reads again."""
@@ -205,6 +206,10 @@ class SpacetimeBackend(Backend):
         self._store = Store(cache_dir / f"{key}-{identity.hex[:16]}.sqlite")
         with contextlib.suppress(OSError):
             os.chmod(cache_dir / f"{key}-{identity.hex[:16]}.sqlite", 0o600)
+        if self._store.meta_get(SYNCED_KEY) is None:
+            # a cache written before the flag existed was synced if it knows the database
+            known = self._store.meta_get(FINGERPRINT_KEY) is not None
+            self._store.meta_set(SYNCED_KEY, "1" if known else "0")
         self.conn = Connection(self.host, self._database, self.token,
                                on_event=self._on_event, compression=self.compression)
         self.conn.subscribe("public", lambda: [f"SELECT * FROM {t}" for t in PUBLIC_TABLES])
@@ -494,10 +499,10 @@ class SpacetimeBackend(Backend):
             return False
         hub = min(servers, key=lambda s: s.id)
         fingerprint = f"{hub.id}:{hub.owner.hex}:{hub.created_at}"
-        known = self.store.meta_get("stdb_database_fingerprint")
+        known = self.store.meta_get(FINGERPRINT_KEY)
         if known == fingerprint:
             return False
-        self.store.meta_set("stdb_database_fingerprint", fingerprint)
+        self.store.meta_set(FINGERPRINT_KEY, fingerprint)
         if known is None:
             return False
         log.warning("the database %s was reset: dropping the cache and resubscribing",
