@@ -136,6 +136,43 @@ def config(as_json: bool, project_dir: Path | None) -> None:
         return
     if as_json:
         click.echo(json.dumps(cfg.redacted()))
-        return
-    for line in cfg.describe():
-        click.echo(line)
+    else:
+        for line in cfg.describe():
+            click.echo(line)
+    note = _running_daemon_note(cfg.redacted())
+    if note:
+        click.echo(note, err=True)
+
+
+_COMPARED = ("backend", "channel", "identity_name")
+_COMPARED_STDB = ("host", "database")
+
+
+def _running_daemon_note(mine: dict[str, object]) -> str | None:
+    """A line for stderr when a running daemon's settings differ from these: it looked for
+    spacetime.json from its own working directory ($HOME under systemd and install.sh), with
+    its own environment, so this command's answer is not what it runs with."""
+    from spacesd.ipc import Ok, request
+
+    root = click.get_current_context().find_root().obj
+    given = root.get("socket") if isinstance(root, dict) else None
+    res = request("status", path=given, timeout=0.5)
+    if not isinstance(res, Ok) or not isinstance(res.result, dict):
+        return None
+    theirs = res.result.get("config")
+    if not isinstance(theirs, dict):
+        return None
+
+    def value(view: dict[str, object], key: str) -> object:
+        entry = view.get(key)
+        return entry.get("value") if isinstance(entry, dict) else None
+
+    keys = _COMPARED + (_COMPARED_STDB if value(theirs, "backend") == "spacetimedb" else ())
+    differ = [k for k in keys if value(theirs, k) != value(mine, k)]
+    if not differ:
+        return None
+    what = ", ".join(f"{k} {value(theirs, k) if value(theirs, k) is not None else '-'}"
+                     for k in differ)
+    return (f"spacesd: note: the running daemon (pid {res.result.get('pid')}) uses {what}: it "
+            "was started from another directory or environment (`spacesd status` shows its "
+            "settings); the values above are what a daemon started here and now would use")

@@ -131,6 +131,33 @@ def test_subprocess_status_and_tail(daemon_process: ProcessDaemon, spaces_env: S
     assert res.returncode == 1 and res.stdout == "" and res.stderr.count("\n") == 1
 
 
+def test_config_says_when_the_running_daemon_uses_other_settings(
+        spaces_env: SpacesEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The daemon runs on the embedded engine (started from $HOME); `spacesd config` in a
+    # project with a spacetime.json shows SpacetimeDB: say that the running one differs.
+    from spacesd.config import load_config
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "spacetime.json").write_text('{"database": "spaces", "server": "local"}')
+    d = ThreadDaemon(spaces_env, config=load_config()).start()
+    try:
+        code, out, err = _run("config", "--project-dir", str(project))
+        assert code == 0 and out.startswith("backend") and "embedded" in out
+        assert err == ""  # SPACES_BACKEND=embedded (conftest) holds here as in the daemon
+        monkeypatch.delenv("SPACES_BACKEND")
+        code, out, err = _run("config", "--project-dir", str(project))
+        assert code == 0 and "spacetimedb" in out.splitlines()[0]
+        assert err.count("\n") == 1 and "running daemon" in err and "backend embedded" in err
+        code, out, err = _run("config", "--json", "--project-dir", str(project))
+        assert json.loads(out)["backend"]["value"] == "spacetimedb"
+        assert "running daemon" in err
+    finally:
+        d.stop()
+    code, out, err = _run("config", "--project-dir", str(project))  # no daemon: no note
+    assert code == 0 and err == ""
+
+
 def test_admin_commands_are_registered() -> None:
     assert {"hooks", "config", "run", "status", "channels", "read", "send", "tail",
             "call"} <= set(main.commands)
