@@ -320,6 +320,7 @@ def uninstall(path: Path) -> Result:
 
     A file left holding nothing but an empty object is removed, and its folder too when that
     is left empty: installing into a missing file and uninstalling restores the old state.
+    A symlinked file is kept (as `{}`): it and its folder belong to the link's owner.
     """
     data, original, indent = _read(path)
     hooks = data.get("hooks")
@@ -328,7 +329,7 @@ def uninstall(path: Path) -> Result:
     _strip_ours(hooks)
     if not hooks:
         del data["hooks"]
-    if not data:
+    if not data and not path.is_symlink():  # a symlinked file (dotfiles) stays, as `{}`
         target = Path(os.path.realpath(path))
         target.unlink()
         with contextlib.suppress(OSError):  # not empty: other files live there

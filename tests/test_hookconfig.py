@@ -175,6 +175,20 @@ def test_indent_kept_and_symlink_written_through(tmp_path: Path) -> None:
     assert load(real)["hooks"]["Stop"]
 
 
+def test_uninstall_keeps_a_symlinked_file_it_empties(tmp_path: Path) -> None:
+    # ~/.claude/settings.json -> ~/dotfiles/claude/settings.json holding `{}`: uninstalling
+    # must not delete the dotfile (nor its folder) and leave a dangling link.
+    real = tmp_path / "dotfiles" / "claude" / "settings.json"
+    write_json(real, {})
+    link = tmp_path / ".claude" / "settings.json"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    assert hookconfig.install(link, "claude", COMMANDS).changed
+    result = hookconfig.uninstall(link)
+    assert result.changed and not result.removed_file
+    assert link.is_symlink() and real.is_file() and load(link) == {}
+
+
 def test_codex_format(tmp_path: Path) -> None:
     path = hookconfig.settings_path("codex", "user", env={"HOME": str(tmp_path)})
     assert path == tmp_path / ".codex" / "hooks.json"
