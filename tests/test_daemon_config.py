@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 
 from conftest import ProcessDaemon, SpacesEnv, console_script
@@ -89,3 +90,17 @@ def test_channel_env_wins_over_config_toml(daemon_process: ProcessDaemon,
     assert isinstance(status, Ok), status
     st = status.result
     assert st["config"]["channel"] == {"value": "agent-logs", "source": "env:SPACES_CHANNEL_ID"}
+
+
+def test_unusable_data_dir_is_one_line(spaces_env: SpacesEnv) -> None:
+    # SPACES_DATA_DIR under a file: the daemon cannot make its folder. One line naming it and
+    # exit 1, not a traceback.
+    blocker = spaces_env.root / "a-file"
+    blocker.write_text("")
+    env = {**spaces_env.env, "SPACES_DATA_DIR": str(blocker / "data")}
+    res = subprocess.run([sys.executable, "-m", "spacesd", "run"], env=env, capture_output=True,
+                         text=True, timeout=30, cwd=spaces_env.root)
+    assert res.returncode == 1
+    errors = [line for line in res.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and str(blocker) in errors[0], res.stderr
+    assert "Traceback" not in res.stderr

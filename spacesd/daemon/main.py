@@ -73,6 +73,11 @@ def run_daemon(*, backend: str | None = None, socket_path: Path | None = None,
         return 1
     except KeyboardInterrupt:
         return 0
+    except OSError as e:
+        # The machine, not a bug: a folder that cannot be made or written, a full disk. One
+        # line naming the file (`-v` adds the traceback).
+        log.error("cannot run: %s", e, exc_info=verbose)
+        return 1
     except Exception:
         log.exception("spacesd failed")
         return 1
