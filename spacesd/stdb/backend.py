@@ -380,10 +380,19 @@ class SpacetimeBackend(Backend):
         messages subscription starts at `id > newest - FIRST_SYNC_MESSAGES`. A server that
         refuses the query gets the whole history, as before."""
         conn = self.conn
-        if conn is None:
+        while conn is not None and conn.connected and self._need_floor:
+            try:
+                newest = await self._newest_message_id(conn)
+            except StdbError as e:  # the connection dropped: again once it is back
+                log.info("finding the newest message failed: %s", e)
+                await asyncio.sleep(0.05)
+                continue
+            if self._need_floor and self.conn is conn:
+                self._start_messages(conn, newest)
             return
+
+    async def _newest_message_id(self, conn: Connection) -> int:
         now = time.time()
-        newest = 0
         try:
             for newer, older in itertools.pairwise(SYNC_WINDOWS_S):
                 sql = f"SELECT * FROM message WHERE created_at > '{_rfc3339(now - older)}'"
@@ -391,15 +400,12 @@ class SpacetimeBackend(Backend):
                     sql += f" AND created_at <= '{_rfc3339(now - newer)}'"
                 found = (await conn.query(sql, timeout=CALL_TIMEOUT)).get("message", [])
                 if found:
-                    newest = max(m.id for m in found)
-                    break
+                    return int(max(m.id for m in found))
         except QueryError as e:
             log.warning("cannot find the newest message (%s): following the whole history", e)
-        except StdbError as e:  # the connection dropped: again at the next connect
-            log.info("finding the newest message failed: %s", e)
-            return
-        if not self._need_floor or self.conn is not conn:
-            return
+        return 0
+
+    def _start_messages(self, conn: Connection, newest: int) -> None:
         floor = max(0, newest - FIRST_SYNC_MESSAGES)
         log.info("empty cache: following the messages from id %d (the newest is %d)",
                  floor + 1, newest)
