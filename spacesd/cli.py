@@ -307,7 +307,8 @@ def send(ctx: click.Context, channel: str, text: str, event: bool, reply_to: int
 @click.pass_context
 def tail(ctx: click.Context, channels: tuple[str, ...], as_json: bool) -> None:
     """Stream new messages as they are committed (all channels, or the CHANNELS given).
-    Ctrl-C stops."""
+    Ctrl-C stops. With --json, edits and deletions carry "event": "message_edited" or
+    "message_deleted"."""
     sock = _socket_path(ctx)
     client = Client(sock, timeout=5.0)
     try:
@@ -334,10 +335,15 @@ def _print_event(ev: dict[str, Any], as_json: bool, show_channel: bool) -> None:
     kind = ev.get("event")
     data = ev.get("data") or {}
     if as_json:
+        # One flat object a line, `id` first, whatever the event: a new message as is, an
+        # edit as the edited message, a deletion as its id and channel_id; an `event` key
+        # tells the latter two apart.
         if kind == "message":
             click.echo(_dump(_message_json(data)))
+        elif kind == "message_edited":
+            click.echo(_dump({**_message_json(data), "event": kind}))
         else:
-            click.echo(_dump(ev))
+            click.echo(_dump({**data, "event": kind}))
     elif kind in ("message", "message_edited"):
         click.echo(_message_line(data, show_channel))
     elif kind == "message_deleted":

@@ -158,6 +158,24 @@ def test_config_says_when_the_running_daemon_uses_other_settings(
     assert code == 0 and err == ""
 
 
+def test_tail_json_lines_are_flat_message_objects(capsys: pytest.CaptureFixture[str]) -> None:
+    # Scripts read `tail --json` like `read --json`: id, channel, content... at the top of
+    # every line, edits included (they were wrapped as {"event": ..., "data": {...}}).
+    from spacesd.cli import _print_event
+
+    msg = {"id": 7, "channel": "general", "sender": "ab" * 32, "sender_name": "dev",
+           "type": "Text", "content": "v2", "created_at": "2026-11-20T09:00:07.259000Z",
+           "channel_id": 1, "edited_at": "2026-11-20T09:01:00.000000Z"}
+    _print_event({"event": "message", "data": msg}, True, True)
+    _print_event({"event": "message_edited", "data": msg}, True, True)
+    _print_event({"event": "message_deleted", "data": {"id": 7, "channel_id": 1}}, True, True)
+    new, edited, deleted = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert new["id"] == edited["id"] == deleted["id"] == 7
+    assert "event" not in new and edited["event"] == "message_edited"
+    assert edited["content"] == "v2" and list(edited)[:7] == list(new)[:7]
+    assert deleted == {"id": 7, "channel_id": 1, "event": "message_deleted"}
+
+
 def test_admin_commands_are_registered() -> None:
     assert {"hooks", "config", "run", "status", "channels", "read", "send", "tail",
             "call"} <= set(main.commands)
