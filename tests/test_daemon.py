@@ -294,6 +294,18 @@ def test_context_facts_order_and_handouts(spaces_env: SpacesEnv) -> None:
         d.stop()
 
 
+def test_context_reads_the_channel_the_agent_posts_to(daemon: ThreadDaemon) -> None:
+    # The agent's SPACES_CHANNEL_ID sends its summaries to #general; the daemon (under
+    # systemd, without that variable) is configured for #agent-logs. The context hook passes
+    # the same channel, so peers' summaries are found where they were posted.
+    daemon.ok("post_summary", summary=_summary("peer-in-general"), channel="general")
+    assert daemon.ok("context", session_id="me", cwd="/")["text"] == ""
+    ctx = daemon.ok("context", session_id="me", cwd="/", channel="#general")
+    assert "peer-in-general" in ctx["text"] and "#general" in ctx["text"]
+    res = daemon.request("context", session_id="me", channel="no-such")
+    assert isinstance(res, Err) and res.code == "not_found"
+
+
 def test_outbox_delivered_on_start_and_while_running(spaces_env: SpacesEnv) -> None:
     outbox.write({"op": "post_summary", "args": {"summary": _summary("offline-1")}},
                  directory=spaces_env.outbox_dir)

@@ -556,6 +556,18 @@ def test_project_is_the_git_work_tree(env: dict[str, str], daemon: FakeDaemon,
 # -- the SessionStart hook against a daemon --------------------------------------------------
 
 
+def test_context_hook_asks_the_channel_the_session_hook_posts_to(
+        env: dict[str, str], daemon: FakeDaemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert context_hook.handle(dict(START)) is None
+    assert "channel" not in daemon.ops("context")[-1]["args"]  # the daemon's configured one
+    monkeypatch.setenv("SPACES_CHANNEL_ID", "team-logs")
+    context_hook.handle(dict(START))
+    assert daemon.ops("context")[-1]["args"]["channel"] == "team-logs"
+    monkeypatch.setenv("SPACES_CHANNEL_ID", "7")
+    context_hook.handle(dict(START))
+    assert daemon.ops("context")[-1]["args"]["channel"] == 7
+
+
 def test_context_hook_prints_exactly_the_hook_output(env: dict[str, str],
                                                      daemon: FakeDaemon) -> None:
     daemon.context_text = "Peer session 5f0c2a8e on acme-api (fix/rate-limit) made take() atomic."

@@ -517,7 +517,10 @@ class Daemon:
         source = _str_arg(args, "source", "startup") or "startup"
         max_chars = _int_arg(args, "max_chars", CONTEXT_MAX_CHARS, lo=0, hi=1_000_000)
         assert session_id is not None and max_chars is not None
-        info = self._resolve_channel(self._context_channel_ref())
+        # The channel the asking agent's Stop hook posts to (its SPACES_CHANNEL_ID), else the
+        # configured one: the daemon may not see the agent's environment (systemd).
+        ref = _channel_ref(args, required=False)
+        info = self._resolve_channel(self._context_channel_ref() if ref is None else ref)
         self._require_cache()
         return self.peer_context(info, session_id, cwd, source, max_chars)
 

@@ -2,9 +2,10 @@
 
 Claude Code runs it when a session starts, resumes, is cleared or compacted, with a JSON object
 on stdin (session_id, cwd, source, ...). It asks spacesd for `context {session_id, cwd, source,
-max_chars}`; the daemon picks recent peer activity (the same project first, never the session's
-own posts, nothing this session was already given) and phrases it as facts. If the text is not
-empty the hook prints exactly
+max_chars, channel?}` (channel: SPACES_CHANNEL_ID, where the Stop hook posts, when set); the
+daemon picks recent peer activity (the same project first, never the session's own posts,
+nothing this session was already given) and phrases it as facts. If the text is not empty the
+hook prints exactly
 
     {"hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": "<text>"}}
 
@@ -15,6 +16,7 @@ error, nothing new: it prints nothing. It always exits 0 and logs failures to th
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from spacesd import ipc
@@ -47,6 +49,9 @@ def handle(data: dict[str, Any]) -> str | None:
         "source": data.get("source") if isinstance(data.get("source"), str) else "startup",
         "max_chars": MAX_CHARS,
     }
+    channel = os.environ.get("SPACES_CHANNEL_ID", "").strip()
+    if channel:  # where this agent's Stop hook posts (spacesd.hooks.session._channel_arg)
+        args["channel"] = int(channel) if channel.isdigit() else channel
     res = ipc.request("context", args, timeout=HOOK_TIMEOUT, connect_timeout=CONNECT_TIMEOUT)
     if isinstance(res, ipc.Err):
         log(HOOK, f"context: {res.code}: {res.message}", session_id=session_id)
