@@ -350,9 +350,8 @@ def test_edits_and_deletions_across_a_server_restart_reach_the_peer(
         seen: list[tuple[str, int]] = []
         for _ in range(3):
             ev = json.loads(tail.wait_line('"', 20))
-            # `--json` prints a new message as its object, other events as {event, data}
-            seen.append((ev["event"], ev["data"]["id"]) if "event" in ev
-                        else ("message", ev["id"]))
+            # `--json` prints every event flat, id at the top; edits and deletions say "event"
+            seen.append((ev.get("event", "message"), ev["id"]))
         assert sorted(seen) == sorted([("message_edited", ids[2]), ("message_deleted", ids[3]),
                                        ("message", new["id"])]), seen
         wait_for(lambda: b_general()[-5:] == [(ids[0], "r0"), (ids[1], "r1"),
