@@ -39,6 +39,7 @@ import contextlib
 import json
 import os
 import socket
+import sys
 import time
 
 from spacesd import paths
@@ -438,6 +439,13 @@ class Client:
             reason = e.strerror or str(e)
             msg = f"spacesd is not reachable at {self.path}: {reason}"
             raise _Failure(UNREACHABLE, msg) from None
+        peer = _peer_uid(sock)
+        if peer is not None and peer != os.getuid():
+            # Where the runtime dir falls back to /tmp, another user could have put a socket
+            # there first: never hand them summaries, prompts or context.
+            sock.close()
+            msg = f"{self.path} is served by another user (uid {peer}), not by your spacesd"
+            raise _Failure(UNREACHABLE, msg)
         self._sock = sock
 
     def _remaining(self, deadline: float) -> float:
@@ -517,3 +525,15 @@ def request(
         return client.request(op, args)
     finally:
         client.close()
+
+
+def _peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process serving `sock` (Linux SO_PEERCRED), or None where unknown."""
+    opt = getattr(socket, "SO_PEERCRED", None)
+    if opt is None:
+        return None
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, opt, 12)  # struct ucred: pid, uid, gid
+    except OSError:
+        return None
+    return int.from_bytes(creds[4:8], sys.byteorder)

@@ -332,3 +332,50 @@ def test_no_heavy_imports() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_PEERCRED"), reason="Linux peer credentials")
+def test_a_socket_served_by_another_user_is_refused() -> None:
+    """A socket another user put in a shared fallback dir never gets our requests."""
+    if os.getuid() != 0:
+        pytest.skip("serving as another uid needs root")
+    shared = Path(tempfile.mkdtemp(prefix="spaces-shared-", dir="/tmp"))
+    shared.chmod(0o777)  # like a /tmp fallback another user got to first
+    path = str(shared / "spacesd.sock")
+    received: list[bytes] = []
+
+    def serve() -> None:
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        os.chmod(path, 0o777)
+        srv.listen(1)
+        srv.settimeout(5)
+        try:
+            conn, _ = srv.accept()
+            conn.settimeout(1)
+            with contextlib.suppress(OSError):
+                received.append(conn.recv(65536))
+            conn.close()
+        except OSError:
+            pass
+        srv.close()
+
+    # The listener belongs to uid 65534: a child that drops privileges before listening.
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            serve()
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 5
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    r = ipc.Client(path, timeout=1).request("post_summary", {"summary": {"task": "secret"}})
+    os.waitpid(pid, 0)
+    os.unlink(path)
+    shared.rmdir()
+    assert isinstance(r, ipc.Err) and r.code == ipc.UNREACHABLE
+    assert "another user (uid 65534)" in r.message
