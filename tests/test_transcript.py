@@ -1,4 +1,5 @@
-"""spacesd.transcript: the summarizer, on the Claude Code fixture and on hostile input."""
+"""spacesd.transcript: the summarizers, on the Claude Code and Codex fixtures and on hostile
+input."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from spacesd.transcript import MAX_LINE, Summarizer, cut, summarize
+from spacesd.transcript import MAX_LINE, CodexSummarizer, Summarizer, cut, summarize
 
 # Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout.
 _SHARED = os.environ.get("SPACES_SHARED_DIR", "").strip()
@@ -304,3 +305,194 @@ def test_result_scanning_is_linear(text: str) -> None:
     s.feed_line(result("b", text))
     s.feed_line(result("c", text))
     assert time.perf_counter() - t0 < 0.5
+
+
+# -- Codex CLI rollouts ----------------------------------------------------------------------
+
+CODEX_ROLLOUT = next((Path(__file__).parent / "fixtures" / "codex").glob("rollout-*.jsonl"))
+
+
+def rl(kind: str, payload: dict[str, Any], ts: str = "2026-11-25T09:00:00.000Z") -> str:
+    """One RolloutLine: {"timestamp", "type", "payload"}."""
+    return json.dumps({"timestamp": ts, "type": kind, "payload": payload}) + "\n"
+
+
+def call(name: str, args: dict[str, Any], call_id: str) -> str:
+    return rl("response_item", {"type": "function_call", "name": name,
+                                "arguments": json.dumps(args), "call_id": call_id})
+
+
+def output(call_id: str, text: Any) -> str:
+    return rl("response_item", {"type": "function_call_output", "call_id": call_id,
+                                "output": text})
+
+
+def codex(lines: list[str]) -> dict[str, Any]:
+    s = CodexSummarizer()
+    for ln in lines:
+        s.feed_line(ln)
+    return s.result()
+
+
+def test_codex_fixture_summary() -> None:
+    s = summarize(CODEX_ROLLOUT, cwd=CWD)
+    assert s["format"] == "codex"
+    # The first typed prompt: not the developer message, AGENTS.md or <environment_context>.
+    assert s["task"] == (
+        "Orders sometimes hang for minutes when the payments upstream is slow. Give the "
+        "upstream client a timeout, add a test for it, and commit.")
+    assert s["prompts"] == 2  # event user_message lines, not the response_item copies too
+    # apply_patch as a freeform tool and as a JSON function; Update, Add, relative to cwd.
+    assert s["files"] == ["app/orders/payments.py", "app/orders/errors.py",
+                          "tests/test_payments.py"]
+    assert s["commands"] == [
+        'rg -n "requests\\.(get|post)" app/orders',  # shell_command
+        "pytest tests/test_payments.py -q",  # shell's argv ["bash", "-lc", ...]
+        "pytest -q",  # exec_command, finished through write_stdin
+        'git add app/orders tests/test_payments.py && git commit -m "orders: time out slow '
+        'payments calls after 5 s"',
+        "ruff check app/orders tests/test_payments.py",
+        "ruff check --fix app/orders tests/test_payments.py",
+    ]
+    assert s["commands_total"] == 6  # write_stdin is no new command
+    # exit 1 in the structured JSON output, and "Exit code: 1" in the freeform one.
+    assert s["failed_commands"] == ["pytest tests/test_payments.py -q",
+                                    "ruff check app/orders tests/test_payments.py"]
+    assert s["tests"] == [
+        {"command": "pytest tests/test_payments.py -q", "result": "1 failed, 11 passed in 2.31s",
+         "ok": False},
+        {"command": "pytest -q", "result": "84 passed, 1 skipped in 13.62s", "ok": True},
+    ]
+    assert s["commits"] == [{"hash": "3c9d2e1", "branch": "main",
+                             "message": "orders: time out slow payments calls after 5 s"}]
+    # The last cumulative total (48211 in, 39680 of them cached, 3877 out), not a sum of the
+    # five token_count events (that would be 152766 in).
+    assert s["tokens"] == {"input": 48211 - 39680, "output": 3877, "cache_read": 39680,
+                           "cache_creation": 0}
+    assert s["cwd"] == CWD and s["git_branch"] == "main" and s["model"] == "gpt-5-codex"
+    assert s["started_at"] == "2026-11-25T09:12:03.401Z"  # session_meta's own timestamp
+    assert s["ended_at"] == "2026-11-25T09:19:47.902Z"
+    assert s["duration_s"] == pytest.approx(464.501)
+    assert s["last_text"].startswith("ruff found an unused `import time`")
+    assert s["bad_lines"] == 0 and s["partial"] is False
+
+
+def test_format_is_told_by_content_not_name(tmp_path: Path) -> None:
+    # A rollout under a Claude-looking name is still a rollout, and the other way round.
+    fake = tmp_path / "0b5f2a4e-1111-2222-3333-444455556666.jsonl"
+    fake.write_bytes(CODEX_ROLLOUT.read_bytes())
+    assert summarize(fake)["format"] == "codex"
+    claude = tmp_path / "rollout-2026-11-25T09-12-03-x.jsonl"
+    claude.write_text(user("hello") + assistant("m1", [{"type": "text", "text": "hi"}]))
+    s = summarize(claude)
+    assert s["format"] == "claude-code" and s["task"] == "hello"
+    # Blank and broken lines before the first one that tells are not a verdict.
+    late = tmp_path / "late.jsonl"
+    late.write_text("\n" + "not json\n" + CODEX_ROLLOUT.read_text())
+    assert summarize(late)["format"] == "codex"
+
+
+def test_codex_tokens_are_the_last_total_not_a_sum() -> None:
+    def tc(inp: int, cached: int, out: int) -> str:
+        usage = {"input_tokens": inp, "cached_input_tokens": cached, "output_tokens": out,
+                 "reasoning_output_tokens": 0, "total_tokens": inp + out}
+        return rl("event_msg", {"type": "token_count",
+                                "info": {"total_token_usage": usage, "last_token_usage": usage,
+                                         "model_context_window": 272000}})
+    s = codex([tc(100, 0, 10), rl("event_msg", {"type": "token_count", "info": None}),
+               tc(250, 100, 30), tc(400, 300, 45)])
+    assert s["tokens"] == {"input": 100, "output": 45, "cache_read": 300, "cache_creation": 0}
+
+
+def test_codex_prompts_without_user_message_events() -> None:
+    # No event_msg user_message (an older rollout): the response_item user messages count,
+    # minus Codex's injected context, and "## My request for Codex:" keeps what follows.
+    def umsg(text: str) -> str:
+        return rl("response_item", {"type": "message", "role": "user",
+                                    "content": [{"type": "input_text", "text": text}]})
+    s = codex([
+        umsg("<user_instructions>\nbe terse\n</user_instructions>"),
+        umsg("<environment_context>\n  <cwd>/p</cwd>\n</environment_context>"),
+        umsg("<user_shell_command>ls</user_shell_command>"),
+        umsg("Context.\n\n## My request for Codex:\nfix the flaky test"),
+        umsg("thanks, now commit"),
+    ])
+    assert s["task"] == "fix the flaky test" and s["prompts"] == 2
+
+
+def test_codex_exit_codes_and_shell_apply_patch() -> None:
+    s = codex([
+        rl("session_meta", {"id": "x", "cwd": "/p", "cli_version": "0.63.0",
+                            "git": {"branch": "feat"}}),
+        call("shell", {"command": ["bash", "-lc", "make build"]}, "a"),
+        output("a", [{"type": "input_text", "text": "Exit code: 2\nWall time: 1 seconds\n"
+                                                     "Output:\nmake: *** [build] Error 2\n"}]),
+        call("exec_command", {"cmd": "cargo test"}, "b"),
+        output("b", "Chunk ID: 1\nWall time: 3.0 seconds\nProcess exited with code 101\n"
+                    "Output:\ntest result: FAILED. 3 passed; 1 failed; 0 ignored\n"),
+        # apply_patch through the shell: an edit, not a command
+        call("shell", {"command": ["apply_patch", "*** Begin Patch\n*** Update File: /p/src/a.rs"
+                                                  "\n*** Move to: src/b.rs\n@@\n-x\n+y\n"
+                                                  "*** Delete File: old.rs\n*** End Patch\n"]},
+             "c"),
+        output("c", "Exit code: 0\nOutput:\nSuccess."),
+        rl("response_item", {"type": "local_shell_call", "call_id": "d", "status": "completed",
+                             "action": {"type": "exec", "command": ["ls", "-la"]}}),
+        output("d", json.dumps({"output": "total 0\n", "metadata": {"exit_code": 0,
+                                                                   "duration_seconds": 0.1}})),
+        # extended persistence: exec_command_end carries the exit code too
+        call("shell_command", {"command": "npm test"}, "e"),
+        rl("event_msg", {"type": "exec_command_end", "call_id": "e", "exit_code": 1,
+                         "stdout": "", "stderr": "", "aggregated_output": ""}),
+        output("e", "aborted by user"),
+        call("update_plan", {"plan": []}, "f"),  # not a shell tool
+        output("f", "Plan updated"),
+    ])
+    assert s["commands"] == ["make build", "cargo test", "ls -la", "npm test"]
+    assert s["failed_commands"] == ["make build", "cargo test", "npm test"]
+    assert s["files"] == ["src/a.rs", "src/b.rs", "old.rs"]
+    assert s["tests"] == [{"command": "cargo test", "ok": False,
+                           "result": "test result: FAILED. 3 passed; 1 failed; 0 ignored"}]
+    assert s["git_branch"] == "feat" and s["cwd"] == "/p"
+
+
+def test_codex_skips_what_it_does_not_understand() -> None:
+    s = codex([
+        "not json\n",
+        rl("event_msg", {"type": "something_new", "x": 1}),
+        rl("world_state", {"a": 1}),
+        json.dumps({"timestamp": "t", "type": "response_item", "payload": "a string"}) + "\n",
+        rl("response_item", {"type": "function_call", "name": "shell", "arguments": "{not json",
+                             "call_id": "a"}),
+        rl("response_item", {"type": "function_call", "name": "shell",
+                             "arguments": json.dumps({"command": 42}), "call_id": "b"}),
+        rl("response_item", {"type": "message", "role": "user", "content": "not a list"}),
+        rl("event_msg", {"type": "token_count", "info": {"total_token_usage": None}}),
+        output("zzz", "Exit code: 1"),  # an output whose call we never saw
+    ])
+    assert s["commands"] == [] and s["failed_commands"] == [] and s["task"] is None
+    assert s["tokens"] == {"input": 0, "output": 0, "cache_read": 0, "cache_creation": 0}
+    assert s["bad_lines"] == 1
+
+
+def test_codex_huge_rollout_reads_head_and_tail(tmp_path: Path) -> None:
+    p = tmp_path / "big.jsonl"
+    head = CODEX_ROLLOUT.read_text().splitlines(keepends=True)[:8]  # meta, preamble, task
+    with p.open("w") as f:
+        f.writelines(head)
+        for i in range(3000):
+            f.write(call("shell_command", {"command": f"echo {i}" + " x" * 1000}, f"c{i}"))
+            f.write(output(f"c{i}", "Exit code: 0\nOutput:\n" + "y" * 2000))
+        f.write(rl("event_msg", {"type": "token_count", "info": {"total_token_usage": {
+            "input_tokens": 9000, "cached_input_tokens": 1000, "output_tokens": 77}}},
+            ts="2026-11-25T11:00:00.000Z"))
+    tracemalloc.start()
+    s = summarize(p, full_limit=4 << 20, head_bytes=256 << 10, tail_bytes=1 << 20)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert s["format"] == "codex" and s["partial"] is True
+    assert s["task"].startswith("Orders sometimes hang")
+    # The total is cumulative: the tail's last token_count covers the whole session.
+    assert s["tokens"] == {"input": 8000, "output": 77, "cache_read": 1000, "cache_creation": 0}
+    assert s["ended_at"] == "2026-11-25T11:00:00.000Z"
+    assert peak < 8 << 20, f"peak {peak} bytes"
