@@ -856,6 +856,48 @@ def test_codex_stop_with_nulls_and_a_rollout_transcript(env: dict[str, str], dae
     assert log_lines() == []
 
 
+CODEX_ROLLOUT = next((ROOT / "tests" / "fixtures" / "codex").glob("rollout-*.jsonl"))
+
+
+def test_codex_stop_summarizes_the_rollout(env: dict[str, str], daemon: FakeDaemon,
+                                           tmp_path: Path) -> None:
+    # Where Codex keeps it, under a name that says nothing of its format to the summarizer.
+    rollout = tmp_path / ".codex" / "sessions" / "2026" / "11" / "25" / CODEX_ROLLOUT.name
+    rollout.parent.mkdir(parents=True)
+    shutil.copy(CODEX_ROLLOUT, rollout)
+    data = codex_input(transcript_path=str(rollout), last_assistant_message=None)
+    p, _ = run_hook(SESSION_HOOK, json.dumps(data), args=("-X", "importtime"))
+    assert p.returncode == 0 and p.stdout == b""
+    imported = {row.rsplit("|", 1)[1].strip() for row in p.stderr.decode().splitlines()
+                if row.startswith("import time:") and "|" in row}
+    assert "spacesd.transcript" in imported  # the rollout was read
+    bad = {m for m in imported if m in FORBIDDEN or m.split(".")[0] in FORBIDDEN}
+    assert not bad, f"imported {sorted(bad)}"
+    [req] = daemon.ops("post_summary")
+    s = req["args"]["summary"]
+    assert list(s) == list(session_hook.SUMMARY_FIELDS)
+    assert s["agent_kind"] == "codex" and s["model"] == "gpt-5-codex"
+    assert s["task"].startswith("Orders sometimes hang for minutes when the payments upstream")
+    assert s["prompts"] == 2
+    assert s["files"] == ["app/orders/payments.py", "app/orders/errors.py",
+                          "tests/test_payments.py"]
+    assert s["commands"][:3] == ['rg -n "requests\\.(get|post)" app/orders',
+                                 "pytest tests/test_payments.py -q", "pytest -q"]
+    assert s["commands_total"] == 6
+    assert s["failed_commands"] == ["pytest tests/test_payments.py -q",
+                                    "ruff check app/orders tests/test_payments.py"]
+    assert [t["ok"] for t in s["tests"]] == [False, True]
+    assert s["commits"] == [{"hash": "3c9d2e1", "branch": "main",
+                             "message": "orders: time out slow payments calls after 5 s"}]
+    assert s["tokens"] == {"input": 8531, "output": 3877, "cache_read": 39680,
+                           "cache_creation": 0}
+    assert s["git_branch"] == "main" and s["cwd"] == "/home/dev/src/acme-api"
+    assert s["duration_s"] == pytest.approx(464.501)
+    # Codex's Stop gave no last_assistant_message: the rollout's last agent message it is.
+    assert s["final_message"].startswith("ruff found an unused `import time`")
+    assert log_lines() == []
+
+
 def test_agent_kind_env_wins_over_detection(env: dict[str, str], daemon: FakeDaemon,
                                             monkeypatch: pytest.MonkeyPatch,
                                             tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Claude Code runs it at the end of every turn with a JSON object on stdin (session_id,
 transcript_path, cwd, stop_hook_active, last_assistant_message, ...). Codex CLI's Stop adds
-turn_id and model (last_assistant_message and transcript_path may be null); Gemini CLI's
+turn_id and model (last_assistant_message and transcript_path may be null; the path, when
+given, is Codex's rollout JSONL, which spacesd.transcript summarizes too); Gemini CLI's
 AfterAgent carries prompt, prompt_response and stop_hook_active instead, and its transcript is
 not Claude Code's JSONL. The final message is last_assistant_message or prompt_response; the
 task is the transcript's first prompt, else the first `prompt` seen on stdin. The agent kind is
