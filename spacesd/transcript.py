@@ -463,11 +463,19 @@ _CODEX_SHELL_TOOLS = {"shell": "command", "container.exec": "command",
                       "shell_command": "command", "exec_command": "cmd"}
 # A tool output's header: `Exit code: N` (shell_command, freeform) or `Process exited with code
 # N` (exec_command, write_stdin); `Process running with session ID N` while it still runs.
-_CODEX_EXIT = re.compile(r"^(?:Exit code:|Process exited with code)[ \t]*(-?\d+)[ \t]*\r?$",
-                         re.MULTILINE)
-_CODEX_RUNNING = re.compile(r"^Process running with session ID[ \t]*(\d+)", re.MULTILINE)
-_PATCH_FILE = re.compile(r"^[ \t]*\*\*\* (?:(?:Add|Update|Delete) File|Move to): (.+?)[ \t\r]*$",
-                         re.MULTILINE)
+# Compiled on first use (`_codex_patterns`): a Claude Code session never pays for them.
+_CODEX_EXIT = r"^(?:Exit code:|Process exited with code)[ \t]*(-?\d+)[ \t]*\r?$"
+_CODEX_RUNNING = r"^Process running with session ID[ \t]*(\d+)"
+_PATCH_FILE = r"^[ \t]*\*\*\* (?:(?:Add|Update|Delete) File|Move to): (.+?)[ \t\r]*$"
+_codex_re: list[re.Pattern[str]] = []
+
+
+def _codex_patterns() -> list[re.Pattern[str]]:
+    """[exit code, still running, patch file] patterns, compiled once."""
+    if not _codex_re:
+        _codex_re.extend(re.compile(p, re.MULTILINE)
+                         for p in (_CODEX_EXIT, _CODEX_RUNNING, _PATCH_FILE))
+    return _codex_re
 
 
 def detect(obj: dict[str, Any]) -> str | None:
@@ -540,6 +548,7 @@ class CodexSummarizer(Summarizer):
 
     def __init__(self, cwd: str | None = None, limits: type[Limits] = Limits) -> None:
         super().__init__(cwd, limits)
+        self._exit_re, self._running_re, self._patch_re = _codex_patterns()
         self._event_task: str | None = None
         self._event_prompts = 0
         self._item_task: str | None = None
@@ -688,7 +697,7 @@ class CodexSummarizer(Summarizer):
             del self._open_tools[next(iter(self._open_tools))]
 
     def _patch(self, text: str) -> None:
-        for m in _PATCH_FILE.finditer(text):
+        for m in self._patch_re.finditer(text):
             self._add_file(m.group(1))
 
     def _output(self, item: dict[str, Any]) -> None:
@@ -714,11 +723,11 @@ class CodexSummarizer(Summarizer):
         text = _scan_window(text, self.limits.result_scan_chars)
         if code is None:
             head = text[:2048]
-            m = _CODEX_EXIT.search(head)
+            m = self._exit_re.search(head)
             if m is not None:
                 code = int(m.group(1))
             elif pending is not None:
-                r = _CODEX_RUNNING.search(head)
+                r = self._running_re.search(head)
                 if r is not None:  # still running: write_stdin calls will tell the rest
                     self._sessions[r.group(1)] = pending
                     if len(self._sessions) > self.limits.open_tools:
