@@ -1,8 +1,10 @@
 """Summarise an agent's transcript (JSONL) without any model call. Standard library only.
 
-Two formats, told apart by their first lines (`detect`), not by the file name: Claude Code's
-transcript (`Summarizer`) and Codex CLI's rollout file (`CodexSummarizer`, see its docstring
-for the format). `summarize(path)` streams the file line by line and returns a plain dict:
+Three formats, told apart by their first lines (`detect`), not by the file name: Claude Code's
+transcript (`Summarizer`), Codex CLI's rollout file (`CodexSummarizer`) and Gemini CLI's chat
+file (`GeminiSummarizer`, one JSON document, read whole up to `GEMINI_MAX_BYTES`); their
+docstrings describe the formats. `summarize(path)` streams the JSONL ones line by line and
+returns a plain dict (`format` says which it was):
 
     task            first real user prompt (not a tool result, meta line, slash command,
                     compaction summary or sidechain line), capped
@@ -48,8 +50,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any, BinaryIO
 
-__all__ = ["MAX_LINE", "CodexSummarizer", "Limits", "Summarizer", "cut", "detect", "iter_lines",
-           "summarize"]
+__all__ = ["MAX_LINE", "CodexSummarizer", "GeminiSummarizer", "Limits", "Summarizer", "cut",
+           "detect", "iter_lines", "summarize"]
 
 MAX_LINE = 1024 * 1024
 """Lines longer than this are skipped (base64 images, enormous tool outputs)."""
@@ -795,6 +797,141 @@ class CodexSummarizer(Summarizer):
         return super().result()
 
 
+# -- Gemini CLI --------------------------------------------------------------------------------
+
+GEMINI_MAX_BYTES = 4 * 1024 * 1024
+"""A Gemini CLI chat file is one JSON document (not JSONL): it is parsed whole, so only up to
+this size; a bigger one gives an empty, `partial` summary (the hook falls back on stdin)."""
+_GEMINI_FILE_TOOLS = {"write_file": "file_path", "replace": "file_path"}
+_GEMINI_SHELL_TOOL = "run_shell_command"
+
+
+def _gemini_text(content: Any) -> str:
+    """The text of a PartListUnion: a string, a part {"text"}, or a list of either."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        t = content.get("text")
+        return t if isinstance(t, str) else ""
+    if isinstance(content, list):
+        return "\n".join(p for p in (_gemini_text(c) for c in content) if p)
+    return ""
+
+
+def _gemini_result(result: Any) -> str:
+    """A tool call's result (function response parts) as text."""
+    if isinstance(result, list):
+        return "\n".join(p for p in (_gemini_result(r) for r in result) if p)
+    if isinstance(result, dict):
+        fr = result.get("functionResponse")
+        if isinstance(fr, dict):
+            resp = fr.get("response")
+            if isinstance(resp, dict):
+                out = resp.get("output", resp.get("error"))
+                return out if isinstance(out, str) else ""
+        t = result.get("text")
+        return t if isinstance(t, str) else ""
+    return result if isinstance(result, str) else ""
+
+
+class GeminiSummarizer(Summarizer):
+    """Gemini CLI's chat file (~/.gemini/tmp/<project hash>/chats/session-*.json, written by
+    packages/core/src/services/chatRecordingService.ts): one pretty-printed ConversationRecord
+    {sessionId, projectHash, startTime, lastUpdated, messages: [MessageRecord]}; a message is
+    {id, timestamp, type: user|gemini|info|error|warning, content (PartListUnion)} and a gemini
+    one adds model, tokens {input, output, cached, thoughts, tool, total} (that response's
+    usage: summed) and toolCalls [{id, name, args, result, status}]. Tools: write_file and
+    replace {file_path}, run_shell_command {command} whose output ends with "Exit Code: N"."""
+
+    FORMAT = "gemini-cli"
+
+    def feed_record(self, rec: dict[str, Any]) -> None:
+        for key in ("startTime", "lastUpdated"):
+            self.feed({"timestamp": rec.get(key)})
+        messages = rec.get("messages")
+        if not isinstance(messages, list):
+            return
+        for msg in messages:
+            self.lines += 1
+            if not isinstance(msg, dict):
+                self.bad_lines += 1
+                continue
+            try:
+                self._gemini_message(msg)
+            except (AttributeError, TypeError, ValueError, KeyError):
+                self.bad_lines += 1
+
+    def feed(self, obj: dict[str, Any]) -> None:  # timestamps only: see feed_record
+        ts = obj.get("timestamp")
+        if isinstance(ts, str) and ts:
+            if self.first_ts is None or ts < self.first_ts:
+                self.first_ts = ts
+            if self.last_ts is None or ts > self.last_ts:
+                self.last_ts = ts
+
+    def _gemini_message(self, msg: dict[str, Any]) -> None:
+        self.feed(msg)
+        kind = msg.get("type")
+        if kind == "user":
+            text = _gemini_text(msg.get("content")).strip()
+            if text:
+                self.prompts += 1
+                if self.task is None:
+                    self.task = _cap(text, self.limits.task_chars)
+            return
+        if kind != "gemini":
+            return
+        model = msg.get("model")
+        if isinstance(model, str) and model:
+            self.model = model
+        text = _gemini_text(msg.get("content"))
+        if text.strip():
+            self.last_text = _cap(text, self.limits.text_chars)
+        tokens = msg.get("tokens")
+        if isinstance(tokens, dict):
+            def n(key: str) -> int:
+                v = tokens.get(key)
+                return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+            cached = n("cached")
+            self._add_usage([max(0, n("input") - cached), n("output") + n("thoughts"), cached, 0])
+        calls = msg.get("toolCalls")
+        if isinstance(calls, list):
+            for c in calls:
+                if isinstance(c, dict):
+                    self._gemini_tool(c)
+
+    def _gemini_tool(self, call: dict[str, Any]) -> None:
+        name = call.get("name")
+        args = call.get("args")
+        if not isinstance(name, str) or not isinstance(args, dict):
+            return
+        key = _GEMINI_FILE_TOOLS.get(name)
+        if key is not None:
+            path = args.get(key)
+            if isinstance(path, str) and path:
+                self._add_file(path)
+            return
+        if name != _GEMINI_SHELL_TOOL:
+            return
+        cmd = args.get("command")
+        if not isinstance(cmd, str) or not cmd.strip():
+            return
+        cmd = _cap(cmd, self.limits.command_chars)
+        self.commands_total += 1
+        if cmd not in self._commands_seen and len(self.commands) < self.limits.commands:
+            self._commands_seen.add(cmd)
+            self.commands.append(cmd)
+        text = _scan_window(_gemini_result(call.get("result")), self.limits.result_scan_chars)
+        text = text.replace("\nOutput: ", "\n", 1)  # "Command: c\nDirectory: d\nOutput: ..."
+        m = re.search(r"^Exit Code: (-?\d+)", text[-4096:], re.MULTILINE)
+        failed = call.get("status") == "error" or (m is not None and m.group(1) != "0")
+        if failed and cmd not in self.failed and len(self.failed) < self.limits.failed:
+            self.failed.append(cmd)
+        self._tests_in(cmd, text, failed)
+        if "commit" in cmd and _GIT_COMMIT_CMD.search(cmd):
+            self._commits_in(text)
+
+
 def _codex_prompt(text: Any) -> str:
     """What the user typed, from a user message's text; "" for Codex's injected context."""
     if not isinstance(text, str):
@@ -871,6 +1008,8 @@ def iter_lines(f: BinaryIO, max_line: int = MAX_LINE, stop_at: int | None = None
         yield line
 
 
+_GEMINI_FIRST_KEYS = (b'"sessionId"', b'"projectHash"', b'"startTime"', b'"lastUpdated"',
+                      b'"messages"')
 SNIFF_LINES = 16
 """The format is decided by the first of this many lines that tells (see `detect`)."""
 
@@ -881,7 +1020,12 @@ def _choose(lines: Iterator[bytes], cwd: str | None) -> tuple[Summarizer, list[b
     fmt: str | None = None
     for line in lines:
         seen.append(line)
-        if line.strip():
+        if line.strip() == b"{":  # a pretty-printed JSON document: Gemini CLI's chat file?
+            nxt = next(lines, b"")
+            seen.append(nxt)
+            if nxt.lstrip().startswith(_GEMINI_FIRST_KEYS):
+                return GeminiSummarizer(cwd=cwd), seen
+        elif line.strip():
             try:
                 obj = json.loads(line)
             except (ValueError, RecursionError):
@@ -911,6 +1055,8 @@ def summarize(
         head = iter_lines(f, max_line, stop_at=None if size <= full_limit else head_bytes,
                           skipped=skipped)
         s, seen = _choose(head, cwd)
+        if isinstance(s, GeminiSummarizer):
+            return _gemini(s, f, size)
         for line in seen:
             s.feed_line(line)
         for line in head:
@@ -929,4 +1075,23 @@ def summarize(
     s.skipped_lines = skipped[0]
     out = s.result()
     out["skipped_lines"] = skipped[0]
+    return out
+
+
+def _gemini(s: GeminiSummarizer, f: BinaryIO, size: int) -> dict[str, Any]:
+    if size > GEMINI_MAX_BYTES:
+        s.partial = True
+        s.skipped_bytes = size
+    else:
+        f.seek(0)
+        try:
+            rec = json.loads(f.read())
+        except (ValueError, RecursionError):
+            rec = None
+        if isinstance(rec, dict):
+            s.feed_record(rec)
+        else:
+            s.bad_lines += 1
+    out = s.result()
+    out["skipped_lines"] = 0
     return out

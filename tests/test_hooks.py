@@ -791,13 +791,26 @@ def test_gemini_after_agent_summary(env: dict[str, str], daemon: FakeDaemon,
     assert log_lines() == []
 
 
+@pytest.mark.parametrize("chat", ["recorded", "gone"])
 def test_gemini_session_end_posts_the_held_back_turn(env: dict[str, str], daemon: FakeDaemon,
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path, chat: str) -> None:
     assert session_hook.handle(gemini_input(tmp_path)) == "posted"
     later = gemini_input(tmp_path, prompt="Now document it in the README",
                          prompt_response="Documented --dry-run under Deploying.")
+    chat_file = Path(later["transcript_path"])
+    if chat == "recorded":  # Gemini CLI rewrites its chat file with the second turn
+        record = dict(GEMINI_CHAT, lastUpdated="2026-11-25T10:06:30.000Z", messages=[
+            *GEMINI_CHAT["messages"],
+            {"id": "m3", "timestamp": "2026-11-25T10:05:00.000Z", "type": "user",
+             "content": [{"text": "Now document it in the README"}]},
+            {"id": "m4", "timestamp": "2026-11-25T10:06:30.000Z", "type": "gemini",
+             "content": "Documented --dry-run under Deploying.", "model": "gemini-2.5-pro"},
+        ])
+        chat_file.write_text(json.dumps(record, indent=2))
+    else:  # no transcript to read: what stdin said on each turn is all there is
+        chat_file.unlink()
     assert session_hook.handle(later) == "cooldown"
-    # Gemini CLI's SessionEnd: no prompt, no answer, a transcript we cannot read.
+    # Gemini CLI's SessionEnd: no prompt, no answer.
     end = {k: later[k] for k in ("session_id", "transcript_path", "cwd")}
     end.update(hook_event_name="SessionEnd", timestamp="2026-11-25T10:09:40.002Z",
                reason="exit")

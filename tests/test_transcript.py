@@ -496,3 +496,97 @@ def test_codex_huge_rollout_reads_head_and_tail(tmp_path: Path) -> None:
     assert s["tokens"] == {"input": 8000, "output": 77, "cache_read": 1000, "cache_creation": 0}
     assert s["ended_at"] == "2026-11-25T11:00:00.000Z"
     assert peak < 8 << 20, f"peak {peak} bytes"
+
+
+# -- Gemini CLI chat files ---------------------------------------------------------------------
+
+
+def shell_call(cid: str, command: str, output: str, status: str = "success") -> dict[str, Any]:
+    """A run_shell_command ToolCallRecord, its result as Gemini CLI records it."""
+    return {"id": cid, "name": "run_shell_command", "args": {"command": command},
+            "status": status, "timestamp": "2026-11-25T10:01:00.000Z",
+            "result": [{"functionResponse": {"id": cid, "name": "run_shell_command",
+                                             "response": {"output": output}}}]}
+
+
+def shell_output(command: str, out: str, code: int) -> str:
+    return (f"Command: {command}\nDirectory: (root)\nOutput: {out}\nError: (none)\n"
+            f"Exit Code: {code}\nSignal: (none)\nBackground PIDs: (none)\n"
+            f"Process Group PGID: 4242")
+
+
+GEMINI_RECORD: dict[str, Any] = {
+    "sessionId": "4f0c2a7e-51d9-4b8e-9a63-2c1d0e8f7b15",
+    "projectHash": "c0ffee",
+    "startTime": "2026-11-25T10:00:00.000Z",
+    "lastUpdated": "2026-11-25T10:03:12.000Z",
+    "messages": [
+        {"id": "m1", "timestamp": "2026-11-25T10:00:00.100Z", "type": "user",
+         "content": [{"text": "Add a --dry-run flag to the deploy script"}]},
+        {"id": "m2", "timestamp": "2026-11-25T10:00:40.000Z", "type": "gemini", "content": "",
+         "model": "gemini-2.5-pro",
+         "tokens": {"input": 9000, "output": 120, "cached": 0, "thoughts": 300, "tool": 0,
+                    "total": 9420},
+         "toolCalls": [
+             {"id": "w1", "name": "replace", "status": "success",
+              "args": {"file_path": "/home/dev/src/acme-api/scripts/deploy.sh",
+                       "old_string": "a", "new_string": "b"}},
+             {"id": "w2", "name": "write_file", "status": "success",
+              "args": {"file_path": "/home/dev/src/acme-api/tests/test_deploy.py",
+                       "content": "..."}},
+             shell_call("s1", "pytest -q tests/test_deploy.py",
+                        shell_output("pytest -q tests/test_deploy.py",
+                                     "F..\n1 failed, 2 passed in 0.31s", 1)),
+             shell_call("s2", "pytest -q tests/test_deploy.py",
+                        shell_output("pytest -q tests/test_deploy.py", "...\n3 passed in 0.29s",
+                                     0)),
+             shell_call("s3", "git commit -am 'deploy: --dry-run'",
+                        shell_output("git commit -am 'deploy: --dry-run'",
+                                     "[main 1a2b3c4] deploy: --dry-run\n 2 files changed", 0)),
+             shell_call("s4", "shellcheck scripts/deploy.sh", "cancelled", status="error"),
+         ]},
+        {"id": "m3", "timestamp": "2026-11-25T10:03:12.000Z", "type": "gemini",
+         "content": "Added --dry-run to scripts/deploy.sh.", "model": "gemini-2.5-pro",
+         "tokens": {"input": 12000, "output": 80, "cached": 8000, "thoughts": 20, "tool": 0,
+                    "total": 12100}},
+        {"id": "m4", "timestamp": "2026-11-25T10:03:12.100Z", "type": "info",
+         "content": "not a prompt"},
+    ],
+}
+
+
+def test_gemini_chat_file_summary(tmp_path: Path) -> None:
+    p = tmp_path / "session-2026-11-25T10-00-4f0c2a7e.json"
+    p.write_text(json.dumps(GEMINI_RECORD, indent=2))  # as chatRecordingService writes it
+    s = summarize(p, cwd=CWD)
+    assert s["format"] == "gemini-cli"
+    assert s["task"] == "Add a --dry-run flag to the deploy script" and s["prompts"] == 1
+    assert s["files"] == ["scripts/deploy.sh", "tests/test_deploy.py"]
+    assert s["commands"] == ["pytest -q tests/test_deploy.py",
+                             "git commit -am 'deploy: --dry-run'",
+                             "shellcheck scripts/deploy.sh"]
+    assert s["commands_total"] == 4
+    assert s["failed_commands"] == ["pytest -q tests/test_deploy.py",
+                                    "shellcheck scripts/deploy.sh"]
+    assert [t["ok"] for t in s["tests"]] == [False, True]
+    assert s["commits"] == [{"hash": "1a2b3c4", "branch": "main",
+                             "message": "deploy: --dry-run"}]
+    # Per-response usage, summed; thoughts count as output; cached is part of input.
+    assert s["tokens"] == {"input": 9000 + 4000, "output": 420 + 100, "cache_read": 8000,
+                           "cache_creation": 0}
+    assert s["model"] == "gemini-2.5-pro"
+    assert s["last_text"] == "Added --dry-run to scripts/deploy.sh."
+    assert s["started_at"] == "2026-11-25T10:00:00.000Z"
+    assert s["duration_s"] == pytest.approx(192.1)
+
+
+def test_gemini_chat_file_limits(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    record = dict(GEMINI_RECORD, messages=[{"type": "gemini", "content": "x" * 1000}] * 5000)
+    big.write_text(json.dumps(record, indent=2))
+    s = summarize(big)
+    assert s["format"] == "gemini-cli" and s["partial"] is True and s["task"] is None
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(GEMINI_RECORD, indent=2)[:-40])  # caught mid-write
+    s = summarize(broken)
+    assert s["format"] == "gemini-cli" and s["bad_lines"] == 1 and s["task"] is None

@@ -5,10 +5,10 @@ transcript_path, cwd, stop_hook_active, last_assistant_message, ...). Codex CLI'
 turn_id and model (last_assistant_message and transcript_path may be null; the path, when
 given, is Codex's rollout JSONL, which spacesd.transcript summarizes too); Gemini CLI's
 AfterAgent carries prompt, prompt_response and stop_hook_active instead, and its transcript is
-not Claude Code's JSONL. The final message is last_assistant_message or prompt_response; the
-task is the transcript's first prompt, else the first `prompt` seen on stdin. The agent kind is
-SPACES_AGENT_KIND, else "gemini-cli" for AfterAgent, "codex" for an input with turn_id, else
-what an earlier turn of the session said, else "claude-code". It
+a JSON chat file (read whole up to a size cap). The final message is last_assistant_message
+or prompt_response; the task is the transcript's first prompt, else the first `prompt` seen on
+stdin. The agent kind is SPACES_AGENT_KIND, else "gemini-cli" for AfterAgent, "codex" for
+an input with turn_id, else what an earlier turn of the session said, else "claude-code". It
 
 1. checks the session's cooldown first (the cheap path: no transcript read, no socket):
    at most one post per session per `SPACES_COOLDOWN` seconds (else config.toml's
@@ -27,7 +27,7 @@ Registered for SessionEnd as well (Claude Code, Gemini CLI), it posts the sessio
 state regardless of the cooldown (unless nothing changed since the last post, or the
 session had no turn to report), so the turns a cooldown held back are not lost when the
 session closes. SessionEnd's stdin has no final
-message, prompt or model, and Gemini's transcript cannot supply them: so every turn, the
+message, prompt or model, and a transcript may be missing or unreadable: so every turn, the
 cooldown ones included, keeps what stdin said (`facts`: agent kind, first prompt, last final
 message, model, prompt count) in the session's state file, and the summary falls back on them.
 
