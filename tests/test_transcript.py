@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from spacesd.transcript import MAX_LINE, CodexSummarizer, Summarizer, cut, summarize
+from spacesd.agent_transcripts import CodexSummarizer
+from spacesd.transcript import MAX_LINE, Summarizer, cut, summarize
 
 # Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout.
 _SHARED = os.environ.get("SPACES_SHARED_DIR", "").strip()
