@@ -29,7 +29,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from spacesd.model import Identity
 from spacesd.store import Changes, Store
@@ -39,6 +39,14 @@ log = logging.getLogger("spacesd.backend")
 ChangeListener = Callable[[Changes], None]
 StateListener = Callable[[str], None]
 JsonArgs = list[Any]
+_T = TypeVar("_T")
+
+
+def started(value: _T | None) -> _T:
+    """`value`, set by `start()`; before that a RuntimeError ("backend not started")."""
+    if value is None:
+        raise RuntimeError("backend not started")
+    return value
 
 
 class BackendError(Exception):
@@ -83,18 +91,20 @@ class Backend(abc.ABC):
         self._listeners: list[ChangeListener] = []
         self._state_listener: StateListener | None = None
         self.state_text: str | None = None
+        self._identity: Identity | None = None  # set by start()
+        self._store: Store | None = None  # set by start()
 
     # -- identity and reads ------------------------------------------------------------------
 
     @property
-    @abc.abstractmethod
     def identity(self) -> Identity:
         """The daemon's own identity (valid after start)."""
+        return started(self._identity)
 
     @property
-    @abc.abstractmethod
     def store(self) -> Store:
         """The read side: committed rows (embedded) or the subscribed-row cache."""
+        return started(self._store)
 
     @property
     def username(self) -> str | None:

@@ -23,8 +23,14 @@ from spacesd.daemon.backend import (
     BadArguments,
     JsonArgs,
     ReducerFailed,
+    started,
 )
-from spacesd.daemon.identity import default_agent_name, default_owner_name, load_identities
+from spacesd.daemon.identity import (
+    default_agent_name,
+    default_owner_name,
+    load_identities,
+    name_candidates,
+)
 from spacesd.engine import Engine, coerce_args
 from spacesd.engine.errors import ReducerError
 from spacesd.model import Identity, UserProfile
@@ -48,9 +54,7 @@ class EmbeddedBackend(Backend):
         self.db_path = db_path if db_path is not None else self.data_dir / DB_FILE
         self.agent_name = agent_name
         self.owner_name = owner_name
-        self._identity: Identity | None = None
         self._owner: Identity | None = None
-        self._reader: Store | None = None
         self._writer_store: Store | None = None
         self._engine: Engine | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -64,22 +68,8 @@ class EmbeddedBackend(Backend):
     # -- Backend -----------------------------------------------------------------------------
 
     @property
-    def identity(self) -> Identity:
-        if self._identity is None:
-            raise RuntimeError("backend not started")
-        return self._identity
-
-    @property
     def owner(self) -> Identity:
-        if self._owner is None:
-            raise RuntimeError("backend not started")
-        return self._owner
-
-    @property
-    def store(self) -> Store:
-        if self._reader is None:
-            raise RuntimeError("backend not started")
-        return self._reader
+        return started(self._owner)
 
     @property
     def database(self) -> str:
@@ -93,7 +83,7 @@ class EmbeddedBackend(Backend):
         loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spaces-writer")
         await loop.run_in_executor(self._executor, self._open)
-        self._reader = Store(self.db_path)
+        self._store = Store(self.db_path)
         self._queue = asyncio.Queue()
         self._stopping = False
         self._writer_task = asyncio.create_task(self._writer(), name="embedded-writer")
@@ -113,9 +103,9 @@ class EmbeddedBackend(Backend):
         finally:
             self._executor.shutdown(wait=True)
             self._executor = None
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     async def call(self, reducer: str, args: JsonArgs) -> Changes:
         return await self._enqueue(self.identity, reducer, args)
@@ -217,9 +207,8 @@ class EmbeddedBackend(Backend):
 
     def _register(self, who: Identity, name: str, *, is_agent: bool) -> None:
         assert self._engine is not None and self._writer_store is not None
-        candidates = [name] + [f"{name[:29]}-{i}" for i in range(2, 10)]
         last: ReducerError | None = None
-        for candidate in candidates:
+        for candidate in name_candidates(name):
             profile: UserProfile | None = self._writer_store.profile(who)
             if profile is not None and profile.username == candidate and \
                     profile.is_agent == is_agent:

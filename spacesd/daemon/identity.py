@@ -50,6 +50,12 @@ def default_owner_name() -> str:
     return sanitize_username(local_user(), fallback="owner")
 
 
+def name_candidates(name: str) -> list[str]:
+    """The usernames to try, in order, when `name` may be taken: it, then `<name>-2` ...
+    `<name>-9` (`name` cut to 29 characters before the suffix)."""
+    return [name] + [f"{name[:29]}-{i}" for i in range(2, 10)]
+
+
 def load_identities(data_dir: Path, roles: tuple[str, ...] = ("agent", "owner")
                     ) -> dict[str, Identity]:
     """Read (or create, 0600) the identity file; every role in `roles` gets a stable identity."""

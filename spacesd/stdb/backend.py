@@ -55,7 +55,7 @@ from spacesd.daemon.backend import (
     JsonArgs,
     ReducerFailed,
 )
-from spacesd.daemon.identity import default_agent_name
+from spacesd.daemon.identity import default_agent_name, name_candidates
 from spacesd.engine import ReducerError, coerce_args
 from spacesd.model import TABLE_BY_NAME, Identity
 from spacesd.stdb import bsatn
@@ -135,8 +135,6 @@ class SpacetimeBackend(Backend):
         self.data_dir = data_dir if data_dir is not None else paths.data_dir()
         self.agent_name = agent_name
         self.compression: Compression = compression
-        self._identity: Identity | None = None
-        self._store: Store | None = None
         self.conn: Connection | None = None
         self._register_task: asyncio.Task[None] | None = None
         self._uncertain: list[tuple[str, tuple[Any, ...], int]] = []
@@ -154,18 +152,6 @@ class SpacetimeBackend(Backend):
         self._floor_task: asyncio.Task[None] | None = None
 
     # -- Backend -----------------------------------------------------------------------------
-
-    @property
-    def identity(self) -> Identity:
-        if self._identity is None:
-            raise RuntimeError("backend not started")
-        return self._identity
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            raise RuntimeError("backend not started")
-        return self._store
 
     @property
     def database(self) -> str:
@@ -561,8 +547,7 @@ class SpacetimeBackend(Backend):
         if profile.is_agent and (profile.username == wanted or (
                 self.agent_name is None and profile.username != f"user_{self.identity.short()}")):
             return
-        candidates = [wanted] + [f"{wanted[:29]}-{i}" for i in range(2, 10)]
-        for name in candidates:
+        for name in name_candidates(wanted):
             try:
                 await self.call("register_user", [name, profile.display_name, True])
                 return
