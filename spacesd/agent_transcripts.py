@@ -11,11 +11,12 @@ import json
 import re
 
 from spacesd.transcript import (
-    _GIT_COMMIT_CMD,
     CODEX_ITEM_TYPES,
     Limits,
     Summarizer,
+    _bounded_put,
     _cap,
+    _count,
     _scan_window,
 )
 
@@ -122,12 +123,7 @@ class CodexSummarizer(Summarizer):
         self._pending_session: dict[str, str] = {}  # exec_command call id -> command
 
     def feed(self, obj: dict[str, Any]) -> None:
-        ts = obj.get("timestamp")
-        if isinstance(ts, str) and ts:
-            if self.first_ts is None or ts < self.first_ts:
-                self.first_ts = ts
-            if self.last_ts is None or ts > self.last_ts:
-                self.last_ts = ts
+        self._timestamp(obj.get("timestamp"))
         kind = obj.get("type")
         payload = obj.get("payload")
         if not isinstance(payload, dict):
@@ -242,24 +238,11 @@ class CodexSummarizer(Summarizer):
         if "*** Begin Patch" in cmd:  # apply_patch through the shell: an edit, not a command
             self._patch(cmd)
             return
-        if not cmd.strip():
-            return
-        cmd = _cap(cmd, self.limits.command_chars)
-        self.commands_total += 1
-        if cmd not in self._commands_seen and len(self.commands) < self.limits.commands:
-            self._commands_seen.add(cmd)
-            self.commands.append(cmd)
-        if isinstance(call_id, str):
-            self._open(call_id, cmd)
+        capped = self._add_command(cmd)
+        if capped is not None and isinstance(call_id, str):
+            self._open(call_id, capped)
             if unified:
-                self._pending_session[call_id] = cmd
-                if len(self._pending_session) > self.limits.open_tools:
-                    del self._pending_session[next(iter(self._pending_session))]
-
-    def _open(self, call_id: str, cmd: str) -> None:
-        self._open_tools[call_id] = cmd
-        if len(self._open_tools) > self.limits.open_tools:
-            del self._open_tools[next(iter(self._open_tools))]
+                _bounded_put(self._pending_session, call_id, capped, self.limits.open_tools)
 
     def _patch(self, text: str) -> None:
         for m in self._patch_re.finditer(text):
@@ -294,19 +277,8 @@ class CodexSummarizer(Summarizer):
             elif pending is not None:
                 r = self._running_re.search(head)
                 if r is not None:  # still running: write_stdin calls will tell the rest
-                    self._sessions[r.group(1)] = pending
-                    if len(self._sessions) > self.limits.open_tools:
-                        del self._sessions[next(iter(self._sessions))]
-        failed = code is not None and code != 0
-        if failed:
-            self._fail(cmd)
-        self._tests_in(cmd, text, failed)
-        if "commit" in cmd and _GIT_COMMIT_CMD.search(cmd):
-            self._commits_in(text)
-
-    def _fail(self, cmd: str) -> None:
-        if cmd not in self.failed and len(self.failed) < self.limits.failed:
-            self.failed.append(cmd)
+                    _bounded_put(self._sessions, r.group(1), pending, self.limits.open_tools)
+        self._command_result(cmd, text, code is not None and code != 0)
 
     # -- events
 
@@ -344,12 +316,9 @@ class CodexSummarizer(Summarizer):
                         self._add_file(path)
 
     def _totals(self, usage: dict[str, Any]) -> None:
-        def n(key: str) -> int:
-            v = usage.get(key)
-            return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
-
-        cached = n("cached_input_tokens")
-        self.tokens = {"input": max(0, n("input_tokens") - cached), "output": n("output_tokens"),
+        cached = _count(usage, "cached_input_tokens")
+        self.tokens = {"input": max(0, _count(usage, "input_tokens") - cached),
+                       "output": _count(usage, "output_tokens"),
                        "cache_read": cached, "cache_creation": 0}
 
     def result(self) -> dict[str, Any]:
@@ -425,12 +394,7 @@ class GeminiSummarizer(Summarizer):
                 self.bad_lines += 1
 
     def feed(self, obj: dict[str, Any]) -> None:  # timestamps only: see feed_record
-        ts = obj.get("timestamp")
-        if isinstance(ts, str) and ts:
-            if self.first_ts is None or ts < self.first_ts:
-                self.first_ts = ts
-            if self.last_ts is None or ts > self.last_ts:
-                self.last_ts = ts
+        self._timestamp(obj.get("timestamp"))
 
     def _gemini_message(self, msg: dict[str, Any]) -> None:
         self.feed(msg)
@@ -452,11 +416,9 @@ class GeminiSummarizer(Summarizer):
             self.last_text = _cap(text, self.limits.text_chars)
         tokens = msg.get("tokens")
         if isinstance(tokens, dict):
-            def n(key: str) -> int:
-                v = tokens.get(key)
-                return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
-            cached = n("cached")
-            self._add_usage([max(0, n("input") - cached), n("output") + n("thoughts"), cached, 0])
+            cached = _count(tokens, "cached")
+            self._add_usage([max(0, _count(tokens, "input") - cached),
+                             _count(tokens, "output") + _count(tokens, "thoughts"), cached, 0])
         calls = msg.get("toolCalls")
         if isinstance(calls, list):
             for c in calls:
@@ -468,31 +430,14 @@ class GeminiSummarizer(Summarizer):
         args = call.get("args")
         if not isinstance(name, str) or not isinstance(args, dict):
             return
-        key = _GEMINI_FILE_TOOLS.get(name)
-        if key is not None:
-            path = args.get(key)
-            if isinstance(path, str) and path:
-                self._add_file(path)
+        cmd = self._tool_call(name, args, _GEMINI_FILE_TOOLS, _GEMINI_SHELL_TOOL)
+        if cmd is None:
             return
-        if name != _GEMINI_SHELL_TOOL:
-            return
-        cmd = args.get("command")
-        if not isinstance(cmd, str) or not cmd.strip():
-            return
-        cmd = _cap(cmd, self.limits.command_chars)
-        self.commands_total += 1
-        if cmd not in self._commands_seen and len(self.commands) < self.limits.commands:
-            self._commands_seen.add(cmd)
-            self.commands.append(cmd)
         text = _scan_window(_gemini_result(call.get("result")), self.limits.result_scan_chars)
         text = text.replace("\nOutput: ", "\n", 1)  # "Command: c\nDirectory: d\nOutput: ..."
         m = re.search(r"^Exit Code: (-?\d+)", text[-4096:], re.MULTILINE)
         failed = call.get("status") == "error" or (m is not None and m.group(1) != "0")
-        if failed and cmd not in self.failed and len(self.failed) < self.limits.failed:
-            self.failed.append(cmd)
-        self._tests_in(cmd, text, failed)
-        if "commit" in cmd and _GIT_COMMIT_CMD.search(cmd):
-            self._commits_in(text)
+        self._command_result(cmd, text, failed)
 
 
 def _codex_prompt(text: Any) -> str:

@@ -175,6 +175,19 @@ def _prompt_text(content: Any) -> str:
     return "\n".join(parts)
 
 
+def _count(usage: dict[str, Any], key: str) -> int:
+    """A token count from a usage record: a positive int, else 0 (bools, negatives, junk)."""
+    v = usage.get(key)
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+
+def _bounded_put(d: dict[str, str], key: str, value: str, limit: int) -> None:
+    """`d[key] = value`; then, if `d` holds more than `limit`, its oldest entry is dropped."""
+    d[key] = value
+    if len(d) > limit:
+        del d[next(iter(d))]
+
+
 def _scan_window(text: str, n: int) -> str:
     if len(text) <= n:
         return text
@@ -236,12 +249,7 @@ class Summarizer:
             self.bad_lines += 1  # an unexpected shape inside a known type
 
     def feed(self, obj: dict[str, Any]) -> None:
-        ts = obj.get("timestamp")
-        if isinstance(ts, str) and ts:
-            if self.first_ts is None or ts < self.first_ts:
-                self.first_ts = ts
-            if self.last_ts is None or ts > self.last_ts:
-                self.last_ts = ts
+        self._timestamp(obj.get("timestamp"))
         branch = obj.get("gitBranch")
         if isinstance(branch, str) and branch and branch != "HEAD":
             self.git_branch = branch
@@ -258,6 +266,14 @@ class Summarizer:
             self._assistant(msg, sidechain)
         elif kind == "user":
             self._user(obj, msg, sidechain)
+
+    def _timestamp(self, ts: Any) -> None:
+        """Widen [first_ts, last_ts] to take in `ts` (an ISO 8601 string; others ignored)."""
+        if isinstance(ts, str) and ts:
+            if self.first_ts is None or ts < self.first_ts:
+                self.first_ts = ts
+            if self.last_ts is None or ts > self.last_ts:
+                self.last_ts = ts
 
     def _assistant(self, msg: dict[str, Any], sidechain: bool) -> None:
         model = msg.get("model")
@@ -282,12 +298,9 @@ class Summarizer:
                     self.last_text = _cap(text, self.limits.text_chars)
 
     def _count_usage(self, mid: str | None, usage: dict[str, Any]) -> None:
-        def n(key: str) -> int:
-            v = usage.get(key)
-            return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
-
-        values = [n("input_tokens"), n("output_tokens"), n("cache_read_input_tokens"),
-                  n("cache_creation_input_tokens")]
+        values = [_count(usage, "input_tokens"), _count(usage, "output_tokens"),
+                  _count(usage, "cache_read_input_tokens"),
+                  _count(usage, "cache_creation_input_tokens")]
         if mid is None:
             self._add_usage(values)
             return
@@ -314,26 +327,57 @@ class Summarizer:
         inp = block.get("input")
         if not isinstance(name, str) or not isinstance(inp, dict):
             return
-        key = FILE_TOOLS.get(name)
+        cmd = self._tool_call(name, inp, FILE_TOOLS, "Bash")
+        tid = block.get("id")
+        if cmd is not None and isinstance(tid, str):
+            self._open(tid, cmd)
+
+    # -- tool calls, shared with spacesd.agent_transcripts' formats
+
+    def _tool_call(self, name: str, args: dict[str, Any], file_tools: dict[str, str],
+                   shell_tool: str) -> str | None:
+        """One tool call: a file tool (`file_tools`: its name -> the argument holding the
+        path) adds its file; `shell_tool` (its `command` argument) counts its command, which
+        is returned (capped) for the caller to match with the call's result. Others: None."""
+        key = file_tools.get(name)
         if key is not None:
-            path = inp.get(key)
+            path = args.get(key)
             if isinstance(path, str) and path:
                 self._add_file(path)
-            return
-        if name == "Bash":
-            cmd = inp.get("command")
-            if not isinstance(cmd, str) or not cmd.strip():
-                return
-            cmd = _cap(cmd, self.limits.command_chars)
-            self.commands_total += 1
-            if cmd not in self._commands_seen and len(self.commands) < self.limits.commands:
-                self._commands_seen.add(cmd)
-                self.commands.append(cmd)
-            tid = block.get("id")
-            if isinstance(tid, str):
-                self._open_tools[tid] = cmd
-                if len(self._open_tools) > self.limits.open_tools:
-                    del self._open_tools[next(iter(self._open_tools))]
+            return None
+        if name != shell_tool:
+            return None
+        cmd = args.get("command")
+        return self._add_command(cmd) if isinstance(cmd, str) else None
+
+    def _add_command(self, cmd: str) -> str | None:
+        """Count a shell command run (capped; listed once, up to the cap); returns it capped,
+        or None for a blank one (not counted)."""
+        if not cmd.strip():
+            return None
+        cmd = _cap(cmd, self.limits.command_chars)
+        self.commands_total += 1
+        if cmd not in self._commands_seen and len(self.commands) < self.limits.commands:
+            self._commands_seen.add(cmd)
+            self.commands.append(cmd)
+        return cmd
+
+    def _open(self, call_id: str, cmd: str) -> None:
+        """Remember `cmd` under its tool call id until the result comes (the oldest forgotten
+        past `limits.open_tools`)."""
+        _bounded_put(self._open_tools, call_id, cmd, self.limits.open_tools)
+
+    def _command_result(self, cmd: str, text: str, failed: bool) -> None:
+        """A shell command's result `text` (scan-windowed): a failure, test lines, commits."""
+        if failed:
+            self._fail(cmd)
+        self._tests_in(cmd, text, failed)
+        if "commit" in cmd and _GIT_COMMIT_CMD.search(cmd):
+            self._commits_in(text)
+
+    def _fail(self, cmd: str) -> None:
+        if cmd not in self.failed and len(self.failed) < self.limits.failed:
+            self.failed.append(cmd)
 
     def _add_file(self, path: str) -> None:
         base = self.cwd or self.transcript_cwd
@@ -375,11 +419,7 @@ class Summarizer:
         if not failed:
             m = _EXIT_CODE.match(text)
             failed = m is not None and m.group("code") != "0"
-        if failed and cmd not in self.failed and len(self.failed) < self.limits.failed:
-            self.failed.append(cmd)
-        self._tests_in(cmd, text, failed)
-        if "commit" in cmd and _GIT_COMMIT_CMD.search(cmd):
-            self._commits_in(text)
+        self._command_result(cmd, text, failed)
 
     def _commits_in(self, text: str) -> None:
         for m in _COMMIT_LINE.finditer(text):
