@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -22,29 +19,7 @@ from spacesd.store import Changes, Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stdb_server import TestServer
-
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def run(coro: Awaitable[T]) -> T:
-    async def main() -> T:
-        return await asyncio.wait_for(coro, 60)
-
-    return asyncio.run(main())
-
-
-async def wait_until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+from testutil import free_port, run, wait_until
 
 
 async def make_backend(url: str, data: Path, name: str) -> SpacetimeBackend:

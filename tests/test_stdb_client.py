@@ -5,12 +5,11 @@ ReducerResult, lifecycle reducers, state kept across restarts)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import stat
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -37,19 +36,9 @@ from spacesd.stdb.http import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import testutil
 from stdb_server import TestServer, parse_query
-
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def run(coro: Awaitable[T]) -> T:
-    return asyncio.run(asyncio.wait_for(coro, 60))
+from testutil import free_port, run
 
 
 class Client:
@@ -85,11 +74,8 @@ async def start_server(tmp: Path, port: int = 0) -> TestServer:
 
 
 async def wait_until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+    """testutil.wait_until with this file's default of 5 s."""
+    await testutil.wait_until(cond, timeout)
 
 
 def send_args(channel: int, content: str) -> bytes:

@@ -14,7 +14,6 @@ import queue
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,16 +25,12 @@ from typing import Any
 
 import pytest
 from conftest import ProcessDaemon, SpacesEnv, console_script, make_spaces_env, shared_dir
+from testutil import free_port
 
 from spacesd.ipc import Ok
 
 TESTS = Path(__file__).resolve().parent
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerProcess:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testutil import free_port
 
 TESTS = Path(__file__).resolve().parent
 ORACLE_DIR = TESTS / "oracle"
 SCRIPT = ORACLE_DIR / "client_test.mjs"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def node_command() -> list[str]:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import ProcessDaemon, SpacesEnv
-from test_stdb_e2e import ServerProcess, free_port, stdb_env
+from test_stdb_e2e import ServerProcess, stdb_env
+from testutil import free_port
 
 from spacesd.ipc import Ok
 
