@@ -105,6 +105,17 @@ class Install:
         return pid
 
 
+def wait_gone(pid: int) -> bool:
+    """Whether process `pid` is gone within 10 s (polled every 0.1 s)."""
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def install_env(base: Path) -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
     env = {k: v for k, v in os.environ.items() if k in keep or k.startswith("PIP_")}
@@ -158,12 +169,7 @@ def installed() -> Iterator[Install]:
                 continue
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                try:
-                    os.kill(pid, 0)
-                except OSError:
-                    break
-                time.sleep(0.1)
+            wait_gone(pid)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -311,15 +317,8 @@ def test_uninstall_leaves_home_as_it_was_but_the_data(installed: Install) -> Non
         assert "--user disable --now spacesd.socket spacesd.service" in (
             fake / "calls").read_text().splitlines()
     assert not units.exists()
-    if pid is not None:
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the daemon is still running after --uninstall")
+    if pid is not None and not wait_gone(pid):
+        pytest.fail("the daemon is still running after --uninstall")
     after = installed.manifest()
     kept = {"data": installed.data, "state": installed.state}
     for rel in after:
