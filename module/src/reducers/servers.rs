@@ -81,13 +81,7 @@ pub fn leave_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> 
         return refuse(errors::OWNER_CANNOT_LEAVE);
     }
     ctx.db.server_member().id().delete(member.id);
-    let channel_ids: Vec<u64> = ctx
-        .db
-        .channel()
-        .server_id()
-        .filter(server.id)
-        .map(|c| c.id)
-        .collect();
+    let channel_ids = channel_ids_of(ctx, server.id);
     let me = ctx.sender();
     delete_typing_rows(ctx, |t| {
         t.identity == me && channel_ids.contains(&t.channel_id)
@@ -140,13 +134,7 @@ pub fn delete_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String>
     if is_hub(ctx, server.id) {
         return refuse(errors::HUB_CANNOT_BE_DELETED);
     }
-    let channel_ids: Vec<u64> = ctx
-        .db
-        .channel()
-        .server_id()
-        .filter(server.id)
-        .map(|c| c.id)
-        .collect();
+    let channel_ids = channel_ids_of(ctx, server.id);
     for channel_id in channel_ids {
         delete_channel_rows(ctx, channel_id);
     }
@@ -191,4 +179,14 @@ pub fn set_member_role(
         role_changed_body(&server.name, Role::from(role).name()),
     );
     Ok(())
+}
+
+/// The ids of a server's channels (collected, so the caller may delete while it goes).
+fn channel_ids_of(ctx: &ReducerContext, server_id: u64) -> Vec<u64> {
+    ctx.db
+        .channel()
+        .server_id()
+        .filter(server_id)
+        .map(|c| c.id)
+        .collect()
 }
