@@ -227,6 +227,15 @@ impl Host {
 // --------------------------------------------------------------------------------------------
 // The ABI. Pointers come from the module, in this same process.
 
+/// Hands the row with its generated columns back to the module, in the buffer it passed in
+/// (the ABI's contract for insert and update: the row never grows).
+unsafe fn write_back(generated: &[u8], row_ptr: *mut u8, row_len_ptr: *mut usize) {
+    unsafe {
+        std::ptr::copy_nonoverlapping(generated.as_ptr(), row_ptr, generated.len());
+        *row_len_ptr = generated.len();
+    }
+}
+
 unsafe fn slice<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
     if len == 0 {
         &[]
@@ -410,10 +419,7 @@ pub unsafe extern "C" fn datastore_insert_bsatn(
         status((|| {
             let table = table_index(h, table_id)?;
             let generated = h.insert(table, &row)?;
-            unsafe {
-                std::ptr::copy_nonoverlapping(generated.as_ptr(), row_ptr, generated.len());
-                *row_len_ptr = generated.len();
-            }
+            unsafe { write_back(&generated, row_ptr, row_len_ptr) };
             Ok(())
         })())
     })
@@ -432,10 +438,7 @@ pub unsafe extern "C" fn datastore_update_bsatn(
             let table = table_index(h, table_id)?;
             let index = index_index(h, index_id)?;
             let generated = h.update(table, index, &row)?;
-            unsafe {
-                std::ptr::copy_nonoverlapping(generated.as_ptr(), row_ptr, generated.len());
-                *row_len_ptr = generated.len();
-            }
+            unsafe { write_back(&generated, row_ptr, row_len_ptr) };
             Ok(())
         })())
     })
