@@ -194,17 +194,8 @@ def cli_toml_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def spaces_config_path(env: Mapping[str, str] | None = None) -> Path:
-    """Spaces' own config.toml; the same rules as `paths.config_file()` over `env`."""
-    if env is None or env is os.environ:
-        return paths.config_file()
-    own = env.get("SPACES_CONFIG_DIR", "").strip()
-    if own:
-        return Path(own) / "config.toml"
-    if sys.platform == "darwin":  # pragma: no cover
-        return _home(env) / "Library" / "Application Support" / paths.APP / "config.toml"
-    xdg = env.get("XDG_CONFIG_HOME", "").strip()
-    base = Path(xdg) if xdg else _home(env) / ".config"
-    return base / paths.APP / "config.toml"
+    """Spaces' own config.toml: `paths.config_file()` over `env`."""
+    return paths.config_file(env)
 
 
 # ------------------------------------------------------------------------------------ reading

@@ -13,17 +13,26 @@ import os
 import sys
 from pathlib import Path
 
+TYPE_CHECKING = False  # not typing's: the hooks must not pay for importing typing
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 APP = "spacesd"
 
 
-def _env_dir(var: str) -> Path | None:
-    value = os.environ.get(var, "").strip()
+def _env_dir(var: str, env: Mapping[str, str] | None = None) -> Path | None:
+    value = (os.environ if env is None else env).get(var, "").strip()
     return Path(value) if value else None
 
 
-def _xdg(var: str, default: str) -> Path:
-    value = os.environ.get(var, "").strip()
-    return Path(value) if value else Path.home() / default
+def _home(env: Mapping[str, str] | None = None) -> Path:
+    home = "" if env is None else env.get("HOME", "").strip()
+    return Path(home) if home else Path.home()
+
+
+def _xdg(var: str, default: str, env: Mapping[str, str] | None = None) -> Path:
+    value = (os.environ if env is None else env).get(var, "").strip()
+    return Path(value) if value else _home(env) / default
 
 
 def data_dir() -> Path:
@@ -44,12 +53,13 @@ def state_dir() -> Path:
     return _xdg("XDG_STATE_HOME", ".local/state") / APP
 
 
-def config_dir() -> Path:
-    if (d := _env_dir("SPACES_CONFIG_DIR")) is not None:
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Spaces' own settings; `env` stands in for os.environ (config.load_config takes one)."""
+    if (d := _env_dir("SPACES_CONFIG_DIR", env)) is not None:
         return d
     if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / APP
-    return _xdg("XDG_CONFIG_HOME", ".config") / APP
+        return _home(env) / "Library" / "Application Support" / APP
+    return _xdg("XDG_CONFIG_HOME", ".config", env) / APP
 
 
 def runtime_dir() -> Path:
@@ -87,6 +97,6 @@ def log_file() -> Path:
     return state_dir() / "hooks.log"
 
 
-def config_file() -> Path:
+def config_file(env: Mapping[str, str] | None = None) -> Path:
     """Spaces' own optional settings (TOML)."""
-    return config_dir() / "config.toml"
+    return config_dir(env) / "config.toml"

@@ -50,3 +50,17 @@ def test_overrides_win(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert paths.socket_path() == clean_env / "run" / "spacesd.sock"
     monkeypatch.setenv("SPACES_SOCKET", str(clean_env / "x.sock"))
     assert paths.socket_path() == clean_env / "x.sock"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="XDG layout")
+def test_config_file_reads_a_given_environment(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """config.load_config(env=...) finds Spaces' config.toml through the mapping it is given."""
+    home = clean_env / "other-home"
+    assert paths.config_file({"HOME": str(home)}) == home / ".config/spacesd/config.toml"
+    assert paths.config_file({"HOME": str(home), "XDG_CONFIG_HOME": "/x"}) == Path(
+        "/x/spacesd/config.toml")
+    assert paths.config_file({"SPACES_CONFIG_DIR": "/c"}) == Path("/c/config.toml")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert paths.config_file() == clean_env / ".config/spacesd/config.toml"
