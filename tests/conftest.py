@@ -9,6 +9,9 @@
 - `daemon_process`: the real `spacesd run` in a subprocess (`.start()`, `.stop()`, `.pid`).
 - `shared_dir()`: the shared fixtures folder (../shared beside the checkout, or
   SPACES_SHARED_DIR).
+- `real_stdb`: the real SpacetimeDB server (tests/real_stdb.py), started once per session with
+  an owner; `real_stdb.publish()` publishes the module as a fresh database. Skips every test
+  using it with one reason when the binary or the .wasm is missing; fails with CI=true.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from real_stdb import Missing, RealServer, locate
 
 from spacesd.ipc import Client, Err, Ok
 
@@ -252,3 +256,28 @@ def daemon_process(spaces_env: SpacesEnv) -> Iterator[ProcessDaemon]:
         yield d
     finally:
         d.stop()
+
+
+_REAL_STDB_MISSING: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def real_stdb() -> Iterator[RealServer]:
+    try:
+        tools = locate()
+    except Missing as missing:
+        message = f"real SpacetimeDB tier skipped: {missing}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message} (CI=true: the tier must run)", pytrace=False)
+        _REAL_STDB_MISSING.append(message)
+        pytest.skip(message)
+    server = RealServer(tools).start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _REAL_STDB_MISSING:
+        terminalreporter.write_line(_REAL_STDB_MISSING[0])
