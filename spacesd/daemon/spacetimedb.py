@@ -44,7 +44,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spacesd import paths
 from spacesd.daemon.backend import (
@@ -79,6 +79,9 @@ from spacesd.stdb.connection import (
 )
 from spacesd.stdb.http import Endpoint, HttpClient, HttpError, ensure_token
 from spacesd.store import Changes, Store, TableChanges
+
+if TYPE_CHECKING:
+    from spacesd.config import Config
 
 log = logging.getLogger("spacesd.stdb")
 
@@ -564,13 +567,13 @@ class SpacetimeBackend(Backend):
         return f"SpacetimeBackend({self.database})"
 
 
-def create_backend(config: object | None) -> Backend:
+def create_backend(config: Config | None) -> SpacetimeBackend:
     """The daemon's factory (spacesd.daemon.main.make_backend): host, database, token and
     identity name from `spacesd.config.Config`, else SPACETIMEDB_HOST / SPACETIMEDB_DATABASE /
     SPACETIMEDB_TOKEN."""
-    host = getattr(config, "host", None) or os.environ.get("SPACETIMEDB_HOST")
-    database = getattr(config, "database", None) or os.environ.get("SPACETIMEDB_DATABASE")
-    token = getattr(config, "token", None) or os.environ.get("SPACETIMEDB_TOKEN") or None
+    host = (config.host if config else None) or os.environ.get("SPACETIMEDB_HOST")
+    database = (config.database if config else None) or os.environ.get("SPACETIMEDB_DATABASE")
+    token = (config.token if config else None) or os.environ.get("SPACETIMEDB_TOKEN") or None
     if not host or not database:
         raise RuntimeError("the spacetimedb backend needs a host and a database "
                            "(SPACETIMEDB_HOST and SPACETIMEDB_DATABASE, or spacetime.json)")
@@ -581,5 +584,5 @@ def create_backend(config: object | None) -> Backend:
             else "gzip"
     compression: Compression = "gzip" if wanted == "gzip" else "none"
     return SpacetimeBackend(host=host, database=database, token=token,
-                            agent_name=getattr(config, "identity_name", None),
+                            agent_name=config.identity_name if config else None,
                             compression=compression)
