@@ -17,22 +17,24 @@ from spacesd.model import ChannelType, Identity, Message, MessageType
 from spacesd.stdb import bsatn
 from spacesd.stdb.connection import (
     Backoff,
-    ConnectedEvent,
     Connection,
-    Event,
     NotConnected,
     QueryError,
     ReducerInternalError,
     ReducerRefused,
-    SubscribedEvent,
-    SubscriptionErrorEvent,
-    TransactionEvent,
 )
 from spacesd.stdb.http import (
     HttpClient,
     ReducerCallError,
     ensure_token,
     token_file,
+)
+from spacesd.stdb.protocol import (
+    ConnectedEvent,
+    Event,
+    SubscribedEvent,
+    SubscriptionErrorEvent,
+    TransactionEvent,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -63,21 +63,23 @@ from spacesd.stdb.bsatn import BsatnError
 from spacesd.stdb.connection import (
     CallUncertain,
     Compression,
-    ConnectedEvent,
     Connection,
-    DisconnectedEvent,
-    Event,
     NotConnected,
     QueryError,
     ReducerInternalError,
     ReducerRefused,
     StdbError,
+)
+from spacesd.stdb.http import Endpoint, HttpClient, HttpError, ensure_token
+from spacesd.stdb.protocol import (
+    ConnectedEvent,
+    DisconnectedEvent,
+    Event,
     SubscribedEvent,
     SubscriptionErrorEvent,
     TableDelta,
     TransactionEvent,
 )
-from spacesd.stdb.http import Endpoint, HttpClient, HttpError, ensure_token
 from spacesd.store import Changes, Store, TableChanges
 
 if TYPE_CHECKING:
