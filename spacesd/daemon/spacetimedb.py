@@ -62,11 +62,11 @@ from spacesd.stdb import bsatn
 from spacesd.stdb.bsatn import BsatnError
 from spacesd.stdb.connection import (
     CallUncertain,
-    Compression,
+    CompressionChoice,
     Connection,
     NotConnected,
     QueryError,
-    ReducerInternalError,
+    ReducerHostError,
     ReducerRefused,
     StdbError,
 )
@@ -132,14 +132,14 @@ class SpacetimeBackend(Backend):
 
     def __init__(self, *, host: str, database: str, token: str | None = None,
                  data_dir: Path | None = None, agent_name: str | None = None,
-                 compression: Compression = "none") -> None:
+                 compression: CompressionChoice = "none") -> None:
         super().__init__()
         self.host = Endpoint.parse(host).base_url
         self._database = database
         self.token = token
         self.data_dir = data_dir if data_dir is not None else paths.data_dir()
         self.agent_name = agent_name
-        self.compression: Compression = compression
+        self.compression: CompressionChoice = compression
         self.conn: Connection | None = None
         self._register_task: asyncio.Task[None] | None = None
         self._uncertain: list[tuple[str, tuple[Any, ...], int]] = []
@@ -284,7 +284,7 @@ class SpacetimeBackend(Backend):
         except ReducerRefused as e:
             self.refusals += 1
             raise ReducerFailed(reducer, e.message) from None
-        except ReducerInternalError as e:
+        except ReducerHostError as e:
             # the host could not run it (arguments were checked here first): a server fault
             raise BackendError(f"SpacetimeDB could not run {reducer}: {e.message}") from None
         except NotConnected as e:
@@ -584,7 +584,7 @@ def create_backend(config: Config | None) -> SpacetimeBackend:
     if wanted not in ("gzip", "none"):
         wanted = "none" if Endpoint.parse(host).host in ("127.0.0.1", "localhost", "::1") \
             else "gzip"
-    compression: Compression = "gzip" if wanted == "gzip" else "none"
+    compression: CompressionChoice = "gzip" if wanted == "gzip" else "none"
     return SpacetimeBackend(host=host, database=database, token=token,
                             agent_name=config.identity_name if config else None,
                             compression=compression)

@@ -36,6 +36,7 @@ from websockets.typing import Subprotocol
 
 from spacesd.model import Identity
 from spacesd.stdb.bsatn import BsatnError
+from spacesd.stdb.messages import V2_PROTOCOL
 from spacesd.stdb.protocol import (
     CallFailedEvent,
     CallRefusedEvent,
@@ -51,9 +52,9 @@ from spacesd.stdb.protocol import (
 
 log = logging.getLogger("spacesd.stdb")
 
-V2_PROTOCOL = "v2.bsatn.spacetimedb"
-
-Compression = Literal["none", "gzip"]
+CompressionChoice = Literal["none", "gzip"]
+"""What the client asks the server for (`?compression=`); the frames' own tag is
+`spacesd.stdb.messages.Compression`."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,7 +87,7 @@ class ReducerRefused(StdbError):
         self.message = message
 
 
-class ReducerInternalError(StdbError):
+class ReducerHostError(StdbError):
     """The host could not run the reducer (unknown reducer, bad arguments, a panic)."""
 
     def __init__(self, reducer: str, message: str) -> None:
@@ -144,7 +145,7 @@ class Connection:
 
     def __init__(self, url: str, database: str, token: str | None, *,
                  on_event: EventCallback | None = None,
-                 compression: Compression = "none",
+                 compression: CompressionChoice = "none",
                  backoff: Backoff | None = None,
                  open_timeout: float = 10.0,
                  ping_interval: float | None = 10.0) -> None:
@@ -153,7 +154,7 @@ class Connection:
         self.endpoint = Endpoint.parse(url)
         self.database = database
         self.token = token
-        self.compression: Compression = compression
+        self.compression: CompressionChoice = compression
         self.on_event = on_event
         self.backoff = backoff or Backoff()
         self.open_timeout = open_timeout
@@ -315,7 +316,7 @@ class Connection:
                 self._resolve(event.request_id, ReducerRefused(event.reducer, event.message))
             elif isinstance(event, CallFailedEvent):
                 self._resolve(event.request_id,
-                              ReducerInternalError(event.reducer, event.message))
+                              ReducerHostError(event.reducer, event.message))
             elif isinstance(event, QueryErrorEvent):
                 self._resolve(event.request_id, QueryError(event.error))
             elif isinstance(event, QueryResultEvent):
@@ -424,7 +425,7 @@ class Connection:
         """Call a reducer with BSATN-encoded arguments; returns its committed transaction as
         seen by our subscriptions (already passed to `on_event`).
 
-        Raises NotConnected (nothing sent), ReducerRefused, ReducerInternalError, or
+        Raises NotConnected (nothing sent), ReducerRefused, ReducerHostError, or
         CallUncertain / CallTimeout (sent, outcome unknown)."""
         if not self.connected:
             raise NotConnected("not connected")
