@@ -225,6 +225,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         lines.insert(3, f"link:      {st.get('connection')} to {st.get('host')}, "
                         f"{st.get('reconnects', 0)} reconnect(s), subscription lag "
                         + (f"{lag} ms" if lag is not None else "unknown"))
+        if st.get("connection") == "subscription failed":
+            lines.insert(4, f"error:     {st.get('last_error')}")
     if isinstance(st.get("config"), dict):
         lines.extend(_config_lines(st["config"]))
     click.echo("\n".join(lines))

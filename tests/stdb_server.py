@@ -32,8 +32,9 @@ What it implements, as crates/client-api and crates/core do:
   as the Spaces module has it: a direct conversation and its messages go only to their two
   participants, a notification only to its target.
 - State in `--data DIR` (SQLite, WAL): kill it, start it again on the same DIR, nothing
-  committed is lost. The database is named `spaces`; its owner identity and token are kept in
-  DIR/owner.json (tests use it to act as the owner).
+  committed is lost; auto_inc ids go on from the next multiple of 4096 (plus one), as the
+  real server's do after a restart. The database is named `spaces`; its owner identity and
+  token are kept in DIR/owner.json (tests use it to act as the owner).
 
 Run by hand: `python tests/stdb_server.py --host 127.0.0.1 --port 3000 --data /tmp/stdb`.
 """
@@ -415,6 +416,12 @@ class Database:
             _write_private(owner_file, json.dumps(
                 {"identity": self.owner.hex, "token": self.owner_token}))
         self.store = Store(data_dir / "spaces.sqlite")
+        # As SpacetimeDB's sequences: auto_inc values are allocated in blocks of 4096 and only
+        # a block's end is persisted, so after a restart ids go on from the next block (1, 2,
+        # 3, restart, 4097). Unique and increasing, never dense across restarts.
+        with self.store.transaction():
+            self.store.conn.execute(
+                "UPDATE sqlite_sequence SET seq = ((seq + 4095) / 4096) * 4096 WHERE seq > 0")
         self.engine = Engine(self.store, self.owner)
         self.engine.ensure_initialized()
         # conversation id -> participants, for direct_message visibility

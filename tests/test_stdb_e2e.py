@@ -309,9 +309,10 @@ def test_a_dm_reaches_its_two_participants_only(cluster: Cluster) -> None:
         ok(a, "call", reducer="start_dm", args=[ok(b, "status")["identity"]])
         (conversation,), = cached(a, "SELECT id FROM direct_conversation")
         ok(a, "call", reducer="send_dm", args=[conversation, "just between us"])
-        for d in (a, b):
-            wait_for(lambda d=d: cached(d, "SELECT content FROM direct_message")
-                     == [("just between us",)], 10, "the DM in a participant's cache")
+        def has_dm(d: ProcessDaemon) -> bool:
+            return cached(d, "SELECT content FROM direct_message") == [("just between us",)]
+
+        wait_for(lambda: has_dm(a) and has_dm(b), 10, "the DM in both participants' caches")
         # C sees neither the conversation nor the message, and cannot write to it
         ok(c, "send", channel="general", content="c was here")
         wait_for(lambda: any(m["content"] == "c was here"
