@@ -30,7 +30,10 @@ What it implements, as crates/client-api and crates/core do:
   the subscription grammar: no LIMIT, ORDER BY nor COUNT over the WebSocket); a Timestamp
   literal is an RFC 3339 string (`created_at > '2026-11-25T09:00:00Z'`). Row-level security
   as the Spaces module has it: a direct conversation and its messages go only to their two
-  participants, a notification only to its target.
+  participants, a notification only to its target; the database owner sees every row, as on
+  the real server. Narrower than the real server's grammar: no OR and no JOIN (the real one
+  takes both); error texts are the real server's where Spaces meets them (unknown table,
+  projection, unsupported clause, unknown reducer).
 - State in `--data DIR` (SQLite, WAL): kill it, start it again on the same DIR, nothing
   committed is lost; auto_inc ids go on from the next multiple of 4096 (plus one), as the
   real server's do after a restart. The database is named `spaces`; its owner identity and
@@ -220,12 +223,14 @@ class _Parser:
             self.i -= 1  # `t.*`
             self.ident()
             if self.next().text != "." or self.next().text != "*":
-                raise QueryParseError("only SELECT * is supported")
+                raise QueryParseError("Column projections are not supported in subscriptions;"
+                                      " Subscriptions must return a table type")
         self.keyword("FROM")
         table_name = self.ident()
         table = TABLE_BY_NAME.get(table_name)
         if table is None:
-            raise QueryParseError(f"no such table: `{table_name}`")
+            raise QueryParseError(f"no such table: `{table_name}`. If the table exists, it may "
+                                  "be marked private.")
         alias: str | None = None
         if self.at_keyword("AS"):
             self.next()
@@ -242,7 +247,7 @@ class _Parser:
             self.next()
             tok2 = self.peek()
         if tok2 is not None:
-            raise QueryParseError(f"unsupported SQL near {tok2.text!r}")
+            raise QueryParseError(f"Unsupported: {self.sql}")
         return Query(self.sql, table, tuple(conds))
 
     def conjunction(self, table: TableDef, alias: str | None, conds: list[Cond]) -> None:
@@ -445,6 +450,8 @@ class Database:
                 self._participants.pop(c.id, None)
 
     def visible(self, table: str, row: Any, who: Identity) -> bool:
+        if who == self.owner:  # the database owner bypasses row-level security
+            return True
         if table == "direct_conversation":
             return bool(row.participant_a == who or row.participant_b == who)
         if table == "direct_message":
@@ -792,7 +799,7 @@ class TestServer:
     def _http_call(self, identity: Identity, reducer: str, body: bytes) -> tuple[int, bytes]:
         rdef = model.REDUCER_BY_NAME.get(reducer)
         if rdef is None:
-            return 404, f"No such reducer `{reducer}`".encode()
+            return 404, b"No such procedure"  # the real server's words, for a reducer too
         if rdef.lifecycle:
             return 400, f"lifecycle reducer `{reducer}` cannot be called".encode()
         try:
@@ -851,7 +858,7 @@ class TestServer:
                 "total_duration_micros": int((time.perf_counter() - t0) * 1e6),
                 "stats": {"rows_inserted": 0, "rows_deleted": 0, "rows_updated": 0},
             })
-        return 200, "application/json", json.dumps(results).encode()
+        return 200, "application/json", json.dumps(results, separators=(",", ":")).encode()
 
     # -- WebSocket ---------------------------------------------------------------------------
 
@@ -1010,7 +1017,7 @@ class TestServer:
         rdef = model.REDUCER_BY_NAME.get(msg.reducer)
         outcome: Any
         if rdef is None:
-            outcome = m.ReducerInternalError(f"No such reducer `{msg.reducer}`")
+            outcome = m.ReducerInternalError("no such reducer")
         elif rdef.lifecycle:
             outcome = m.ReducerInternalError(
                 f"lifecycle reducer `{msg.reducer}` cannot be called by clients")

@@ -1,20 +1,28 @@
 """The real-server tier itself: the module's pinned `spacetimedb` bindings publish and run on
 the real SpacetimeDB (a bindings version the server cannot run crashes it at publish), the
-published schema is the model's, and the tier says in one line what is missing."""
+published schema is the model's, the tier says in one line what is missing, and the stand-in
+server (tests/stdb_server.py) answers what a client meets as the real one does."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import real_stdb
 from real_stdb import Missing, RealServer
+from stdb_server import TestServer
 from test_schema_sync import rust_filters
+from testutil import run
 
 from spacesd import model
+from spacesd.stdb import bsatn
+from spacesd.stdb.connection import Connection, QueryError, ReducerHostError
 
 MODULE = Path(__file__).resolve().parents[1] / "module"
 
@@ -66,3 +74,80 @@ def test_a_missing_wasm_is_one_clear_line(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(Missing) as found:
         real_stdb.find_wasm()
     assert "\n" not in str(found.value) and "none.wasm is not a file" in str(found.value)
+
+
+# --------------------------------------------------------------------------------------------
+# The stand-in answers as the real server does (where Spaces meets the answer)
+
+
+def _http(url: str, path: str, body: bytes = b"", token: str | None = None) -> tuple[int, str]:
+    req = urllib.request.Request(url + path, data=body, method="POST")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status), resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return int(e.code), e.read().decode()
+
+
+async def _observe(url: str, database: str, owner_token: str) -> dict[str, Any]:
+    """What a client meets: refusals, unknown names, the query grammar's errors, and the
+    owner's view of a DM between two others."""
+    loop = asyncio.get_running_loop()
+
+    async def post(path: str, body: bytes = b"", token: str | None = None) -> tuple[int, str]:
+        return await loop.run_in_executor(None, _http, url, path, body, token)
+
+    seen: dict[str, Any] = {}
+    tokens = [json.loads((await post("/v1/identity"))[1])["token"] for _ in range(2)]
+    seen["refusal"] = await post(f"/v1/database/{database}/call/create_channel",
+                                 b'[1, "x", null, {"Text": []}]', tokens[0])
+    seen["unknown reducer (http)"] = await post(f"/v1/database/{database}/call/nope", b"[]",
+                                                tokens[0])
+    seen["bad token"] = (await post(f"/v1/database/{database}/call/nope", b"[]", "bad"))[0]
+    conns = [Connection(url, database, t) for t in (*tokens, owner_token)]
+    for c in conns:
+        c.start()
+        assert await c.wait_ready(10)
+    a, b, owner = conns
+    try:
+        try:
+            await a.call("nope", b"")
+        except ReducerHostError as e:
+            seen["unknown reducer (ws)"] = e.message
+        for sql in ("SELECT * FROM nope", "SELECT id FROM message",
+                    "SELECT * FROM message LIMIT 1"):
+            try:
+                await a.query(sql)
+            except QueryError as e:
+                seen[sql] = str(e)
+        assert b.identity is not None
+        await a.call("start_dm", bsatn.encode_args("start_dm", (b.identity,)))
+        (conv,) = (await a.query("SELECT * FROM direct_conversation"))["direct_conversation"]
+        await a.call("send_dm", bsatn.encode_args("send_dm", (conv.id, "hi")))
+        for name, c in (("b", b), ("owner", owner)):
+            found = await c.query("SELECT * FROM direct_message")
+            seen[f"{name} sees the DM"] = [m.content for m in found.get("direct_message", [])]
+    finally:
+        for c in conns:
+            await c.close()
+    return seen
+
+
+def test_the_stand_in_answers_as_the_real_server(real_stdb: RealServer,
+                                                 tmp_path: Path) -> None:
+    async def stand_in() -> dict[str, Any]:
+        server = TestServer(tmp_path / "stand-in")
+        await server.start()
+        try:
+            assert server.db is not None
+            return await _observe(server.url, "spaces", server.db.owner_token)
+        finally:
+            await server.stop()
+
+    fake = run(stand_in())
+    real = run(_observe(real_stdb.url, real_stdb.publish(), real_stdb.owner_token))
+    assert fake == real
+    assert real["owner sees the DM"] == real["b sees the DM"] == ["hi"]

@@ -194,7 +194,7 @@ def test_subscribe_call_and_refusal(tmp_path: Path) -> None:
             with pytest.raises(ReducerRefused, match="only Admins and the Owner"):
                 await a.conn.call("create_channel", bsatn.encode_args(
                     "create_channel", (1, "nope", None, ChannelType.Text)))
-            with pytest.raises(ReducerHostError, match="No such reducer"):
+            with pytest.raises(ReducerHostError, match="no such reducer"):
                 await a.conn.call("nope", b"")
             rows = await a.conn.query("SELECT * FROM channel WHERE server_id = 1")
             assert sorted(c.name for c in rows["channel"]) == ["agent-logs", "general", "system"]
