@@ -417,8 +417,13 @@ def test_reads_before_the_first_subscription_are_unavailable(
         assert not isinstance(channels, Ok) and channels.code == "unavailable"
         assert ok(daemon, "status")["cache_ready"] is False
         server.start()
-        wait_for(lambda: isinstance(daemon.request("messages", channel="general"), Ok), 20,
-                 "the first subscription")
+        # the daemon's reconnect backoff is capped at 10 s (with jitter): two attempts' worth
+        try:
+            wait_for(lambda: isinstance(daemon.request("messages", channel="general"), Ok),
+                     40, "the first subscription")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: {ok(daemon, 'status')}\n{daemon.log.read_text()}"
+                                 ) from None
         assert ok(daemon, "status")["cache_ready"] is True
         # a channel that really does not exist is not_found once the cache is ready
         missing = daemon.request("messages", channel="no-such-channel")
