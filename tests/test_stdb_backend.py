@@ -290,9 +290,10 @@ def test_edits_and_deletions_while_away_are_reconciled(tmp_path: Path) -> None:
 
 def test_first_start_follows_only_the_recent_messages(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """A first start on an empty cache learns the newest message id with OneOffQuery reads of
+    """A first start on an empty cache counts the newest messages with OneOffQuery reads of
     created_at windows (here the newest window is empty: the messages are older than it) and
-    follows the last FIRST_SYNC_MESSAGES ids only; later messages arrive; a restart on that
+    follows the last FIRST_SYNC_MESSAGES messages only, however the ids jumped at a server
+    restart; later messages arrive; a restart on that
     cache resumes from it, and the reconcile window never brings back older history."""
     from spacesd.daemon import spacetimedb as backend_mod
 
@@ -311,14 +312,21 @@ def test_first_start_follows_only_the_recent_messages(tmp_path: Path,
             shutil.rmtree(tmp_path / "b" / "stdb-cache")
             ids = []
             for i in range(30):
+                if i == 25:  # a server restart: the ids jump to the next block of 4096
+                    await server.stop()
+                    server = TestServer(tmp_path / "srv", port=server.port)
+                    await server.start()
+                    await wait_until(lambda: a.available, 15)
                 ch = await a.call("send_message", [1, f"history {i}", None, None, "Text"])
                 ids.append(ch.inserted("message")[0].id)
+            assert ids[25] > ids[24] + 4000
             await asyncio.sleep(0.5)  # older than the first window
             b = await make_backend(server.url, tmp_path / "b", "agent-b")
             assert server.db is not None
             on_server = [m.id for m in server.db.store.rows("message")]
             floor = b.status()["message_floor"]
-            assert on_server[-1] == ids[-1] and floor == ids[-1] - 10
+            # the last 10 messages, counted: not the last 10 ids (which hold only 5 of them)
+            assert on_server[-1] == ids[-1] and floor == ids[-10] - 1
             cached = [m.id for m in b.store.rows("message")]
             assert cached == [i for i in on_server if i > floor]
             assert ids[-1] in cached and ids[0] not in cached
