@@ -5,8 +5,9 @@
 #
 # Toolchain: Debian's rustc-web 1.96 with its std sources (rustup has no wasm32 target on these
 # machines), called by full path because rustup's cargo/rustc come first on PATH. As root on
-# Debian the packages are apt-installed when missing; elsewhere a missing toolchain exits 3
-# with one line saying what is missing (the real-server tests skip on it).
+# Debian the packages are apt-installed when missing. Without them, rustup's toolchain is used
+# if it has the wasm32-unknown-unknown target; else the script exits 3 with one line saying
+# what is missing (the real-server tests skip on it).
 #
 #   scripts/build-wasm.sh            # build (or reuse) -> module/target/wasm/spaces_module-<hash>.wasm
 #   SPACES_WASM_NO_INSTALL=1 ...     # never apt-get
@@ -27,25 +28,36 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+official=
+if [ ${#missing[@]} -gt 0 ] && command -v rustup >/dev/null \
+    && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  official=1   # the official toolchain has the wasm32 target: no Debian packages needed
+elif [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && [ -z "${SPACES_WASM_NO_INSTALL:-}" ] && command -v apt-get >/dev/null; then
     echo "build-wasm: apt-get install ${missing[*]}" >&2
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
   else
-    echo "build-wasm: the wasm toolchain is missing (Debian packages: ${missing[*]}; as root: apt-get install ${packages[*]})" >&2
+    echo "build-wasm: no wasm32 toolchain (as root on Debian: apt-get install ${packages[*]}; or: rustup target add wasm32-unknown-unknown)" >&2
     exit 3
   fi
 fi
 
 start=$SECONDS
-# The wasm build has its own target dir: rustup's native cargo uses module/target itself.
-RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/wasm-debian \
-  /usr/bin/cargo build -q -p spaces-module -Zbuild-std=std,panic_abort \
-  --target wasm32-unknown-unknown --release >&2
+# The wasm build has its own target dir: the native checks use module/target itself.
+if [ -n "$official" ]; then
+  CARGO_TARGET_DIR=target/wasm-rustup cargo build -q -p spaces-module \
+    --target wasm32-unknown-unknown --release >&2
+  built=target/wasm-rustup
+else
+  RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=target/wasm-debian \
+    /usr/bin/cargo build -q -p spaces-module -Zbuild-std=std,panic_abort \
+    --target wasm32-unknown-unknown --release >&2
+  built=target/wasm-debian
+fi
 mkdir -p "$out_dir"
 rm -f "$out_dir"/spaces_module-*.wasm
-cp target/wasm-debian/wasm32-unknown-unknown/release/spaces_module.wasm "$wasm.tmp"
+cp "$built"/wasm32-unknown-unknown/release/spaces_module.wasm "$wasm.tmp"
 mv "$wasm.tmp" "$wasm"
 echo "build-wasm: $(stat -c %s "$wasm") bytes in $((SECONDS - start)) s" >&2
 echo "$PWD/$wasm"
