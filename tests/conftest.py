@@ -259,6 +259,10 @@ def daemon_process(spaces_env: SpacesEnv) -> Iterator[ProcessDaemon]:
 
 
 _REAL_STDB_MISSING: list[str] = []
+"""What the real-server tier lacks (one line), once the fixture has looked."""
+
+
+real_stdb_line = sys._getframe().f_lineno  # the fixture's (0-based) line: skips report it
 
 
 @pytest.fixture(scope="session")
@@ -278,6 +282,13 @@ def real_stdb() -> Iterator[RealServer]:
         server.close()
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _REAL_STDB_MISSING:
-        terminalreporter.write_line(_REAL_STDB_MISSING[0])
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Every skip of the real-server tier is reported at one place, so the summary folds them
+    into one line ("SKIPPED [N] tests/conftest.py: real SpacetimeDB tier skipped: ...")."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    longrepr = report.longrepr
+    if (report.skipped and _REAL_STDB_MISSING and isinstance(longrepr, tuple)
+            and _REAL_STDB_MISSING[0] in str(longrepr[2])):
+        report.longrepr = (__file__, real_stdb_line, longrepr[2])
