@@ -270,9 +270,10 @@ def real_stdb() -> Iterator[RealServer]:
     try:
         tools = locate()
     except Missing as missing:
-        message = f"real SpacetimeDB tier skipped: {missing}"
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message} (CI=true: the tier must run)", pytrace=False)
+            pytest.fail(f"real SpacetimeDB tier cannot run (CI=true: it must): {missing}",
+                        pytrace=False)
+        message = f"real SpacetimeDB tier skipped: {missing}"
         _REAL_STDB_MISSING.append(message)
         pytest.skip(message)
     server = RealServer(tools).start()
