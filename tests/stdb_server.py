@@ -213,7 +213,7 @@ class _Parser:
             if qualifier not in (table.name, alias):
                 raise QueryParseError(f"unknown table {qualifier!r}")
         if name not in table.column_names:
-            raise QueryParseError(f"unknown column {name!r} of table {table.name!r}")
+            raise QueryParseError(f"`{name}` is not in scope")  # the real server's words
         return name
 
     def parse(self) -> Query:
@@ -971,11 +971,14 @@ class TestServer:
                 session.send([m.SubscriptionError(msg.request_id, msg.query_set_id,
                                                   "query set id already in use")])
                 return
-            try:
-                queries = [parse_query(q) for q in msg.query_strings]
-            except QueryParseError as e:
-                session.send([m.SubscriptionError(msg.request_id, msg.query_set_id, str(e))])
-                return
+            queries = []
+            for sql in msg.query_strings:
+                try:
+                    queries.append(parse_query(sql))
+                except QueryParseError as e:  # the real server names the query it refused
+                    session.send([m.SubscriptionError(msg.request_id, msg.query_set_id,
+                                                      f"{e}, executing: `{sql}`")])
+                    return
             tables: dict[str, dict[Any, Any]] = {}
             for q in queries:
                 pk = q.table.primary_key

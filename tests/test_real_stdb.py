@@ -18,11 +18,12 @@ import real_stdb
 from real_stdb import Missing, RealServer
 from stdb_server import TestServer
 from test_schema_sync import rust_filters
-from testutil import run
+from testutil import run, wait_until
 
 from spacesd import model
 from spacesd.stdb import bsatn
 from spacesd.stdb.connection import Connection, QueryError, ReducerHostError
+from spacesd.stdb.protocol import Event, SubscriptionErrorEvent
 
 MODULE = Path(__file__).resolve().parents[1] / "module"
 
@@ -92,6 +93,24 @@ def _http(url: str, path: str, body: bytes = b"", token: str | None = None) -> t
         return int(e.code), e.read().decode()
 
 
+async def _refusal(url: str, database: str, token: str, sql: str) -> list[str]:
+    """The SubscriptionError of a query set holding `sql` beside a good query."""
+    refused: list[str] = []
+
+    def on_event(ev: Event) -> None:
+        if isinstance(ev, SubscriptionErrorEvent):
+            refused.append(ev.error)
+
+    sub = Connection(url, database, token, on_event=on_event)
+    sub.subscribe("k", lambda: ["SELECT * FROM message", sql])
+    sub.start()
+    try:
+        await wait_until(lambda: bool(refused))
+    finally:
+        await sub.close()
+    return refused
+
+
 async def _observe(url: str, database: str, owner_token: str) -> dict[str, Any]:
     """What a client meets: refusals, unknown names, the query grammar's errors, and the
     owner's view of a DM between two others."""
@@ -118,11 +137,12 @@ async def _observe(url: str, database: str, owner_token: str) -> dict[str, Any]:
         except ReducerHostError as e:
             seen["unknown reducer (ws)"] = e.message
         for sql in ("SELECT * FROM nope", "SELECT id FROM message",
-                    "SELECT * FROM message LIMIT 1"):
+                    "SELECT * FROM message LIMIT 1", "SELECT * FROM message WHERE nope = 1"):
             try:
                 await a.query(sql)
             except QueryError as e:
                 seen[sql] = str(e)
+            seen[f"subscribe {sql}"] = await _refusal(url, database, tokens[0], sql)
         assert b.identity is not None
         await a.call("start_dm", bsatn.encode_args("start_dm", (b.identity,)))
         (conv,) = (await a.query("SELECT * FROM direct_conversation"))["direct_conversation"]
