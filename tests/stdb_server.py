@@ -31,8 +31,8 @@ What it implements, as crates/client-api and crates/core do:
   literal is an RFC 3339 string (`created_at > '2026-11-25T09:00:00Z'`). Row-level security
   as the Spaces module has it: a direct conversation and its messages go only to their two
   participants, a notification only to its target; the database owner sees every row, as on
-  the real server. Narrower than the real server's grammar: no OR and no JOIN (the real one
-  takes both); error texts are the real server's where Spaces meets them (unknown table,
+  the real server. Narrower than the real server's grammar: no JOIN (the real one takes
+  one); error texts are the real server's where Spaces meets them (unknown table,
   projection, unsupported clause, unknown reducer).
 - State in `--data DIR` (SQLite, WAL): kill it, start it again on the same DIR, nothing
   committed is lost; auto_inc ids go on from the next multiple of 4096 (plus one), as the
@@ -147,9 +147,13 @@ class Query:
     sql: str
     table: TableDef
     conds: tuple[Cond, ...]
+    """The WHERE as one conjunction (empty when it has an OR: see `alternatives`)."""
+    alternatives: tuple[tuple[Cond, ...], ...] = ()
+    """The WHERE as OR-ed conjunctions, when it has an OR."""
 
     def matches(self, row: Any) -> bool:
-        return all(_compare(getattr(row, c.column), c.op, c.value) for c in self.conds)
+        return any(all(_compare(getattr(row, c.column), c.op, c.value) for c in conj)
+                   for conj in (self.alternatives or (self.conds,)))
 
 
 def _compare(left: Any, op: str, right: Any) -> bool:
@@ -238,49 +242,59 @@ class _Parser:
         elif (t := self.peek()) is not None and t.kind in ("word", "qid") \
                 and not self.at_keyword("WHERE"):
             alias = self.ident()
-        conds: list[Cond] = []
+        dnf: list[list[Cond]] = [[]]
         if self.at_keyword("WHERE"):
             self.next()
-            self.conjunction(table, alias, conds)
+            dnf = self.disjunction(table, alias)
         tok2 = self.peek()
         if tok2 is not None and tok2.text == ";":
             self.next()
             tok2 = self.peek()
         if tok2 is not None:
             raise QueryParseError(f"Unsupported: {self.sql}")
-        return Query(self.sql, table, tuple(conds))
+        if len(dnf) == 1:
+            return Query(self.sql, table, tuple(dnf[0]))
+        return Query(self.sql, table, (), tuple(tuple(conj) for conj in dnf))
 
-    def conjunction(self, table: TableDef, alias: str | None, conds: list[Cond]) -> None:
-        self.term(table, alias, conds)
+    # A WHERE is parsed into OR-ed conjunctions (disjunctive normal form).
+
+    def disjunction(self, table: TableDef, alias: str | None) -> list[list[Cond]]:
+        dnf = self.conjunction(table, alias)
+        while self.at_keyword("OR"):
+            self.next()
+            dnf = dnf + self.conjunction(table, alias)
+        return dnf
+
+    def conjunction(self, table: TableDef, alias: str | None) -> list[list[Cond]]:
+        dnf = self.term(table, alias)
         while self.at_keyword("AND"):
             self.next()
-            self.term(table, alias, conds)
-        if self.at_keyword("OR"):
-            raise QueryParseError("OR is not supported here")
+            right = self.term(table, alias)
+            dnf = [left + other for left in dnf for other in right]
+        return dnf
 
-    def term(self, table: TableDef, alias: str | None, conds: list[Cond]) -> None:
+    def term(self, table: TableDef, alias: str | None) -> list[list[Cond]]:
         tok = self.peek()
         if tok is not None and tok.kind == "punct" and tok.text == "(":
             self.next()
-            self.conjunction(table, alias, conds)
+            dnf = self.disjunction(table, alias)
             if self.next().text != ")":
                 raise QueryParseError("expected )")
-            return
+            return dnf
         if tok is not None and (tok.kind == "qid" or (
                 tok.kind == "word" and tok.text.upper() not in ("TRUE", "FALSE", "NULL"))):
             col = self.column_ref(table, alias)
             op = self.next()
             if op.kind != "op":
                 raise QueryParseError(f"expected an operator, got {op.text!r}")
-            conds.append(Cond(col, op.text, self.literal(self.next(), table, col)))
-            return
+            return [[Cond(col, op.text, self.literal(self.next(), table, col))]]
         lit = self.next()  # literal OP column
         op = self.next()
         if op.kind != "op":
             raise QueryParseError(f"expected an operator, got {op.text!r}")
         col = self.column_ref(table, alias)
         flipped = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op.text, op.text)
-        conds.append(Cond(col, flipped, self.literal(lit, table, col)))
+        return [[Cond(col, flipped, self.literal(lit, table, col))]]
 
     def literal(self, tok: Tok, table: TableDef, column: str) -> Any:
         spec = next(c.type for c in table.columns if c.name == column)

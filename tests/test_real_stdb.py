@@ -21,6 +21,7 @@ from test_schema_sync import rust_filters
 from testutil import run, wait_until
 
 from spacesd import model
+from spacesd.model import MessageType
 from spacesd.stdb import bsatn
 from spacesd.stdb.connection import Connection, QueryError, ReducerHostError
 from spacesd.stdb.protocol import Event, SubscriptionErrorEvent
@@ -143,6 +144,12 @@ async def _observe(url: str, database: str, owner_token: str) -> dict[str, Any]:
             except QueryError as e:
                 seen[sql] = str(e)
             seen[f"subscribe {sql}"] = await _refusal(url, database, tokens[0], sql)
+        for channel in (1, 2):
+            await a.call("send_message", bsatn.encode_args(
+                "send_message", (channel, f"in {channel}", None, None, MessageType.Text)))
+        found = await a.query("SELECT * FROM message WHERE content = 'in 1' OR (channel_id = 2 "
+                              "AND content <> 'nope')")
+        seen["OR"] = sorted(m.content for m in found["message"])
         assert b.identity is not None
         await a.call("start_dm", bsatn.encode_args("start_dm", (b.identity,)))
         (conv,) = (await a.query("SELECT * FROM direct_conversation"))["direct_conversation"]
@@ -171,3 +178,4 @@ def test_the_stand_in_answers_as_the_real_server(real_stdb: RealServer,
     real = run(_observe(real_stdb.url, real_stdb.publish(), real_stdb.owner_token))
     assert fake == real
     assert real["owner sees the DM"] == real["b sees the DM"] == ["hi"]
+    assert real["OR"] == ["in 1", "in 2"]
