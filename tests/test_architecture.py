@@ -1,6 +1,7 @@
 """The shape of the code, read from the source with `ast`: the import graph of `spacesd` has no
-cycle, and `spacesd/stdb/` is a pure SpacetimeDB client (the data model, the standard
-library, and websockets in its asyncio shell only; never the daemon)."""
+cycle (imports for annotations only, under `if TYPE_CHECKING:`, are not part of it: they never
+run), and `spacesd/stdb/` is a pure SpacetimeDB client (the data model, the standard library,
+and websockets in its asyncio shell only; never the daemon, not even for annotations)."""
 
 from __future__ import annotations
 
@@ -35,12 +36,30 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imported_names(name: str, path: Path, known: dict[str, Path]) -> set[str]:
-    """Every module `name` imports, anywhere in the file (top level, in a function, under
-    TYPE_CHECKING): `from a import b` counts as `a.b` when that is a module, else `a`."""
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """The ids of the nodes under `if TYPE_CHECKING:` (imports for annotations: never run)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and (
+                (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+                or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")):
+            for child in node.body:
+                skipped.update(id(n) for n in ast.walk(child))
+    return skipped
+
+
+def imported_names(name: str, path: Path, known: dict[str, Path], *,
+                   type_checking: bool = True) -> set[str]:
+    """Every module `name` imports, anywhere in the file (top level, in a function, and,
+    with `type_checking`, under `if TYPE_CHECKING:`): `from a import b` counts as `a.b` when
+    that is a module, else `a`."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = set() if type_checking else _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -56,8 +75,11 @@ def imported_names(name: str, path: Path, known: dict[str, Path]) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
+    """Who imports whom when the code runs (at import time or later, in a function); an
+    import for annotations only (`if TYPE_CHECKING:`) is not an edge."""
     known = modules()
-    return {name: {m for m in imported_names(name, path, known) if m in known and m != name}
+    return {name: {m for m in imported_names(name, path, known, type_checking=False)
+                   if m in known and m != name}
             for name, path in known.items()}
 
 
@@ -106,6 +128,7 @@ def test_cycles_finds_a_circle_and_nothing_else() -> None:
 def test_the_import_graph_has_no_cycle() -> None:
     graph = import_graph()
     assert "spacesd.daemon.spacetimedb" in graph["spacesd.daemon.main"]  # the graph is read
+    assert "spacesd.daemon.server" not in graph["spacesd.daemon.ops"]  # annotations only
     unexpected = [c for c in cycles(graph) if c not in KNOWN_CYCLES]
     assert unexpected == [], f"import cycles: {unexpected}"
 
