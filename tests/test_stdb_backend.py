@@ -161,25 +161,28 @@ def test_offline_start_and_catch_up(tmp_path: Path) -> None:
     run(main())
 
 
-def test_identity_from_token_and_factory(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_identity_from_token_and_factory(tmp_path: Path) -> None:
     from stdb_server import TokenAuthority
+
+    from spacesd.config import load_config
 
     ident, token = TokenAuthority(b"k" * 32).mint()
     assert identity_from_token(token) == ident
     assert identity_from_token("opaque") is None
-    monkeypatch.setenv("SPACETIMEDB_HOST", "http://127.0.0.1:3000")
-    monkeypatch.setenv("SPACETIMEDB_DATABASE", "spaces")
-    monkeypatch.delenv("SPACES_STDB_COMPRESSION", raising=False)
-    backend = create_backend(None)
+    env = {"HOME": str(tmp_path), "SPACETIMEDB_HOST": "http://127.0.0.1:3000",
+           "SPACETIMEDB_DATABASE": "spaces"}
+    backend = create_backend(load_config(tmp_path, env))
     assert isinstance(backend, SpacetimeBackend)
     assert backend.database == "http://127.0.0.1:3000/spaces"
     assert backend.compression == "none"
-    monkeypatch.setenv("SPACETIMEDB_HOST", "https://stdb.example.com")
-    remote = create_backend(None)
+    env["SPACETIMEDB_HOST"] = "https://stdb.example.com"
+    remote = create_backend(load_config(tmp_path, env))
     assert isinstance(remote, SpacetimeBackend) and remote.compression == "gzip"
-    monkeypatch.delenv("SPACETIMEDB_DATABASE")
+    forced = create_backend(load_config(tmp_path, {**env, "SPACES_STDB_COMPRESSION": "none"}))
+    assert forced.compression == "none"
+    del env["SPACETIMEDB_DATABASE"]
     with pytest.raises(RuntimeError):
-        create_backend(None)
+        create_backend(load_config(tmp_path, env))
 
 
 def test_database_reset_drops_the_cache(tmp_path: Path) -> None:

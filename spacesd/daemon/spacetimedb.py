@@ -599,22 +599,17 @@ class SpacetimeBackend(Backend):
         return f"SpacetimeBackend({self.database})"
 
 
-def create_backend(config: Config | None) -> SpacetimeBackend:
-    """The daemon's factory (spacesd.daemon.main.make_backend): host, database, token and
-    identity name from `spacesd.config.Config`, else SPACETIMEDB_HOST / SPACETIMEDB_DATABASE /
-    SPACETIMEDB_TOKEN."""
-    host = (config.host if config else None) or os.environ.get("SPACETIMEDB_HOST")
-    database = (config.database if config else None) or os.environ.get("SPACETIMEDB_DATABASE")
-    token = (config.token if config else None) or os.environ.get("SPACETIMEDB_TOKEN") or None
+def create_backend(config: Config) -> SpacetimeBackend:
+    """The daemon's factory (spacesd.daemon.main.make_backend): host, database, token,
+    identity name and compression from `spacesd.config.Config` (which read the environment:
+    SPACETIMEDB_HOST, SPACETIMEDB_DATABASE, SPACETIMEDB_TOKEN, SPACES_STDB_COMPRESSION...)."""
+    host, database = config.host, config.database
     if not host or not database:
         raise RuntimeError("the spacetimedb backend needs a host and a database "
                            "(SPACETIMEDB_HOST and SPACETIMEDB_DATABASE, or spacetime.json)")
     # gzip pays off across a network; on loopback it only costs time
-    wanted = os.environ.get("SPACES_STDB_COMPRESSION", "").strip().lower()
-    if wanted not in ("gzip", "none"):
-        wanted = "none" if Endpoint.parse(host).host in ("127.0.0.1", "localhost", "::1") \
-            else "gzip"
+    wanted = config.stdb_compression or (
+        "none" if Endpoint.parse(host).host in ("127.0.0.1", "localhost", "::1") else "gzip")
     compression: CompressionChoice = "gzip" if wanted == "gzip" else "none"
-    return SpacetimeBackend(host=host, database=database, token=token,
-                            agent_name=config.identity_name if config else None,
-                            compression=compression)
+    return SpacetimeBackend(host=host, database=database, token=config.token or None,
+                            agent_name=config.identity_name, compression=compression)
