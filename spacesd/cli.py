@@ -329,6 +329,23 @@ def tail(ctx: click.Context, channels: tuple[str, ...], as_json: bool) -> None:
         client.close()
 
 
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Serve on 127.0.0.1:PORT (default 7480, or the running view's; 0: any).")
+@click.pass_context
+def web(ctx: click.Context, port: int | None) -> None:
+    """Serve the web view (inside the daemon, on 127.0.0.1 only) and print a login link
+    for you. Each link works once, for 10 minutes; it is printed only at a terminal, so
+    it lands in no agent's transcript or log."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        _fail("spacesd web prints its login link only at a terminal (it is the person's key "
+              "to act as the owner; an agent's tool output is no place for it)")
+    args = {} if port is None else {"port": port}
+    res: dict[str, Any] = _request(ctx, "web", args)
+    click.echo(f"Spaces web view on http://127.0.0.1:{res['port']}/")
+    click.echo(f"Open this link (it works once, for 10 minutes): {res['url']}")
+
+
 def _print_event(ev: dict[str, Any], as_json: bool, show_channel: bool) -> None:
     kind = ev.get("event")
     data = ev.get("data") or {}

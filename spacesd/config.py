@@ -82,7 +82,8 @@ _BUILTIN_SERVERS: tuple[tuple[str, str, str], ...] = (
 _BUILTIN_DEFAULT = "maincloud"
 _VALID_PROTOCOLS = ("http", "https")  # crates/cli/src/util.rs VALID_PROTOCOLS
 _OWN_KEYS = ("backend", "channel", "cooldown", "identity_name", "token_file", "spacetime_env",
-             "project_dir")
+             "project_dir", "web_port")
+_INT_KEYS = ("cooldown", "web_port")
 
 
 class ConfigError(Exception):
@@ -132,9 +133,13 @@ class Config:
     stdb_compression: str | None = None
     """``SPACES_STDB_COMPRESSION``: ``gzip`` or ``none``; None lets the SpacetimeDB backend
     choose (none on loopback, gzip across a network)."""
+    web_port: int | None = None
+    """``SPACES_WEB_PORT`` / config.toml `web_port`: the daemon serves the web view on
+    127.0.0.1:web_port from its start; None: only when `spacesd web` asks."""
 
     KEYS = ("backend", "host", "database", "token", "server", "channel", "cooldown",
-            "identity_name", "socket", "spacetime_env", "project_dir", "spacetime_json")
+            "identity_name", "socket", "spacetime_env", "project_dir", "spacetime_json",
+            "web_port")
 
     def source(self, key: str) -> str:
         """Where `key`'s value came from (``env:NAME``, a file path, or ``default``)."""
@@ -439,7 +444,8 @@ def _int(value: Any, where: str | Path, key: str) -> int:
         if isinstance(value, float) and value != number:
             raise ValueError
     except (TypeError, ValueError):
-        raise ConfigError(where, f"`{key}` must be whole seconds, not {value!r}") from None
+        unit = "a whole number" if key == "web_port" else "whole seconds"
+        raise ConfigError(where, f"`{key}` must be {unit}, not {value!r}") from None
     if number < 0:
         raise ConfigError(where, f"`{key}` must not be negative")
     return number
@@ -499,7 +505,7 @@ def read_spaces_config(src: Sources) -> None:
         known = ", ".join(_OWN_KEYS)
         raise ConfigError(own_path, f"unknown key `{unknown[0]}` (known: {known})")
     for key in _OWN_KEYS:
-        if key in own and key != "cooldown" and not isinstance(own[key], str):
+        if key in own and key not in _INT_KEYS and not isinstance(own[key], str):
             raise ConfigError(own_path, f"`{key}` must be a string")
     src.own = own
 
@@ -516,6 +522,7 @@ class SpacesSettings:
     socket: Path
     project_dir: Path
     stdb_compression: str | None
+    web_port: int | None = None
 
 
 def _text_setting(src: Sources, key: str, var: str) -> str | None:
@@ -551,6 +558,12 @@ def spaces_settings(src: Sources, cwd: Path | None) -> SpacesSettings:
         project_dir = Path.cwd()
         src.sources["project_dir"] = "current directory"
     compression = (src.getenv("SPACES_STDB_COMPRESSION") or "").lower()
+    web_port = None
+    if (got := src.pick("web_port", "SPACES_WEB_PORT")) is not None:
+        where = got[1].removeprefix("env:")
+        web_port, src.sources["web_port"] = _int(got[0], where, "web_port"), got[1]
+        if not 0 < web_port < 65536:
+            raise ConfigError(where, f"`web_port` must be a TCP port (1-65535), not {web_port}")
     return SpacesSettings(
         channel=_text_setting(src, "channel", "SPACES_CHANNEL_ID") or DEFAULT_CHANNEL,
         cooldown=cooldown,
@@ -559,7 +572,8 @@ def spaces_settings(src: Sources, cwd: Path | None) -> SpacesSettings:
         forced_backend=forced,
         socket=Path(sock_env) if sock_env else paths.socket_path(),
         project_dir=project_dir,
-        stdb_compression=compression if compression in ("gzip", "none") else None)
+        stdb_compression=compression if compression in ("gzip", "none") else None,
+        web_port=web_port)
 
 
 def project_file(src: Sources, project_dir: Path, spacetime_env: str | None
@@ -697,4 +711,5 @@ def load_config(cwd: Path | None = None, env: Mapping[str, str] | None = None) -
         spacetime_json=project.path if project is not None else None,
         files=tuple(dict.fromkeys(src.files)), sources=src.sources,
         warnings=tuple(src.warnings), stdb_compression=own.stdb_compression,
+        web_port=own.web_port,
     )

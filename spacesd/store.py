@@ -24,6 +24,7 @@ This module is not thread-safe on its own: serialize access (the engine holds a 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -73,6 +74,46 @@ _INDEXES: Final[tuple[tuple[str, str, str, bool, str], ...]] = (
     ("typing_indicator_identity", "typing_indicator", "identity", False, ""),
     ("system_notification_target", "system_notification", "target", False, ""),
 )
+
+
+# The text a message is found by: its content, or for a session summary (an AgentEvent whose
+# JSON object says kind session_summary) the facts people search for, not the JSON syntax.
+_SUMMARY_FIELDS: Final = ("task", "final_message", "project", "git_branch", "agent_kind", "host",
+                          "session_id", "model", "files", "commands", "failed_commands",
+                          "tests", "commits")
+_FTS_TEXT: Final = (
+    "CASE WHEN {row}.message_type = 2 AND json_valid({row}.content) AND "
+    "json_extract({row}.content, '$.kind') = 'session_summary' THEN "
+    + " || ' ' || ".join(f"coalesce(json_extract({{row}}.content, '$.{f}'), '')"
+                         for f in _SUMMARY_FIELDS)
+    + " ELSE {row}.content END")
+_FTS_DDL: Final = (
+    "CREATE VIRTUAL TABLE message_fts USING fts5(content, content='message', "
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER message_fts_insert AFTER INSERT ON message BEGIN "
+    "INSERT INTO message_fts(rowid, content) VALUES (new.id, "
+    + _FTS_TEXT.format(row="new") + "); END",
+    "CREATE TRIGGER message_fts_delete AFTER DELETE ON message BEGIN "
+    "INSERT INTO message_fts(message_fts, rowid, content) VALUES ('delete', old.id, "
+    + _FTS_TEXT.format(row="old") + "); END",
+    "CREATE TRIGGER message_fts_update AFTER UPDATE OF content, message_type ON message BEGIN "
+    "INSERT INTO message_fts(message_fts, rowid, content) VALUES ('delete', old.id, "
+    + _FTS_TEXT.format(row="old") + "); "
+    "INSERT INTO message_fts(rowid, content) VALUES (new.id, "
+    + _FTS_TEXT.format(row="new") + "); END",
+)
+_FTS_TOKEN: Final = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str | None:
+    """A person's search words as an FTS5 query: every word must occur (the last one as a
+    prefix, for search as you type); no FTS5 syntax gets through. None: no words."""
+    words = _FTS_TOKEN.findall(text)[:16]
+    if not words:
+        return None
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,6 +358,20 @@ class Store:
                     f"ON {table} ({columns}){' WHERE ' + where if where else ''}")
             self.conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT)")
+            self._ensure_search_index()
+
+    def _ensure_search_index(self) -> None:
+        """The full-text index of messages (`message_fts`, FTS5 over `message`, kept by
+        triggers in the same transaction as every insert, edit and delete). Created, and
+        filled from the rows already there, the first time a file is opened without it."""
+        found = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'message_fts'").fetchone()
+        if found is not None:
+            return
+        for statement in _FTS_DDL:
+            self.conn.execute(statement)
+        self.conn.execute(f"INSERT INTO message_fts(rowid, content) "
+                          f"SELECT id, {_FTS_TEXT.format(row='message')} FROM message")
 
     def close(self) -> None:
         self.conn.close()
@@ -556,6 +611,37 @@ class Store:
         found = [codec.row(r) for r in self.conn.execute(sql, params)]
         found.reverse()
         return found
+
+    def search_messages(self, text: str, limit: int, channel_ids: Iterable[int] | None = None,
+                        before_id: int | None = None) -> list[Message]:
+        """Messages whose text (a summary's facts, for a session summary) holds every word of
+        `text`, newest first, optionally only in `channel_ids` and older than `before_id`."""
+        query = fts_query(text)
+        if query is None or limit <= 0:
+            return []
+        codec = _CODECS["message"]
+        sql = (f"{codec.select} WHERE id IN (SELECT rowid FROM message_fts "
+               f"WHERE message_fts MATCH ?)")
+        params: list[Any] = [query]
+        if channel_ids is not None:
+            ids = [i for i in channel_ids if _int_key_ok(i)]
+            sql += f" AND channel_id IN ({', '.join('?' * len(ids)) or 'NULL'})"
+            params += ids
+        if before_id is not None:
+            sql += " AND id < ?"
+            params.append(min(before_id, _MAX_SQL_INT))
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        return [codec.row(r) for r in self.conn.execute(sql, params)]
+
+    def unread_count(self, channel_id: int, after_id: int, cap: int) -> int:
+        """Messages of the channel after `after_id`, counted up to `cap` (index range scan)."""
+        if not _int_key_ok(channel_id):
+            return 0
+        found = self.conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM message WHERE channel_id = ? AND id > ? "
+            "LIMIT ?)", (channel_id, min(after_id, _MAX_SQL_INT), cap)).fetchone()
+        return int(found[0])
 
     def messages_after(self, after_id: int, limit: int | None = None) -> list[Message]:
         """Messages with id > after_id (any channel), oldest first."""

@@ -149,6 +149,11 @@ class Backend(abc.ABC):
         BackendUnavailable.
         """
 
+    @property
+    def owner_identity(self) -> Identity | None:
+        """The local human owner `call_as_owner` acts as, where the backend has one."""
+        return None
+
     async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """Call as the local human owner of the database, where the backend has one (the
         embedded engine: the `spacesd call --as-owner` of a one-machine setup). Others raise

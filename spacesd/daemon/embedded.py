@@ -72,6 +72,10 @@ class EmbeddedBackend(Backend):
         return started(self._owner)
 
     @property
+    def owner_identity(self) -> Identity | None:
+        return self._owner
+
+    @property
     def database(self) -> str:
         return str(self.db_path)
 

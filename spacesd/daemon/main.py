@@ -55,7 +55,7 @@ def run_daemon(*, backend: str | None = None, socket_path: Path | None = None,
     for warning in config.warnings:
         log.warning("configuration: %s", warning)
     name = backend or config.backend
-    settings = Settings(channel=config.channel, config=config,
+    settings = Settings(channel=config.channel, config=config, web_port=config.web_port,
                         socket_path=socket_path or config.socket,
                         listener=None if socket_path else systemd.inherited_unix_listener())
     if settings.listener is not None:

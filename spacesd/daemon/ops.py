@@ -41,6 +41,7 @@ CONTEXT_MAX_CHARS = 8000
 ANSWER_BUDGET = 3 * 1024 * 1024
 """Bytes of encoded messages one `messages` answer carries at most (the frame limit is 4 MiB)."""
 AGENT_KIND = "claude-code"
+DEFAULT_WEB_PORT = 7480
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,6 +149,17 @@ def cmd_tail(daemon: Daemon, req: Request) -> Any:
     client.tail_channels = ids or None
     client.unsubscribe = daemon.backend.add_listener(client.on_changes)
     return {"subscribed": True, "channels": sorted(ids)}
+
+
+@op("web", int_arg("port", DEFAULT_WEB_PORT, lo=0, hi=65535))
+async def cmd_web(daemon: Daemon, req: Request) -> Any:
+    """Start the web view if it is not running (on 127.0.0.1:port; 0 = any free port) and
+    mint a one-time login link for it."""
+    try:
+        web = await daemon.start_web(req.args["port"])
+    except RuntimeError as e:
+        raise OpError("unavailable", str(e)) from None
+    return {"url": web.login_url(), "port": web.port}
 
 
 # --------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from spacesd.daemon.peer_context import SummaryCache
 
 if TYPE_CHECKING:
     from spacesd.config import Config
+    from spacesd.web.server import WebServer
 
 log = logging.getLogger("spacesd")
 
@@ -63,6 +64,9 @@ class Settings:
     config: Config | None = None
     """The effective configuration the daemon was started with, shown (redacted) by `status`."""
     host: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
+    web_port: int | None = None
+    """Serve the web view from the start on 127.0.0.1:web_port (config's `web_port`);
+    None: only once `spacesd web` asks (the `web` op)."""
     listener: socket.socket | None = None
     """A listening socket handed over by systemd socket activation: served instead of binding
     `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
@@ -89,6 +93,7 @@ class Daemon:
         self._serving = False
         self._stopping = False
         self.summaries = SummaryCache()
+        self.web: WebServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -116,6 +121,8 @@ class Daemon:
             await self.backend.start()
             self.handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
             await self._bind()
+            if self.settings.web_port is not None:
+                await self.start_web(self.settings.web_port)
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(sig, self.request_stop)
@@ -229,6 +236,10 @@ class Daemon:
             await asyncio.sleep(0.01)
         for conn in list(self.clients):
             conn.close()
+        if self.web is not None:
+            with contextlib.suppress(Exception):
+                await self.web.stop()
+            self.web = None
         try:
             await self.backend.stop()
         except Exception:
@@ -248,6 +259,17 @@ class Daemon:
         log.info("stopped")
 
     # -- what the ops share ----------------------------------------------------------------
+
+    async def start_web(self, port: int) -> WebServer:
+        """The web view (started on 127.0.0.1:`port` if it is not running yet; 0: any free
+        port). aiohttp is imported only here: a daemon that serves no page never loads it."""
+        if self.web is None:
+            from spacesd.web.server import WebServer
+
+            web = WebServer(self)
+            await web.start(port)
+            self.web = web
+        return self.web
 
     def resolve_channel(self, ref: int | str | None) -> views.ChannelInfo:
         store = self.backend.store

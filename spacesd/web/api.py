@@ -1,0 +1,205 @@
+"""The web page's JSON API (behind the session cookie and the Host/Origin checks of
+`spacesd.web.server`). Reads come from the daemon's store; writes are reducer calls made as the
+person: the local human owner where the backend has one (embedded), else the daemon's own
+identity (SpacetimeDB: a person there acts through their machine's daemon).
+
+    GET  /api/state                 who the page acts as, the sidebar, what search covers
+    GET  /api/messages?channel=&before=&thread=
+    GET  /api/search?q=&channel=
+    GET  /api/people
+    POST /api/send    {channel, content, thread_id?, reply_to_id?}
+    POST /api/edit    {message_id, content}        POST /api/delete {message_id}
+    POST /api/react   {message_id, emoji, on}      POST /api/read   {channel, message_id}
+    POST /api/thread  {channel, name}
+
+An error is `{"error": {"code", "message"}}` with the protocol's codes (400 bad_args, 404
+not_found, 409 reducer_error, 503 unavailable).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp import web
+
+from spacesd.daemon import views
+from spacesd.daemon.backend import BackendError
+from spacesd.daemon.errors import OpError
+from spacesd.model import Identity, timestamp_to_iso
+from spacesd.web import data
+
+if TYPE_CHECKING:
+    from spacesd.daemon.server import Daemon
+
+STATUS: Final = {"bad_args": 400, "not_found": 404, "reducer_error": 409, "unavailable": 503}
+SEARCH_LIMIT: Final = 50
+MAX_U64: Final = (1 << 64) - 1
+
+
+def _fail(code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}},
+                             status=STATUS.get(code, 500))
+
+
+def _int(value: Any, name: str, *, required: bool = False) -> int | None:
+    if value is None or value == "":
+        if required:
+            raise OpError("bad_args", f"missing argument: {name}")
+        return None
+    if isinstance(value, bool):
+        raise OpError("bad_args", f"argument {name} must be an integer")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise OpError("bad_args", f"argument {name} must be an integer") from None
+    if not 0 <= number <= MAX_U64:
+        raise OpError("bad_args", f"argument {name} must be an integer")
+    return number
+
+
+def _str(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise OpError("bad_args", f"argument {name} must be a string")
+    return value
+
+
+class Api:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    @property
+    def me(self) -> Identity:
+        backend = self.daemon.backend
+        return backend.owner_identity or backend.identity
+
+    async def write(self, reducer: str, args: list[Any]) -> None:
+        backend = self.daemon.backend
+        try:
+            if backend.owner_identity is not None:
+                await backend.call_as_owner(reducer, args)
+            else:
+                await backend.call(reducer, args)
+        except BackendError as e:
+            raise OpError(e.code, e.message) from None
+
+    def channel_id(self, ref: Any) -> int:
+        cid = _int(ref, "channel", required=True)
+        assert cid is not None
+        if self.daemon.backend.store.channel(cid) is None:
+            self.daemon.require_cache()
+            raise OpError("not_found", f"no such channel: {cid}")
+        return cid
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def state(self, request: web.Request) -> dict[str, Any]:
+        self.daemon.require_cache()
+        backend, store, me = self.daemon.backend, self.daemon.backend.store, self.me
+        return {"me": {"identity": me.hex, "username": views.sender_name(store, me),
+                       "owner": backend.owner_identity is not None},
+                "backend": backend.name, "database": backend.database,
+                "channel": self.daemon.settings.channel,
+                "servers": data.sidebar(store, me), "search": self.search_scope()}
+
+    def search_scope(self) -> str:
+        store = self.daemon.backend.store
+        if self.daemon.backend.name == "embedded":
+            return "every message and session summary in this machine's database"
+        oldest = store.select("message", limit=1)
+        since = timestamp_to_iso(oldest[0].created_at) if oldest else "—"
+        return (f"the messages this daemon's cache holds from {self.daemon.backend.database} "
+                f"(the newest of each subscribed channel, since {since}); older ones are "
+                f"not searched")
+
+    def messages(self, request: web.Request) -> dict[str, Any]:
+        q = request.query
+        cid = self.channel_id(q.get("channel"))
+        return data.channel_page(self.daemon.backend.store, cid,
+                                 before=_int(q.get("before"), "before"),
+                                 thread_id=_int(q.get("thread"), "thread"))
+
+    def search(self, request: web.Request) -> dict[str, Any]:
+        self.daemon.require_cache()
+        store = self.daemon.backend.store
+        text = request.query.get("q", "")
+        ref = request.query.get("channel")
+        channels = [self.channel_id(ref)] if ref else None
+        found = store.search_messages(text, SEARCH_LIMIT, channels,
+                                      before_id=_int(request.query.get("before"), "before"))
+        return {"query": text, "scope": self.search_scope(),
+                "results": [data.message_json(store, m) for m in found]}
+
+    def people(self, request: web.Request) -> dict[str, Any]:
+        self.daemon.require_cache()
+        return {"people": data.people(self.daemon.backend.store)}
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        cid = self.channel_id(body.get("channel"))
+        await self.write("send_message", [cid, _str(body, "content"),
+                                          _int(body.get("thread_id"), "thread_id"),
+                                          _int(body.get("reply_to_id"), "reply_to_id"), "Text"])
+        return {"ok": True}
+
+    async def edit(self, body: dict[str, Any]) -> dict[str, Any]:
+        await self.write("edit_message", [_int(body.get("message_id"), "message_id",
+                                               required=True), _str(body, "content")])
+        return {"ok": True}
+
+    async def delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        await self.write("delete_message", [_int(body.get("message_id"), "message_id",
+                                                 required=True)])
+        return {"ok": True}
+
+    async def react(self, body: dict[str, Any]) -> dict[str, Any]:
+        reducer = "add_reaction" if body.get("on", True) is not False else "remove_reaction"
+        await self.write(reducer, [_int(body.get("message_id"), "message_id", required=True),
+                                   _str(body, "emoji")])
+        return {"ok": True}
+
+    async def read(self, body: dict[str, Any]) -> dict[str, Any]:
+        cid = self.channel_id(body.get("channel"))
+        await self.write("mark_channel_read", [cid, _int(body.get("message_id"), "message_id",
+                                                         required=True)])
+        return {"ok": True}
+
+    async def thread(self, body: dict[str, Any]) -> dict[str, Any]:
+        cid = self.channel_id(body.get("channel"))
+        await self.write("create_thread", [cid, _str(body, "name")])
+        return {"ok": True}
+
+
+def _get(func: Any) -> Any:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            return web.json_response(func(request))
+        except OpError as e:
+            return _fail(e.code, e.message)
+    return handle
+
+
+def _post(func: Any) -> Any:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _fail("bad_args", "the request body must be a JSON object")
+        try:
+            return web.json_response(await func(body))
+        except OpError as e:
+            return _fail(e.code, e.message)
+    return handle
+
+
+def add_routes(app: web.Application, daemon: Daemon) -> None:
+    api = Api(daemon)
+    for path, read in (("state", api.state), ("messages", api.messages),
+                       ("search", api.search), ("people", api.people)):
+        app.router.add_get(f"/api/{path}", _get(read))
+    for path, write in (("send", api.send), ("edit", api.edit), ("delete", api.delete),
+                        ("react", api.react), ("read", api.read), ("thread", api.thread)):
+        app.router.add_post(f"/api/{path}", _post(write))

@@ -1,0 +1,255 @@
+"""The web view's HTTP server, inside the daemon: aiohttp on 127.0.0.1, the page's static files,
+`/login`, the JSON API (`spacesd.web.api`) and `/events`, a Server-Sent Events stream fed by
+the backend's change listener (the same feed `tail` pushes).
+
+Inside the daemon, not a client of its socket: the page reads the daemon's own store (the
+embedded database, or the SpacetimeDB cache) on the event loop's thread, with the same views
+the ops use, and gets every commit from the listener the moment it is published — no second
+cache to keep in step, no extra hop, and one process to secure. `spacesd web` only asks the
+daemon (the `web` op) to start it and to mint a login link.
+
+    web = WebServer(daemon)
+    await web.start(port)        # 0: any free port
+    token = web.gate.mint_login()
+    await web.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp import web
+
+from spacesd.store import Changes
+from spacesd.web import api, data
+from spacesd.web.auth import COOKIE, SESSION_IDLE_S, Gatekeeper
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from spacesd.daemon.server import Daemon
+
+log = logging.getLogger("spacesd.web")
+
+HOST: Final = "127.0.0.1"
+REPLAY: Final = 4096
+"""Events kept for a reconnecting page (`Last-Event-ID`); an older id gets `reset`."""
+CLIENT_QUEUE: Final = 4096
+"""Events one page may leave unread before it is dropped (it reconnects and resumes)."""
+KEEPALIVE_S: Final = 15.0
+CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+              "connect-src 'self'; base-uri 'none'; form-action 'self'; "
+              "frame-ancestors 'none'")
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+STATIC: Final = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
+                 "/app.css": ("app.css", "text/css")}
+PUBLIC: Final = frozenset({*STATIC, "/login", "/favicon.ico"})
+
+class EventHub:
+    """The change stream as SSE frames: each event gets the next sequence number (its `id:`),
+    the last REPLAY are kept so a page reconnecting with `Last-Event-ID` misses nothing."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self._recent: deque[tuple[int, str]] = deque(maxlen=REPLAY)
+        self._clients: set[asyncio.Queue[str | None]] = set()
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        sent_at = time.time()
+        for ev in events:
+            self.seq += 1
+            payload = json.dumps({**ev, "seq": self.seq, "sent_at": sent_at},
+                                 ensure_ascii=False, separators=(",", ":"))
+            frame = f"id: {self.seq}\nevent: {ev['event']}\ndata: {payload}\n\n"
+            self._recent.append((self.seq, frame))
+            for q in list(self._clients):
+                try:
+                    q.put_nowait(frame)
+                except asyncio.QueueFull:  # too slow: drop it; EventSource reconnects
+                    self._clients.discard(q)
+                    with contextlib.suppress(asyncio.QueueFull):
+                        q.get_nowait()
+                        q.put_nowait(None)
+
+    def subscribe(self, last_id: str | None) -> asyncio.Queue[str | None]:
+        q: asyncio.Queue[str | None] = asyncio.Queue(CLIENT_QUEUE)
+        hello = json.dumps({"event": "hello", "seq": self.seq})
+        if last_id is not None and last_id.isdigit():
+            after = int(last_id)
+            oldest = self._recent[0][0] if self._recent else self.seq + 1
+            if after > self.seq or after < oldest - 1:
+                q.put_nowait(f"event: reset\ndata: {hello}\n\n")  # a gap: the page reloads
+            else:
+                for seq, frame in self._recent:
+                    if seq > after:
+                        q.put_nowait(frame)
+        else:
+            q.put_nowait(f"event: hello\ndata: {hello}\n\n")
+        self._clients.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[str | None]) -> None:
+        self._clients.discard(q)
+
+    def close(self) -> None:
+        for q in list(self._clients):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(None)
+        self._clients.clear()
+
+
+def _static(name: str) -> bytes:
+    return (resources.files("spacesd.web") / "static" / name).read_bytes()
+
+
+class WebServer:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.gate = Gatekeeper(0)
+        self.hub = EventHub()
+        self._runner: web.AppRunner | None = None
+        self._unlisten: Callable[[], None] | None = None
+        self._files = {path: (_static(name), ctype) for path, (name, ctype) in STATIC.items()}
+
+    @property
+    def port(self) -> int:
+        return self.gate.port
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    def login_url(self) -> str:
+        return f"http://{HOST}:{self.port}/#t={self.gate.mint_login()}"
+
+    async def start(self, port: int) -> None:
+        app = web.Application(middlewares=[self._guard], client_max_size=256 * 1024)
+        app.router.add_get("/", self._serve_static)
+        app.router.add_get("/app.js", self._serve_static)
+        app.router.add_get("/app.css", self._serve_static)
+        app.router.add_post("/login", self._login)
+        app.router.add_post("/logout", self._logout)
+        app.router.add_get("/events", self._events)
+        api.add_routes(app, self.daemon)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, HOST, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as e:
+            await runner.cleanup()
+            raise RuntimeError(f"cannot serve the web view on {HOST}:{port}: "
+                               f"{e.strerror or e}") from e
+        server = site._server  # the bound socket's real port, when 0 was asked for
+        sockets = getattr(server, "sockets", None) or []
+        self.gate.port = sockets[0].getsockname()[1] if sockets else port
+        self._runner = runner
+        self._unlisten = self.daemon.backend.add_listener(self._on_changes)
+        log.info("web view on http://%s:%d/", HOST, self.port)
+
+    async def stop(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
+        self.hub.close()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    def _on_changes(self, changes: Changes) -> None:
+        try:
+            events = data.change_events(self.daemon.backend.store, changes)
+        except Exception:
+            log.exception("web: cannot render changes")
+            return
+        if events:
+            self.hub.publish(events)
+
+    # -- every request -----------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        why = self.gate.refusal(request.method, request.headers.get("Host"),
+                                request.headers.get("Origin"),
+                                request.headers.get("Sec-Fetch-Site"))
+        if why is None and request.path not in PUBLIC and not self.gate.session_ok(
+                request.cookies.get(COOKIE)):
+            why = "not logged in: open the link `spacesd web` prints"
+        if why is not None:
+            resp: web.StreamResponse = web.json_response(
+                {"error": {"code": "forbidden", "message": why}}, status=403)
+        else:
+            try:
+                resp = await handler(request)
+            except web.HTTPException as e:
+                resp = e
+        if not resp.prepared:  # (the event stream sent its own when it began)
+            for key, value in SECURITY_HEADERS.items():
+                resp.headers.setdefault(key, value)
+            if request.path not in STATIC:
+                resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    async def _serve_static(self, request: web.Request) -> web.StreamResponse:
+        body, ctype = self._files[request.path]
+        return web.Response(body=body, content_type=ctype, charset="utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    async def _login(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        token = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not self.gate.use_login(token):
+            return web.json_response({"error": {
+                "code": "forbidden", "message": "this login link is used up or expired: run "
+                "`spacesd web` at your terminal for a new one"}}, status=403)
+        resp = web.json_response({"ok": True})
+        resp.set_cookie(COOKIE, self.gate.open_session(), httponly=True, samesite="Strict",
+                        path="/", max_age=int(SESSION_IDLE_S))
+        return resp
+
+    async def _logout(self, request: web.Request) -> web.StreamResponse:
+        self.gate.close_session(request.cookies.get(COOKIE))
+        resp = web.json_response({"ok": True})
+        resp.del_cookie(COOKIE, path="/")
+        return resp
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-store"})
+        for key, value in SECURITY_HEADERS.items():
+            resp.headers[key] = value
+        await resp.prepare(request)
+        q = self.hub.subscribe(request.headers.get("Last-Event-ID"))
+        try:
+            await resp.write(b"retry: 1000\n\n")
+            while True:
+                try:
+                    frame = await asyncio.wait_for(q.get(), KEEPALIVE_S)
+                except asyncio.TimeoutError:
+                    frame = ": keepalive\n\n"
+                if frame is None:
+                    break
+                await resp.write(frame.encode("utf-8", "surrogatepass"))
+        except ConnectionResetError:
+            pass
+        finally:
+            self.hub.unsubscribe(q)
+        return resp

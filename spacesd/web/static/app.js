@@ -1,0 +1,652 @@
+// Spaces web view. Plain JavaScript, no build step. Every text from the server is put in the
+// page with textContent (never as HTML): a message holding markup shows as that markup.
+"use strict";
+
+const S = {
+  me: null, servers: [], channels: new Map(), current: null, thread: null,
+  msgs: new Map(), reactions: new Map(), threads: new Map(), oldest: null,
+  replyTo: null, editing: null, people: [], latency: [], firstPaint: null, es: null,
+  readTimer: null, lastSeq: 0, loading: null,
+};
+window.spaces = S;  // for tests and the benchmark: latency samples, first paint
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  if (props) {
+    for (const [k, v] of Object.entries(props)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "text") node.textContent = String(v);
+      else if (k === "cls") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+async function api(path, body) {
+  const opts = body === undefined ? {} : {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+  };
+  const res = await fetch(path, {credentials: "same-origin", ...opts});
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = null; }
+  if (!res.ok) {
+    const err = new Error((data && data.error && data.error.message) || res.statusText);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------------------- login
+
+async function login() {
+  const m = /(?:^#|&)t=([A-Za-z0-9_-]+)/.exec(location.hash);
+  if (!m) return;
+  history.replaceState(null, "", location.pathname + location.search + "#/");
+  await api("/login", {token: m[1]});
+}
+
+function gate(text) {
+  $("gate-text").textContent = text;
+  $("gate").hidden = false;
+  $("layout").hidden = true;
+}
+
+// ---------------------------------------------------------------------------- sidebar
+
+function renderSidebar() {
+  const box = $("servers");
+  box.replaceChildren();
+  S.channels.clear();
+  for (const server of S.servers) {
+    const list = el("ul", {cls: "channels"});
+    for (const ch of server.channels) {
+      S.channels.set(ch.id, {...ch, server: server.name});
+      const badge = el("span", {cls: "unread", text: unreadText(ch.unread)});
+      badge.hidden = !ch.unread;
+      const b = el("button", {
+        type: "button", cls: "chan", "data-id": ch.id,
+        "aria-current": S.current === ch.id ? "page" : null,
+        onclick: () => go(`#/c/${ch.id}`),
+      }, el("span", {cls: "hash", text: ch.type === "AgentLog" ? "▤" : "#"}),
+      el("span", {cls: "name", text: ch.name}), badge);
+      list.append(el("li", null, b));
+    }
+    box.append(el("h2", {cls: "side-head", text: server.name}), list);
+  }
+  $("me").textContent = S.me ? `You act as @${S.me.username}` +
+    (S.me.owner ? " (the hub's owner)" : " (this machine's daemon)") : "";
+}
+
+function unreadText(n) { return n >= 1000 ? "999+" : n ? String(n) : ""; }
+
+function setUnread(cid, n) {
+  const ch = S.channels.get(cid);
+  if (!ch) return;
+  ch.unread = n;
+  const badge = document.querySelector(`button.chan[data-id="${cid}"] .unread`);
+  if (badge) { badge.textContent = unreadText(n); badge.hidden = !n; }
+}
+
+async function loadState() {
+  const st = await api("/api/state");
+  S.me = st.me; S.servers = st.servers; S.search = st.search; S.defaultChannel = st.channel;
+  renderSidebar();
+  return st;
+}
+
+function renderPeople() {
+  const ul = $("people");
+  ul.replaceChildren();
+  for (const p of S.people) {
+    const dot = el("span", {cls: "dot " + (p.online ? "on" : "off"),
+                            title: p.online ? "online" : "offline"});
+    ul.append(el("li", null, el("a", {href: `#/p/${p.identity}`, cls: "person"}, dot,
+      el("span", {text: "@" + p.username}),
+      p.is_agent ? el("span", {cls: "tag", text: "agent"}) : null,
+      el("span", {cls: "sr", text: p.online ? " (online)" : " (offline)"}))));
+  }
+}
+
+async function loadPeople() {
+  try { S.people = (await api("/api/people")).people; renderPeople(); } catch (e) { /* shown */ }
+}
+
+// ---------------------------------------------------------------------------- messages
+
+function fmtTime(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? "" : d.toLocaleString([], {hour: "2-digit", minute: "2-digit",
+    month: "short", day: "numeric"});
+}
+
+function fmtDuration(s) {
+  if (typeof s !== "number") return null;
+  s = Math.round(s);
+  return s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.floor(s % 3600 / 60)} min`
+    : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}
+
+function asText(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "string") return v;
+  if (typeof v === "object" && !Array.isArray(v)) {
+    return v.command || v.cmd || v.path || v.file || v.message || v.subject ||
+      v.result || v.summary || JSON.stringify(v);
+  }
+  return String(v);
+}
+
+function list(items, fmt) {
+  const ul = el("ul", {cls: "facts"});
+  for (const it of items) ul.append(el("li", {text: fmt ? fmt(it) : asText(it)}));
+  return ul;
+}
+
+function fact(dl, label, value) {
+  if (value === null || value === undefined || value === "" ||
+      (Array.isArray(value) && !value.length)) return;
+  dl.append(el("dt", {text: label}),
+    el("dd", null, value instanceof Node ? value : document.createTextNode(String(value))));
+}
+
+function tokensText(t) {
+  if (typeof t === "number") return `${t}`;
+  if (!t || typeof t !== "object") return null;
+  const parts = [];
+  for (const k of ["input", "output", "cache_read", "cache_creation"]) {
+    if (typeof t[k] === "number" && t[k]) parts.push(`${k.replace("_", " ")} ${t[k]}`);
+  }
+  const total = Object.values(t).filter((v) => typeof v === "number").reduce((a, b) => a + b, 0);
+  return total ? `${total} (${parts.join(", ")})` : null;
+}
+
+function testsText(t) {
+  if (!t || (Array.isArray(t) && !t.length)) return null;
+  if (Array.isArray(t)) {
+    return list(t.slice(-5), (r) => typeof r === "object" && r
+      ? `${r.ok === false ? "✗" : r.ok === true ? "✓" : "•"} ${r.command || r.cmd || ""} ${r.result || r.summary || ""}`.trim()
+      : asText(r));
+  }
+  if (typeof t === "object") {
+    return ["passed", "failed", "errors", "skipped"].filter((k) => typeof t[k] === "number")
+      .map((k) => `${t[k]} ${k}`).join(", ") || asText(t);
+  }
+  return String(t);
+}
+
+function summaryCard(sum, msg) {
+  const who = [sum.agent_kind || sum.agent, sum.host].filter(Boolean).join(" on ");
+  const where = [sum.project || sum.cwd, sum.git_branch || sum.branch].filter(Boolean).join(" · ");
+  const card = el("article", {cls: "card", "aria-label": "Session summary"});
+  card.append(el("h3", {text: "Session summary" + (who ? ` — ${who}` : "")}));
+  if (where) card.append(el("p", {cls: "where", text: where}));
+  const dl = el("dl");
+  fact(dl, "Task", sum.task || sum.first_prompt);
+  const files = sum.files || sum.files_edited || [];
+  fact(dl, "Files", Array.isArray(files) && files.length ? list(files) : null);
+  const cmds = Array.isArray(sum.commands) ? sum.commands : [];
+  const failed = Array.isArray(sum.failed_commands) ? sum.failed_commands : [];
+  const total = typeof sum.commands_total === "number" && sum.commands_total ? sum.commands_total : cmds.length;
+  if (total || failed.length) {
+    const box = el("div", null, el("span", {text: `${total} run, ${failed.length} failed`}));
+    if (failed.length) {
+      const ul = list(failed);
+      ul.classList.add("failed");
+      box.append(ul);
+    }
+    fact(dl, "Commands", box);
+  }
+  fact(dl, "Tests", testsText(sum.tests));
+  const commits = Array.isArray(sum.commits) ? sum.commits : sum.commits ? [sum.commits] : [];
+  fact(dl, "Commits", commits.length ? list(commits, (c) => typeof c === "object" && c
+    ? `${(c.sha || c.hash || "").slice(0, 10)} ${c.message || c.subject || ""}`.trim() : asText(c)) : null);
+  fact(dl, "Tokens", tokensText(sum.tokens));
+  fact(dl, "Duration", fmtDuration(sum.duration_s));
+  fact(dl, "Model", sum.model);
+  const link = el("a", {href: `#/p/${msg.sender}`, cls: "who", text: "@" + msg.sender_name});
+  const sess = el("span", null, link, document.createTextNode(
+    sum.session_id ? ` · session ${String(sum.session_id).slice(0, 8)}` : ""));
+  fact(dl, "Participant", sess);
+  card.append(dl);
+  const final = sum.final_message || sum.final || sum.last_assistant_message;
+  if (final) card.append(el("p", {cls: "final", text: final}));
+  return card;
+}
+
+function reactionsRow(m) {
+  const row = el("div", {cls: "reactions"});
+  const mine = S.me ? S.me.identity : "";
+  for (const r of S.reactions.get(m.id) || []) {
+    const on = r.by.includes(mine);
+    row.append(el("button", {
+      type: "button", cls: "react" + (on ? " on" : ""), "aria-pressed": on ? "true" : "false",
+      title: `${r.emoji} ${r.by.length}`, text: `${r.emoji} ${r.by.length}`,
+      onclick: () => act("/api/react", {message_id: m.id, emoji: r.emoji, on: !on}),
+    }));
+  }
+  return row;
+}
+
+function actionsRow(m) {
+  const row = el("div", {cls: "actions"});
+  row.append(el("button", {type: "button", text: "Reply", onclick: () => startReply(m)}));
+  for (const e of ["👍", "✅", "👀"]) {
+    row.append(el("button", {type: "button", text: e, "aria-label": `React ${e}`,
+      onclick: () => act("/api/react", {message_id: m.id, emoji: e, on: true})}));
+  }
+  if (!m.thread_id && S.current === m.channel_id) {
+    row.append(el("button", {type: "button", text: "Thread", onclick: () => startThread(m)}));
+  }
+  if (S.me && m.sender === S.me.identity && m.type === "Text") {
+    row.append(el("button", {type: "button", text: "Edit", onclick: () => startEdit(m)}));
+  }
+  const del = el("button", {type: "button", text: "Delete"});
+  del.addEventListener("click", () => {
+    if (del.dataset.armed) { act("/api/delete", {message_id: m.id}); return; }
+    del.dataset.armed = "1"; del.textContent = "Delete?";
+    setTimeout(() => { delete del.dataset.armed; del.textContent = "Delete"; }, 4000);
+  });
+  row.append(del);
+  return row;
+}
+
+function messageItem(m) {
+  const li = el("li", {cls: "msg" + (m.summary ? " has-card" : ""), "data-id": m.id, tabindex: "-1"});
+  const meta = el("div", {cls: "meta"},
+    el("a", {href: `#/p/${m.sender}`, cls: "author", text: m.sender_name}),
+    m.sender_agent ? el("span", {cls: "tag", text: "agent"}) : null,
+    el("time", {datetime: m.created_at, text: fmtTime(m.created_at)}),
+    m.edited_at ? el("span", {cls: "edited", text: "(edited)"}) : null);
+  if (m.thread_id && !S.thread) {
+    const t = S.threads.get(m.thread_id);
+    meta.append(el("a", {cls: "threadlink", href: `#/c/${m.channel_id}/t/${m.thread_id}`,
+      text: `in thread ${t ? t.name : m.thread_id}`}));
+  }
+  li.append(meta);
+  if (m.reply_to_id) {
+    const orig = S.msgs.get(m.reply_to_id);
+    li.append(el("div", {cls: "replyto", text: orig
+      ? `↪ @${orig.sender_name}: ${orig.summary ? "session summary" : orig.content.slice(0, 120)}`
+      : `↪ reply to message ${m.reply_to_id}`}));
+  }
+  if (m.summary) li.append(summaryCard(m.summary, m));
+  else li.append(el("div", {cls: "body" + (m.type === "AgentEvent" ? " event" : ""), text: m.content}));
+  li.append(reactionsRow(m), actionsRow(m));
+  return li;
+}
+
+function shown(m) {
+  return m.channel_id === S.current && (!S.thread || m.thread_id === S.thread);
+}
+
+function renderThreads() {
+  const bar = $("threads");
+  bar.replaceChildren();
+  if (S.thread) {
+    const t = S.threads.get(S.thread);
+    bar.append(el("span", {text: `Thread: ${t ? t.name : S.thread}`}),
+      el("a", {href: `#/c/${S.current}`, text: "← back to the channel"}));
+    return;
+  }
+  for (const t of S.threads.values()) {
+    if (t.channel_id !== S.current || t.archived) continue;
+    bar.append(el("a", {cls: "chip", href: `#/c/${S.current}/t/${t.id}`, text: `🧵 ${t.name}`}));
+  }
+}
+
+function putMessage(m, where) {
+  S.msgs.set(m.id, m);
+  const list = $("messages");
+  const item = messageItem(m);
+  const old = list.querySelector(`li[data-id="${m.id}"]`);
+  if (old) { old.replaceWith(item); return item; }
+  if (where === "top") list.prepend(item); else list.append(item);
+  return item;
+}
+
+async function openChannel(cid, thread) {
+  const t0 = performance.now();
+  S.current = cid; S.thread = thread || null; S.msgs.clear(); S.reactions.clear();
+  S.replyTo = null; S.editing = null; composeNote();
+  const ch = S.channels.get(cid);
+  $("title").textContent = ch ? `#${ch.name}` : `channel ${cid}`;
+  document.title = ch ? `#${ch.name} · Spaces` : "Spaces";
+  for (const b of document.querySelectorAll("button.chan")) {
+    if (Number(b.dataset.id) === cid) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
+  const loading = S.loading = [];  // live messages that arrive while the page is fetched
+  const page = await api(`/api/messages?channel=${cid}` + (S.thread ? `&thread=${S.thread}` : ""));
+  if (S.current !== cid || S.loading !== loading) return;
+  S.loading = null;
+  for (const t of page.threads) S.threads.set(t.id, t);
+  for (const [k, v] of Object.entries(page.reactions)) S.reactions.set(Number(k), v);
+  const list = $("messages");
+  list.replaceChildren();
+  for (const m of page.messages) putMessage(m);
+  for (const [kind, ev] of loading) onEvent(kind, ev);
+  S.oldest = page.messages.length ? page.messages[0].id : null;
+  $("older").hidden = !page.more;
+  renderThreads();
+  list.scrollTop = list.scrollHeight;
+  requestAnimationFrame(() => {
+    const ms = performance.now() - t0;
+    S.lastOpen = {channel: cid, ms, messages: page.messages.length};
+    if (S.firstPaint === null) S.firstPaint = performance.now();
+    document.body.dataset.ready = "1";
+  });
+  markRead();
+}
+
+async function loadOlder() {
+  if (!S.current || !S.oldest) return;
+  const page = await api(`/api/messages?channel=${S.current}&before=${S.oldest}` +
+    (S.thread ? `&thread=${S.thread}` : ""));
+  for (const [k, v] of Object.entries(page.reactions)) S.reactions.set(Number(k), v);
+  for (const m of page.messages.slice().reverse()) putMessage(m, "top");
+  if (page.messages.length) S.oldest = page.messages[0].id;
+  $("older").hidden = !page.more;
+}
+
+function markRead() {
+  clearTimeout(S.readTimer);
+  S.readTimer = setTimeout(() => {
+    const ids = [...S.msgs.keys()];
+    if (!S.current || !ids.length || document.hidden) return;
+    const last = Math.max(...ids);
+    const ch = S.channels.get(S.current);
+    if (ch && ch.last_read >= last) return;
+    if (ch) ch.last_read = last;
+    setUnread(S.current, 0);
+    api("/api/read", {channel: S.current, message_id: last}).catch(() => {});
+  }, 300);
+}
+
+// ---------------------------------------------------------------------------- live events
+
+function onEvent(kind, ev) {
+  const d = ev.data;
+  if (ev.seq) S.lastSeq = ev.seq;
+  if (S.loading && kind.startsWith("message")) { S.loading.push([kind, ev]); return; }
+  if (kind === "message") {
+    if (shown(d)) {
+      const list = $("messages");
+      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+      putMessage(d);
+      if (atBottom) list.scrollTop = list.scrollHeight;
+      const commit = Date.parse(d.created_at);
+      requestAnimationFrame(() => {
+        S.latency.push({id: d.id, ms: Date.now() - commit, push_ms: Date.now() - ev.sent_at * 1000});
+        if (S.latency.length > 10000) S.latency.shift();
+      });
+      markRead();
+    } else if (!S.me || d.sender !== S.me.identity) {
+      const ch = S.channels.get(d.channel_id);
+      if (ch && d.id > ch.last_read) setUnread(d.channel_id, ch.unread + 1);
+    }
+  } else if (kind === "message_edited") {
+    if (S.msgs.has(d.id) && shown(d)) putMessage(d);
+  } else if (kind === "message_deleted") {
+    S.msgs.delete(d.id);
+    const li = $("messages").querySelector(`li[data-id="${d.id}"]`);
+    if (li) li.remove();
+  } else if (kind === "reaction_added" || kind === "reaction_removed") {
+    reactionChange(kind === "reaction_added", d);
+  } else if (kind === "thread") {
+    S.threads.set(d.id, d);
+    if (d.channel_id === S.current) renderThreads();
+  } else if (kind === "sidebar") {
+    loadState().catch(() => {});
+  } else if (kind === "people") {
+    loadPeople();
+  }
+}
+
+function reactionChange(added, d) {
+  const m = S.msgs.get(d.message_id);
+  if (!m) return;
+  const rs = S.reactions.get(d.message_id) || [];
+  let r = rs.find((x) => x.emoji === d.emoji);
+  if (added) {
+    if (!r) { r = {emoji: d.emoji, by: []}; rs.push(r); }
+    if (!r.by.includes(d.identity)) r.by.push(d.identity);
+  } else if (r) {
+    r.by = r.by.filter((x) => x !== d.identity);
+    if (!r.by.length) rs.splice(rs.indexOf(r), 1);
+  }
+  S.reactions.set(d.message_id, rs);
+  const li = $("messages").querySelector(`li[data-id="${d.message_id}"] .reactions`);
+  if (li) li.replaceWith(reactionsRow(m));
+}
+
+function connect() {
+  const es = new EventSource("/events");
+  S.es = es;
+  const kinds = ["message", "message_edited", "message_deleted", "reaction_added",
+    "reaction_removed", "thread", "sidebar", "people"];
+  for (const k of kinds) {
+    es.addEventListener(k, (e) => { try { onEvent(k, JSON.parse(e.data)); } catch (x) { console.error(x); } });
+  }
+  es.addEventListener("hello", () => setConn("live", true));
+  es.addEventListener("reset", () => { setConn("live", true); refresh(); });
+  es.onopen = () => setConn("live", true);
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) {
+      setConn("disconnected", false);
+      api("/api/state").then(() => setTimeout(connect, 1000)).catch((e) => {
+        if (e.status === 403) gate("Your session ended. Run `spacesd web` at your terminal for a new link.");
+        else setTimeout(connect, 2000);
+      });
+    } else setConn("reconnecting…", false);
+  };
+}
+
+function setConn(text, ok) {
+  const c = $("conn");
+  c.textContent = text;
+  c.classList.toggle("ok", ok);
+}
+
+async function refresh() {
+  await loadState();
+  if (S.current) await openChannel(S.current, S.thread);
+}
+
+// ---------------------------------------------------------------------------- compose
+
+function composeNote() {
+  const note = $("compose-note");
+  let text = "";
+  if (S.editing) text = `Editing message ${S.editing.id}`;
+  else if (S.replyTo) text = `Replying to @${S.replyTo.sender_name}`;
+  else if (S.thread) {
+    const t = S.threads.get(S.thread);
+    text = `Posting in thread ${t ? t.name : S.thread}`;
+  }
+  $("compose-note-text").textContent = text;
+  note.hidden = !text;
+}
+
+function startReply(m) { S.replyTo = m; S.editing = null; composeNote(); $("text").focus(); }
+
+function startEdit(m) {
+  S.editing = m; S.replyTo = null; composeNote();
+  $("text").value = m.content; $("text").focus();
+}
+
+async function startThread(m) {
+  const name = ($("text").value.trim() || m.content).slice(0, 100).replace(/\s+/g, " ") || "thread";
+  await act("/api/thread", {channel: m.channel_id, name});
+}
+
+function cancelCompose() {
+  if (S.editing) $("text").value = "";
+  S.editing = null; S.replyTo = null; composeNote();
+}
+
+async function act(path, body) {
+  $("compose-error").textContent = "";
+  try { return await api(path, body); } catch (e) {
+    $("compose-error").textContent = e.message;
+    return null;
+  }
+}
+
+async function submit(ev) {
+  ev.preventDefault();
+  const box = $("text");
+  const content = box.value;
+  if (!content.trim() || !S.current) return;
+  let ok;
+  if (S.editing) ok = await act("/api/edit", {message_id: S.editing.id, content});
+  else ok = await act("/api/send", {channel: S.current, content, thread_id: S.thread,
+    reply_to_id: S.replyTo ? S.replyTo.id : null});
+  if (ok) { box.value = ""; S.editing = null; S.replyTo = null; composeNote(); }
+}
+
+// ---------------------------------------------------------------------------- panel: search, people
+
+function openPanel(title, note, items) {
+  $("panel-title").textContent = title;
+  $("panel-note").textContent = note || "";
+  const ol = $("panel-list");
+  ol.replaceChildren(...items);
+  $("panel").hidden = false;
+}
+
+function closePanel() {
+  $("panel").hidden = true;
+  if (/^#\/(p|s)\//.test(location.hash)) history.replaceState(null, "", `#/c/${S.current}`);
+}
+
+function resultItem(m) {
+  const ch = S.channels.get(m.channel_id);
+  const li = el("li", {cls: "msg result"},
+    el("div", {cls: "meta"}, el("a", {href: `#/c/${m.channel_id}`, text: ch ? `#${ch.name}` : `channel ${m.channel_id}`}),
+      el("span", {cls: "author", text: " @" + m.sender_name}), el("time", {text: fmtTime(m.created_at)})));
+  li.append(m.summary ? summaryCard(m.summary, m) : el("div", {cls: "body", text: m.content}));
+  return li;
+}
+
+async function search(q) {
+  const res = await api(`/api/search?q=${encodeURIComponent(q)}`);
+  openPanel(`Search: ${q}`, `${res.results.length} found${res.results.length === 50 ? " (newest 50)" : ""} — searched ${res.scope}.`,
+    res.results.map(resultItem));
+}
+
+async function showPerson(hex) {
+  if (!S.people.length) await loadPeople();
+  const p = S.people.find((x) => x.identity === hex);
+  const items = [];
+  if (p) {
+    const dl = el("dl", {cls: "person-facts"});
+    fact(dl, "Name", p.display_name || p.username);
+    fact(dl, "Kind", p.is_agent ? "agent" : "person");
+    fact(dl, "Presence", p.online ? "online" : `offline${p.last_seen ? " since " + fmtTime(p.last_seen) : ""}`);
+    fact(dl, "Status", p.status);
+    fact(dl, "Identity", p.identity);
+    items.push(el("li", null, dl));
+  }
+  const res = await api(`/api/search?q=${encodeURIComponent(p ? p.username : hex)}`).catch(() => ({results: []}));
+  for (const m of res.results.filter((x) => x.sender === hex).slice(0, 20)) items.push(resultItem(m));
+  openPanel(p ? `@${p.username}` : "Participant", "Profile and recent messages and summaries.", items);
+}
+
+// ---------------------------------------------------------------------------- routing, keys
+
+function go(hash) { if (location.hash !== hash) location.hash = hash; else route(); }
+
+async function route() {
+  const h = location.hash;
+  let m;
+  if ((m = /^#\/c\/(\d+)(?:\/t\/(\d+))?$/.exec(h))) {
+    const cid = Number(m[1]), tid = m[2] ? Number(m[2]) : null;
+    if (cid !== S.current || tid !== S.thread) await openChannel(cid, tid);
+    closeMenu();
+  } else if ((m = /^#\/p\/([0-9a-f]{64})$/.exec(h))) {
+    await showPerson(m[1]);
+  } else if (!S.current) {
+    const want = S.defaultChannel;
+    let first = null;
+    for (const ch of S.channels.values()) {
+      if (first === null) first = ch.id;
+      if (String(ch.id) === String(want) || ch.name === String(want).replace(/^#/, "")) { first = ch.id; break; }
+    }
+    if (first !== null) history.replaceState(null, "", `#/c/${first}`), await openChannel(first);
+  }
+}
+
+function closeMenu() {
+  document.body.classList.remove("menu-open");
+  $("menu").setAttribute("aria-expanded", "false");
+}
+
+function moveChannel(step) {
+  const ids = [...S.channels.keys()];
+  const i = ids.indexOf(S.current);
+  const next = ids[(i + step + ids.length) % ids.length];
+  if (next !== undefined) go(`#/c/${next}`);
+}
+
+function moveMessage(step) {
+  const items = [...$("messages").querySelectorAll("li.msg")];
+  if (!items.length) return;
+  const i = items.indexOf(document.activeElement);
+  const next = items[Math.max(0, Math.min(items.length - 1, i < 0 ? items.length - 1 : i + step))];
+  next.focus();
+}
+
+function onKey(e) {
+  const typing = /^(INPUT|TEXTAREA)$/.test(e.target.tagName);
+  if (e.key === "Escape") { cancelCompose(); closePanel(); closeMenu(); return; }
+  if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
+    e.preventDefault(); moveChannel(e.key === "ArrowUp" ? -1 : 1); return;
+  }
+  if (e.altKey && e.key === "m") { e.preventDefault(); $("menu").click(); return; }
+  if (typing) return;
+  if (e.key === "/") { e.preventDefault(); $("q").focus(); }
+  else if (e.key === "j" || e.key === "k") moveMessage(e.key === "j" ? 1 : -1);
+  else if (e.key === "r" || e.key === "e") {
+    const li = document.activeElement.closest && document.activeElement.closest("li.msg");
+    const m = li && S.msgs.get(Number(li.dataset.id));
+    if (m) { e.preventDefault(); if (e.key === "r") startReply(m); else startEdit(m); }
+  } else if (e.key === "c") { e.preventDefault(); $("text").focus(); }
+}
+
+async function main() {
+  document.addEventListener("keydown", onKey);
+  $("compose").addEventListener("submit", submit);
+  $("text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("compose").requestSubmit(); }
+  });
+  $("compose-cancel").addEventListener("click", cancelCompose);
+  $("older").addEventListener("click", loadOlder);
+  $("panel-close").addEventListener("click", closePanel);
+  $("search").addEventListener("submit", (e) => { e.preventDefault(); const q = $("q").value.trim(); if (q) search(q); });
+  $("menu").addEventListener("click", () => {
+    const open = document.body.classList.toggle("menu-open");
+    $("menu").setAttribute("aria-expanded", String(open));
+  });
+  document.addEventListener("visibilitychange", markRead);
+  window.addEventListener("hashchange", () => route().catch(showError));
+  try {
+    await login();
+    await loadState();
+  } catch (e) {
+    gate(e.status === 403 ? "Open the link that `spacesd web` prints at your terminal (each link works once)." : e.message);
+    return;
+  }
+  connect();
+  loadPeople();
+  await route();
+}
+
+function showError(e) { $("compose-error").textContent = e.message || String(e); }
+
+main().catch(showError);
