@@ -10,7 +10,7 @@
 - Every request: `Host` must be this server's own (127.0.0.1:PORT or localhost:PORT: a DNS
   rebinding attack arrives with the attacker's host name); a browser's `Sec-Fetch-Site` must
   be same-origin or none (typed address); a write (POST) must carry an `Origin` equal to the
-  page's own. Anything else is 403 before any handler runs.
+  page's own (the scheme and the Host it was sent to). Anything else is 403 before any handler runs.
 """
 
 from __future__ import annotations
@@ -46,16 +46,12 @@ class Gatekeeper:
     def hosts(self) -> frozenset[str]:
         return frozenset({f"127.0.0.1:{self.port}", f"localhost:{self.port}"})
 
-    @property
-    def origins(self) -> frozenset[str]:
-        return frozenset(f"http://{h}" for h in self.hosts)
-
     def refusal(self, method: str, host: str | None, origin: str | None,
                 fetch_site: str | None) -> str | None:
         """Why a request must be refused (403), or None: see the module docstring."""
         if host not in self.hosts:
             return "unknown Host (this server answers only as 127.0.0.1 or localhost)"
-        if origin is not None and origin not in self.origins:
+        if origin is not None and origin != f"http://{host}":
             return "cross-origin request refused"
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
             return "cross-site request refused"

@@ -196,8 +196,10 @@ class WebServer:
         else:
             try:
                 resp = await handler(request)
-            except web.HTTPException as e:
-                resp = e
+            except web.HTTPException as e:  # no such route or method: an answer, not a crash
+                resp = web.json_response({"error": {"code": "not_found" if e.status == 404
+                                                    else "bad_args", "message": e.reason}},
+                                         status=e.status)
         if not resp.prepared:  # (the event stream sent its own when it began)
             for key, value in SECURITY_HEADERS.items():
                 resp.headers.setdefault(key, value)

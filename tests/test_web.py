@@ -1,0 +1,259 @@
+"""The web view over HTTP (no browser): who gets in (login token once, cookie after it), the
+Host/Origin/Sec-Fetch-Site refusals, the security headers, the API's answers and errors, the
+event stream, and the full-text search it uses (SQLite FTS5, kept by triggers)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spacesd.model import Identity, Message, MessageType
+from spacesd.store import Store, fts_query
+from tests.conftest import ThreadDaemon
+
+STATIC = Path(__file__).resolve().parent.parent / "spacesd" / "web" / "static"
+
+
+class Http:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.origin = f"http://127.0.0.1:{port}"
+        self.cookie: str | None = None
+
+    def request(self, method: str, path: str, body: Any = None, *, host: str | None = None,
+                origin: str | None = "same", headers: dict[str, str] | None = None,
+                cookie: bool = True) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        hdrs = {"Host": host or f"127.0.0.1:{self.port}"}
+        if origin == "same":
+            if method != "GET":
+                hdrs["Origin"] = self.origin
+        elif origin is not None:
+            hdrs["Origin"] = origin
+        if cookie and self.cookie:
+            hdrs["Cookie"] = self.cookie
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        hdrs.update(headers or {})
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        out = resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        conn.close()
+        return out
+
+    def login(self, token: str) -> int:
+        status, headers, _ = self.request("POST", "/login", {"token": token})
+        if status == 200:
+            self.cookie = headers["set-cookie"].split(";")[0]
+        return status
+
+
+def start_web(daemon: ThreadDaemon) -> tuple[Http, str]:
+    res = daemon.ok("web", port=0)
+    assert res["url"].startswith(f"http://127.0.0.1:{res['port']}/#t=")
+    return Http(res["port"]), res["url"].split("#t=", 1)[1]
+
+
+def test_login_token_works_once_and_gives_an_httponly_strict_cookie(daemon: ThreadDaemon
+                                                                     ) -> None:
+    web, token = start_web(daemon)
+    assert web.request("GET", "/api/state")[0] == 403
+    assert web.login("not-the-token") == 403
+    status, headers, _ = web.request("POST", "/login", {"token": token})
+    assert status == 200
+    cookie = headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    web.cookie = cookie.split(";")[0]
+    assert web.request("GET", "/api/state")[0] == 200
+    other = Http(web.port)
+    assert other.login(token) == 403  # used up
+    assert other.request("GET", "/api/state")[0] == 403
+    assert other.request("GET", "/events")[0] == 403
+    # a second `spacesd web` mints a new link for the same server
+    again = daemon.ok("web", port=0)
+    assert again["port"] == web.port
+    assert other.login(again["url"].split("#t=", 1)[1]) == 200
+    assert web.request("POST", "/logout", {})[0] == 200
+    assert web.request("GET", "/api/state")[0] == 403
+
+
+def test_foreign_host_origin_or_site_is_refused(daemon: ThreadDaemon) -> None:
+    web, token = start_web(daemon)
+    assert web.login(token) == 200
+    state = "/api/state"
+    assert web.request("GET", state)[0] == 200
+    # DNS rebinding: the attacker's name in Host, even with a valid cookie
+    assert web.request("GET", state, host=f"evil.example:{web.port}")[0] == 403
+    assert web.request("GET", "/", host=f"evil.example:{web.port}")[0] == 403
+    assert web.request("GET", state, host="127.0.0.1:1")[0] == 403
+    # cross-origin and cross-site requests
+    assert web.request("GET", state, origin="http://evil.example")[0] == 403
+    assert web.request("GET", state, headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
+    assert web.request("GET", "/events", headers={"Sec-Fetch-Site": "same-site"})[0] == 403
+    send = {"channel": 2, "content": "from elsewhere"}
+    assert web.request("POST", "/api/send", send, origin="http://evil.example")[0] == 403
+    assert web.request("POST", "/api/send", send, origin=None)[0] == 403  # a write needs Origin
+    assert web.request("POST", "/api/send", send,
+                       origin=f"http://localhost:{web.port}")[0] == 403  # not the page's own
+    assert daemon.ok("messages", channel="agent-logs") == []
+    assert web.request("POST", "/api/send", send)[0] == 200
+    assert [m["content"] for m in daemon.ok("messages", channel="agent-logs")] == [
+        "from elsewhere"]
+
+
+def test_security_headers_and_static_files(daemon: ThreadDaemon) -> None:
+    web, _ = start_web(daemon)
+    status, headers, body = web.request("GET", "/")
+    assert status == 200 and b'<script src="/app.js"' in body
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert web.request("GET", "/app.js")[1]["content-type"].startswith("text/javascript")
+    assert web.request("GET", "/nope")[0] == 403  # not public, no session
+    # no inline script, no HTML sinks anywhere in the page's code
+    html = (STATIC / "index.html").read_text()
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html) and " on" not in html.split("<body")[1]
+    js = (STATIC / "app.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                 "new Function", "setInterval"):
+        assert sink not in js, sink
+
+
+def test_api_reads_writes_and_errors(daemon: ThreadDaemon) -> None:
+    web, token = start_web(daemon)
+    assert web.login(token) == 200
+
+    def get(path: str) -> Any:
+        status, _, body = web.request("GET", path)
+        assert status == 200, body
+        return json.loads(body)
+
+    state = get("/api/state")
+    owner = daemon.ok("status")["owner"]
+    assert state["me"]["identity"] == owner and state["me"]["owner"] is True
+    names = [c["name"] for c in state["servers"][0]["channels"]]
+    assert names == ["general", "agent-logs", "system"]
+    general = state["servers"][0]["channels"][0]["id"]
+    before = state["servers"][0]["channels"][0]["unread"]  # the hub's Join messages
+    for i in range(3):
+        daemon.ok("send", channel="general", content=f"m{i}")
+    state = get("/api/state")
+    assert state["servers"][0]["channels"][0]["unread"] == before + 3
+    page = get(f"/api/messages?channel={general}")
+    assert [m["content"] for m in page["messages"]][-3:] == ["m0", "m1", "m2"]
+    last = page["messages"][-1]["id"]
+    status, _, body = web.request("POST", "/api/read", {"channel": general, "message_id": last})
+    assert status == 200, body
+    assert get("/api/state")["servers"][0]["channels"][0]["unread"] == 0
+    status, _, body = web.request("POST", "/api/react", {"message_id": last, "emoji": "👍"})
+    assert status == 200, body
+    page = get(f"/api/messages?channel={general}")
+    assert page["reactions"][str(last)] == [{"emoji": "👍", "by": [owner]}]
+    # errors carry the protocol's codes
+    status, _, body = web.request("GET", "/api/messages?channel=999")
+    assert status == 404 and json.loads(body)["error"]["code"] == "not_found"
+    status, _, body = web.request("GET", "/api/messages?channel=x")
+    assert status == 400 and "channel" in json.loads(body)["error"]["message"]
+    status, _, body = web.request("POST", "/api/send", {"channel": general, "content": ""})
+    assert status == 409 and json.loads(body)["error"]["code"] == "reducer_error"
+    status, _, body = web.request("POST", "/api/edit", {"message_id": last, "content": "x"})
+    assert status == 409  # the daemon sent it, not the owner
+    status, _, body = web.request("POST", "/api/send", "not an object")
+    assert status == 400
+
+
+def test_search_covers_messages_and_summary_facts(daemon: ThreadDaemon) -> None:
+    web, token = start_web(daemon)
+    assert web.login(token) == 200
+    daemon.ok("send", channel="general", content="the rate limiter drops bursts")
+    daemon.ok("post_summary", summary={"session_id": "s1", "task": "fix the flaky websocket test",
+                                       "final_message": "Done: retries added."})
+    status, _, body = web.request("GET", "/api/search?q=websock")
+    found = json.loads(body)
+    assert status == 200 and [m["summary"]["session_id"] for m in found["results"]] == ["s1"]
+    assert "every message" in found["scope"]
+    found = json.loads(web.request("GET", "/api/search?q=rate%20limit")[2])
+    assert [m["content"] for m in found["results"]] == ["the rate limiter drops bursts"]
+    # JSON syntax and FTS5 operators are not searchable text nor query syntax
+    assert json.loads(web.request("GET", "/api/search?q=session_summary")[2])["results"] == []
+    assert json.loads(web.request("GET", "/api/search?q=%22%29%28*%20OR")[2])["results"] == []
+
+
+def test_event_stream_pushes_commits_and_resumes_from_last_event_id(daemon: ThreadDaemon
+                                                                    ) -> None:
+    web, token = start_web(daemon)
+    assert web.login(token) == 200
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    assert web.cookie is not None
+    conn.request("GET", "/events", headers={"Host": f"127.0.0.1:{web.port}",
+                                            "Cookie": web.cookie})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("Content-Type") == "text/event-stream"
+    sent = daemon.ok("send", channel="general", content="pushed")
+
+    def next_event() -> dict[str, Any]:
+        fields: dict[str, str] = {}
+        while True:
+            line = resp.readline().decode().rstrip("\n")
+            if not line:
+                if "data" in fields:
+                    return {"id": fields.get("id"), **json.loads(fields["data"])}
+                continue
+            key, _, value = line.partition(": ")
+            fields[key] = value
+
+    assert next_event()["event"] == "hello"
+    ev = next_event()
+    assert ev["event"] == "message" and ev["data"]["id"] == sent["id"]
+    assert ev["data"]["content"] == "pushed" and ev["id"] == str(ev["seq"])
+    conn.close()
+    daemon.ok("call", reducer="edit_message", args=[sent["id"], "pushed, edited"])
+    # a page that reconnects with Last-Event-ID gets what it missed, in order
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    conn.request("GET", "/events", headers={"Host": f"127.0.0.1:{web.port}",
+                                            "Cookie": web.cookie, "Last-Event-ID": ev["id"]})
+    resp = conn.getresponse()
+    missed = next_event()
+    assert missed["event"] == "message_edited" and missed["data"]["content"] == "pushed, edited"
+    conn.close()
+
+
+def test_fts_index_follows_inserts_edits_deletes_and_is_built_for_old_files(tmp_path: Path
+                                                                            ) -> None:
+    path = tmp_path / "s.sqlite"
+    sender = Identity(7)
+    with Store(path) as store:
+        for name in ("message_fts_insert", "message_fts_delete", "message_fts_update"):
+            store.conn.execute(f"DROP TRIGGER {name}")  # a file from before the index
+        store.conn.execute("DROP TABLE message_fts")
+        for i, text in enumerate(["alpha beta", "beta gamma", "Größe überall"], start=1):
+            store.insert(Message(0, 1, None, sender, text, MessageType.Text, i, None, None))
+    with Store(path) as store:  # reopened: the index is built from the rows there
+        assert [m.id for m in store.search_messages("beta", 10)] == [2, 1]
+        assert [m.id for m in store.search_messages("uberall", 10)] == [3]
+        msg = store.message(1)
+        assert msg is not None
+        msg.content = "delta"
+        store.update(msg)
+        assert [m.id for m in store.search_messages("beta", 10)] == [2]
+        assert [m.id for m in store.search_messages("del", 10)] == [1]
+        store.delete("message", 2)
+        assert store.search_messages("beta", 10) == []
+        assert store.search_messages("gamma", 10, channel_ids=[1]) == []
+        assert store.unread_count(1, 0, 10) == 2 and store.unread_count(1, 0, 1) == 1
+
+
+@pytest.mark.parametrize("text,query", [
+    ("fix rate", '"fix" "rate"*'), ('a"b OR (c*', '"a" "b" "OR" "c"*'), ("  ", None)])
+def test_fts_query_quotes_every_word(text: str, query: str | None) -> None:
+    assert fts_query(text) == query

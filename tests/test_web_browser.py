@@ -1,0 +1,281 @@
+"""The web view in a real headless Chromium (Debian's, through chromedriver and Selenium): the
+login link, messages pushed without a reload (from `spacesd send`, edits, deletions,
+reactions, threads), summary cards, unread counts, compose, search, keyboard use, markup that
+stays text, and screenshots of the main views at desktop and phone width (build/web/*.png)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import browser
+from tests.conftest import SpacesEnv, ThreadDaemon, make_spaces_env
+
+why = browser.missing()
+if why is not None and os.environ.get("CI") == "true":
+    raise RuntimeError(f"the web view's browser tests cannot run: {why}")
+pytestmark = pytest.mark.skipif(why is not None, reason=why or "")
+
+SUMMARY = {
+    "session_id": "5f0c2a8e-1111-2222-3333-444455556666", "agent_kind": "claude-code",
+    "host": "dev-laptop", "project": "/home/dev/src/acme-api", "git_branch": "fix/rate-limit",
+    "task": "Fix the rate limiter's burst handling",
+    "files": ["src/limiter.py", "tests/test_limiter.py"],
+    "commands": ["pytest -q", "git commit -m 'limiter: bursts'"], "commands_total": 7,
+    "failed_commands": [{"command": "pytest -q tests/test_limiter.py", "exit": 1}],
+    "tests": [{"command": "pytest -q", "result": "8 passed", "ok": True}],
+    "commits": [{"sha": "3e1f2a9c0ffee", "message": "limiter: bursts"}],
+    "tokens": {"input": 1200, "output": 800, "cache_read": 5000, "cache_creation": 0},
+    "duration_s": 754, "model": "claude-sonnet-4-5",
+    "final_message": "Bursts are now smoothed; 8 tests pass.",
+}
+XSS = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>&lt;b&gt;'
+
+
+class Site:
+    def __init__(self, env: SpacesEnv, daemon: ThreadDaemon, page: browser.Browser) -> None:
+        self.env, self.daemon, self.page = env, daemon, page
+        self.channels = {c["name"]: c["id"] for c in daemon.ok("channels")}
+
+    def open(self, channel: str = "agent-logs") -> None:
+        url = self.daemon.ok("web", port=0)["url"]
+        self.page.driver.get(url)
+        self.page.wait_js("return document.body.dataset.ready === '1'")
+        self.go(channel)
+
+    def go(self, channel: str) -> None:
+        cid = self.channels[channel]
+        self.page.js("location.hash = arguments[0]", f"#/c/{cid}")
+        self.page.wait_js(f"return window.spaces.current === {cid} && "
+                          f"window.spaces.lastOpen && window.spaces.lastOpen.channel === {cid}")
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "spacesd", *args], env=self.env.env,
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def texts(self, selector: str = "#messages li.msg .body") -> list[str]:
+        got: list[str] = self.page.js(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)",
+            selector)
+        return got
+
+    def text_of(self, text: str, selector: str = "#messages li.msg") -> str:
+        """The whole text of the (current) element holding `text`, '' if none does."""
+        found: str = self.page.js(
+            "const e = [...document.querySelectorAll(arguments[0])]"
+            ".find(e => e.textContent.includes(arguments[1])); return e ? e.innerText : ''",
+            selector, text)
+        return found
+
+    def wait_text(self, text: str, selector: str = "#messages li.msg") -> Any:
+        return self.page.wait(lambda: self.page.js(
+            "return [...document.querySelectorAll(arguments[0])]"
+            ".find(e => e.textContent.includes(arguments[1])) || null", selector, text),
+            what=f"{text!r} in {selector}")
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Site]:
+    root = Path(tempfile.mkdtemp(prefix="spc-web-", dir="/tmp"))
+    env, _ = make_spaces_env(root)
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env.env)
+    daemon = ThreadDaemon(env).start()
+    page = browser.Browser()
+    try:
+        yield Site(env, daemon, page)
+    finally:
+        page.close()
+        daemon.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_cli_message_appears_live_without_reload(site: Site) -> None:
+    site.open("agent-logs")
+    site.page.js("window.__sameDocument = true")
+    site.cli("send", "agent-logs", "hello from the CLI")
+    site.wait_text("hello from the CLI")
+    assert site.page.js("return window.__sameDocument") is True  # no reload happened
+    assert "#t=" not in site.page.driver.current_url  # the token left the address bar
+    samples = site.page.wait_js("return window.spaces.latency.length && window.spaces.latency")
+    assert 0 <= samples[-1]["ms"] < 5000, samples
+
+
+def test_markup_in_a_message_is_inert_text(site: Site) -> None:
+    site.open("agent-logs")
+    site.cli("send", "agent-logs", XSS)
+    item = site.wait_text("onerror")
+    assert item.find_element("css selector", ".body").text == XSS
+    assert site.page.js("return window.pwned === undefined")
+    assert site.page.js("return document.querySelectorAll('#messages img, #messages script')"
+                        ".length") == 0
+    summary = {**SUMMARY, "session_id": "xss-session", "task": XSS, "final_message": XSS}
+    site.daemon.ok("post_summary", summary=summary)
+    card = site.wait_text("xss-sess", "#messages article.card")
+    assert XSS in card.text
+    assert site.page.js("return window.pwned === undefined")
+
+
+def test_summary_card_shows_the_session_facts(site: Site) -> None:
+    site.open("agent-logs")
+    site.daemon.ok("post_summary", summary=SUMMARY)
+    card = site.wait_text("Fix the rate limiter", "#messages article.card")
+    text = card.text
+    for label in ("Task", "Files", "Commands", "Tests", "Commits", "Tokens", "Duration",
+                  "Participant"):
+        assert label in text, label
+    for fact in ("claude-code on dev-laptop", "/home/dev/src/acme-api · fix/rate-limit",
+                 "src/limiter.py", "7 run, 1 failed", "pytest -q tests/test_limiter.py",
+                 "8 passed", "3e1f2a9c0f limiter: bursts", "7000", "12 min 34 s",
+                 "session 5f0c2a8e", "Bursts are now smoothed; 8 tests pass."):
+        assert fact in text, fact
+    failed = card.find_element("css selector", "ul.failed li")
+    assert failed.text == "pytest -q tests/test_limiter.py"
+    link = card.find_element("css selector", "a.who")
+    me = site.daemon.ok("status")["identity"]
+    assert link.get_attribute("href").endswith(f"#/p/{me}")
+    link.click()
+    site.page.wait_js("return !document.getElementById('panel').hidden")
+    assert "@" in site.page.js("return document.getElementById('panel-title').textContent")
+    site.page.screenshot("desktop-participant")
+    site.page.js("document.getElementById('panel-close').click()")
+
+
+def test_edits_deletions_reactions_and_threads_arrive_live(site: Site) -> None:
+    site.open("general")
+    sent = site.daemon.ok("send", channel="general", content="to be edited")
+    gone = site.daemon.ok("send", channel="general", content="to be deleted")
+    site.wait_text("to be deleted")
+    site.daemon.ok("call", reducer="edit_message", args=[sent["id"], "edited text"])
+    site.daemon.ok("call", reducer="delete_message", args=[gone["id"]])
+    site.daemon.ok("call", reducer="add_reaction", args=[sent["id"], "🚀"])
+    site.page.wait(lambda: "(edited)" in site.text_of("edited text")
+                   and "🚀 1" in site.text_of("edited text"), what="edit+react")
+    site.page.wait(lambda: "to be deleted" not in " ".join(site.texts()), what="deletion")
+    site.daemon.ok("call", reducer="create_thread", args=[site.channels["general"], "design"])
+    thread = site.page.wait_js("return [...document.querySelectorAll('#threads a.chip')]"
+                               ".find(a => a.textContent.includes('design')) || null")
+    tid = int(thread.get_attribute("href").rsplit("/", 1)[1])
+    site.daemon.ok("send", channel="general", content="inside the thread", thread_id=tid)
+    site.wait_text("in thread design")
+    site.page.driver.find_element("css selector", f"#threads a.chip[href$='/t/{tid}']").click()
+    site.page.wait_js(f"return window.spaces.thread === {tid} && window.spaces.lastOpen")
+    site.wait_text("inside the thread")
+    assert "edited text" not in " ".join(site.texts())
+
+
+def test_compose_post_reply_edit_react_delete_as_the_owner(site: Site) -> None:
+    site.open("general")
+    box = site.page.driver.find_element("id", "text")
+    box.send_keys("posted from the page")
+    box.send_keys("\n")
+    item = site.wait_text("posted from the page")
+    owner = site.daemon.ok("status")["owner"]
+    stored = site.daemon.ok("messages", channel="general", limit=1)[0]
+    assert stored["content"] == "posted from the page" and stored["sender"] == owner
+    item.click()
+    site.page.js("document.activeElement.blur(); arguments[0].focus()", item)
+    item.send_keys("r")
+    box.send_keys("a reply\n")
+    reply = site.wait_text("a reply")
+    assert "↪ @" in reply.text
+    assert site.daemon.ok("messages", channel="general", limit=1)[0]["reply_to_id"] == stored["id"]
+    site.page.js("arguments[0].focus()", item)
+    item.send_keys("e")
+    box.clear()
+    box.send_keys("posted, then edited\n")
+    site.wait_text("posted, then edited")
+    item = site.wait_text("posted, then edited")
+    item.find_element("css selector", ".actions button[aria-label='React 👍']").click()
+    site.page.wait(lambda: "👍 1" in site.text_of("posted, then edited"), what="reaction")
+    item = site.wait_text("posted, then edited")
+    delete = [b for b in item.find_elements("css selector", ".actions button")
+              if b.text == "Delete"][0]
+    delete.click()
+    delete.click()
+    site.page.wait(lambda: "posted, then edited" not in " ".join(site.texts()), what="gone")
+    assert all(m["id"] != stored["id"] for m in site.daemon.ok("messages", channel="general"))
+
+
+def test_unread_counts_search_and_keyboard(site: Site) -> None:
+    site.open("agent-logs")
+    site.page.wait_js("return document.querySelector(`button.chan[aria-current=page]`)")
+    for i in range(3):
+        site.daemon.ok("send", channel="system" if False else "general", content=f"unread {i}")
+    general = site.channels["general"]
+    badge = f"button.chan[data-id='{general}'] .unread"
+    site.page.wait(lambda: site.page.js(f"return document.querySelector(\"{badge}\").textContent")
+                   == "3", what="3 unread")
+    # keyboard: Alt+ArrowUp moves to the channel above (general), which clears its count
+    body = site.page.driver.find_element("tag name", "body")
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    ActionChains(site.page.driver).key_down(Keys.ALT).send_keys(Keys.ARROW_UP).key_up(
+        Keys.ALT).perform()
+    site.page.wait_js(f"return window.spaces.current === {general}")
+    site.page.wait(lambda: site.page.js(f"return document.querySelector(\"{badge}\").hidden"),
+                   what="read")
+    # "/" focuses search; Enter searches messages and summaries
+    body.send_keys("/")
+    assert site.page.js("return document.activeElement.id") == "q"
+    site.page.driver.find_element("id", "q").send_keys("limiter burst\n")
+    site.page.wait_js("return !document.getElementById('panel').hidden && "
+                      "document.querySelectorAll('#panel-list li').length > 0")
+    note = site.page.js("return document.getElementById('panel-note').textContent")
+    assert "searched every message and session summary" in note
+    site.page.screenshot("desktop-search")
+    body.send_keys(Keys.ESCAPE)
+    assert site.page.js("return document.getElementById('panel').hidden")
+
+
+def test_without_a_token_the_page_shows_how_to_get_in(site: Site) -> None:
+    fresh = browser.Browser()
+    try:
+        port = site.daemon.ok("web", port=0)["port"]
+        fresh.driver.get(f"http://127.0.0.1:{port}/")
+        fresh.wait_js("return !document.getElementById('gate').hidden")
+        assert "spacesd web" in fresh.js("return document.getElementById('gate-text')"
+                                         ".textContent")
+        fresh.driver.get(f"http://127.0.0.1:{port}/#t=forged")
+        fresh.wait_js("return !document.getElementById('gate').hidden")
+        status = fresh.js("return fetch('/api/state').then(r => r.status)")
+        assert status == 403
+    finally:
+        fresh.close()
+
+
+def test_screenshots_of_the_main_views(site: Site) -> None:
+    """Desktop (1280 px) and phone (320 px) views, saved as build artefacts."""
+    site.open("agent-logs")
+    site.page.size(*browser.DESKTOP)
+    site.page.js("document.getElementById('messages').scrollTop = 1e9")
+    site.page.screenshot("desktop-channel")
+    site.page.size(*browser.PHONE)
+    site.go("agent-logs")
+    width = site.page.js("return document.documentElement.scrollWidth")
+    assert width <= 320, f"the page is {width} px wide at a 320 px viewport"
+    site.page.js("document.getElementById('messages').scrollTop = 1e9")
+    site.page.screenshot("phone-channel")
+    site.page.js("document.getElementById('menu').click()")
+    site.page.wait_js("return document.body.classList.contains('menu-open')")
+    site.page.screenshot("phone-sidebar")
+    site.page.js("document.getElementById('menu').click()")
+    site.page.size(*browser.DESKTOP)
+    shots = sorted(p.name for p in browser.ARTIFACTS.glob("*.png"))
+    assert {"desktop-channel.png", "phone-channel.png", "phone-sidebar.png"} <= set(shots)
+    errors = site.page.console_errors()
+    assert not [e for e in errors if "favicon" not in e], json.dumps(errors)
