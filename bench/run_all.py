@@ -10,7 +10,9 @@ goal:
   rows/s);
 - bench_stdb.py: post-to-peer latency A -> server -> B on loopback, on the stand-in and the real
   SpacetimeDB side by side (goal: p50 < 20 ms on the real one), and a reducer call's round trip
-  through the daemon on each.
+  through the daemon on each;
+- bench_web.py: the web view in a real headless Chromium: first paint of a channel of
+  1,000,000 stored messages (goal: < 300 ms) and commit -> on screen (goal: p50 < 100 ms).
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -40,6 +42,8 @@ def main() -> int:
          "--rows", "100000" if opts.quick else "1000000"],
         ["bench_codec.py"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
+        ["bench_web.py", "--rows", "100000" if opts.quick else "1000000",
+         "--loads", "5" if opts.quick else "10", "--messages", "50" if opts.quick else "200"],
     ]
     failed = []
     t0 = time.perf_counter()

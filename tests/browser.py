@@ -86,7 +86,7 @@ class Browser:
 
     def console_errors(self) -> list[str]:
         try:
-            logs = self.driver.get_log("browser")
+            logs: list[dict[str, Any]] = self.driver.get_log("browser")  # type: ignore[no-untyped-call]
         except Exception:
             return []
         return [json.dumps(x) for x in logs if x.get("level") == "SEVERE"]

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ThreadDaemon
 
 from spacesd.model import Identity, Message, MessageType
 from spacesd.store import Store, fts_query
-from tests.conftest import ThreadDaemon
 
 STATIC = Path(__file__).resolve().parent.parent / "spacesd" / "web" / "static"
 

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import browser
 import pytest
-
-from tests import browser
-from tests.conftest import SpacesEnv, ThreadDaemon, make_spaces_env
+from conftest import SpacesEnv, ThreadDaemon, make_spaces_env
 
 why = browser.missing()
 if why is not None and os.environ.get("CI") == "true":
@@ -203,8 +202,8 @@ def test_compose_post_reply_edit_react_delete_as_the_owner(site: Site) -> None:
     item.find_element("css selector", ".actions button[aria-label='React 👍']").click()
     site.page.wait(lambda: "👍 1" in site.text_of("posted, then edited"), what="reaction")
     item = site.wait_text("posted, then edited")
-    delete = [b for b in item.find_elements("css selector", ".actions button")
-              if b.text == "Delete"][0]
+    delete = next(b for b in item.find_elements("css selector", ".actions button")
+              if b.text == "Delete")
     delete.click()
     delete.click()
     site.page.wait(lambda: "posted, then edited" not in " ".join(site.texts()), what="gone")

@@ -3,7 +3,9 @@
 person: the local human owner where the backend has one (embedded), else the daemon's own
 identity (SpacetimeDB: a person there acts through their machine's daemon).
 
-    GET  /api/state                 who the page acts as, the sidebar, what search covers
+    GET  /api/state[?channel=|?first=1]  who the page acts as, the sidebar, what search
+                                    covers; with either, the first page of `channel` (first:
+                                    of the configured channel), to paint in one round trip
     GET  /api/messages?channel=&before=&thread=
     GET  /api/search?q=&channel=
     GET  /api/people
@@ -96,11 +98,21 @@ class Api:
     def state(self, request: web.Request) -> dict[str, Any]:
         self.daemon.require_cache()
         backend, store, me = self.daemon.backend, self.daemon.backend.store, self.me
+        ref = request.query.get("channel")
+        cid: int | None
+        if ref:
+            cid = self.channel_id(ref)
+        else:  # the configured channel, where the page opens by default
+            found = views.resolve_channel(store, self.daemon.settings.channel, backend.identity)
+            cid = found.channel.id if found is not None else None
         return {"me": {"identity": me.hex, "username": views.sender_name(store, me),
                        "owner": backend.owner_identity is not None},
                 "backend": backend.name, "database": backend.database,
-                "channel": self.daemon.settings.channel,
-                "servers": data.sidebar(store, me), "search": self.search_scope()}
+                "channel": cid, "servers": data.sidebar(store, me),
+                "search": self.search_scope(),
+                # the first page of that channel in the same answer: one round trip to paint
+                "page": (data.channel_page(store, cid)
+                         if cid is not None and (ref or request.query.get("first")) else None)}
 
     def search_scope(self) -> str:
         store = self.daemon.backend.store

@@ -93,8 +93,8 @@ function setUnread(cid, n) {
   if (badge) { badge.textContent = unreadText(n); badge.hidden = !n; }
 }
 
-async function loadState() {
-  const st = await api("/api/state");
+async function loadState(query) {
+  const st = await api("/api/state" + (query || ""));
   S.me = st.me; S.servers = st.servers; S.search = st.search; S.defaultChannel = st.channel;
   renderSidebar();
   return st;
@@ -277,7 +277,15 @@ function messageItem(m) {
   }
   if (m.summary) li.append(summaryCard(m.summary, m));
   else li.append(el("div", {cls: "body" + (m.type === "AgentEvent" ? " event" : ""), text: m.content}));
-  li.append(reactionsRow(m), actionsRow(m));
+  li.append(reactionsRow(m));
+  // The action buttons are made when the message is first pointed at or focused: a page of
+  // 50 messages paints sooner without 300 buttons nobody has asked for yet.
+  const addActions = () => {
+    if (!li.querySelector(".actions")) li.append(actionsRow(S.msgs.get(m.id) || m));
+  };
+  li.addEventListener("mouseenter", addActions, {once: true});
+  li.addEventListener("focusin", addActions, {once: true});
+  li.addEventListener("click", addActions, {once: true});
   return li;
 }
 
@@ -310,8 +318,7 @@ function putMessage(m, where) {
   return item;
 }
 
-async function openChannel(cid, thread) {
-  const t0 = performance.now();
+function prepareChannel(cid, thread) {
   S.current = cid; S.thread = thread || null; S.msgs.clear(); S.reactions.clear();
   S.replyTo = null; S.editing = null; composeNote();
   const ch = S.channels.get(cid);
@@ -321,9 +328,20 @@ async function openChannel(cid, thread) {
     if (Number(b.dataset.id) === cid) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   }
-  const loading = S.loading = [];  // live messages that arrive while the page is fetched
+  S.loading = [];  // live messages that arrive while the page is fetched
+  return S.loading;
+}
+
+async function openChannel(cid, thread) {
+  const t0 = performance.now();
+  const loading = prepareChannel(cid, thread);
   const page = await api(`/api/messages?channel=${cid}` + (S.thread ? `&thread=${S.thread}` : ""));
   if (S.current !== cid || S.loading !== loading) return;
+  renderPage(cid, page, t0);
+}
+
+function renderPage(cid, page, t0) {
+  const loading = S.loading || [];
   S.loading = null;
   for (const t of page.threads) S.threads.set(t.id, t);
   for (const [k, v] of Object.entries(page.reactions)) S.reactions.set(Number(k), v);
@@ -635,16 +653,31 @@ async function main() {
   });
   document.addEventListener("visibilitychange", markRead);
   window.addEventListener("hashchange", () => route().catch(showError));
+  // One round trip to the first paint: the sidebar and the channel's newest page come in
+  // one answer; the event stream opens beside it (its messages wait for the page).
+  const m = /^#\/c\/(\d+)$/.exec(location.hash);
+  let st;
   try {
     await login();
-    await loadState();
+    S.loading = [];
+    connect();
+    st = await loadState(m ? `?channel=${m[1]}` : "?first=1");
   } catch (e) {
+    if (S.es) S.es.close();
     gate(e.status === 403 ? "Open the link that `spacesd web` prints at your terminal (each link works once)." : e.message);
     return;
   }
-  connect();
+  if (st.page && st.channel !== null) {
+    if (!m) history.replaceState(null, "", `#/c/${st.channel}`);
+    const buffered = S.loading || [];
+    prepareChannel(st.channel, null);
+    S.loading = buffered;
+    renderPage(st.channel, st.page, 0);
+  } else {
+    S.loading = null;
+    await route();
+  }
   loadPeople();
-  await route();
 }
 
 function showError(e) { $("compose-error").textContent = e.message || String(e); }
