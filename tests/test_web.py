@@ -4,6 +4,7 @@ event stream, and the full-text search it uses (SQLite FTS5, kept by triggers)."
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import re
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ThreadDaemon
+from conftest import SpacesEnv, ThreadDaemon, make_spaces_env
+from testutil import free_port
 
 from spacesd.model import Identity, Message, MessageType
 from spacesd.store import Store, fts_query
@@ -257,3 +259,55 @@ def test_fts_index_follows_inserts_edits_deletes_and_is_built_for_old_files(tmp_
     ("fix rate", '"fix" "rate"*'), ('a"b OR (c*', '"a" "b" "OR" "c"*'), ("  ", None)])
 def test_fts_query_quotes_every_word(text: str, query: str | None) -> None:
     assert fts_query(text) == query
+
+
+def test_the_view_on_spacetimedb_reads_the_cache_and_writes_as_the_daemon(
+        spaces_env: SpacesEnv) -> None:
+    """On SpacetimeDB (the stand-in server) the page reads the daemon's cache, its search
+    says what the cache covers, its writes are the daemon's own (no local owner there), and
+    a message another machine posts is pushed to the page."""
+    from test_stdb_e2e import ServerProcess
+
+    from spacesd.daemon.spacetimedb import SpacetimeBackend
+
+    server = ServerProcess(spaces_env.root / "stdb", free_port()).start()
+    daemon = ThreadDaemon(spaces_env, backend_class=functools.partial(
+        SpacetimeBackend, host=server.url, database=server.database))
+    other = ThreadDaemon(make_spaces_env(spaces_env.root / "other")[0],
+                         backend_class=functools.partial(
+                             SpacetimeBackend, host=server.url, database=server.database),
+                         agent_name="other-machine")
+    try:
+        daemon.start()
+        web, token = start_web(daemon)
+        assert web.login(token) == 200
+        state = json.loads(web.request("GET", "/api/state?first=1")[2])
+        me = daemon.ok("status")["identity"]
+        assert state["backend"] == "spacetimedb" and state["me"] == {
+            "identity": me, "username": daemon.ok("status")["username"], "owner": False}
+        assert "cache" in state["search"] and "older ones are not searched" in state["search"]
+        general = next(c["id"] for c in state["servers"][0]["channels"] if c["name"] == "general")
+        status, _, body = web.request("POST", "/api/send",
+                                      {"channel": general, "content": "from the page"})
+        assert status == 200, body
+        assert daemon.ok("messages", channel="general", limit=1)[0]["sender"] == me
+        conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=20)
+        assert web.cookie is not None
+        conn.request("GET", "/events", headers={"Host": f"127.0.0.1:{web.port}",
+                                                "Cookie": web.cookie})
+        resp = conn.getresponse()
+        assert resp.readline().startswith(b"retry:")
+        other.start()
+        other.ok("send", channel="general", content="from another machine")
+        seen = b""
+        while b"from another machine" not in seen:
+            line = resp.readline()
+            assert line, "the stream ended"
+            seen += line
+        conn.close()
+        found = json.loads(web.request("GET", "/api/search?q=another%20machine")[2])
+        assert [m["content"] for m in found["results"]] == ["from another machine"]
+    finally:
+        other.stop()
+        daemon.stop()
+        server.stop()
