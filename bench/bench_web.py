@@ -18,6 +18,7 @@ the machine's own Spaces is never touched.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -109,6 +110,8 @@ def main() -> int:
         page.wait_js("return document.body.dataset.ready === '1'")
         paints, switches = first_paint(page, web["port"], channel, opts.loads)
         total = _ok(daemon.socket, "status")["counts"]["message"]
+        print(f"  first paints (ms): {', '.join(f'{p:.0f}' for p in paints)}; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"  first paint of #general ({total:,} messages), {opts.loads} loads: p50 "
               f"{statistics.median(paints):.0f} ms, max {max(paints):.0f} ms; "
               f"switch to it: p50 {statistics.median(switches):.0f} ms, "

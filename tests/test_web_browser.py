@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,19 @@ def test_without_a_token_the_page_shows_how_to_get_in(site: Site) -> None:
         assert status == 403
     finally:
         fresh.close()
+
+
+def test_leaving_the_page_closes_its_stream(site: Site) -> None:
+    """A browser opens at most 6 connections to one host: a page left for another must close
+    its event stream, or the 7th visit waits for a connection (it did: 57 s)."""
+    site.open("general")
+    port = site.daemon.ok("web", port=0)["port"]
+    for _ in range(8):
+        site.page.driver.get("about:blank")
+        t0 = time.monotonic()
+        site.page.driver.get(f"http://127.0.0.1:{port}/#/c/{site.channels['general']}")
+        site.page.wait_js("return window.spaces.firstPaint !== null", timeout=8)
+        assert time.monotonic() - t0 < 8, "a visit waited for a connection"
 
 
 def test_screenshots_of_the_main_views(site: Site) -> None:

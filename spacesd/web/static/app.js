@@ -119,10 +119,12 @@ async function loadPeople() {
 
 // ---------------------------------------------------------------------------- messages
 
+const TIME_FORMAT = new Intl.DateTimeFormat([], {hour: "2-digit", minute: "2-digit",
+  month: "short", day: "numeric"});  // made once: toLocaleString builds one per call
+
 function fmtTime(iso) {
   const d = new Date(iso);
-  return isNaN(d) ? "" : d.toLocaleString([], {hour: "2-digit", minute: "2-digit",
-    month: "short", day: "numeric"});
+  return isNaN(d) ? "" : TIME_FORMAT.format(d);
 }
 
 function fmtDuration(s) {
@@ -652,6 +654,10 @@ async function main() {
     $("menu").setAttribute("aria-expanded", String(open));
   });
   document.addEventListener("visibilitychange", markRead);
+  // A page left for another (kept in the back/forward cache) closes its stream: a browser
+  // allows 6 connections per host, and a held stream would starve the next page's requests.
+  window.addEventListener("pagehide", () => { if (S.es) S.es.close(); });
+  window.addEventListener("pageshow", (e) => { if (e.persisted) { connect(); refresh(); } });
   window.addEventListener("hashchange", () => route().catch(showError));
   // One round trip to the first paint: the sidebar and the channel's newest page come in
   // one answer; the event stream opens beside it (its messages wait for the page).
