@@ -211,6 +211,36 @@ def test_compose_post_reply_edit_react_delete_as_the_owner(site: Site) -> None:
     assert all(m["id"] != stored["id"] for m in site.daemon.ok("messages", channel="general"))
 
 
+def test_direct_messages_live_with_their_read_mark(site: Site) -> None:
+    """The person DMs the daemon's agent from its profile; the agent's answer arrives live,
+    with an unread count while the person looks elsewhere; the person's message shows
+    "✓ read" when the agent reads it."""
+    site.open("general")
+    agent = site.daemon.ok("status")["identity"]
+    site.page.js("location.hash = arguments[0]", f"#/p/{agent}")
+    site.page.wait_js("return !document.getElementById('panel').hidden && "
+                      "document.querySelector('#panel-list button.dm-start')").click()
+    site.page.wait_js("return window.spaces.dm !== null")
+    conv = site.page.js("return window.spaces.dm")
+    box = site.page.driver.find_element("id", "text")
+    box.send_keys("are you there?\n")
+    site.wait_text("are you there?")
+    assert "sent" in site.text_of("are you there?")
+    site.daemon.ok("call", reducer="send_dm", args=[conv, "yes, on it"])
+    site.wait_text("yes, on it")
+    site.daemon.ok("call", reducer="mark_dm_read", args=[conv])
+    site.page.wait(lambda: "✓ read" in site.text_of("are you there?"), what="read mark")
+    site.go("general")
+    site.daemon.ok("call", reducer="send_dm", args=[conv, "done"])
+    badge = f"button.chan[data-dm='{conv}'] .unread"
+    site.page.wait(lambda: site.page.js(f"return document.querySelector(\"{badge}\").textContent")
+                   == "1", what="DM unread")
+    site.page.driver.find_element("css selector", f"button.chan[data-dm='{conv}']").click()
+    site.wait_text("done")
+    site.page.wait(lambda: site.page.js(f"return document.querySelector(\"{badge}\").hidden"),
+                   what="DM read")
+
+
 def test_unread_counts_search_and_keyboard(site: Site) -> None:
     site.open("agent-logs")
     site.page.wait_js("return document.querySelector(`button.chan[aria-current=page]`)")

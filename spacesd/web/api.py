@@ -13,6 +13,8 @@ identity (SpacetimeDB: a person there acts through their machine's daemon).
     POST /api/edit    {message_id, content}        POST /api/delete {message_id}
     POST /api/react   {message_id, emoji, on}      POST /api/read   {channel, message_id}
     POST /api/thread  {channel, name}
+    GET  /api/dm?conversation=      POST /api/dm_start {identity}
+    POST /api/dm_send {conversation_id, content}   POST /api/dm_read {conversation_id}
 
 An error is `{"error": {"code", "message"}}` with the protocol's codes (400 bad_args, 404
 not_found, 409 reducer_error, 503 unavailable).
@@ -109,6 +111,7 @@ class Api:
                        "owner": backend.owner_identity is not None},
                 "backend": backend.name, "database": backend.database,
                 "channel": cid, "servers": data.sidebar(store, me),
+                "dms": data.conversations(store, me),
                 "search": self.search_scope(),
                 # the first page of that channel in the same answer: one round trip to paint
                 "page": (data.channel_page(store, cid)
@@ -141,6 +144,18 @@ class Api:
                                       before_id=_int(request.query.get("before"), "before"))
         return {"query": text, "scope": self.search_scope(),
                 "results": [data.message_json(store, m) for m in found]}
+
+    def conversation(self, ref: Any) -> int:
+        cid = _int(ref, "conversation_id", required=True)
+        assert cid is not None
+        if data.conversation_of(self.daemon.backend.store, self.me, cid) is None:
+            self.daemon.require_cache()
+            raise OpError("not_found", f"no such conversation: {cid}")
+        return cid
+
+    def dm(self, request: web.Request) -> dict[str, Any]:
+        cid = self.conversation(request.query.get("conversation"))
+        return {"conversation_id": cid, "messages": data.dm_page(self.daemon.backend.store, cid)}
 
     def people(self, request: web.Request) -> dict[str, Any]:
         self.daemon.require_cache()
@@ -177,6 +192,26 @@ class Api:
                                                          required=True)])
         return {"ok": True}
 
+    async def dm_start(self, body: dict[str, Any]) -> dict[str, Any]:
+        other = body.get("identity")
+        if not isinstance(other, str) or len(other) != 64:
+            raise OpError("bad_args", "argument identity must be 64 hex digits")
+        await self.write("start_dm", [other])
+        store, me = self.daemon.backend.store, self.me
+        for c in data.conversations(store, me):
+            if c["other"] == other.lower():
+                return {"conversation_id": c["id"]}
+        raise OpError("internal", "the conversation was started but is not in the store")
+
+    async def dm_send(self, body: dict[str, Any]) -> dict[str, Any]:
+        cid = self.conversation(body.get("conversation_id"))
+        await self.write("send_dm", [cid, _str(body, "content")])
+        return {"ok": True}
+
+    async def dm_read(self, body: dict[str, Any]) -> dict[str, Any]:
+        await self.write("mark_dm_read", [self.conversation(body.get("conversation_id"))])
+        return {"ok": True}
+
     async def thread(self, body: dict[str, Any]) -> dict[str, Any]:
         cid = self.channel_id(body.get("channel"))
         await self.write("create_thread", [cid, _str(body, "name")])
@@ -210,8 +245,10 @@ def _post(func: Any) -> Any:
 def add_routes(app: web.Application, daemon: Daemon) -> None:
     api = Api(daemon)
     for path, read in (("state", api.state), ("messages", api.messages),
-                       ("search", api.search), ("people", api.people)):
+                       ("search", api.search), ("people", api.people), ("dm", api.dm)):
         app.router.add_get(f"/api/{path}", _get(read))
     for path, write in (("send", api.send), ("edit", api.edit), ("delete", api.delete),
-                        ("react", api.react), ("read", api.read), ("thread", api.thread)):
+                        ("react", api.react), ("read", api.read), ("thread", api.thread),
+                        ("dm_start", api.dm_start), ("dm_send", api.dm_send),
+                        ("dm_read", api.dm_read)):
         app.router.add_post(f"/api/{path}", _post(write))

@@ -10,7 +10,16 @@ from typing import Any
 
 from spacesd.daemon import views
 from spacesd.daemon.summary import parse_summary
-from spacesd.model import Identity, Message, MessageType, Reaction, Thread, timestamp_to_iso
+from spacesd.model import (
+    DirectConversation,
+    DirectMessage,
+    Identity,
+    Message,
+    MessageType,
+    Reaction,
+    Thread,
+    timestamp_to_iso,
+)
 from spacesd.store import Changes, Store
 
 PAGE = 50
@@ -102,13 +111,75 @@ def people(store: Store) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------------------------
+# Direct messages (only `me`'s: on the embedded store every conversation is there)
+
+
+DM_PAGE = 200
+
+
+def conversations(store: Store, me: Identity) -> list[dict[str, Any]]:
+    """`me`'s DM conversations, the most recent first, each with the other participant and
+    how many of their messages `me` has not read."""
+    rows = [c for c in store.select("direct_conversation", participant_a=me)
+            + store.select("direct_conversation", participant_b=me)
+            if isinstance(c, DirectConversation)]
+    rows.sort(key=lambda c: c.last_message_at, reverse=True)
+    out = []
+    for c in rows:
+        other = c.participant_b if c.participant_a == me else c.participant_a
+        profile = store.profile(other)
+        out.append({"id": c.id, "other": other.hex, "name": views.sender_name(store, other),
+                    "other_agent": bool(profile is not None and profile.is_agent),
+                    "unread": len(store.select("direct_message", conversation_id=c.id,
+                                               sender=other, read=False)),
+                    "last_message_at": timestamp_to_iso(c.last_message_at)})
+    return out
+
+
+def conversation_of(store: Store, me: Identity, conversation_id: int
+                    ) -> DirectConversation | None:
+    """The conversation if `me` is one of its two participants, else None."""
+    c = store.get("direct_conversation", conversation_id)
+    if not isinstance(c, DirectConversation) or me not in (c.participant_a, c.participant_b):
+        return None
+    return c
+
+
+def dm_json(store: Store, dm: DirectMessage) -> dict[str, Any]:
+    return {"id": dm.id, "conversation_id": dm.conversation_id, "sender": dm.sender.hex,
+            "sender_name": views.sender_name(store, dm.sender), "content": dm.content,
+            "created_at": timestamp_to_iso(dm.created_at),
+            "edited_at": timestamp_to_iso(dm.edited_at) if dm.edited_at is not None else None,
+            "read": dm.read}
+
+
+def dm_page(store: Store, conversation_id: int) -> list[dict[str, Any]]:
+    """The newest DM_PAGE messages of a conversation, oldest first."""
+    rows = store.select("direct_message", conversation_id=conversation_id, order_by="-id",
+                        limit=DM_PAGE)
+    return [dm_json(store, m) for m in reversed(rows) if isinstance(m, DirectMessage)]
+
+
+# --------------------------------------------------------------------------------------------
 # Change events
 
 
-def change_events(store: Store, changes: Changes) -> list[dict[str, Any]]:
-    """What one committed transaction means for the page: the tail's message events (with
-    the web's message objects), reactions added and removed, threads, and `sidebar` when
-    servers, channels, memberships or `me`'s read marks changed (the page asks again)."""
+def _dm_events(store: Store, changes: Changes, me: Identity) -> list[dict[str, Any]]:
+    """`dm` / `dm_edited` (a read flag or an edit) for the messages of `me`'s conversations."""
+    out: list[dict[str, Any]] = []
+    deleted = {m.id for m in changes.deleted("direct_message")}
+    for dm in changes.inserted("direct_message"):
+        if conversation_of(store, me, dm.conversation_id) is not None:
+            out.append({"event": "dm_edited" if dm.id in deleted else "dm",
+                        "data": dm_json(store, dm)})
+    return out
+
+
+def change_events(store: Store, changes: Changes, me: Identity) -> list[dict[str, Any]]:
+    """What one committed transaction means for the page (acting as `me`): the tail's message
+    events (with the web's message objects), reactions added and removed, threads, `me`'s
+    DMs, and `sidebar` when servers, channels, memberships, read marks or `me`'s
+    conversations changed (the page asks again)."""
     out: list[dict[str, Any]] = []
     inserted = {m.id for m in changes.inserted("message")}
     deleted = {m.id for m in changes.deleted("message")}
@@ -126,8 +197,11 @@ def change_events(store: Store, changes: Changes) -> list[dict[str, Any]]:
                                                 "identity": r.identity.hex}})
     for t in changes.inserted("thread"):
         out.append({"event": "thread", "data": thread_json(t)})
+    out += _dm_events(store, changes, me)
     if any(not changes.table(t).is_empty() for t in (
-            "server", "channel", "server_member", "channel_read_state")):
+            "server", "channel", "server_member", "channel_read_state")) or any(
+            me in (c.participant_a, c.participant_b)
+            for c in changes.inserted("direct_conversation")):
         out.append({"event": "sidebar", "data": {}})
     if any(not changes.table(t).is_empty() for t in ("user_profile", "user_presence")):
         out.append({"event": "people", "data": {}})

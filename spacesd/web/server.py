@@ -173,7 +173,9 @@ class WebServer:
 
     def _on_changes(self, changes: Changes) -> None:
         try:
-            events = data.change_events(self.daemon.backend.store, changes)
+            backend = self.daemon.backend
+            events = data.change_events(backend.store, changes,
+                                        backend.owner_identity or backend.identity)
         except Exception:
             log.exception("web: cannot render changes")
             return

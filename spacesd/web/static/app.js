@@ -6,7 +6,7 @@ const S = {
   me: null, servers: [], channels: new Map(), current: null, thread: null,
   msgs: new Map(), reactions: new Map(), threads: new Map(), oldest: null,
   replyTo: null, editing: null, people: [], latency: [], firstPaint: null, es: null,
-  readTimer: null, lastSeq: 0, loading: null,
+  readTimer: null, lastSeq: 0, loading: null, dm: null, dms: new Map(),
 };
 window.spaces = S;  // for tests and the benchmark: latency samples, first paint
 
@@ -79,6 +79,19 @@ function renderSidebar() {
     }
     box.append(el("h2", {cls: "side-head", text: server.name}), list);
   }
+  const dms = el("ul", {cls: "channels"});
+  S.dms.clear();
+  for (const c of S.conversations || []) {
+    S.dms.set(c.id, c);
+    const badge = el("span", {cls: "unread", text: unreadText(c.unread)});
+    badge.hidden = !c.unread;
+    dms.append(el("li", null, el("button", {
+      type: "button", cls: "chan dm", "data-dm": c.id,
+      "aria-current": S.dm === c.id ? "page" : null, onclick: () => go(`#/d/${c.id}`),
+    }, el("span", {cls: "hash", text: "@"}), el("span", {cls: "name", text: c.name}),
+    c.other_agent ? el("span", {cls: "tag", text: "agent"}) : null, badge)));
+  }
+  if (S.dms.size) box.append(el("h2", {cls: "side-head", text: "Direct messages"}), dms);
   $("me").textContent = S.me ? `You act as @${S.me.username}` +
     (S.me.owner ? " (the hub's owner)" : " (this machine's daemon)") : "";
 }
@@ -96,6 +109,7 @@ function setUnread(cid, n) {
 async function loadState(query) {
   const st = await api("/api/state" + (query || ""));
   S.me = st.me; S.servers = st.servers; S.search = st.search; S.defaultChannel = st.channel;
+  S.conversations = st.dms;
   renderSidebar();
   return st;
 }
@@ -321,17 +335,63 @@ function putMessage(m, where) {
 }
 
 function prepareChannel(cid, thread) {
-  S.current = cid; S.thread = thread || null; S.msgs.clear(); S.reactions.clear();
+  S.current = cid; S.thread = thread || null; S.dm = null; S.msgs.clear(); S.reactions.clear();
   S.replyTo = null; S.editing = null; composeNote();
   const ch = S.channels.get(cid);
   $("title").textContent = ch ? `#${ch.name}` : `channel ${cid}`;
   document.title = ch ? `#${ch.name} · Spaces` : "Spaces";
-  for (const b of document.querySelectorAll("button.chan")) {
-    if (Number(b.dataset.id) === cid) b.setAttribute("aria-current", "page");
-    else b.removeAttribute("aria-current");
-  }
+  markCurrent();
   S.loading = [];  // live messages that arrive while the page is fetched
   return S.loading;
+}
+
+function markCurrent() {
+  for (const b of document.querySelectorAll("button.chan")) {
+    const on = b.dataset.dm ? Number(b.dataset.dm) === S.dm : Number(b.dataset.id) === S.current;
+    if (on) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+  }
+}
+
+function dmItem(m) {
+  const mine = S.me && m.sender === S.me.identity;
+  return el("li", {cls: "msg", "data-id": m.id, tabindex: "-1"},
+    el("div", {cls: "meta"}, el("a", {href: `#/p/${m.sender}`, cls: "author", text: m.sender_name}),
+      el("time", {datetime: m.created_at, text: fmtTime(m.created_at)}),
+      mine ? el("span", {cls: "edited", text: m.read ? "✓ read" : "sent"}) : null),
+    el("div", {cls: "body", text: m.content}));
+}
+
+function putDm(m) {
+  const list = $("messages");
+  const item = dmItem(m);
+  const old = list.querySelector(`li[data-id="${m.id}"]`);
+  if (old) old.replaceWith(item); else list.append(item);
+}
+
+async function openDm(id) {
+  S.current = null; S.thread = null; S.dm = id; S.replyTo = null; S.editing = null;
+  composeNote(); markCurrent();
+  const c = S.dms.get(id);
+  $("title").textContent = c ? `@${c.name}` : `conversation ${id}`;
+  document.title = `${$("title").textContent} · Spaces`;
+  $("threads").replaceChildren();
+  $("older").hidden = true;
+  const page = await api(`/api/dm?conversation=${id}`);
+  if (S.dm !== id) return;
+  const list = $("messages");
+  list.replaceChildren();
+  for (const m of page.messages) putDm(m);
+  list.scrollTop = list.scrollHeight;
+  markDmRead(page.messages);
+}
+
+function markDmRead(messages) {
+  const c = S.dms.get(S.dm);
+  if (!c || document.hidden || !messages.some((m) => m.sender !== S.me.identity && !m.read)) return;
+  c.unread = 0;
+  const badge = document.querySelector(`button.chan[data-dm="${S.dm}"] .unread`);
+  if (badge) badge.hidden = true;
+  api("/api/dm_read", {conversation_id: S.dm}).catch(() => {});
 }
 
 async function openChannel(cid, thread) {
@@ -421,6 +481,21 @@ function onEvent(kind, ev) {
   } else if (kind === "thread") {
     S.threads.set(d.id, d);
     if (d.channel_id === S.current) renderThreads();
+  } else if (kind === "dm" || kind === "dm_edited") {
+    if (S.dm === d.conversation_id) {
+      const list = $("messages");
+      putDm(d);
+      list.scrollTop = list.scrollHeight;
+      if (kind === "dm") markDmRead([d]);
+    } else if (kind === "dm" && d.sender !== S.me.identity) {
+      const c = S.dms.get(d.conversation_id);
+      if (!c) loadState().catch(() => {});
+      else {
+        c.unread += 1;
+        const badge = document.querySelector(`button.chan[data-dm="${c.id}"] .unread`);
+        if (badge) { badge.textContent = unreadText(c.unread); badge.hidden = false; }
+      }
+    }
   } else if (kind === "sidebar") {
     loadState().catch(() => {});
   } else if (kind === "people") {
@@ -449,7 +524,7 @@ function connect() {
   const es = new EventSource("/events");
   S.es = es;
   const kinds = ["message", "message_edited", "message_deleted", "reaction_added",
-    "reaction_removed", "thread", "sidebar", "people"];
+    "reaction_removed", "thread", "sidebar", "people", "dm", "dm_edited"];
   for (const k of kinds) {
     es.addEventListener(k, (e) => { try { onEvent(k, JSON.parse(e.data)); } catch (x) { console.error(x); } });
   }
@@ -522,9 +597,10 @@ async function submit(ev) {
   ev.preventDefault();
   const box = $("text");
   const content = box.value;
-  if (!content.trim() || !S.current) return;
+  if (!content.trim() || !(S.current || S.dm)) return;
   let ok;
-  if (S.editing) ok = await act("/api/edit", {message_id: S.editing.id, content});
+  if (S.dm) ok = await act("/api/dm_send", {conversation_id: S.dm, content});
+  else if (S.editing) ok = await act("/api/edit", {message_id: S.editing.id, content});
   else ok = await act("/api/send", {channel: S.current, content, thread_id: S.thread,
     reply_to_id: S.replyTo ? S.replyTo.id : null});
   if (ok) { box.value = ""; S.editing = null; S.replyTo = null; composeNote(); }
@@ -542,7 +618,9 @@ function openPanel(title, note, items) {
 
 function closePanel() {
   $("panel").hidden = true;
-  if (/^#\/(p|s)\//.test(location.hash)) history.replaceState(null, "", `#/c/${S.current}`);
+  if (/^#\/(p|s)\//.test(location.hash)) {
+    history.replaceState(null, "", S.dm ? `#/d/${S.dm}` : `#/c/${S.current}`);
+  }
 }
 
 function resultItem(m) {
@@ -571,7 +649,15 @@ async function showPerson(hex) {
     fact(dl, "Presence", p.online ? "online" : `offline${p.last_seen ? " since " + fmtTime(p.last_seen) : ""}`);
     fact(dl, "Status", p.status);
     fact(dl, "Identity", p.identity);
-    items.push(el("li", null, dl));
+    const li = el("li", null, dl);
+    if (S.me && p.identity !== S.me.identity) {
+      li.append(el("button", {type: "button", cls: "dm-start", text: `Message @${p.username}`,
+        onclick: async () => {
+          const res = await act("/api/dm_start", {identity: p.identity});
+          if (res) { await loadState(); closePanel(); go(`#/d/${res.conversation_id}`); }
+        }}));
+    }
+    items.push(li);
   }
   const res = await api(`/api/search?q=${encodeURIComponent(p ? p.username : hex)}`).catch(() => ({results: []}));
   for (const m of res.results.filter((x) => x.sender === hex).slice(0, 20)) items.push(resultItem(m));
@@ -588,6 +674,9 @@ async function route() {
   if ((m = /^#\/c\/(\d+)(?:\/t\/(\d+))?$/.exec(h))) {
     const cid = Number(m[1]), tid = m[2] ? Number(m[2]) : null;
     if (cid !== S.current || tid !== S.thread) await openChannel(cid, tid);
+    closeMenu();
+  } else if ((m = /^#\/d\/(\d+)$/.exec(h))) {
+    if (Number(m[1]) !== S.dm) await openDm(Number(m[1]));
     closeMenu();
   } else if ((m = /^#\/p\/([0-9a-f]{64})$/.exec(h))) {
     await showPerson(m[1]);
