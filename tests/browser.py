@@ -64,7 +64,7 @@ class Browser:
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
 
-    def wait(self, cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
+    def wait(self, cond: Callable[[], Any], timeout: float = 20.0, what: str = "condition"
              ) -> Any:
         deadline = time.monotonic() + timeout
         while True:
@@ -75,7 +75,7 @@ class Browser:
                 raise AssertionError(f"timed out waiting for {what}")
             time.sleep(0.02)
 
-    def wait_js(self, script: str, timeout: float = 10.0) -> Any:
+    def wait_js(self, script: str, timeout: float = 20.0) -> Any:
         return self.wait(lambda: self.js(script), timeout, script)
 
     def screenshot(self, name: str) -> Path:

@@ -69,6 +69,12 @@ class Gatekeeper:
         self._logins[_digest(token)] = now + LOGIN_TTL_S
         return token
 
+    def login_ok(self, token: str, now: float | None = None) -> bool:
+        """Whether `token` is a live login token (not used up: see `use_login`)."""
+        now = time.monotonic() if now is None else now
+        expires = self._logins.get(_digest(token))
+        return expires is not None and expires > now
+
     def use_login(self, token: str, now: float | None = None) -> bool:
         """Whether `token` is a live login token; it is used up either way."""
         now = time.monotonic() if now is None else now

@@ -6,7 +6,7 @@ const S = {
   me: null, servers: [], channels: new Map(), current: null, thread: null,
   msgs: new Map(), reactions: new Map(), threads: new Map(), oldest: null,
   replyTo: null, editing: null, people: [], latency: [], firstPaint: null, es: null,
-  readTimer: null, lastSeq: 0, loading: null, dm: null, dms: new Map(),
+  readTimer: null, lastSeq: 0, loading: null, dm: null, dms: new Map(), passphrase: null,
 };
 window.spaces = S;  // for tests and the benchmark: latency samples, first paint
 
@@ -48,7 +48,29 @@ async function login() {
   const m = /(?:^#|&)t=([A-Za-z0-9_-]+)/.exec(location.hash);
   if (!m) return;
   history.replaceState(null, "", location.pathname + location.search + "#/");
-  await api("/login", {token: m[1]});
+  const token = m[1];
+  for (;;) {
+    try {
+      await api("/login", {token, passphrase: S.passphrase});
+      S.passphrase = null;
+      $("gate").hidden = true; $("layout").hidden = false;
+      return;
+    } catch (e) {
+      if (e.status !== 401) throw e;
+      S.passphrase = await askPassphrase(e.message);  // the person proves they are the owner
+    }
+  }
+}
+
+function askPassphrase(why) {
+  gate(why);
+  const form = $("pass-form");
+  form.hidden = false;
+  $("pass").value = "";
+  $("pass").focus();
+  return new Promise((resolve) => {
+    form.onsubmit = (ev) => { ev.preventDefault(); form.hidden = true; resolve($("pass").value); };
+  });
 }
 
 function gate(text) {
