@@ -311,3 +311,40 @@ def test_the_view_on_spacetimedb_reads_the_cache_and_writes_as_the_daemon(
         other.stop()
         daemon.stop()
         server.stop()
+
+
+def test_spacesd_web_prints_its_link_only_at_a_terminal(daemon: ThreadDaemon,
+                                                        spaces_env: SpacesEnv) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "spacesd", "web", "--port", "0"],
+                         env=spaces_env.env, capture_output=True, text=True, timeout=30,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode != 0 and "#t=" not in out.stdout + out.stderr
+    assert "only at a terminal" in out.stderr
+    assert daemon.daemon_obj.web is None  # nothing was started for it
+
+
+def test_spacesd_web_at_a_terminal_prints_a_working_link(daemon: ThreadDaemon,
+                                                         spaces_env: SpacesEnv) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "spacesd", "web", "--port", "0"],
+                              env=spaces_env.env, stdin=follower, stdout=follower,
+                              stderr=subprocess.PIPE, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        printed = os.read(leader, 65536).decode()
+    finally:
+        os.close(leader)
+        os.close(follower)
+    url = re.search(r"http://127\.0\.0\.1:(\d+)/#t=([A-Za-z0-9_-]+)", printed)
+    assert url is not None, printed
+    web = Http(int(url.group(1)))
+    assert web.login(url.group(2)) == 200
+    assert web.request("GET", "/api/state")[0] == 200
