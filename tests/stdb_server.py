@@ -30,7 +30,7 @@ What it implements, as crates/client-api and crates/core do:
   the subscription grammar: no LIMIT, ORDER BY nor COUNT over the WebSocket); a Timestamp
   literal is an RFC 3339 string (`created_at > '2026-11-25T09:00:00Z'`). Row-level security
   as the Spaces module has it: a direct conversation and its messages go only to their two
-  participants, a notification only to its target.
+  participants, a notification only to its target, a write key only to its identity.
 - State in `--data DIR` (SQLite, WAL): kill it, start it again on the same DIR, nothing
   committed is lost. The database is named `spaces`; its owner identity and token are kept in
   DIR/owner.json (tests use it to act as the owner).
@@ -445,6 +445,8 @@ class Database:
             return pair is not None and who in pair
         if table == "system_notification":
             return bool(row.target == who)
+        if table == "write_key":
+            return bool(row.identity == who)
         return True
 
     def evaluate(self, query: Query, who: Identity) -> list[Any]:

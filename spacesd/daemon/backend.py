@@ -31,7 +31,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from spacesd.model import Identity
+from spacesd.model import Identity, WriteKey, write_key_of
 from spacesd.store import Changes, Store
 
 log = logging.getLogger("spacesd.backend")
@@ -148,6 +148,12 @@ class Backend(abc.ABC):
         Returns the committed changes. Raises ReducerFailed, BadArguments or
         BackendUnavailable.
         """
+
+    async def find_write(self, key: str) -> WriteKey | None:
+        """The `write_key` row of `key` used by this daemon's identity, or None: where a
+        repeated keyed write (a success that wrote nothing) finds the row its first call made.
+        Reads the store; a remote backend asks its database."""
+        return self.store.write_key(write_key_of(self.identity, key))
 
     async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """Call as the local human owner of the database, where the backend has one (the

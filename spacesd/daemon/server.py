@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -30,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import filelock
 
 from spacesd import __version__ as _pkg_version
+from spacesd import idem, paths, systemd
 from spacesd import outbox as hook_outbox
-from spacesd import paths, systemd
 from spacesd.daemon import views
 from spacesd.daemon.backend import Backend, BackendError, BackendUnavailable
 from spacesd.daemon.handouts import Handouts
@@ -117,6 +118,23 @@ def _int_arg(args: dict[str, Any], name: str, default: int | None = None, *,
 def _str_arg(args: dict[str, Any], name: str, default: str | None = None, *,
              required: bool = False) -> str | None:
     return _arg(args, name, (str,), "a string", default, required)  # type: ignore[no-any-return]
+
+
+def _key_arg(args: dict[str, Any]) -> str | None:
+    """The request's idempotency key (docs/idempotency.md), if it gives one."""
+    key = _str_arg(args, "key")
+    if key is not None and not idem.valid_key(key):
+        raise OpError("bad_args", "argument key must be 1-128 printable ASCII characters "
+                      "without spaces")
+    return key
+
+
+def _summary_key(summary: dict[str, Any]) -> str:
+    """The key of a summary posted without one (an older hook): its session and a digest of
+    its content, so the same request replayed from the outbox is the same write."""
+    body = json.dumps(summary, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return idem.summary_key(str(summary["session_id"]), digest)
 
 
 def _channel_ref(args: dict[str, Any], name: str = "channel", *,
@@ -383,11 +401,28 @@ class Daemon:
         self._outbox_kick.set()
         return {"queued": True, "entry": entry.name}
 
-    def _sent_message(self, changes: Changes) -> dict[str, Any]:
+    async def _send_keyed(self, key: str, call: list[Any], *, queue: bool, op: str,
+                          args: dict[str, Any]) -> dict[str, Any]:
+        """send_message_keyed: the message object; a repeated key answers the message its
+        first call made, with `"duplicate": true`. Queued to the outbox (with its key) only
+        when the backend cannot be reached, and `queue` allows it."""
+        try:
+            changes = await self.backend.call("send_message_keyed", [key, *call])
+        except BackendUnavailable as e:
+            if not queue:
+                raise OpError(e.code, e.message) from None
+            return self._queue_request(op, {**args, "channel": call[0], "key": key})
+        except BackendError as e:
+            raise OpError(e.code, e.message) from None
+        store = self.backend.store
         for msg in views.inserted_messages(changes):
             if msg.sender == self.backend.identity:
-                return views.message_object(self.backend.store, msg)
-        raise OpError("internal", "the message was committed but not found in the changes")
+                return views.message_object(store, msg)
+        found = await self.backend.find_write(key)
+        first = store.message(found.row_id) if found is not None else None
+        if first is not None:
+            return {**views.message_object(store, first), "duplicate": True}
+        return {"id": found.row_id if found is not None else None, "duplicate": True}
 
     # -- ops ---------------------------------------------------------------------------------
 
@@ -477,39 +512,19 @@ class Daemon:
             raise OpError("bad_args", "argument type must be Text or AgentEvent")
         thread_id = _int_arg(args, "thread_id")
         reply_to = _int_arg(args, "reply_to_id")
+        key = _key_arg(args) or idem.new_key("send")
         call = [info.channel.id, content, thread_id, reply_to, mtype]
-        if queue and hook_outbox.depth(self.settings.outbox_dir):
-            # earlier writes still wait in the outbox: keep the order, go behind them
-            return self._queue_request("send", {**args, "channel": info.channel.id})
-        try:
-            changes = await self.backend.call("send_message", call)
-        except BackendUnavailable as e:
-            if not queue:
-                raise OpError(e.code, e.message) from None
-            return self._queue_request("send", {**args, "channel": info.channel.id})
-        except BackendError as e:
-            raise OpError(e.code, e.message) from None
-        return self._sent_message(changes)
+        return await self._send_keyed(key, call, queue=queue, op="send", args=args)
 
     async def op_post_summary(self, args: dict[str, Any], *, queue: bool = True) -> Any:
         summary = _arg(args, "summary", (dict,), "an object", required=True)
         if not isinstance(summary.get("session_id"), str) or not summary["session_id"]:
             raise OpError("bad_args", "argument summary must hold a session_id string")
+        key = _key_arg(args) or _summary_key(summary)
         info = self._summary_channel(args)
         content = summary_content(summary, host=self.settings.host, agent=AGENT_KIND)
         call = [info.channel.id, content, None, None, MessageType.AgentEvent.name]
-        if queue and hook_outbox.depth(self.settings.outbox_dir):
-            # earlier writes still wait in the outbox: keep the order, go behind them
-            return self._queue_request("post_summary", {**args, "channel": info.channel.id})
-        try:
-            changes = await self.backend.call("send_message", call)
-        except BackendUnavailable as e:
-            if not queue:
-                raise OpError(e.code, e.message) from None
-            return self._queue_request("post_summary", {**args, "channel": info.channel.id})
-        except BackendError as e:
-            raise OpError(e.code, e.message) from None
-        return self._sent_message(changes)
+        return await self._send_keyed(key, call, queue=queue, op="post_summary", args=args)
 
     def op_context(self, args: dict[str, Any]) -> Any:
         session_id = _str_arg(args, "session_id", required=True)
@@ -660,6 +675,9 @@ class Daemon:
                 continue
             if not self.backend.available:
                 return False
+            if op == "send" and "key" not in args:
+                # an entry from before keys: its name is its key, so a replay is one write
+                args = {**args, "key": f"outbox:{entry.name}"}
             try:
                 if op == "call":
                     await self.op_call(args)

@@ -51,7 +51,7 @@ import time
 import zlib
 from pathlib import Path
 
-from spacesd import ipc, outbox, paths
+from spacesd import idem, ipc, outbox, paths
 from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, env_float, log, run
 
 try:
@@ -489,7 +489,12 @@ def handle(data: dict[str, Any]) -> str:
         if fp == cool.state.get("digest") or (ending and core == cool.state.get("core")):
             _keep_facts(cool, facts)
             return "unchanged"
-        args: dict[str, Any] = {"summary": summary}
+        # The idempotency key (docs/idempotency.md): this session and turn (the session's
+        # post number and what the post says), in the request and in its outbox entry alike.
+        seq = cool.state.get("posts")
+        seq = (seq if isinstance(seq, int) and seq >= 0 else 0) + 1
+        args: dict[str, Any] = {"summary": summary,
+                                "key": idem.summary_key(session_id, f"{seq}.{fp}")}
         channel = _channel_arg()
         if channel is not None:
             args["channel"] = channel
@@ -500,7 +505,7 @@ def handle(data: dict[str, Any]) -> str:
             outcome = "posted"
         elif res.client_side or res.code == "unavailable":
             # Not delivered (or not known to be): keep it for the daemon. A timeout after the
-            # request went out may mean a duplicate post later; never a lost one.
+            # request went out is no duplicate: the replay carries the same key.
             outbox.write({"id": 1, "op": "post_summary", "args": args})
             outcome = "queued"
             if res.code != "unreachable":
@@ -511,7 +516,7 @@ def handle(data: dict[str, Any]) -> str:
                 session_id=session_id)
             _keep_facts(cool, facts)
             return "refused"
-        cool.save(last_post=now, digest=fp, core=core,
+        cool.save(last_post=now, digest=fp, core=core, posts=seq,
                   via="daemon" if outcome == "posted" else "outbox", facts=facts)
         if time.time_ns() % 50 == 0:
             prune_cooldowns()
