@@ -14,8 +14,8 @@ A key is 1-128 printable ASCII characters without spaces (the module checks the 
 
 from __future__ import annotations
 
-import hashlib
 import os
+import zlib
 
 __all__ = ["KEY_MAX", "new_key", "summary_key", "valid_key"]
 
@@ -35,7 +35,9 @@ def _part(text: str) -> str:
     if 1 <= len(text) <= _PART_MAX and all(c.isascii() and (c.isalnum() or c in "._-")
                                            for c in text):
         return text
-    return "h" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    data = text.encode("utf-8", "surrogatepass")
+    # zlib, not hashlib: the hooks import this, and hashlib is not one of their cheap modules
+    return f"h{zlib.crc32(data):08x}{zlib.adler32(data):08x}{len(data):x}"
 
 
 def summary_key(session_id: str, turn: str) -> str:
