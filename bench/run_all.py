@@ -8,7 +8,10 @@ goal:
   messages at 1,000,000 stored (goal: < 2 ms);
 - bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
   rows/s);
-- bench_stdb.py: post-to-peer latency A -> test server -> B on loopback (goal: p50 < 20 ms).
+- bench_stdb.py: post-to-peer latency A -> test server -> B on loopback (goal: p50 < 20 ms);
+- bench_exactly_once.py: messages doubled and lost with 200 concurrent hooks + 50 CLI clients
+  for 60 s, kill -9 during outbox delivery (20 kills), a daemon stopped with SIGSTOP while
+  hooks run (goal: 0 doubled, 0 lost).
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -38,6 +41,8 @@ def main() -> int:
          "--rows", "100000" if opts.quick else "1000000"],
         ["bench_codec.py"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
+        ["bench_exactly_once.py", *(["--hooks", "40", "--clients", "10", "--seconds", "10"]
+                                    if opts.quick else [])],
     ]
     failed = []
     t0 = time.perf_counter()
