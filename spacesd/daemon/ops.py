@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from spacesd import __version__ as _pkg_version
 from spacesd import idem
-from spacesd import outbox as hook_outbox
 from spacesd.daemon import views
 from spacesd.daemon.backend import BackendError, BackendUnavailable
 from spacesd.daemon.errors import OpError
@@ -55,8 +54,9 @@ def cmd_ping(daemon: Daemon, req: Request) -> Any:
 
 
 @op("status")
-def cmd_status(daemon: Daemon, req: Request) -> Any:
+async def cmd_status(daemon: Daemon, req: Request) -> Any:
     backend, settings = daemon.backend, daemon.settings
+    counts, depth = await daemon.table_counts()
     result: dict[str, Any] = {
         "version": _pkg_version,
         "pid": os.getpid(),
@@ -68,11 +68,11 @@ def cmd_status(daemon: Daemon, req: Request) -> Any:
         "host": settings.host,
         "socket": daemon.socket_name,
         "connection": "open",
-        "outbox_depth": hook_outbox.depth(settings.outbox_dir),
+        "outbox_depth": depth,
         "outbox_delivered": daemon.delivered,
         "channel": settings.channel or "agent-logs",
         "clients": len(daemon.clients),
-        "counts": views.counts(backend.store),
+        "counts": counts,
     }
     result.update(backend.status())
     if settings.config is not None:
