@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from spacesd.daemon import views
 from spacesd.daemon.errors import OpError
-from spacesd.daemon.limits import PAUSE_AT, TURN_REQUESTS, TURN_SECONDS
+from spacesd.daemon.limits import PAUSE_AT, READ_CHUNK, TURN_REQUESTS, TURN_SECONDS
 from spacesd.daemon.ops import lookup
 from spacesd.daemon.registry import Op, Request
 from spacesd.ipc import FrameDecoder, FrameTooLarge, ProtocolError, decode_payload, encode_frame
@@ -36,9 +36,13 @@ TAIL_MAX_BUFFER = 8 * 1024 * 1024
 """A tail client that lets this much pile up unread is dropped."""
 
 
-class IpcConnection(asyncio.Protocol):
+class IpcConnection(asyncio.BufferedProtocol):
+    """A BufferedProtocol so that one read takes at most READ_CHUNK bytes: decoding a
+    pipelining client's 256 KiB read (asyncio's default) in one go would hold the loop."""
+
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
+        self.buffer = bytearray(READ_CHUNK)
         self.transport: asyncio.Transport | None = None
         self.decoder = FrameDecoder()
         self.queue: deque[bytes] = deque()
@@ -83,6 +87,12 @@ class IpcConnection(asyncio.Protocol):
             self.unsubscribe()
             self.unsubscribe = None
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return memoryview(self.buffer)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self.buffer[:nbytes]))
+
     def data_received(self, data: bytes) -> None:
         if self.tailing or self.closed:
             return  # nothing may be sent after tail; ignore it
@@ -95,10 +105,13 @@ class IpcConnection(asyncio.Protocol):
             self.close()
             return
         self.last_data = time.monotonic()
+        backlog = bool(self.queue) or self.busy or self.scheduled
         self.queue.extend(frames)
         self._set_reading()
-        if not self.busy and not self.scheduled:
-            self._drain()
+        if backlog:
+            self._schedule()  # a pipelining client: its next turn comes after the others'
+        else:
+            self._drain()  # a client waiting for its answer: now (one turn at most)
 
     def eof_received(self) -> bool | None:
         """The client is done sending: answer what it sent, then close (half-close clients

@@ -11,7 +11,7 @@
 - Per connection, at most PAUSE_AT requests wait for their turn (reading pauses beyond), and
   one turn answers at most TURN_REQUESTS requests or TURN_SECONDS of work before the event
   loop serves the other connections: a client pipelining thousands of requests is answered
-  in order, without holding anyone else.
+  in order, without holding anyone else; one read takes at most READ_CHUNK bytes.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ MAX_CLIENTS = 16384
 PAUSE_AT = 64
 """Stop reading a connection with this many requests waiting for their turn."""
 TURN_REQUESTS = 16
-TURN_SECONDS = 0.002
+TURN_SECONDS = 0.001
+READ_CHUNK = 16384
+"""Bytes one read of a connection takes at most (decoded before the next connection's turn)."""
 IDLE_TIMEOUT = 300.0
 REQUEST_TIMEOUT = 10.0
 SWEEP_SECONDS = 1.0
