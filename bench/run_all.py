@@ -11,7 +11,10 @@ goal:
 - bench_stdb.py: post-to-peer latency A -> test server -> B on loopback (goal: p50 < 20 ms);
 - bench_exactly_once.py: messages doubled and lost with 200 concurrent hooks + 50 CLI clients
   for 60 s, kill -9 during outbox delivery (20 kills), a daemon stopped with SIGSTOP while
-  hooks run (goal: 0 doubled, 0 lost).
+  hooks run (goal: 0 doubled, 0 lost);
+- bench_limits.py: another client's ping while one pipelines 20,000 requests (goal: p99 < 10
+  ms), 10,000 connections under a soft fd limit of 1,024 (goal: held, daemon answering), a
+  client past the connection cap (told busy), idle and half-sent connections (closed).
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -43,6 +46,8 @@ def main() -> int:
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
         ["bench_exactly_once.py", *(["--hooks", "40", "--clients", "10", "--seconds", "10"]
                                     if opts.quick else [])],
+        ["bench_limits.py", *(["--pipelined", "5000", "--connections", "2000"]
+                              if opts.quick else [])],
     ]
     failed = []
     t0 = time.perf_counter()
