@@ -72,6 +72,7 @@ async def cmd_status(daemon: Daemon, req: Request) -> Any:
         "outbox_delivered": daemon.delivered,
         "channel": settings.channel or "agent-logs",
         "clients": len(daemon.clients),
+        "max_clients": daemon.max_clients,
         "counts": counts,
     }
     result.update(backend.status())
