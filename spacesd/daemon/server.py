@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import signal
@@ -131,6 +132,9 @@ class Daemon:
             self.backend.add_listener(self._committed)
             await self._bind()
             self._sweep_task = asyncio.create_task(self._sweep_loop(), name="sweep")
+            # What start-up made lives as long as the daemon: out of the collector's way, so a
+            # full collection walks only what requests make (pauses of a few ms otherwise).
+            gc.freeze()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(sig, self.request_stop)
