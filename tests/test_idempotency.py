@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,3 +170,41 @@ def test_send_is_not_queued_while_the_backend_is_up(spaces_env: SpacesEnv) -> No
         assert outbox.depth(spaces_env.outbox_dir) == 1
     finally:
         d.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# The SpacetimeDB backend (against the test server: the engine behind SpacetimeDB's protocol)
+
+
+def test_a_repeated_key_over_spacetimedb_finds_its_first_row(tmp_path: Path) -> None:
+    from spacesd.daemon.spacetimedb import SpacetimeBackend
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from stdb_server import TestServer
+    from testutil import run
+
+    async def main() -> None:
+        server = TestServer(tmp_path / "srv")
+        await server.start()
+        a = SpacetimeBackend(host=server.url, database="spaces", data_dir=tmp_path / "a",
+                             agent_name="agent-a")
+        b = SpacetimeBackend(host=server.url, database="spaces", data_dir=tmp_path / "b",
+                             agent_name="agent-b")
+        await a.start()
+        await b.start()
+        try:
+            args = ["send:1", 1, "once", None, None, "Text"]
+            (msg,) = (await a.call("send_message_keyed", args)).inserted("message")
+            again = await a.call("send_message_keyed", args)
+            assert again.inserted("message") == []
+            found = await a.find_write("send:1")
+            assert found is not None and found.row_id == msg.id and found.identity == a.identity
+            assert await b.find_write("send:1") is None  # another identity's key: not seen
+            (other,) = (await b.call("send_message_keyed", args)).inserted("message")
+            assert other.id != msg.id and other.sender == b.identity
+        finally:
+            await a.stop()
+            await b.stop()
+            await server.stop()
+
+    run(main())
