@@ -222,7 +222,13 @@ def case_kills(root: Path, kills: int, entries: int, seed: int = 11) -> dict[str
         expected |= _fill_outbox(out, r, entries)
         before = outbox.depth(out)
         daemon.start()
-        time.sleep(rng.uniform(0.0, 0.25))
+        # kill once delivery has gone a random part of the way, a random moment later: so
+        # every kill lands during delivery, at any point of an entry's commit and removal
+        target = rng.randint(1, before - 1)
+        deadline = time.monotonic() + 30
+        while outbox.depth(out) > target and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        time.sleep(rng.uniform(0.0, 0.004))
         assert daemon.proc is not None
         daemon.proc.send_signal(signal.SIGKILL)
         daemon.proc.wait(30)
