@@ -70,7 +70,7 @@ async def cmd_status(daemon: Daemon, req: Request) -> Any:
         "connection": "open",
         "outbox_depth": depth,
         "outbox_delivered": daemon.delivered,
-        "channel": settings.channel or "agent-logs",
+        "channel": settings.channel,
         "clients": len(daemon.clients),
         "max_clients": daemon.max_clients,
         "counts": counts,
@@ -131,18 +131,12 @@ def cmd_messages(daemon: Daemon, req: Request) -> Any:
 def cmd_context(daemon: Daemon, req: Request) -> Any:
     # The channel the asking agent's Stop hook posts to (its SPACES_CHANNEL_ID), else the
     # configured one: the daemon may not see the agent's environment (systemd).
-    ref = req.args["channel"]
-    info = daemon.resolve_channel(_context_channel_ref(daemon) if ref is None else ref)
+    info = daemon.resolve_channel(req.args["channel"])
     daemon.require_cache()
     assert daemon.handouts is not None
     return peer_context(daemon.backend.store, daemon.handouts, daemon.summaries, info,
                         req.args["session_id"], req.args["cwd"] or "",
                         req.args["source"] or "startup", req.args["max_chars"])
-
-
-def _context_channel_ref(daemon: Daemon) -> int | str:
-    ref = daemon.settings.channel or "agent-logs"
-    return int(ref) if ref.isdigit() else ref
 
 
 @op("tail", Arg("channels", (list,), "a list of channel ids or names", []), stream=True)
@@ -234,14 +228,6 @@ async def cmd_send(daemon: Daemon, req: Request) -> Any:
     return await _send_keyed(daemon, req, "send", key, call)
 
 
-def _summary_channel(daemon: Daemon, ref: int | str | None) -> views.ChannelInfo:
-    if ref is None:
-        ref = daemon.settings.channel or "agent-logs"
-        if isinstance(ref, str) and ref.isdigit():
-            return daemon.resolve_channel(int(ref))
-    return daemon.resolve_channel(ref)
-
-
 @op("post_summary", Arg("summary", (dict,), "an object", required=True),
     channel_arg(required=False), str_arg("key"), write=True)
 async def cmd_post_summary(daemon: Daemon, req: Request) -> Any:
@@ -249,7 +235,7 @@ async def cmd_post_summary(daemon: Daemon, req: Request) -> Any:
     if not isinstance(summary.get("session_id"), str) or not summary["session_id"]:
         raise OpError("bad_args", "argument summary must hold a session_id string")
     key = _key(req) or _summary_key(summary)
-    info = _summary_channel(daemon, req.args["channel"])
+    info = daemon.resolve_channel(req.args["channel"])
     content = summary_content(summary, host=daemon.settings.host, agent=AGENT_KIND)
     call = [info.channel.id, content, None, None, MessageType.AgentEvent.name]
     return await _send_keyed(daemon, req, "post_summary", key, call)
