@@ -154,22 +154,21 @@ def test_an_outbox_replay_of_a_committed_write_makes_no_second_row(
             if m["content"] == "cli"] == [sent["id"]]
 
 
-def test_send_is_not_queued_while_the_backend_is_up(spaces_env: SpacesEnv) -> None:
-    d = ThreadDaemon(spaces_env).start()
-    try:
-        async def held() -> bool:  # the outbox keeps its entries for this test
-            return False
-
-        d.daemon_obj.deliver_outbox = held
-        outbox.write({"op": "send", "args": {"channel": "general", "content": "older"}},
+def test_send_is_not_queued_while_the_backend_is_up(daemon: ThreadDaemon,
+                                                   spaces_env: SpacesEnv) -> None:
+    # Entries wait in the outbox (hooks that gave up): a send delivers them first, in order,
+    # then answers with its own message, never "queued" while the backend takes writes.
+    for n in range(3):
+        outbox.write({"op": "send", "args": {"channel": "general", "content": f"older {n}",
+                                             "key": f"send:older-{n}"}},
                      directory=spaces_env.outbox_dir)
-        answer = d.ok("send", channel="general", content="now", key="send:now")
-        assert "queued" not in answer and answer["content"] == "now"
-        summary = d.ok("post_summary", summary=_summary("up"))
-        assert "queued" not in summary and isinstance(summary["id"], int)
-        assert outbox.depth(spaces_env.outbox_dir) == 1
-    finally:
-        d.stop()
+    answer = daemon.ok("send", channel="general", content="now", key="send:now")
+    assert "queued" not in answer and answer["content"] == "now"
+    summary = daemon.ok("post_summary", summary=_summary("up"))
+    assert "queued" not in summary and isinstance(summary["id"], int)
+    assert outbox.depth(spaces_env.outbox_dir) == 0
+    general = [m["content"] for m in daemon.ok("messages", channel="general")]
+    assert general[-4:] == ["older 0", "older 1", "older 2", "now"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -187,8 +187,12 @@ def _summary_key(summary: dict[str, Any]) -> str:
 async def _send_keyed(daemon: Daemon, req: Request, op_name: str, key: str, call: list[Any]
                       ) -> dict[str, Any]:
     """send_message_keyed: the message object; a repeated key answers the message its first
-    call made, with `"duplicate": true`. Queued to the outbox (with its key) only when the
-    backend cannot be reached and the request may be queued."""
+    call made, with `"duplicate": true`. Older writes waiting in the outbox are delivered
+    first (posting order). Queued to the outbox (with its key) only when the backend cannot
+    be reached, and the request may be queued (not when the outbox is delivering it)."""
+    if req.queue and not await daemon.flush_outbox():
+        # the backend cannot take the older writes now: this one waits behind them
+        return daemon.queue_request(op_name, {**req.raw, "channel": call[0], "key": key})
     try:
         changes = await daemon.backend.call("send_message_keyed", [key, *call])
     except BackendUnavailable as e:

@@ -93,6 +93,7 @@ class Daemon:
         self.handouts: Handouts | None = None
         self._outbox_task: asyncio.Task[None] | None = None
         self._outbox_kick = asyncio.Event()
+        self._outbox_lock = asyncio.Lock()
         self._outbox_mtime: int | None = None
         self.delivered = 0
         self._serving = False
@@ -358,9 +359,21 @@ class Daemon:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._outbox_kick.wait(), OUTBOX_POLL_S)
 
+    async def flush_outbox(self) -> bool:
+        """Before a new write: deliver what waits in the outbox, so writes land in the order
+        they were made. False if the backend cannot take them now (the new write then waits
+        behind them)."""
+        if not hook_outbox.depth(self.settings.outbox_dir):
+            return True
+        return await self.deliver_outbox()
+
     async def deliver_outbox(self) -> bool:
-        """Deliver pending entries oldest first. Returns False if the backend was unavailable
-        (the rest stay for the next round)."""
+        """Deliver pending entries oldest first, one delivery at a time. Returns False if the
+        backend was unavailable (the rest stay for the next round)."""
+        async with self._outbox_lock:
+            return await self._deliver_pending()
+
+    async def _deliver_pending(self) -> bool:
         for entry in hook_outbox.list_pending(self.settings.outbox_dir):
             try:
                 req = hook_outbox.read(entry)
