@@ -94,6 +94,9 @@ class Daemon:
         self._outbox_task: asyncio.Task[None] | None = None
         self._outbox_kick = asyncio.Event()
         self._outbox_lock = asyncio.Lock()
+        self._backlog = 0
+        """Writes queued since the outbox was last delivered in full (0: none): an outage's
+        backlog, which new writes must not overtake."""
         self._outbox_mtime: int | None = None
         self.delivered = 0
         self._serving = False
@@ -129,6 +132,8 @@ class Daemon:
             systemd.status(f"starting the {self.backend.name} backend")
             self.backend.on_state(self._backend_state)
             await self.backend.start()
+            if hook_outbox.depth(self.settings.outbox_dir):
+                self._backlog += 1  # written while no daemon ran: goes before new writes
             self.handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
             self.max_clients = connection_cap(raise_fd_limit(), self.settings.limits.max_clients)
             self.backend.add_listener(self._committed)
@@ -332,6 +337,7 @@ class Daemon:
     def queue_request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Put a write in the outbox (delivered in order when the backend takes writes)."""
         entry = hook_outbox.write({"op": op, "args": args}, directory=self.settings.outbox_dir)
+        self._backlog += 1
         self._commits += 1  # the outbox's depth changed
         self._outbox_kick.set()
         return {"queued": True, "entry": entry.name}
@@ -360,10 +366,12 @@ class Daemon:
                 await asyncio.wait_for(self._outbox_kick.wait(), OUTBOX_POLL_S)
 
     async def flush_outbox(self) -> bool:
-        """Before a new write: deliver what waits in the outbox, so writes land in the order
-        they were made. False if the backend cannot take them now (the new write then waits
-        behind them)."""
-        if not hook_outbox.depth(self.settings.outbox_dir):
+        """Before a new write: deliver the writes queued while the backend was away (or no
+        daemon ran), so writes land in the order they were made. False if the backend cannot
+        take them now (the new write then waits behind them). Entries that hooks wrote after
+        giving up on a slow answer are no backlog: they were sent, and their keys make their
+        delivery harmless whenever it comes, so nobody waits for them."""
+        if not self._backlog:
             return True
         return await self.deliver_outbox()
 
@@ -371,7 +379,11 @@ class Daemon:
         """Deliver pending entries oldest first, one delivery at a time. Returns False if the
         backend was unavailable (the rest stay for the next round)."""
         async with self._outbox_lock:
-            return await self._deliver_pending()
+            backlog = self._backlog
+            delivered = await self._deliver_pending()
+            if delivered and self._backlog == backlog:
+                self._backlog = 0  # what was queued before this pass is delivered
+            return delivered
 
     async def _deliver_pending(self) -> bool:
         for entry in hook_outbox.list_pending(self.settings.outbox_dir):
