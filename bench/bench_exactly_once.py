@@ -259,10 +259,10 @@ def case_sigstop(root: Path, hooks: int, stop_s: float = 3.0) -> dict[str, Any]:
     time.sleep(0.3)
     daemon.proc.send_signal(signal.SIGSTOP)
     time.sleep(stop_s)
+    queued = outbox.depth(root / "state" / "outbox")  # hooks that gave up (it cannot deliver)
     daemon.proc.send_signal(signal.SIGCONT)
     for t in ts:
         t.join()
-    queued = outbox.depth(root / "state" / "outbox")
     try:
         _drain(daemon)
     finally:
