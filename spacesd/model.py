@@ -455,6 +455,13 @@ class ReducerDef:
     def param_names(self) -> tuple[str, ...]:
         return tuple(p for p, _ in self.params)
 
+    @property
+    def text_params(self) -> tuple[int, ...]:
+        """Positions of the parameters that carry text (String, Option<String>): what the
+        daemon's redaction gate scrubs before a call leaves the machine."""
+        return tuple(i for i, (_, t) in enumerate(self.params)
+                     if t in ("String", "Option<String>"))
+
 
 def _reducer(name: str, spec: str = "") -> ReducerDef:
     params: list[tuple[str, str]] = []

@@ -190,16 +190,7 @@ def _ungated(text: str) -> str:
     """`redact` with every pattern applied unconditionally, to check the gates."""
     from spacesd import redact as r
 
-    if not text:
-        return text
-    text = r._PRIVATE_KEY.rx.sub(MARK, text)
-    text = r._TOKEN_SHAPES.rx.sub(MARK, text)
-    text = r._URL_CREDS.rx.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MARK}@", text)
-    text = r._SEGMENT.rx.sub(r._cli_segment, text)
-    text = r._AUTH_HEADER.rx.sub(lambda m: f"{m.group(1)}{MARK}", text)
-    text = r._BEARER.rx.sub(lambda m: f"{m.group(1)}{MARK}", text)
-    text = r._FLAG.rx.sub(r._flag_sub, text)
-    return r._ASSIGN.rx.sub(r._assign_sub, text)
+    return r._redact(text, gated=False) if text else text
 
 
 FRAGMENTS = [

@@ -1,0 +1,273 @@
+"""The redaction gate: every write that leaves the machine passes `scrub_args` first.
+
+`Backend.call` (spacesd/daemon/backend.py) runs it on the arguments of every reducer call, on
+both backends, before they are encoded: session summaries, `send`, `call`, outbox replays, and
+whatever the daemon writes next. Which arguments carry text comes from the data model
+(`ReducerDef.text_params`: the String and Option<String> parameters), not from a list here.
+
+A text is scrubbed in three passes, each replacing what it finds with `[REDACTED]`:
+
+1. `spacesd.redact.redact`: the rules that read text as people and shells write it (names
+   that say secret, assignments after any prefix, password options of known programs,
+   continued lines, pipes into --password-stdin, URL credentials, connection strings, private
+   key blocks, JWTs, provider key shapes). Standard library only: the Stop hook runs the same
+   rules before it posts, as a first line; this gate is where correctness lives.
+2. The regex detectors of detect-secrets (Yelp): the provider formats it knows (AWS, Azure
+   storage, Slack, Stripe, Twilio, SendGrid, Mailchimp, Discord, Telegram, PyPI, ...). Its
+   keyword, entropy and public-IP detectors are not used: pass 1 and 3 do their work with
+   the context of a whole text, and an IP address is no secret.
+3. An entropy check on every remaining token of 20 or more key characters: a token that reads
+   as random (high Shannon entropy, letter case and digits changing as often as in random
+   text, not hex, not a UUID, not base64 of printable text, not part of a data URI, SRI hash or
+   SSH public key, not longer than data blobs get) is a secret with no name or shape.
+
+Nothing is ever added: only spans are replaced, so a text without a secret comes out
+byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from spacesd.model import REDUCER_BY_NAME
+from spacesd.redact import MARK, redact
+
+__all__ = ["scrub", "scrub_args"]
+
+# -- pass 2: detect-secrets' regex detectors ------------------------------------------------
+
+_SKIPPED_PLUGINS = frozenset({"IPPublicDetector", "KeywordDetector", "JwtTokenDetector"})
+_EDGE = " \t\r\n=:\"'`,;()[]{}<>"
+
+
+# A probe per plugin: a cheap regex (a literal first, so `re` scans for it fast) that finds,
+# in the lower-cased text, something near every match of the plugin's own patterns; a plugin
+# runs only in windows around its probe's hits. Most of the library's patterns begin with a
+# lookbehind or a class and cost up to 2 ms each on 16 KB; a probe costs microseconds. The
+# keyword plugins (Cloudant, IBM, SoftLayer) are probed by their vendor's name: their
+# vendor-less forms (`key = <44 characters>`) are the assignment rules' and the entropy
+# check's. A plugin not listed (a newer version's) runs on the whole text.
+_PROBES = {
+    "ArtifactoryDetector": r"akc|ap[\da-f]",
+    "AWSKeyDetector": r"a3t|abia|acca|akia|asia|aws",
+    "AzureStorageKeyDetector": r"accountkey=",
+    "BasicAuthDetector": r"://",
+    "CloudantDetector": r"cl(?:ou(?:dant)?)?[_-]?(?:api)?(?:key|pw|pass|token)|cloudant",
+    "DiscordBotTokenDetector": r"[mno][a-z\d_-]{23,25}\.",
+    "GitHubTokenDetector": r"gh[pousr]_",
+    "GitLabTokenDetector": r"gl|gr1348941",
+    "IbmCloudIamDetector": r"(?:ibm|iam|cloud)[_-]?(?:api)?[_-]?(?:key|pwd|pass|token)",
+    "IbmCosHmacDetector": r"secret[-_]?(?:access)?[-_]?key",
+    "MailchimpDetector": r"-us\d",
+    "NpmDetector": r"_authtoken",
+    "OpenAIDetector": r"t3blbkfj",
+    "PrivateKeyDetector": r"private key|putty-user-key",
+    "PypiTokenDetector": r"pypi-",
+    "SendGridDetector": r"sg\.",
+    "SlackDetector": r"xox|hooks\.slack\.com",
+    "SoftlayerDetector": r"softlayer|sl[_-]?(?:api)?[_-]?(?:key|pwd|pass|token)",
+    "SquareOAuthDetector": r"sq0csp-",
+    "StripeDetector": r"k_live_",
+    "TelegramBotTokenDetector": r":[0-9a-z_-]{35}",
+}
+_Plugin = tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]]
+
+
+@functools.lru_cache(maxsize=1)
+def _library_plugins() -> tuple[_Plugin, ...]:
+    """(probe, denylist regexes) of detect-secrets' regex-based plugins (loaded once)."""
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    from detect_secrets.plugins.base import RegexBasedDetector
+
+    plugins: list[_Plugin] = []
+    cls: Any
+    for cls in get_mapping_from_secret_type_to_class().values():
+        if cls.__name__ in _SKIPPED_PLUGINS or not issubclass(cls, RegexBasedDetector):
+            continue
+        probe = _PROBES.get(cls.__name__)
+        plugins.append((re.compile(probe) if probe else None, tuple(cls().denylist)))
+    return tuple(plugins)
+
+
+_BEFORE, _AFTER = 160, 320  # how far around a probe's hit a plugin's match may lie
+
+
+def _windows(probe: re.Pattern[str] | None, text: str, lower: str | None
+             ) -> list[tuple[int, int]]:
+    """The stretches of `text` a plugin can match in: around each probe hit in `lower`
+    (`text` lower-cased, None when that changed its length), merged."""
+    if probe is None or lower is None:
+        return [(0, len(text))]
+    out: list[tuple[int, int]] = []
+    for m in probe.finditer(lower):
+        lo, hi = max(0, m.start() - _BEFORE), min(len(text), m.end() + _AFTER)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _library_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    lowered = text.lower()
+    # a few non-ASCII letters lower-case to two characters: then no windows
+    lower = lowered if len(lowered) == len(text) else None
+    for probe, patterns in _library_plugins():
+        for lo, hi in _windows(probe, text, lower):
+            for rx in patterns:
+                for m in rx.finditer(text, lo, hi):
+                    start, end = (m.span(1) if rx.groups and m.group(1) is not None
+                                  else m.span())
+                    while start < end and text[start] in _EDGE:  # the patterns' delimiters
+                        start += 1
+                    while end > start and text[end - 1] in _EDGE:
+                        end -= 1
+                    if end - start >= 8 and MARK not in text[start:end]:
+                        spans.append((start, end))
+    return spans
+
+
+# -- pass 3: tokens that read as random ------------------------------------------------------
+
+_TOKEN = re.compile(r"[A-Za-z0-9+/_~-]{20,}={0,2}")
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_~=-")
+_HEXISH = re.compile(r"[0-9a-fA-F-]+")
+_DATA_BEFORE = re.compile(
+    r"(?:base64,|(?i:sha\d*|md5):|ssh-[a-z0-9]+ |ecdsa-[a-z0-9-]+ )\Z")
+_DATA_PREFIX = re.compile(r"sha(?:1|256|384|512)-")  # subresource integrity hashes
+MAX_TOKEN = 400  # longer runs are data (images, archives), not credentials
+MIN_ENTROPY = 3.3  # bits per character
+MIN_CHANGES_NO_DIGIT = 0.45  # ... for a token without a digit
+MIN_CHANGES = 0.3  # share of adjacent alphanumerics whose class (upper/lower/digit) differs
+
+
+def _entropy(token: str) -> float:
+    n = len(token)
+    counts: dict[str, int] = {}
+    for c in token:
+        counts[c] = counts.get(c, 0) + 1
+    return -sum(k / n * math.log2(k / n) for k in counts.values())
+
+
+def _class_changes(token: str) -> float:
+    """How often the class (upper, lower, digit) changes between adjacent alphanumerics."""
+    prev = ""
+    changes = pairs = 0
+    for c in token:
+        cls = "u" if c.isupper() else "l" if c.islower() else "d" if c.isdigit() else ""
+        if not cls:
+            prev = ""
+            continue
+        if prev:
+            pairs += 1
+            changes += cls != prev
+        prev = cls
+    return changes / pairs if pairs else 0.0
+
+
+def _printable_base64(token: str) -> bool:
+    """`token` is base64 of printable text (encoded data someone shows, not a key)."""
+    body = token.rstrip("=")
+    if len(body) < 16:
+        return False
+    padded = body + "=" * (-len(body) % 4)
+    try:
+        raw = base64.b64decode(padded, altchars=b"-_" if ("-" in body or "_" in body) else None,
+                               validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in raw)
+    return printable >= 0.95 * len(raw)
+
+
+def looks_random(token: str) -> bool:
+    """A run of key characters that reads as a random credential (see the module doc)."""
+    core = token.strip("=-_/+~")
+    if len(core) < 20 or len(core) > MAX_TOKEN or MARK[1:-1] in core:
+        return False
+    if _HEXISH.fullmatch(core):  # hashes, UUIDs, hex ids: never a secret by shape alone
+        return False
+    upper = any(c.isupper() for c in core)
+    lower = any(c.islower() for c in core)
+    digit = any(c.isdigit() for c in core)
+    if upper + lower + digit < 2:
+        return False
+    changes = _class_changes(core)
+    if changes < (MIN_CHANGES if digit else MIN_CHANGES_NO_DIGIT):
+        return False  # words: CamelCaseNames change class only where a word begins
+    if _entropy(core) < MIN_ENTROPY:
+        return False
+    return not _printable_base64(core)
+
+
+def _entropy_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _TOKEN.finditer(text):
+        start, end = m.span()
+        if start and text[start - 1] in _KEY_CHARS and text[start - 1] != "=":
+            continue
+        if _DATA_BEFORE.search(text, max(0, start - 24), start) or _DATA_PREFIX.match(
+                text, start):
+            continue
+        if looks_random(m.group()):
+            spans.append((start, end))
+    return spans
+
+
+# -- the gate --------------------------------------------------------------------------------
+
+
+def _replace(text: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    out = []
+    pos = 0
+    for start, end in sorted(spans):
+        if end <= pos:
+            continue
+        start = max(start, pos)
+        out.append(text[pos:start])
+        out.append(MARK)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def scrub(text: str) -> str:
+    """`text` with every secret the gate recognises replaced by `[REDACTED]`."""
+    if not text:
+        return text
+    text = redact(text)
+    text = _replace(text, _library_spans(text))
+    return _replace(text, _entropy_spans(text))
+
+
+def _scrub_value(value: Any) -> Any:
+    return scrub(value) if isinstance(value, str) else value
+
+
+@functools.cache
+def _text_positions(reducer: str) -> tuple[int, ...]:
+    rdef = REDUCER_BY_NAME.get(reducer)
+    return rdef.text_params if rdef is not None else ()
+
+
+def scrub_args(reducer: str, args: list[Any],
+               scrubber: Callable[[Any], Any] = _scrub_value) -> list[Any]:
+    """`args` with the reducer's text arguments scrubbed (a copy; the others as they were).
+    An unknown reducer's arguments pass unchanged: the backend refuses the call anyway."""
+    positions = _text_positions(reducer)
+    if not positions:
+        return args
+    out = list(args)
+    for i in positions:
+        if i < len(out):
+            out[i] = scrubber(out[i])
+    return out
