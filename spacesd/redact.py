@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["MARK", "redact", "redact_obj"]
+__all__ = ["MARK", "is_secret_field", "redact", "redact_obj"]
 
 MARK = "[REDACTED]"
 
@@ -187,12 +187,13 @@ _NOT_A_SECRET_VALUE_PARTS = frozenset({
 _PLAIN_KEY_NAMES = frozenset({"PRIMARY_KEY", "SORT_KEY", "PARTITION_KEY", "CACHE_KEY",
                               "FOREIGN_KEY", "HOT_KEY", "MAP_KEY", "SSH_KEY", "GPG_KEY"})
 
-# A value: "quoted" or 'quoted' (whole, spaces included), or bare up to a delimiter.
+# A value: "quoted" or 'quoted' (whole, spaces included), or bare up to a delimiter (an `&`
+# only where a URL's next `name=` parameter follows it).
 _VALUE = r"""
     (?:
         "(?P<dq>[^"\n]{1,512})"
       | '(?P<sq>[^'\n]{1,512})'
-      | (?P<bare>[^\s"'&;,(){}\[\]<>]+)
+      | (?P<bare>[^\s"'&;,(){}\[\]<>]+(?:&(?![A-Za-z_][\w.-]*=)[^\s"'&;,(){}\[\]<>]+)*)
     )
 """
 
@@ -410,11 +411,12 @@ _CLI_RULES: tuple[tuple[str, tuple[_Lazy, ...]], ...] = (
 # program is checked in Python (`_cli_rules`).
 _PROGRAMS = _Lazy("|".join(f"(?P<p{i}>{prog})(?![\\w.-])" for i, (prog, _) in
                            enumerate(_CLI_RULES)))
-# What each program's name begins with, in one literal alternation: `re` scans for these ten
-# times faster than for `_PROGRAMS` itself, which is then tried only where one is found.
-_PROGRAM_STARTS = _Lazy(r"(?:mysql|mariadb|sshpass|redis-cli|docker|podman|nerdctl|buildah"
-                        r"|skopeo|oras|helm|mongo|sqlcmd|bcp|zip|unzip|7z|ldap|openssl|htpasswd"
-                        r"|curl|http|wget|config|secret|kubectl)(?=[\w.-]{0,40}\s)")
+# What each program's name begins with: `str.find` looks for these several times faster than
+# `re` scans for `_PROGRAMS` (an alternation), which is then tried only where one is found.
+_PROGRAM_WORDS = ("mysql", "mariadb", "sshpass", "redis-cli", "docker", "podman", "nerdctl",
+                  "buildah", "skopeo", "oras", "helm", "mongo", "sqlcmd", "bcp", "zip", "unzip",
+                  "7z", "ldap", "openssl", "htpasswd", "curl", "http", "wget", "config",
+                  "secret", "kubectl")
 _PROGRAM_BEFORE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -432,9 +434,15 @@ def _cli_rules(text: str) -> str:
     or an unescaped newline)."""
     out: list[str] = []
     pos = 0
-    for hit in _PROGRAM_STARTS.rx.finditer(text):
-        start = hit.start()
-        if start < pos or (start and text[start - 1] in _PROGRAM_BEFORE):
+    starts: set[int] = set()
+    for word in _PROGRAM_WORDS:
+        i = text.find(word)
+        while i >= 0:
+            if not (i and text[i - 1] in _PROGRAM_BEFORE):
+                starts.add(i)
+            i = text.find(word, i + 1)
+    for start in sorted(starts):
+        if start < pos:
             continue
         m = _PROGRAMS.rx.match(text, start)
         if m is None:
@@ -522,6 +530,13 @@ def _redact(text: str, gated: bool = True) -> str:
     text = run(_BEARER.rx, ("bearer",), _NO_CHARS, "", lambda m: m.span(2))
     text = run(_FLAG.rx, _WORDS, _FLAG_CHARS, "-", _flag_span)
     return run(_ASSIGN.rx, _WORDS, _NAME_CHARS, "", _assign_span)
+
+
+def is_secret_field(name: str, value: str) -> bool:
+    """A JSON-like field `name: value` whose name says it holds a secret and whose value is
+    one (not empty, a reference, a placeholder, or already redacted)."""
+    return (bool(value) and _is_secret_name(name) and not _is_reference(value)
+            and _BORING.rx.match(value) is None)
 
 
 def redact(text: str) -> str:

@@ -30,13 +30,14 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 from spacesd.model import REDUCER_BY_NAME
-from spacesd.redact import MARK, redact
+from spacesd.redact import MARK, is_secret_field, redact
 
 __all__ = ["scrub", "scrub_args"]
 
@@ -46,37 +47,39 @@ _SKIPPED_PLUGINS = frozenset({"IPPublicDetector", "KeywordDetector", "JwtTokenDe
 _EDGE = " \t\r\n=:\"'`,;()[]{}<>"
 
 
-# A probe per plugin: a cheap regex (a literal first, so `re` scans for it fast) that finds,
-# in the lower-cased text, something near every match of the plugin's own patterns; a plugin
-# runs only in windows around its probe's hits. Most of the library's patterns begin with a
-# lookbehind or a class and cost up to 2 ms each on 16 KB; a probe costs microseconds. The
-# keyword plugins (Cloudant, IBM, SoftLayer) are probed by their vendor's name: their
-# vendor-less forms (`key = <44 characters>`) are the assignment rules' and the entropy
-# check's. A plugin not listed (a newer version's) runs on the whole text.
-_PROBES = {
-    "ArtifactoryDetector": r"akc|ap[\da-f]",
-    "AWSKeyDetector": r"a3t|abia|acca|akia|asia|aws",
-    "AzureStorageKeyDetector": r"accountkey=",
-    "BasicAuthDetector": r"://",
-    "CloudantDetector": r"cl(?:ou(?:dant)?)?[_-]?(?:api)?(?:key|pw|pass|token)|cloudant",
-    "DiscordBotTokenDetector": r"[mno][a-z\d_-]{23,25}\.",
-    "GitHubTokenDetector": r"gh[pousr]_",
-    "GitLabTokenDetector": r"gl|gr1348941",
-    "IbmCloudIamDetector": r"(?:ibm|iam|cloud)[_-]?(?:api)?[_-]?(?:key|pwd|pass|token)",
-    "IbmCosHmacDetector": r"secret[-_]?(?:access)?[-_]?key",
-    "MailchimpDetector": r"-us\d",
-    "NpmDetector": r"_authtoken",
-    "OpenAIDetector": r"t3blbkfj",
-    "PrivateKeyDetector": r"private key|putty-user-key",
-    "PypiTokenDetector": r"pypi-",
-    "SendGridDetector": r"sg\.",
-    "SlackDetector": r"xox|hooks\.slack\.com",
-    "SoftlayerDetector": r"softlayer|sl[_-]?(?:api)?[_-]?(?:key|pwd|pass|token)",
-    "SquareOAuthDetector": r"sq0csp-",
-    "StripeDetector": r"k_live_",
-    "TelegramBotTokenDetector": r":[0-9a-z_-]{35}",
+# Probes per plugin: cheap regexes that find, in the lower-cased text, something near every
+# match of the plugin's own patterns; a plugin runs only in windows around its probes' hits.
+# Each probe begins with a literal and has no alternation at its top: `re` scans for those
+# fast (a few microseconds on 16 KB), while most of the library's own patterns begin with a
+# lookbehind or a class and cost up to 2 ms each. The keyword plugins (Cloudant, IBM,
+# SoftLayer) are probed by their vendor's name: their vendor-less forms (`key = <44
+# characters>`) are the assignment rules' and the entropy check's. A plugin not listed (a
+# newer version's) runs on the whole text.
+_KW = r"[_-]?(?:api)?[_-]?(?:key|pw|pass|token)"
+_PROBES: dict[str, tuple[str, ...]] = {
+    "ArtifactoryDetector": ("akc", r"ap[\da-f]"),
+    "AWSKeyDetector": ("a3t", "abia", "acca", "akia", "asia", "aws"),
+    "AzureStorageKeyDetector": ("accountkey=",),
+    "BasicAuthDetector": ("://",),
+    "CloudantDetector": ("cl" + _KW, "cloudant"),
+    "DiscordBotTokenDetector": (r"\.[a-z\d_-]{6}\.",),
+    "GitHubTokenDetector": (r"gh[pousr]_",),
+    "GitLabTokenDetector": ("gl", "gr1348941"),
+    "IbmCloudIamDetector": ("ibm" + _KW, "iam" + _KW, "cloud" + _KW),
+    "IbmCosHmacDetector": (r"secret[-_]?(?:access)?[-_]?key",),
+    "MailchimpDetector": (r"-us\d",),
+    "NpmDetector": ("_authtoken",),
+    "OpenAIDetector": ("t3blbkfj",),
+    "PrivateKeyDetector": ("private key", "putty-user-key"),
+    "PypiTokenDetector": ("pypi-",),
+    "SendGridDetector": (r"sg\.",),
+    "SlackDetector": ("xox", r"hooks\.slack\.com"),
+    "SoftlayerDetector": ("softlayer", "sl" + _KW),
+    "SquareOAuthDetector": ("sq0csp-",),
+    "StripeDetector": ("k_live_",),
+    "TelegramBotTokenDetector": (":[0-9a-z_-]{35}",),
 }
-_Plugin = tuple[re.Pattern[str] | None, tuple[re.Pattern[str], ...]]
+_Plugin = tuple[tuple[re.Pattern[str], ...] | None, tuple[re.Pattern[str], ...]]
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,25 +93,27 @@ def _library_plugins() -> tuple[_Plugin, ...]:
     for cls in get_mapping_from_secret_type_to_class().values():
         if cls.__name__ in _SKIPPED_PLUGINS or not issubclass(cls, RegexBasedDetector):
             continue
-        probe = _PROBES.get(cls.__name__)
-        plugins.append((re.compile(probe) if probe else None, tuple(cls().denylist)))
+        probes = _PROBES.get(cls.__name__)
+        plugins.append((tuple(re.compile(p) for p in probes) if probes else None,
+                        tuple(cls().denylist)))
     return tuple(plugins)
 
 
 _BEFORE, _AFTER = 160, 320  # how far around a probe's hit a plugin's match may lie
 
 
-def _windows(probe: re.Pattern[str] | None, text: str, lower: str | None
+def _windows(probes: tuple[re.Pattern[str], ...] | None, text: str, lower: str | None
              ) -> list[tuple[int, int]]:
     """The stretches of `text` a plugin can match in: around each probe hit in `lower`
     (`text` lower-cased, None when that changed its length), merged."""
-    if probe is None or lower is None:
+    if probes is None or lower is None:
         return [(0, len(text))]
+    hits = sorted((m.start(), m.end()) for p in probes for m in p.finditer(lower))
     out: list[tuple[int, int]] = []
-    for m in probe.finditer(lower):
-        lo, hi = max(0, m.start() - _BEFORE), min(len(text), m.end() + _AFTER)
+    for start, end in hits:
+        lo, hi = max(0, start - _BEFORE), min(len(text), end + _AFTER)
         if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], hi)
+            out[-1] = (out[-1][0], max(hi, out[-1][1]))
         else:
             out.append((lo, hi))
     return out
@@ -119,8 +124,8 @@ def _library_spans(text: str) -> list[tuple[int, int]]:
     lowered = text.lower()
     # a few non-ASCII letters lower-case to two characters: then no windows
     lower = lowered if len(lowered) == len(text) else None
-    for probe, patterns in _library_plugins():
-        for lo, hi in _windows(probe, text, lower):
+    for probes, patterns in _library_plugins():
+        for lo, hi in _windows(probes, text, lower):
             for rx in patterns:
                 for m in rx.finditer(text, lo, hi):
                     start, end = (m.span(1) if rx.groups and m.group(1) is not None
@@ -240,13 +245,78 @@ def _replace(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def scrub(text: str) -> str:
-    """`text` with every secret the gate recognises replaced by `[REDACTED]`."""
-    if not text:
-        return text
+def _scrub_text(text: str) -> str:
     text = redact(text)
     text = _replace(text, _library_spans(text))
     return _replace(text, _entropy_spans(text))
+
+
+_SEP = "\n\x1e\n"  # between the strings of a JSON document, scrubbed as one text
+
+
+def _strings(obj: Any, out: list[str], marks: list[bool]) -> None:
+    """Every string value in `obj`, in order; `marks[i]`: it is the value of a field whose
+    name says secret (`is_secret_field`)."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(value, str):
+                out.append(value)
+                marks.append(is_secret_field(key, value))
+            else:
+                _strings(value, out, marks)
+    elif isinstance(obj, list):
+        for value in obj:
+            if isinstance(value, str):
+                out.append(value)
+                marks.append(False)
+            else:
+                _strings(value, out, marks)
+
+
+def _rebuild(obj: Any, new: list[str]) -> Any:
+    """`obj` with its string values (in `_strings` order) taken from the reversed `new`."""
+    if isinstance(obj, dict):
+        return {k: new.pop() if isinstance(v, str) else _rebuild(v, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [new.pop() if isinstance(v, str) else _rebuild(v, new) for v in obj]
+    return obj
+
+
+def _scrub_json(text: str, obj: Any) -> str:
+    """A JSON document (a session summary): its strings scrubbed as one text (one pass, the
+    strings kept apart by `_SEP`), a secret-named field's value replaced whole; re-encoded
+    in the document's own layout only when something changed."""
+    values: list[str] = []
+    marks: list[bool] = []
+    _strings(obj, values, marks)
+    joined = _SEP.join(values)
+    parts = _scrub_text(joined).split(_SEP) if "\x1e" not in joined else []
+    if len(parts) != len(values):  # a rule reached across strings: one at a time instead
+        parts = [_scrub_text(v) for v in values]
+    parts = [MARK if mark else part for part, mark in zip(parts, marks, strict=True)]
+    if parts == values:
+        return text
+    compact = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) == text
+    parts.reverse()
+    new = _rebuild(obj, parts)
+    if compact:
+        return json.dumps(new, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(new, ensure_ascii=False)
+
+
+def scrub(text: str) -> str:
+    """`text` with every secret the gate recognises replaced by `[REDACTED]`. A JSON object
+    or array (a session summary) stays valid JSON: its strings are scrubbed, not its syntax."""
+    if not text:
+        return text
+    if text[0] in "{[" and text[-1] in "}]":
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            obj = None
+        if isinstance(obj, (dict, list)):
+            return _scrub_json(text, obj)
+    return _scrub_text(text)
 
 
 def _scrub_value(value: Any) -> Any:
