@@ -152,10 +152,12 @@ _SECRET_URLS = _Lazy(
     r"|[?&]sig=)([^\s\"'<>)&]+)"
 )
 
+# A block, or a truncated one: everything after its BEGIN line, up to the end of the text or
+# an ASCII record separator (\x1e: the daemon's gate scrubs a JSON document's strings as one
+# text, kept apart by it).
 _PRIVATE_KEY = _Lazy(
     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
-    re.DOTALL,
+    r"(?:[^\x1e]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[^\x1e]*)",
 )
 
 # "Authorization: Bearer x", "Bearer x", "Authorization: Basic x", "Authorization: token x".
@@ -478,28 +480,66 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _FLAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
-def _starts(text: str, lower: str, words: tuple[str, ...], back: frozenset[str],
-            first: str = "") -> list[int] | None:
-    """Where a match can begin: before each of `words` in `lower`, back over the characters
-    in `back` (a name or a flag), where that run begins with `first` (if given). None when
-    `lower` does not line up with `text` (a few non-ASCII letters lower-case to two)."""
-    if len(lower) != len(text):
-        return None
-    found: set[int] = set()
+def _hits(lower: str, words: tuple[str, ...]) -> list[int]:
+    """Where each of `words` is in `lower`."""
+    out = []
     for w in words:
         i = lower.find(w)
         while i >= 0:
-            j = i
-            stop = max(0, i - 100)
-            while j > stop and lower[j - 1] in back:
-                j -= 1
-            if lower.startswith(first, j):
-                found.add(j)
+            out.append(i)
             i = lower.find(w, i + 1)
+    return out
+
+
+def _starts(lower: str, hits: list[int], back: frozenset[str], first: str) -> list[int]:
+    """Where a match can begin: before each hit, back over the characters in `back` (a name
+    or a flag), where that run begins with `first`."""
+    found: set[int] = set()
+    for i in hits:
+        j = i
+        stop = max(0, i - 100)
+        while j > stop and lower[j - 1] in back:
+            j -= 1
+        if lower.startswith(first, j):
+            found.add(j)
     return sorted(found)
 
 
 _NO_CHARS: frozenset[str] = frozenset()
+
+
+class _Pass:
+    """The text between passes, its lower-cased copy, and the words found in it (kept until
+    the text changes). `run` tries a pattern only where a match can begin (`_starts`), or
+    everywhere when not `gated` or when lower-casing changed the length (a few non-ASCII
+    letters lower-case to two characters)."""
+
+    def __init__(self, text: str, gated: bool) -> None:
+        self.gated = gated
+        self._set(text)
+
+    def _set(self, text: str) -> None:
+        self.text = text
+        self.lower = text.lower()
+        self.hits: dict[tuple[str, ...], list[int]] = {}
+
+    def run(self, rx: re.Pattern[str], words: tuple[str, ...], back: frozenset[str],
+            first: str, span_of: Callable[[re.Match[str]], tuple[int, int] | None],
+            need: str = "") -> None:
+        starts: list[int] | None = None
+        if self.gated:
+            if need not in self.lower:
+                return
+            hits = self.hits.get(words)
+            if hits is None:
+                hits = self.hits[words] = _hits(self.lower, words)
+            if not hits:
+                return
+            if len(self.lower) == len(self.text):
+                starts = _starts(self.lower, hits, back, first)
+        new = _sub_spans(rx, self.text, span_of, starts)
+        if new is not self.text:
+            self._set(new)
 
 
 def _redact(text: str, gated: bool = True) -> str:
@@ -514,22 +554,14 @@ def _redact(text: str, gated: bool = True) -> str:
         text = _SECRET_URLS.rx.sub(lambda m: f"{m.group(1) or m.group(0)[:5]}{MARK}", text)
     if not gated or ("://" in text and "@" in text):
         text = _URL_CREDS.rx.sub(lambda m: f"{m.group(1)}{MARK}@", text)
-    text = _cli_rules(text)
-
-    def run(rx: re.Pattern[str], words: tuple[str, ...], back: frozenset[str], first: str,
-            span_of: Callable[[re.Match[str]], tuple[int, int] | None]) -> str:
-        lower = text.lower()
-        if gated and not any(w in lower for w in words):
-            return text
-        starts = _starts(text, lower, words, back, first) if gated else None
-        return _sub_spans(rx, text, span_of, starts)
-
-    text = run(_STDIN_PIPE.rx, ("echo", "printf"), _NO_CHARS, "", _value_group)
-    text = run(_HERE_STRING.rx, ("--password-stdin",), _NO_CHARS, "", _value_group)
-    text = run(_AUTH_HEADER.rx, ("authoriz",), _NO_CHARS, "", lambda m: m.span(2))
-    text = run(_BEARER.rx, ("bearer",), _NO_CHARS, "", lambda m: m.span(2))
-    text = run(_FLAG.rx, _WORDS, _FLAG_CHARS, "-", _flag_span)
-    return run(_ASSIGN.rx, _WORDS, _NAME_CHARS, "", _assign_span)
+    p = _Pass(_cli_rules(text), gated)
+    p.run(_STDIN_PIPE.rx, ("echo", "printf"), _NO_CHARS, "", _value_group, "--password-stdin")
+    p.run(_HERE_STRING.rx, ("--password-stdin",), _NO_CHARS, "", _value_group)
+    p.run(_AUTH_HEADER.rx, ("authoriz",), _NO_CHARS, "", lambda m: m.span(2))
+    p.run(_BEARER.rx, ("bearer",), _NO_CHARS, "", lambda m: m.span(2))
+    p.run(_FLAG.rx, _WORDS, _FLAG_CHARS, "-", _flag_span, "-")
+    p.run(_ASSIGN.rx, _WORDS, _NAME_CHARS, "", _assign_span)
+    return p.text
 
 
 def is_secret_field(name: str, value: str) -> bool:

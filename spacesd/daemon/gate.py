@@ -33,6 +33,7 @@ import functools
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -144,6 +145,7 @@ def _library_spans(text: str) -> list[tuple[int, int]]:
 _TOKEN = re.compile(r"[A-Za-z0-9+/_~-]{20,}={0,2}")
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_~=-")
 _HEXISH = re.compile(r"[0-9a-fA-F-]+")
+_UPPER, _LOWER, _DIGIT = re.compile("[A-Z]"), re.compile("[a-z]"), re.compile("[0-9]")
 _DATA_BEFORE = re.compile(
     r"(?:base64,|(?i:sha\d*|md5):|ssh-[a-z0-9]+ |ecdsa-[a-z0-9-]+ )\Z")
 _DATA_PREFIX = re.compile(r"sha(?:1|256|384|512)-")  # subresource integrity hashes
@@ -155,26 +157,20 @@ MIN_CHANGES = 0.3  # share of adjacent alphanumerics whose class (upper/lower/di
 
 def _entropy(token: str) -> float:
     n = len(token)
-    counts: dict[str, int] = {}
-    for c in token:
-        counts[c] = counts.get(c, 0) + 1
-    return -sum(k / n * math.log2(k / n) for k in counts.values())
+    return -sum(k / n * math.log2(k / n) for k in Counter(token).values())
+
+
+_ALNUM_RUNS = re.compile(r"[A-Za-z0-9]+")
+_CLASS_RUNS = re.compile(r"[A-Z]+|[a-z]+|[0-9]+")
 
 
 def _class_changes(token: str) -> float:
-    """How often the class (upper, lower, digit) changes between adjacent alphanumerics."""
-    prev = ""
-    changes = pairs = 0
-    for c in token:
-        cls = "u" if c.isupper() else "l" if c.islower() else "d" if c.isdigit() else ""
-        if not cls:
-            prev = ""
-            continue
-        if prev:
-            pairs += 1
-            changes += cls != prev
-        prev = cls
-    return changes / pairs if pairs else 0.0
+    """How often the class (upper, lower, digit) changes between adjacent alphanumerics:
+    over each run of alphanumerics, (class runs - 1) / (characters - 1), summed."""
+    runs = _ALNUM_RUNS.findall(token)
+    pairs = sum(len(r) for r in runs) - len(runs)
+    changes = len(_CLASS_RUNS.findall(token)) - len(runs)
+    return changes / pairs if pairs > 0 else 0.0
 
 
 def _printable_base64(token: str) -> bool:
@@ -199,9 +195,9 @@ def looks_random(token: str) -> bool:
         return False
     if _HEXISH.fullmatch(core):  # hashes, UUIDs, hex ids: never a secret by shape alone
         return False
-    upper = any(c.isupper() for c in core)
-    lower = any(c.islower() for c in core)
-    digit = any(c.isdigit() for c in core)
+    upper = _UPPER.search(core) is not None
+    lower = _LOWER.search(core) is not None
+    digit = _DIGIT.search(core) is not None
     if upper + lower + digit < 2:
         return False
     changes = _class_changes(core)
@@ -290,7 +286,7 @@ def _scrub_json(text: str, obj: Any) -> str:
     marks: list[bool] = []
     _strings(obj, values, marks)
     joined = _SEP.join(values)
-    parts = _scrub_text(joined).split(_SEP) if "\x1e" not in joined else []
+    parts = _scrub_text(joined).split(_SEP) if joined.count("\x1e") == len(values) - 1 else []
     if len(parts) != len(values):  # a rule reached across strings: one at a time instead
         parts = [_scrub_text(v) for v in values]
     parts = [MARK if mark else part for part, mark in zip(parts, marks, strict=True)]
