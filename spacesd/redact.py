@@ -37,6 +37,7 @@ subscript (`password = getpass.getpass()`, `config["api_key"]`), an attribute pa
 
 from __future__ import annotations
 
+import functools
 import re
 
 TYPE_CHECKING = False
@@ -236,6 +237,7 @@ def _name_parts(name: str) -> list[str]:
     return parts
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_secret_name(name: str) -> bool:
     parts = _name_parts(name.strip("\"'"))
     if not parts or parts[-1] in _NOT_A_SECRET_VALUE_PARTS:

@@ -65,7 +65,7 @@ _PROBES: dict[str, tuple[str, ...]] = {
     "CloudantDetector": ("cl" + _KW, "cloudant"),
     "DiscordBotTokenDetector": (r"\.[a-z\d_-]{6}\.",),
     "GitHubTokenDetector": (r"gh[pousr]_",),
-    "GitLabTokenDetector": ("gl", "gr1348941"),
+    "GitLabTokenDetector": (r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-", "gr1348941"),
     "IbmCloudIamDetector": ("ibm" + _KW, "iam" + _KW, "cloud" + _KW),
     "IbmCosHmacDetector": (r"secret[-_]?(?:access)?[-_]?key",),
     "MailchimpDetector": (r"-us\d",),
@@ -193,11 +193,13 @@ def looks_random(token: str) -> bool:
     core = token.strip("=-_/+~")
     if len(core) < 20 or len(core) > MAX_TOKEN or MARK[1:-1] in core:
         return False
+    upper = _UPPER.search(core) is not None
+    digit = _DIGIT.search(core) is not None
+    if not (upper or digit):  # paths, words, identifiers
+        return False
     if _HEXISH.fullmatch(core):  # hashes, UUIDs, hex ids: never a secret by shape alone
         return False
-    upper = _UPPER.search(core) is not None
     lower = _LOWER.search(core) is not None
-    digit = _DIGIT.search(core) is not None
     if upper + lower + digit < 2:
         return False
     changes = _class_changes(core)
@@ -214,11 +216,12 @@ def _entropy_spans(text: str) -> list[tuple[int, int]]:
         start, end = m.span()
         if start and text[start - 1] in _KEY_CHARS and text[start - 1] != "=":
             continue
+        if not looks_random(m.group()):
+            continue
         if _DATA_BEFORE.search(text, max(0, start - 24), start) or _DATA_PREFIX.match(
                 text, start):
             continue
-        if looks_random(m.group()):
-            spans.append((start, end))
+        spans.append((start, end))
     return spans
 
 
@@ -278,6 +281,15 @@ def _rebuild(obj: Any, new: list[str]) -> Any:
     return obj
 
 
+def _compact(text: str, obj: Any) -> bool:
+    """The document is written without spaces after `,` and `:` (as summaries are)."""
+    if isinstance(obj, dict) and obj and text.startswith('{"'):
+        end = text.find('":')  # the first key's end: a key holds no unescaped quote
+        if end > 0:
+            return text[end + 2:end + 3] != " "
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) == text
+
+
 def _scrub_json(text: str, obj: Any) -> str:
     """A JSON document (a session summary): its strings scrubbed as one text (one pass, the
     strings kept apart by `_SEP`), a secret-named field's value replaced whole; re-encoded
@@ -292,7 +304,7 @@ def _scrub_json(text: str, obj: Any) -> str:
     parts = [MARK if mark else part for part, mark in zip(parts, marks, strict=True)]
     if parts == values:
         return text
-    compact = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) == text
+    compact = _compact(text, obj)
     parts.reverse()
     new = _rebuild(obj, parts)
     if compact:
