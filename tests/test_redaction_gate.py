@@ -232,7 +232,7 @@ def test_backend_call_is_the_gate_for_every_backend() -> None:
     import asyncio
 
     from spacesd.daemon.embedded import EmbeddedBackend
-    from spacesd.stdb.backend import SpacetimeBackend
+    from spacesd.daemon.spacetimedb import SpacetimeBackend
 
     b = _Recorder()
     asyncio.run(b.call("send_message", [1, f"DB_PASSWORD={PASSWORD}", None, None, "Text"]))
