@@ -10,7 +10,7 @@ These are the rules that read text as people and shells write it. The daemon's r
 check: the hook's pass is a first line, the gate is where correctness lives.
 
 Caught:
-- provider keys by their documented shape (`_TOKEN_SHAPES`: Anthropic, OpenAI, GitHub, GitLab,
+- provider keys by their documented shape (`_SHAPES`: Anthropic, OpenAI, GitHub, GitLab,
   Slack, AWS, Google, Stripe, Hugging Face, npm, PyPI, Docker Hub, DigitalOcean, Shopify,
   Vault, Sentry, ... about 90 formats), JWTs, webhook URLs (Slack, Discord, Teams) and the
   `sig=` of an Azure SAS URL;
@@ -66,73 +66,133 @@ class _Lazy:
         return self._rx
 
 
-# Key shapes (documented formats of provider keys): replaced whole. A shape begins where a
-# run of [A-Za-z0-9_-] begins, and holds one of `_SHAPE_LITERALS` (`_shape_starts`).
-_TOKEN_SHAPES = _Lazy(
-    r"""
-    (?<![A-Za-z0-9_-])(?:
-        sk-(?:ant-(?:api|admin|sid)\d\d-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}
-      | gh[pousr]_[A-Za-z0-9]{30,} | github_pat_[A-Za-z0-9_]{30,}
-      | gl(?:pat|rt|dt|ft|soat|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_-]{20,} | GR1348941[\w-]{20,}
-      | (?:xoxe\.)?xox[abposre]-[A-Za-z0-9-]{10,} | xapp-\d-[A-Za-z0-9-]{20,}
-      | (?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ABIA|ACCA|A3T[A-Z0-9])[0-9A-Z]{16}
-      | AIza[0-9A-Za-z_-]{30,} | GOCSPX-[\w-]{24,} | 1//0[\w-]{40,} | ya29\.[\w-]{30,}
-      | [rs]k_(?:live|test|prod)_[A-Za-z0-9]{16,} | whsec_[A-Za-z0-9+/]{24,}
-      | hf_[A-Za-z0-9]{30,} | api_org_[A-Za-z0-9]{30,} | npm_[A-Za-z0-9]{36}
-      | pypi-AgE[\w-]{50,} | rubygems_[0-9a-f]{48} | dckr_pat_[\w-]{27,}
-      | do[por]_v1_[0-9a-f]{64} | HRKU-[\w-]{40,} | shp(?:at|ss|ca|pa)_[0-9a-fA-F]{32}
-      | dapi[0-9a-f]{32}(?:-\d)? | dp\.(?:pt|st|ct|sa|scim|audit)\.[\w.-]{40,}
-      | lin_api_[A-Za-z0-9]{40} | NR(?:AK|JS|II|AA)-[\w-]{19,} | gl(?:c|sa)_[\w+/=-]{32,}
-      | hv[sb]\.[\w-]{24,} | [A-Za-z0-9]{14}\.atlasv1\.[\w=-]{60,} | pul-[0-9a-f]{40}
-      | PMAK-[0-9a-f]{24}-[0-9a-f]{34} | sntry[su]_[\w+/=-]{40,}
-      | pscale_(?:tkn|pw|oauth)_[\w.=-]{32,} | pnu_[A-Za-z0-9]{36} | rdme_[a-z0-9]{70}
-      | CLOJARS_[a-z0-9]{60} | AGE-SECRET-KEY-1[A-Z0-9]{58} | LTAI[A-Za-z0-9]{20}
-      | ATATT3[\w=-]{100,} | SG\.[\w-]{22}\.[\w-]{43} | key-[0-9a-f]{32}
-      | [0-9a-f]{32}-us\d{1,2} | dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64} | EZAK[A-Za-z0-9]{54}
-      | FLWSECK(?:_TEST)?-[0-9a-f]{32}-X | fio-u-[\w=-]{64} | shippo_(?:live|test)_[0-9a-f]{40}
-      | EAA[A-Za-z0-9]{40,} | sq0(?:atp|csp)-[\w-]{22,} | tfp_[\w.=-]{59}
-      | duffel_(?:test|live)_[\w=-]{43} | p8e-[A-Za-z0-9]{32} | pat[A-Za-z0-9]{14}\.[0-9a-f]{64}
-      | v1\.0-[0-9a-f]{24}-[0-9a-f]{146} | dnkey-[\w=-]{26}-[\w=-]{52}
-      | FlyV1\ fm[12][ar]?_[\w+/=,-]{100,} | live_[\w=-]{40}
-      | pat\.[\w-]{22}\.[0-9a-f]{24}\.[A-Za-z0-9]{20} | AKCp[A-Za-z0-9]{69}
-      | [sp]k\.eyJ[\w-]{20,}\.[\w-]{20,} | sha256~[\w-]{43} | tk-us-[\w-]{48}
-      | xkeysib-[0-9a-f]{64}-[A-Za-z0-9]{16} | gsk_[A-Za-z0-9]{52} | xai-[A-Za-z0-9]{80}
-      | pplx-[A-Za-z0-9]{48} | r8_[A-Za-z0-9]{37} | ntn_[A-Za-z0-9]{46}
-      | secret_[A-Za-z0-9]{43} | sbp_[0-9a-f]{40} | sb_secret_[\w-]{20,}
-      | lsv2_(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10} | bkua_[0-9a-f]{40} | figd_[\w-]{40}
-      | ops_eyJ[\w+/=-]{100,} | pcsk_[A-Za-z0-9]{5}_[A-Za-z0-9]{50,}
-      | tskey-(?:auth|api|client|webhook)-[A-Za-z0-9]{6,}-[A-Za-z0-9]{20,}
-      | sgp_[A-Za-z0-9]{64} | aio_[A-Za-z0-9]{28} | ico-[A-Za-z0-9]{32} | API-[A-Z0-9]{26}
-      | oy2[a-z0-9]{43} | [A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk | CFPAT-[\w-]{43}
-      | \d{8,10}:AA[\w-]{33}
-      | eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*  # JWT
-    )(?![A-Za-z0-9_-])
-    """,
-    re.VERBOSE,
+# Key shapes (documented formats of provider keys): replaced whole. Each is filed under the
+# keys that find where it can begin (`_shape_starts`): the first two characters of the run of
+# [A-Za-z0-9_-] (8 or more) that it begins, or a literal it holds, with at most
+# `_SHAPE_REACH` such characters before it (a shape whose first run is short, such as `dp.`
+# or `SG.`, or one that begins with any characters, such as Terraform's `.atlasv1.`). Trying
+# the one big pattern at every position costs ~1 ms on 16 KB and compiling it ~2.5 ms (the
+# hook pays that on every run): the small per-key patterns compile only when their key is seen.
+_SHAPES: tuple[tuple[str, str], ...] = (
+    ("sk", r"sk-(?:ant-(?:api|admin|sid)\d\d-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    ("gh", r"gh[pousr]_[A-Za-z0-9]{30,}"),
+    ("gi", r"github_pat_[A-Za-z0-9_]{30,}"),
+    ("gl", r"gl(?:pat|rt|dt|ft|soat|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_-]{20,}"),
+    ("gl", r"gl(?:c|sa)_[\w+/=-]{32,}"),
+    ("GR", r"GR1348941[\w-]{20,}"),
+    ("xo xoxe.", r"(?:xoxe\.)?xox[abposre]-[A-Za-z0-9-]{10,}"),
+    ("xa", r"xapp-\d-[A-Za-z0-9-]{20,}"),
+    ("AK AS AG AI AR AN AB AC A3",
+     r"(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ABIA|ACCA|A3T[A-Z0-9])[0-9A-Z]{16}"),
+    ("AI", r"AIza[0-9A-Za-z_-]{30,}"),
+    ("GO", r"GOCSPX-[\w-]{24,}"),
+    ("1//0", r"1//0[\w-]{40,}"),
+    ("ya29.", r"ya29\.[\w-]{30,}"),
+    ("rk sk", r"[rs]k_(?:live|test|prod)_[A-Za-z0-9]{16,}"),
+    ("wh", r"whsec_[A-Za-z0-9+/]{24,}"),
+    ("hf", r"hf_[A-Za-z0-9]{30,}"),
+    ("ap", r"api_org_[A-Za-z0-9]{30,}"),
+    ("np", r"npm_[A-Za-z0-9]{36}"),
+    ("py", r"pypi-AgE[\w-]{50,}"),
+    ("ru", r"rubygems_[0-9a-f]{48}"),
+    ("dc", r"dckr_pat_[\w-]{27,}"),
+    ("do", r"do[por]_v1_[0-9a-f]{64}"),
+    ("HR", r"HRKU-[\w-]{40,}"),
+    ("sh", r"shp(?:at|ss|ca|pa)_[0-9a-fA-F]{32}"),
+    ("da", r"dapi[0-9a-f]{32}(?:-\d)?"),
+    ("dp.", r"dp\.(?:pt|st|ct|sa|scim|audit)\.[\w.-]{40,}"),
+    ("li", r"lin_api_[A-Za-z0-9]{40}"),
+    ("NR", r"NR(?:AK|JS|II|AA)-[\w-]{19,}"),
+    ("hvs. hvb.", r"hv[sb]\.[\w-]{24,}"),
+    (".atlasv1.", r"[A-Za-z0-9]{14}\.atlasv1\.[\w=-]{60,}"),
+    ("pu", r"pul-[0-9a-f]{40}"),
+    ("PM", r"PMAK-[0-9a-f]{24}-[0-9a-f]{34}"),
+    ("sn", r"sntry[su]_[\w+/=-]{40,}"),
+    ("ps", r"pscale_(?:tkn|pw|oauth)_[\w.=-]{32,}"),
+    ("pn", r"pnu_[A-Za-z0-9]{36}"),
+    ("rd", r"rdme_[a-z0-9]{70}"),
+    ("CL", r"CLOJARS_[a-z0-9]{60}"),
+    ("AG", r"AGE-SECRET-KEY-1[A-Z0-9]{58}"),
+    ("LT", r"LTAI[A-Za-z0-9]{20}"),
+    ("AT", r"ATATT3[\w=-]{100,}"),
+    ("SG.", r"SG\.[\w-]{22}\.[\w-]{43}"),
+    ("ke", r"key-[0-9a-f]{32}"),
+    ("-us", r"[0-9a-f]{32}-us\d{1,2}"),
+    ("dt0c01.", r"dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}"),
+    ("EZ", r"EZAK[A-Za-z0-9]{54}"),
+    ("FL", r"FLWSECK(?:_TEST)?-[0-9a-f]{32}-X"),
+    ("fi", r"fio-u-[\w=-]{64}"),
+    ("sh", r"shippo_(?:live|test)_[0-9a-f]{40}"),
+    ("EA", r"EAA[A-Za-z0-9]{40,}"),
+    ("sq", r"sq0(?:atp|csp)-[\w-]{22,}"),
+    ("tf", r"tfp_[\w.=-]{59}"),
+    ("du", r"duffel_(?:test|live)_[\w=-]{43}"),
+    ("p8", r"p8e-[A-Za-z0-9]{32}"),
+    ("pa", r"pat[A-Za-z0-9]{14}\.[0-9a-f]{64}"),
+    ("v1.0-", r"v1\.0-[0-9a-f]{24}-[0-9a-f]{146}"),
+    ("dn", r"dnkey-[\w=-]{26}-[\w=-]{52}"),
+    ("FlyV1 ", r"FlyV1 fm[12][ar]?_[\w+/=,-]{100,}"),
+    ("li", r"live_[\w=-]{40}"),
+    ("pat.", r"pat\.[\w-]{22}\.[0-9a-f]{24}\.[A-Za-z0-9]{20}"),
+    ("AK", r"AKCp[A-Za-z0-9]{69}"),
+    ("k.eyJ", r"[sp]k\.eyJ[\w-]{20,}\.[\w-]{20,}"),
+    ("sha256~", r"sha256~[\w-]{43}"),
+    ("tk", r"tk-us-[\w-]{48}"),
+    ("xk", r"xkeysib-[0-9a-f]{64}-[A-Za-z0-9]{16}"),
+    ("gs", r"gsk_[A-Za-z0-9]{52}"),
+    ("xa", r"xai-[A-Za-z0-9]{80}"),
+    ("pp", r"pplx-[A-Za-z0-9]{48}"),
+    ("r8", r"r8_[A-Za-z0-9]{37}"),
+    ("nt", r"ntn_[A-Za-z0-9]{46}"),
+    ("se", r"secret_[A-Za-z0-9]{43}"),
+    ("sb", r"sbp_[0-9a-f]{40}"),
+    ("sb", r"sb_secret_[\w-]{20,}"),
+    ("ls", r"lsv2_(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}"),
+    ("bk", r"bkua_[0-9a-f]{40}"),
+    ("fi", r"figd_[\w-]{40}"),
+    ("op", r"ops_eyJ[\w+/=-]{100,}"),
+    ("pc", r"pcsk_[A-Za-z0-9]{5}_[A-Za-z0-9]{50,}"),
+    ("ts", r"tskey-(?:auth|api|client|webhook)-[A-Za-z0-9]{6,}-[A-Za-z0-9]{20,}"),
+    ("sg", r"sgp_[A-Za-z0-9]{64}"),
+    ("ai", r"aio_[A-Za-z0-9]{28}"),
+    ("ic", r"ico-[A-Za-z0-9]{32}"),
+    ("AP", r"API-[A-Z0-9]{26}"),
+    ("oy", r"oy2[a-z0-9]{43}"),
+    ("_mmk", r"[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk"),
+    ("CF", r"CFPAT-[\w-]{43}"),
+    (":AA", r"\d{8,10}:AA[\w-]{33}"),
+    ("ey", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),  # JWT
 )
-# Where a shape can begin (`_shape_starts`), found without trying `_TOKEN_SHAPES` at every
-# position (which costs ~1 ms on 16 KB): a shape begins a run of [A-Za-z0-9_-]; most begin
-# a run of 8 or more whose first two characters are in `_SHAPE_HEADS`; the others are found
-# by a literal they hold (`_SHAPE_LITERALS`: a short first run such as `dp.` or `SG.`, or a
-# shape that begins with any characters, such as Terraform's `.atlasv1.`), the run before
-# it being at most `_SHAPE_REACH` characters.
-_SHAPE_HEADS = frozenset({
-    "sk", "gh", "gi", "gl", "GR", "xo", "xa", "AK", "AS", "AG", "AI", "AR", "AN", "AB", "AC",
-    "A3", "GO", "rk", "wh", "hf", "ap", "np", "py", "ru", "dc", "do", "HR", "sh", "da", "li",
-    "NR", "pu", "PM", "sn", "ps", "pn", "rd", "CL", "LT", "AT", "ke", "EZ", "FL", "fi", "EA",
-    "sq", "tf", "du", "p8", "pa", "dn", "tk", "xk", "gs", "pp", "r8", "nt", "se", "sb", "ls",
-    "bk", "op", "pc", "ts", "sg", "ai", "ic", "AP", "oy", "CF", "ey",
-})
-_SHAPE_LITERALS = ("1//0", "ya29.", "dp.", "hvs.", "hvb.", "SG.", "v1.0-", "FlyV1 ", "dt0c01.",
-                   "k.eyJ", "pat.", "xoxe.", "sha256~", ".atlasv1.", "-us", "_mmk", ":AA")
+
+
+def _shape_pattern(branches: list[str]) -> _Lazy:
+    return _Lazy(r"(?<![A-Za-z0-9_-])(?:" + "|".join(branches) + r")(?![A-Za-z0-9_-])")
+
+
+def _shapes_by_key() -> dict[str, _Lazy]:
+    keyed: dict[str, list[str]] = {}
+    for keys, pattern in _SHAPES:
+        for key in keys.split():
+            keyed.setdefault(key, []).append(pattern)
+    return {key: _shape_pattern(branches) for key, branches in keyed.items()}
+
+
+_SHAPE_BY_KEY = _shapes_by_key()
+_SHAPE_HEADS = frozenset(k for k in _SHAPE_BY_KEY if len(k) == 2)
+_SHAPE_LITERALS = tuple(k for k in _SHAPE_BY_KEY if len(k) != 2)
+_TOKEN_SHAPES = _shape_pattern([p for _, p in _SHAPES])  # all of them (tests, ungated)
 _SHAPE_REACH = 64
 _SHAPE_RUN = _Lazy(r"[A-Za-z0-9_-]{8,}")
 _RUN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
-def _shape_starts(text: str) -> list[int]:
-    found = {m.start() for m in _SHAPE_RUN.rx.finditer(text)
-             if text[m.start():m.start() + 2] in _SHAPE_HEADS}
+def _shape_starts(text: str) -> dict[int, list[str]]:
+    """Where a shape can begin, and the keys of the shapes to try there."""
+    found: dict[int, list[str]] = {}
+    for m in _SHAPE_RUN.rx.finditer(text):
+        head = m.group()[:2]
+        if head in _SHAPE_HEADS:
+            found[m.start()] = [head]
     for lit in _SHAPE_LITERALS:
         i = text.find(lit)
         while i >= 0:
@@ -140,9 +200,33 @@ def _shape_starts(text: str) -> list[int]:
             stop = max(0, i - _SHAPE_REACH)
             while j > stop and text[j - 1] in _RUN_CHARS:
                 j -= 1
-            found.add(j)
+            found.setdefault(j, []).append(lit)
             i = text.find(lit, i + 1)
-    return sorted(found)
+    return found
+
+
+def _sub_shapes(text: str) -> str:
+    """Every shape replaced, tried only where `_shape_starts` says (the longest match of
+    the shapes filed there)."""
+    out: list[str] = []
+    pos = 0
+    starts = _shape_starts(text)
+    for start in sorted(starts):
+        if start < pos:
+            continue
+        end = -1
+        for key in starts[start]:
+            m = _SHAPE_BY_KEY[key].rx.match(text, start)
+            if m is not None:
+                end = max(end, m.end())
+        if end >= 0:
+            out.append(text[pos:start])
+            out.append(MARK)
+            pos = end
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
 
 
 # Secret URLs: the part after the fixed prefix is the credential.
@@ -477,7 +561,8 @@ _URL_CREDS = _Lazy(r"(://[^/\s:@]{0,200}:)[^/\s@]+@")  # scheme://user:PASSWORD@
 
 
 # Cheap gates: a pattern runs only on strings that could match it (supersets of the regexes).
-_WORDS = ("pass", "secret", "token", "key", "credential", "pwd", "auth")
+_WORDS = ("pass", "secret", "token", "key", "credential", "pwd", "auth", "_pat", "-pat", "pat=",
+          "pat:")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _FLAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -549,8 +634,7 @@ def _redact(text: str, gated: bool = True) -> str:
     cheap tests say (tests compare the two)."""
     if not gated or "PRIVATE KEY" in text:
         text = _PRIVATE_KEY.rx.sub(MARK, text)
-    text = _sub_spans(_TOKEN_SHAPES.rx, text, lambda m: m.span(),
-                      _shape_starts(text) if gated else None)
+    text = _sub_shapes(text) if gated else _TOKEN_SHAPES.rx.sub(MARK, text)
     if not gated or "sig=" in text or ("://" in text and any(
             w in text for w in ("hooks.slack.com", "discord", ".webhook.office.com"))):
         text = _SECRET_URLS.rx.sub(lambda m: f"{m.group(1) or m.group(0)[:5]}{MARK}", text)
