@@ -18,7 +18,7 @@ from conftest import ProcessDaemon, SpacesEnv, console_script
 from spacesd.daemon import gate
 from spacesd.daemon.backend import Backend, JsonArgs
 from spacesd.ipc import Ok
-from spacesd.model import REDUCER_BY_NAME, REDUCERS
+from spacesd.model import MACHINE_TEXT_PARAMS, REDUCER_BY_NAME, REDUCERS, _reducer
 from spacesd.redact import MARK, redact
 from spacesd.store import Changes
 
@@ -183,8 +183,16 @@ def test_text_params_come_from_the_model() -> None:
     assert REDUCER_BY_NAME["send_dm"].text_params == (1,)
     assert REDUCER_BY_NAME["join_server"].text_params == ()
     for r in REDUCERS:
-        for i, (_, type_name) in enumerate(r.params):
-            assert (i in r.text_params) == (type_name in ("String", "Option<String>"))
+        for i, (name, type_name) in enumerate(r.params):
+            assert (i in r.text_params) == (type_name in ("String", "Option<String>")
+                                            and name not in MACHINE_TEXT_PARAMS)
+
+
+def test_an_idempotency_key_is_not_text() -> None:
+    # A key is an identifier a program chose: scrubbing a random-looking one to [REDACTED]
+    # would make two distinct writes one.
+    keyed = _reducer("send_message_keyed", "key String; channel_id u64; content String")
+    assert keyed.text_params == (2,)
 
 
 @pytest.mark.parametrize("reducer", [r for r in REDUCERS if r.text_params])
