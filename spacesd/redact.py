@@ -229,12 +229,15 @@ def _sub_shapes(text: str) -> str:
     return "".join(out)
 
 
-# Secret URLs: the part after the fixed prefix is the credential.
-_SECRET_URLS = _Lazy(
-    r"(?i)(\bhttps?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/"
-    r"|(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/"
-    r"|[a-z0-9.-]+\.webhook\.office\.com/webhookb2/)"
-    r"|[?&]sig=)([^\s\"'<>)&]+)"
+# Secret URLs: the part after the fixed prefix is the credential. Each pattern begins with
+# the literal it is looked for by (a case-insensitive alternation costs ~0.4 ms on 16 KB).
+_URL_TAIL = r"""([^\s"'<>)&]+)"""
+_SECRET_URLS = (
+    ("hooks.slack.com/",
+     _Lazy(r"(hooks\.slack\.com/(?:services|workflows|triggers)/)" + _URL_TAIL)),
+    ("discord", _Lazy(r"(discord(?:app)?\.com/api/webhooks/)" + _URL_TAIL)),
+    (".webhook.office.com/", _Lazy(r"(\.webhook\.office\.com/webhookb2/)" + _URL_TAIL)),
+    ("sig=", _Lazy(r"([?&]sig=)" + _URL_TAIL)),  # an Azure SAS URL's signature
 )
 
 # A block, or a truncated one: everything after its BEGIN line, up to the end of the text or
@@ -635,9 +638,9 @@ def _redact(text: str, gated: bool = True) -> str:
     if not gated or "PRIVATE KEY" in text:
         text = _PRIVATE_KEY.rx.sub(MARK, text)
     text = _sub_shapes(text) if gated else _TOKEN_SHAPES.rx.sub(MARK, text)
-    if not gated or "sig=" in text or ("://" in text and any(
-            w in text for w in ("hooks.slack.com", "discord", ".webhook.office.com"))):
-        text = _SECRET_URLS.rx.sub(lambda m: f"{m.group(1) or m.group(0)[:5]}{MARK}", text)
+    for literal, url in _SECRET_URLS:
+        if not gated or literal in text:
+            text = url.rx.sub(lambda m: m.group(1) + MARK, text)
     if not gated or ("://" in text and "@" in text):
         text = _URL_CREDS.rx.sub(lambda m: f"{m.group(1)}{MARK}@", text)
     p = _Pass(_cli_rules(text), gated)
