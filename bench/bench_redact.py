@@ -37,9 +37,12 @@ GOAL_CATCH = 0.95
 GOAL_FP = 0.01
 
 
-def make_summary(size: int = MAX_CONTENT) -> tuple[dict[str, Any], str]:
-    """A summary dict and its content, grown from the corpora until the content is `size`."""
-    lines = rc.ordinary()
+def make_summary(size: int = MAX_CONTENT, dense: bool = True) -> tuple[dict[str, Any], str]:
+    """A summary dict and its content, grown from the corpora until the content is `size`.
+    `dense`: from every ordinary line (the first ~150 are code and prose about passwords,
+    tokens and keys, the hardest for the gate) with a secret every 40 lines; else from the
+    lines after those (library code, commits, ids, data) and no secret: a typical summary."""
+    lines = rc.ordinary() if dense else rc.ordinary()[rc.handwritten_count():]
     secrets = rc.secrets()
     summary: dict[str, Any] = {
         "kind": "session_summary", "session_id": "5f0c2a8e-1b7d-4c1e-9a57-3f2d8c6b9e10",
@@ -59,7 +62,7 @@ def make_summary(size: int = MAX_CONTENT) -> tuple[dict[str, Any], str]:
             summary["final_message"] += line + "\n"
         else:
             summary["commits"].append({"hash": f"{i:07x}", "message": line[:120]})
-        if i % 40 == 0:  # a secret now and then, as a transcript would leak it
+        if dense and i % 40 == 0:  # a secret now and then, as a transcript would leak it
             summary["commands"].append(f"export {secrets[i % len(secrets)].env}="
                                        f"{secrets[i % len(secrets)].value}"[:300])
         i += 1
@@ -115,8 +118,15 @@ def main() -> int:
     med, p99, best = timings(lambda: gate.scrub(content), opts.repeat)
     flag = "ok" if med < GOAL_MS else "OVER"
     ok &= med < GOAL_MS
-    print(f"gate.scrub, {len(content):,}-character summary: median {med:.2f} ms, p99 "
+    print(f"gate.scrub, {len(content):,}-character dense summary (secret words on every "
+          f"line, a secret every 40): median {med:.2f} ms, p99 "
           f"{p99:.2f} ms, min {best:.2f} ms (goal: median < {GOAL_MS} ms) {flag}")
+    _, typical = make_summary(dense=False)
+    med_t, p99_t, best_t = timings(lambda: gate.scrub(typical), opts.repeat)
+    ok &= med_t < GOAL_MS
+    print(f"gate.scrub, {len(typical):,}-character typical summary (no secret, few secret "
+          f"words): median {med_t:.2f} ms, p99 {p99_t:.2f} ms, min {best_t:.2f} ms "
+          + ("ok" if med_t < GOAL_MS else "OVER"))
     med_r, _, _ = timings(lambda: redact(content), opts.repeat)
     med_ds, _, _ = timings(lambda: gate._library_spans(content), opts.repeat)
     med_e, _, _ = timings(lambda: gate._entropy_spans(content), opts.repeat)

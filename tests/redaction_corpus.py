@@ -35,6 +35,18 @@ def ordinary() -> list[str]:
     return (CORPUS / "ordinary.txt").read_text().splitlines()
 
 
+def handwritten_count() -> int:
+    """How many lines ordinary.txt begins with that were written by hand: code and prose that
+    name passwords, tokens and keys without holding one (make_ordinary.HANDWRITTEN)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_ordinary", CORPUS / "make_ordinary.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return len([ln for ln in module.HANDWRITTEN.strip("\n").splitlines() if ln.strip()])
+
+
 # Each context has several forms; secret i takes form i % len(forms), so every kind is seen in
 # more than one. {s} is the secret, {env} the variable it is kept in, {key} its lower-case name.
 _FORMS: dict[str, tuple[str, ...]] = {

@@ -399,3 +399,17 @@ def _values(obj: Any) -> list[str]:
     if isinstance(obj, list):
         return [v for x in obj for v in _values(x)]
     return []
+
+
+@pytest.mark.parametrize("text", [
+    "aA1" * 5000, "a_" * 5000, "-" * 10000, "x=" * 5000, "token" * 2000, "key-" * 3000,
+    "https://" * 1000 + "@", "eyJ" * 3000, "sk-" * 3000, "A" * 20000, "Ab1/" * 4000,
+    '{"a": "' + "password=x " * 1500 + '"}', "[" + ",".join(['"k"'] * 3000) + "]",
+    "1//0" * 3000, ".atlasv1." * 1000, "-us1" * 3000, ":AA" * 3000, "echo x | " * 1000,
+])
+def test_gate_time_is_linear_on_adversarial_input(text: str) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    gate.scrub(text)
+    assert time.perf_counter() - t0 < 1.0
