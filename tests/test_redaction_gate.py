@@ -43,6 +43,12 @@ def test_corpus_is_large_and_varied() -> None:
     assert len(rc.ordinary()) >= 700
 
 
+def test_corpus_secrets_say_they_are_examples() -> None:
+    # Real formats, but each carries a marker (make_secrets.MARKERS): no one's credential.
+    markers = ("EXAMPLE", "example", "FAKE", "fake", "deadbeef", "0000")
+    assert all(any(m in s.value for m in markers) for s in SECRETS)
+
+
 def test_gate_catches_the_corpus_in_every_context() -> None:
     rates = _rates(gate.scrub)
     assert all(rate >= GOAL for rate in rates.values()), rates
