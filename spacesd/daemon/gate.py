@@ -61,7 +61,7 @@ _PROBES: dict[str, tuple[str, ...]] = {
     "ArtifactoryDetector": ("akc", r"ap[\da-f]"),
     "AWSKeyDetector": ("a3t", "abia", "acca", "akia", "asia", "aws"),
     "AzureStorageKeyDetector": ("accountkey=",),
-    "BasicAuthDetector": ("://",),
+    "BasicAuthDetector": (r"://[^/\s:@]{1,200}:[^/\s@]+@",),
     "CloudantDetector": ("cl" + _KW, "cloudant"),
     "DiscordBotTokenDetector": (r"\.[a-z\d_-]{6}\.",),
     "GitHubTokenDetector": (r"gh[pousr]_",),
