@@ -348,3 +348,25 @@ def test_spacesd_web_at_a_terminal_prints_a_working_link(daemon: ThreadDaemon,
     web = Http(int(url.group(1)))
     assert web.login(url.group(2)) == 200
     assert web.request("GET", "/api/state")[0] == 200
+
+
+def test_a_first_stream_resumes_from_the_state_it_was_built_from(daemon: ThreadDaemon) -> None:
+    """The page opens its stream after it has its state: `/events?after=<state's seq>` replays
+    what was committed in between, so nothing falls into the gap."""
+    web, token = start_web(daemon)
+    assert web.login(token) == 200
+    daemon.ok("send", channel="general", content="before the state")
+    seq = json.loads(web.request("GET", "/api/state")[2])["seq"]
+    daemon.ok("send", channel="general", content="in the gap")
+    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    assert web.cookie is not None
+    conn.request("GET", f"/events?after={seq}", headers={"Host": f"127.0.0.1:{web.port}",
+                                                         "Cookie": web.cookie})
+    resp = conn.getresponse()
+    seen = b""
+    while b"in the gap" not in seen:
+        line = resp.readline()
+        assert line, "the stream ended"
+        seen += line
+    assert b"before the state" not in seen
+    conn.close()

@@ -107,7 +107,9 @@ class Api:
         else:  # the configured channel, where the page opens by default
             found = views.resolve_channel(store, self.daemon.settings.channel, backend.identity)
             cid = found.channel.id if found is not None else None
-        return {"me": {"identity": me.hex, "username": views.sender_name(store, me),
+        web_view = self.daemon.web
+        return {"seq": web_view.hub.seq if web_view is not None else 0,
+                "me": {"identity": me.hex, "username": views.sender_name(store, me),
                        "owner": backend.owner_identity is not None},
                 "backend": backend.name, "database": backend.database,
                 "channel": cid, "servers": data.sidebar(store, me),

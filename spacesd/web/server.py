@@ -262,7 +262,10 @@ class WebServer:
         for key, value in SECURITY_HEADERS.items():
             resp.headers[key] = value
         await resp.prepare(request)
-        q = self.hub.subscribe(request.headers.get("Last-Event-ID"))
+        # a reconnect names the last event it saw; a first connection, the sequence of the
+        # state the page was built from (`/api/state`'s `seq`): either way nothing is missed
+        q = self.hub.subscribe(request.headers.get("Last-Event-ID")
+                               or request.query.get("after"))
         try:
             await resp.write(b"retry: 1000\n\n")
             while True:

@@ -52,8 +52,10 @@ async function login() {
   for (;;) {
     try {
       await api("/login", {token, passphrase: S.passphrase});
-      S.passphrase = null;
-      $("gate").hidden = true; $("layout").hidden = false;
+      if (S.passphrase !== null) {  // the passphrase form was shown: back to the page
+        S.passphrase = null;
+        $("gate").hidden = true; $("layout").hidden = false;
+      }
       return;
     } catch (e) {
       if (e.status !== 401) throw e;
@@ -62,7 +64,8 @@ async function login() {
   }
 }
 
-function askPassphrase(why) {
+async function askPassphrase(why) {
+  await DOM_READY;
   gate(why);
   const form = $("pass-form");
   form.hidden = false;
@@ -128,8 +131,15 @@ function setUnread(cid, n) {
   if (badge) { badge.textContent = unreadText(n); badge.hidden = !n; }
 }
 
+function loadStateData(query) { return api("/api/state" + (query || "")); }
+
 async function loadState(query) {
-  const st = await api("/api/state" + (query || ""));
+  const st = await loadStateData(query);
+  applyState(st);
+  return st;
+}
+
+function applyState(st) {
   S.me = st.me; S.servers = st.servers; S.search = st.search; S.defaultChannel = st.channel;
   S.conversations = st.dms;
   renderSidebar();
@@ -155,11 +165,15 @@ async function loadPeople() {
 
 // ---------------------------------------------------------------------------- messages
 
-const TIME_FORMAT = new Intl.DateTimeFormat([], {hour: "2-digit", minute: "2-digit",
-  month: "short", day: "numeric"});  // made once: toLocaleString builds one per call
+let TIME_FORMAT = null;  // made once, on first use: toLocaleString builds one per call,
+                        // and the first costs 20-50 ms (locale data): not before the first request
 
 function fmtTime(iso) {
   const d = new Date(iso);
+  if (TIME_FORMAT === null) {
+    TIME_FORMAT = new Intl.DateTimeFormat([], {hour: "2-digit", minute: "2-digit",
+      month: "short", day: "numeric"});
+  }
   return isNaN(d) ? "" : TIME_FORMAT.format(d);
 }
 
@@ -542,8 +556,10 @@ function reactionChange(added, d) {
   if (li) li.replaceWith(reactionsRow(m));
 }
 
-function connect() {
-  const es = new EventSource("/events");
+function connect(after) {
+  // `after`: the event sequence of the state the page shows; the server replays what came
+  // after it (a reconnect sends Last-Event-ID by itself).
+  const es = new EventSource(after === undefined ? "/events" : `/events?after=${after}`);
   S.es = es;
   const kinds = ["message", "message_edited", "message_deleted", "reaction_added",
     "reaction_removed", "thread", "sidebar", "people", "dm", "dm_edited"];
@@ -750,7 +766,21 @@ function onKey(e) {
   } else if (e.key === "c") { e.preventDefault(); $("text").focus(); }
 }
 
+// The first request leaves as soon as this script runs (it is loaded async, beside the
+// stylesheet): the login, then the sidebar and the channel's newest page in one answer. The
+// page itself is built once the document is parsed.
+const DOM_READY = document.readyState === "loading"
+  ? new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, {once: true}))
+  : Promise.resolve();
+const HASH_CHANNEL = /^#\/c\/(\d+)$/.exec(location.hash);
+const EARLY = (async () => {
+  await login();
+  return loadStateData(HASH_CHANNEL ? `?channel=${HASH_CHANNEL[1]}` : "?first=1");
+})();
+EARLY.catch(() => {});  // handled in main()
+
 async function main() {
+  await DOM_READY;
   document.addEventListener("keydown", onKey);
   $("compose").addEventListener("submit", submit);
   $("text").addEventListener("keydown", (e) => {
@@ -770,25 +800,18 @@ async function main() {
   window.addEventListener("pagehide", () => { if (S.es) S.es.close(); });
   window.addEventListener("pageshow", (e) => { if (e.persisted) { connect(); refresh(); } });
   window.addEventListener("hashchange", () => route().catch(showError));
-  // One round trip to the first paint: the sidebar and the channel's newest page come in
-  // one answer; the event stream opens beside it (its messages wait for the page).
-  const m = /^#\/c\/(\d+)$/.exec(location.hash);
   let st;
   try {
-    await login();
-    S.loading = [];
-    connect();
-    st = await loadState(m ? `?channel=${m[1]}` : "?first=1");
+    st = await EARLY;
   } catch (e) {
-    if (S.es) S.es.close();
     gate(e.status === 403 ? "Open the link that `spacesd web` prints at your terminal (each link works once)." : e.message);
     return;
   }
+  applyState(st);
+  connect(st.seq);  // from the state's own sequence: nothing committed meanwhile is missed
   if (st.page && st.channel !== null) {
-    if (!m) history.replaceState(null, "", `#/c/${st.channel}`);
-    const buffered = S.loading || [];
+    if (!HASH_CHANNEL) history.replaceState(null, "", `#/c/${st.channel}`);
     prepareChannel(st.channel, null);
-    S.loading = buffered;
     renderPage(st.channel, st.page, 0);
   } else {
     S.loading = null;
