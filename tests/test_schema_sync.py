@@ -733,6 +733,21 @@ def test_every_refusal_the_module_returns_is_a_named_message() -> None:
         assert used <= set(logic_consts("errors.rs")), f"{path.name}: unknown {used}"
 
 
+def _rust_ranges(name: str) -> list[tuple[int, int]]:
+    text = strip_comments((LOGIC_SRC / "validation.rs").read_text(encoding="utf-8"))
+    start = text.index(f"pub const {name}")
+    body = text[text.index("&[", start) + 1:]
+    body = body[:matching(body, 0)]
+    return [(int(a, 16), int(b, 16)) for a, b in
+            re.findall(r"\(\s*0x([0-9A-Fa-f]+)\s*,\s*0x([0-9A-Fa-f]+)\s*\)", body)]
+
+
+def test_name_character_sets_match_the_engine() -> None:
+    validation = engine_module("validation")
+    assert _rust_ranges("FORBIDDEN_RANGES") == list(validation.FORBIDDEN_RANGES)
+    assert _rust_ranges("INVISIBLE_RANGES") == list(validation.INVISIBLE_RANGES)
+
+
 def test_validation_bounds_match_the_engine() -> None:
     validation = engine_module("validation")
     python = {name: value for name, value in vars(validation).items()
@@ -795,7 +810,9 @@ _PIECES = [
     "a", "z", "0", "9", "_", ".", "-", "@", " ", "A", "Z", "é", "😀", "\t", "\n", "\x1c",
     "\x1f", "\u00a0", "\u2003", "\u200b", "\u3000", "#", ":", "/", "{", "}", "[", "]", '"',
     ",", "\\", "e", "E", "+", "true", "null", "http://", "https://", "HTTPS://", "mail@",
-    "@al.", "@Bob", "@bob", "x@y",
+    "@al.", "@Bob", "@bob", "x@y", "\x00", "\x1b", "\x7f", "\x85", "\u061c", "\u200e",
+    "\u202e", "\u2066", "\u2069", "\u2028", "\u00ad", "\u200d", "\u2060", "\u2800",
+    "\u3164", "\ufe0f", "\ufeff", "\U000e0067", "\U000e007f", "\U0001d173", "👍",
 ]
 _JSON_SCALARS = [
     "1", "-0", "0.5", "1e400", "01", "1.", ".5", "2E-3", "-", "true", "false", "null", "nul",
@@ -983,6 +1000,14 @@ class SimBackend:
             return refusal.message
         return self._call_raw(reducer, self.identity(caller),
                               self._bsatn.encode_args(reducer, args))
+
+    def call_directly(self, caller: str, reducer: str) -> object:
+        # A client's call of a lifecycle reducer: the host refuses it before the module runs
+        # (SpacetimeDB's ReducerCallError::LifecycleReducer), so the module never sees it.
+        from spacesd.engine import errors
+
+        self.identity(caller)
+        return errors.lifecycle_reducer(reducer)
 
     def _all_rows(self, table: str) -> list[Any]:
         return [self._bsatn.decode_row(table, bytes.fromhex(line[4:]))
