@@ -736,7 +736,7 @@ def test_every_refusal_the_module_returns_is_a_named_message() -> None:
 def _rust_ranges(name: str) -> list[tuple[int, int]]:
     text = strip_comments((LOGIC_SRC / "validation.rs").read_text(encoding="utf-8"))
     start = text.index(f"pub const {name}")
-    body = text[text.index("&[", start) + 1:]
+    body = text[text.index("= &[", start) + 3:]
     body = body[:matching(body, 0)]
     return [(int(a, 16), int(b, 16)) for a, b in
             re.findall(r"\(\s*0x([0-9A-Fa-f]+)\s*,\s*0x([0-9A-Fa-f]+)\s*\)", body)]

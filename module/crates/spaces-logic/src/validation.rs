@@ -70,14 +70,15 @@ pub const INVISIBLE_RANGES: &[(u32, u32)] = &[
 
 fn in_ranges(ranges: &[(u32, u32)], c: char) -> bool {
     let code = c as u32;
-    ranges.iter().any(|&(low, high)| (low..=high).contains(&code))
+    ranges
+        .iter()
+        .any(|&(low, high)| (low..=high).contains(&code))
 }
 
 /// Blank: non-empty, and only whitespace (Python's `str.isspace`) and invisible characters.
 pub fn is_blank(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| is_py_space(c) || in_ranges(INVISIBLE_RANGES, c))
 }
 
@@ -321,20 +322,53 @@ mod tests {
         }
         assert_eq!(thread_name(" a "), Ok(" a "));
         // Zero-width and other invisible characters make a name blank, not only whitespace.
-        for blank in ["\u{200b}", "\u{200b} \u{feff}", "\u{2800}", "\u{3164}", "\u{fe0f}"] {
-            assert_eq!(server_name(blank), Err(errors::SERVER_NAME_INVALID), "{blank:?}");
+        for blank in [
+            "\u{200b}",
+            "\u{200b} \u{feff}",
+            "\u{2800}",
+            "\u{3164}",
+            "\u{fe0f}",
+        ] {
+            assert_eq!(
+                server_name(blank),
+                Err(errors::SERVER_NAME_INVALID),
+                "{blank:?}"
+            );
             assert_eq!(emoji(blank), Err(errors::EMOJI_INVALID), "{blank:?}");
             assert_eq!(display_name(Some(blank)), Err(errors::DISPLAY_NAME_BLANK));
         }
         assert_eq!(thread_name("a\u{200b}b"), Ok("a\u{200b}b"));
-        for bad in ["a\u{0}b", "x\u{1b}[31m", "\u{202e}evil", "a\u{2066}b", "a\u{85}", "a\nb"] {
-            assert_eq!(server_name(bad), Err(errors::SERVER_NAME_CHARACTERS), "{bad:?}");
-            assert_eq!(thread_name(bad), Err(errors::THREAD_NAME_CHARACTERS), "{bad:?}");
+        for bad in [
+            "a\u{0}b",
+            "x\u{1b}[31m",
+            "\u{202e}evil",
+            "a\u{2066}b",
+            "a\u{85}",
+            "a\nb",
+        ] {
+            assert_eq!(
+                server_name(bad),
+                Err(errors::SERVER_NAME_CHARACTERS),
+                "{bad:?}"
+            );
+            assert_eq!(
+                thread_name(bad),
+                Err(errors::THREAD_NAME_CHARACTERS),
+                "{bad:?}"
+            );
             assert_eq!(emoji(bad), Err(errors::EMOJI_CHARACTERS), "{bad:?}");
-            assert_eq!(display_name(Some(bad)), Err(errors::DISPLAY_NAME_CHARACTERS));
+            assert_eq!(
+                display_name(Some(bad)),
+                Err(errors::DISPLAY_NAME_CHARACTERS)
+            );
         }
         // Emoji sequences keep their joiners, variation selectors and tags.
-        for ok in ["👍🏽", "👨\u{200d}👩\u{200d}👧", "❤\u{fe0f}", "🏴\u{e0067}\u{e0062}\u{e007f}"] {
+        for ok in [
+            "👍🏽",
+            "👨\u{200d}👩\u{200d}👧",
+            "❤\u{fe0f}",
+            "🏴\u{e0067}\u{e0062}\u{e007f}",
+        ] {
             assert_eq!(emoji(ok), Ok(ok), "{ok:?}");
         }
     }
