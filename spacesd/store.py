@@ -1,7 +1,8 @@
-"""A SQLite store of the 13 Spaces tables.
+"""A SQLite store of the 14 Spaces tables.
 
 The schema is generated from `spacesd.model.TABLES`: one SQL table per model table, columns in
-model order. Storage of the column types:
+model order (a file made before a column was appended to a table gets it on open, with the
+column's default: false, 0 or NULL). Storage of the column types:
 - Identity: a 32-byte BLOB, big-endian (so byte order is numeric order, as the hex is);
 - bool, integers, Timestamp: INTEGER; enums: INTEGER holding the BSATN tag;
 - Option<T>: T or NULL.
@@ -249,6 +250,20 @@ class _TableCodec:
             parts.append(sql)
         return f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(parts)})"
 
+    def added_columns(self, existing: Sequence[str]) -> list[str]:
+        """ALTER TABLE statements for the model's columns a table made by an older version
+        lacks (columns are only ever appended, with a default: false/0, or NULL)."""
+        out = []
+        for column in self.table.columns[len(existing):]:
+            spec = column.type
+            default = "NULL" if spec.kind == "Option" else "0"
+            not_null = "" if spec.kind == "Option" else " NOT NULL"
+            if spec.kind in ("String", "Identity"):
+                raise AssertionError(f"{self.name}.{column.name}: no default to add it with")
+            out.append(f"ALTER TABLE {self.name} ADD COLUMN {column.name} "
+                       f"{_sql_type(spec)}{not_null} DEFAULT {default}")
+        return out
+
     def values(self, row: Row) -> list[Any]:
         out = []
         for name, conv in zip(self.columns, self.to_db, strict=True):
@@ -296,7 +311,7 @@ def _int_key_ok(value: Any) -> bool:
 
 
 class Store:
-    """The 13 tables in one SQLite database (a file path, or ":memory:")."""
+    """The 14 tables in one SQLite database (a file path, or ":memory:")."""
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
         self.path = os.fspath(path)
@@ -311,6 +326,9 @@ class Store:
         with self.transaction():
             for codec in _CODECS.values():
                 self.conn.execute(codec.ddl())
+                existing = [r[1] for r in self.conn.execute(f"PRAGMA table_info({codec.name})")]
+                for statement in codec.added_columns(existing):
+                    self.conn.execute(statement)
             for name, table, columns, unique, where in _INDEXES:
                 self.conn.execute(
                     f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} "
@@ -461,7 +479,7 @@ class Store:
                     codec.replace_sql, [codec.values(r) for r in table_changes.inserts])
 
     def clear(self, tables: Iterable[str] | None = None) -> None:
-        """Delete every row of these tables (all 13 by default); ids are not reused after."""
+        """Delete every row of these tables (all 14 by default); ids are not reused after."""
         with self.transaction():
             for name in tables if tables is not None else _CODECS:
                 self.conn.execute(f"DELETE FROM {_codec(name).name}")

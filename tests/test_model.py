@@ -8,12 +8,19 @@ from spacesd import model
 from spacesd.model import ChannelType, Identity, MemberRole, MessageType
 
 
-def test_thirteen_tables_in_design_order() -> None:
+def test_fourteen_tables_in_design_order() -> None:
+    # The 13 of DESIGN.md, then server_invite (docs/roles.md: joining by invite).
     assert [t.name for t in model.TABLES] == [
         "user_profile", "user_presence", "server", "server_member", "channel", "thread",
         "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
-        "typing_indicator", "system_notification",
+        "typing_indicator", "system_notification", "server_invite",
     ]
+
+
+def test_server_columns_end_with_the_join_policy() -> None:
+    cols = [c.name for c in model.TABLE_BY_NAME["server"].columns]
+    assert cols == ["id", "name", "description", "icon_url", "owner", "created_at",
+                    "invite_only"]
 
 
 def test_message_columns_in_wire_order() -> None:
@@ -33,10 +40,11 @@ def test_enum_tags_are_variant_order() -> None:
     assert [r.level for r in MemberRole] == [4, 3, 2, 1, 1]
 
 
-def test_twenty_eight_reducers() -> None:
+def test_thirty_reducers() -> None:
     names = [r.name for r in model.REDUCERS]
-    assert len(names) == len(set(names)) == 28
-    for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification"):
+    assert len(names) == len(set(names)) == 30
+    for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification",
+                  "set_invite_only", "invite_to_server"):
         assert extra in names
     assert model.REDUCER_BY_NAME["send_message"].param_names == (
         "channel_id", "content", "thread_id", "reply_to_id", "message_type")

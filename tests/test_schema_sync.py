@@ -555,7 +555,7 @@ def test_reader_reads_items(tmp_path: Path) -> None:
 # Tables
 
 
-def test_the_thirteen_tables_and_nothing_else() -> None:
+def test_the_fourteen_tables_and_nothing_else() -> None:
     assert sorted(rust_tables()) == sorted(t.name for t in model.TABLES)
 
 
@@ -576,8 +576,15 @@ def test_table_keys_and_indexes(table: model.TableDef) -> None:
     assert sorted(rust.with_attr("unique")) == sorted(table.unique)
     assert sorted(rust.btree) == sorted(table.btree)
     known = {"primary_key", "auto_inc", "unique", "index(btree)"}
+    types = {c.name: c.type_name for c in table.columns}
     for column in rust.columns:
-        assert set(column.attrs) <= known, f"{table.name}.{column.name}: {column.attrs}"
+        defaults = [a for a in column.attrs if a.startswith("default(")]
+        # A column appended to a published table carries a default (SpacetimeDB migrates
+        # with it); the engine's store adds it with the same one (false).
+        assert defaults in ([], ["default(false)"]), f"{table.name}.{column.name}: {defaults}"
+        assert not defaults or types[column.name] == "bool"
+        assert set(column.attrs) - set(defaults) <= known, \
+            f"{table.name}.{column.name}: {column.attrs}"
 
 
 def test_tables_live_in_one_file() -> None:
@@ -768,6 +775,10 @@ def test_texts_match_the_engine() -> None:
     assert names["JOIN_CONTENT"] == effects.JOIN_CONTENT
     assert names["LEAVE_CONTENT"] == effects.LEAVE_CONTENT
     assert names["ROLE_CHANGED_TITLE"] == servers.ROLE_CHANGED_TITLE
+    assert names["INVITE_TITLE"] == servers.INVITE_TITLE
+    rendered = logic_fn_template("names.rs", "invite_body").format(
+        inviter="ada", server_name="Research Lab")
+    assert rendered == servers.invite_body("ada", "Research Lab")
     for role in model.MemberRole:
         rendered = logic_fn_template("names.rs", "role_changed_body").format(
             server_name="Research Lab", role=role.name)

@@ -118,6 +118,10 @@ OWNER_ROLE_FIXED: Final = "the Owner's role cannot be changed"
 ADMIN_ROLE_LIMIT: Final = "Admins can only give the Moderator, Member and Agent roles"
 ADMIN_TARGET_LIMIT: Final = "Admins can only change the roles of members below Admin"
 AGENT_ROLE_ONLY: Final = "an agent can only hold the Agent role"
+HUB_STAYS_OPEN: Final = "the Spaces Hub stays open to everyone"
+INVITE_FORBIDDEN: Final = "only Admins and the Owner can invite to a server"
+INVITE_NEEDED: Final = "this server is invite-only: an Admin or the Owner must invite you first"
+TARGET_ALREADY_MEMBER: Final = "that user is already a member of this server"
 
 # --------------------------------------------------------------------------------------------
 # Channels

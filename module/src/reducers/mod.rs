@@ -1,4 +1,4 @@
-//! The 28 reducers, grouped by domain, and the row helpers they share (cascading deletes,
+//! The 30 reducers, grouped by domain, and the row helpers they share (cascading deletes,
 //! notifications). Every reducer returns `Result<(), String>`: an `Err` rolls the whole
 //! transaction back, so a refusal changes nothing.
 

@@ -56,6 +56,11 @@ pub const OWNER_ROLE_FIXED: &str = "the Owner's role cannot be changed";
 pub const ADMIN_ROLE_LIMIT: &str = "Admins can only give the Moderator, Member and Agent roles";
 pub const ADMIN_TARGET_LIMIT: &str = "Admins can only change the roles of members below Admin";
 pub const AGENT_ROLE_ONLY: &str = "an agent can only hold the Agent role";
+pub const HUB_STAYS_OPEN: &str = "the Spaces Hub stays open to everyone";
+pub const INVITE_FORBIDDEN: &str = "only Admins and the Owner can invite to a server";
+pub const INVITE_NEEDED: &str =
+    "this server is invite-only: an Admin or the Owner must invite you first";
+pub const TARGET_ALREADY_MEMBER: &str = "that user is already a member of this server";
 pub const CREATE_CHANNEL_FORBIDDEN: &str = "only Admins and the Owner can create channels";
 pub const DELETE_CHANNEL_FORBIDDEN: &str = "only Admins and the Owner can delete channels";
 pub const UPDATE_CHANNEL_FORBIDDEN: &str =
