@@ -19,6 +19,7 @@ import click
 from spacesd import __version__, outbox, paths
 from spacesd.cli_admin import config as admin_config
 from spacesd.cli_admin import hooks as admin_hooks
+from spacesd.cli_owner import owner_group
 from spacesd.ipc import Client, Err, IpcError
 
 EXIT_UNREACHABLE = 1
@@ -393,3 +394,4 @@ def _parse_call_args(args: Iterable[str]) -> list[Any]:
 # Commands of spacesd/cli_admin.py: `spacesd hooks install|uninstall|status`, `spacesd config`.
 main.add_command(admin_hooks, "hooks")
 main.add_command(admin_config, "config")
+main.add_command(owner_group, "owner")
