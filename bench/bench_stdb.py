@@ -38,13 +38,9 @@ sys.path.insert(0, str(ROOT))
 from spacesd.ipc import Client, Ok  # noqa: E402
 from spacesd.model import MessageType  # noqa: E402
 from spacesd.stdb import bsatn  # noqa: E402
-from spacesd.stdb.connection import (  # noqa: E402
-    Connection,
-    Event,
-    SubscribedEvent,
-    TransactionEvent,
-)
+from spacesd.stdb.connection import Connection  # noqa: E402
 from spacesd.stdb.http import HttpClient  # noqa: E402
+from spacesd.stdb.protocol import Event, SubscribedEvent, TransactionEvent  # noqa: E402
 
 GOAL_P50_MS = 20.0
 

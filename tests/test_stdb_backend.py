@@ -1,5 +1,5 @@
-"""The daemon's SpacetimeDB backend (spacesd.stdb.backend) in process, against the test server:
-cache, reads, writes, refusals, private rows, restarts of either side, and a call whose
+"""The daemon's SpacetimeDB backend (spacesd.daemon.spacetimedb) in process, against the test
+server: cache, reads, writes, refusals, private rows, restarts of either side, and a call whose
 connection drops after its commit (retried without a duplicate)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from spacesd.daemon.backend import BackendUnavailable, BadArguments, ReducerFailed
+from spacesd.daemon.spacetimedb import SpacetimeBackend, create_backend, identity_from_token
 from spacesd.model import MemberRole
-from spacesd.stdb.backend import SpacetimeBackend, create_backend, identity_from_token
 from spacesd.stdb.connection import Backoff
 from spacesd.store import Changes, Store
 
@@ -220,8 +220,8 @@ def test_edits_and_deletions_while_away_are_reconciled(tmp_path: Path) -> None:
     deleted message, and every new message once, in order; its tail listeners got the edit
     and the deletion as `message_edited` / `message_deleted`, nothing it already had again.
     An edit older than the reconcile window is not seen (the documented limit)."""
+    from spacesd.daemon import spacetimedb as backend_mod
     from spacesd.daemon import views
-    from spacesd.stdb import backend as backend_mod
 
     async def main() -> None:
         port = free_port()
@@ -290,7 +290,7 @@ def test_first_start_follows_only_the_recent_messages(tmp_path: Path,
     created_at windows (here the newest window is empty: the messages are older than it) and
     follows the last FIRST_SYNC_MESSAGES ids only; later messages arrive; a restart on that
     cache resumes from it, and the reconcile window never brings back older history."""
-    from spacesd.stdb import backend as backend_mod
+    from spacesd.daemon import spacetimedb as backend_mod
 
     monkeypatch.setattr(backend_mod, "FIRST_SYNC_MESSAGES", 10)
     monkeypatch.setattr(backend_mod, "RECONCILE_WINDOW", 1000)

@@ -17,22 +17,24 @@ from spacesd.model import ChannelType, Identity, Message, MessageType
 from spacesd.stdb import bsatn
 from spacesd.stdb.connection import (
     Backoff,
-    ConnectedEvent,
     Connection,
-    Event,
     NotConnected,
     QueryError,
-    ReducerInternalError,
+    ReducerHostError,
     ReducerRefused,
-    SubscribedEvent,
-    SubscriptionErrorEvent,
-    TransactionEvent,
 )
 from spacesd.stdb.http import (
     HttpClient,
     ReducerCallError,
     ensure_token,
     token_file,
+)
+from spacesd.stdb.protocol import (
+    ConnectedEvent,
+    Event,
+    SubscribedEvent,
+    SubscriptionErrorEvent,
+    TransactionEvent,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -192,7 +194,7 @@ def test_subscribe_call_and_refusal(tmp_path: Path) -> None:
             with pytest.raises(ReducerRefused, match="only Admins and the Owner"):
                 await a.conn.call("create_channel", bsatn.encode_args(
                     "create_channel", (1, "nope", None, ChannelType.Text)))
-            with pytest.raises(ReducerInternalError, match="No such reducer"):
+            with pytest.raises(ReducerHostError, match="No such reducer"):
                 await a.conn.call("nope", b"")
             rows = await a.conn.query("SELECT * FROM channel WHERE server_id = 1")
             assert sorted(c.name for c in rows["channel"]) == ["agent-logs", "general", "system"]

@@ -44,7 +44,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spacesd import paths
 from spacesd.daemon.backend import (
@@ -62,23 +62,28 @@ from spacesd.stdb import bsatn
 from spacesd.stdb.bsatn import BsatnError
 from spacesd.stdb.connection import (
     CallUncertain,
-    Compression,
-    ConnectedEvent,
+    CompressionChoice,
     Connection,
-    DisconnectedEvent,
-    Event,
     NotConnected,
     QueryError,
-    ReducerInternalError,
+    ReducerHostError,
     ReducerRefused,
     StdbError,
+)
+from spacesd.stdb.http import Endpoint, HttpClient, HttpError, ensure_token
+from spacesd.stdb.protocol import (
+    ConnectedEvent,
+    DisconnectedEvent,
+    Event,
     SubscribedEvent,
     SubscriptionErrorEvent,
     TableDelta,
     TransactionEvent,
 )
-from spacesd.stdb.http import Endpoint, HttpClient, HttpError, ensure_token
 from spacesd.store import Changes, Store, TableChanges
+
+if TYPE_CHECKING:
+    from spacesd.config import Config
 
 log = logging.getLogger("spacesd.stdb")
 
@@ -127,14 +132,14 @@ class SpacetimeBackend(Backend):
 
     def __init__(self, *, host: str, database: str, token: str | None = None,
                  data_dir: Path | None = None, agent_name: str | None = None,
-                 compression: Compression = "none") -> None:
+                 compression: CompressionChoice = "none") -> None:
         super().__init__()
         self.host = Endpoint.parse(host).base_url
         self._database = database
         self.token = token
         self.data_dir = data_dir if data_dir is not None else paths.data_dir()
         self.agent_name = agent_name
-        self.compression: Compression = compression
+        self.compression: CompressionChoice = compression
         self.conn: Connection | None = None
         self._register_task: asyncio.Task[None] | None = None
         self._uncertain: list[tuple[str, tuple[Any, ...], int]] = []
@@ -279,7 +284,7 @@ class SpacetimeBackend(Backend):
         except ReducerRefused as e:
             self.refusals += 1
             raise ReducerFailed(reducer, e.message) from None
-        except ReducerInternalError as e:
+        except ReducerHostError as e:
             # the host could not run it (arguments were checked here first): a server fault
             raise BackendError(f"SpacetimeDB could not run {reducer}: {e.message}") from None
         except NotConnected as e:
@@ -564,13 +569,13 @@ class SpacetimeBackend(Backend):
         return f"SpacetimeBackend({self.database})"
 
 
-def create_backend(config: object | None) -> Backend:
+def create_backend(config: Config | None) -> SpacetimeBackend:
     """The daemon's factory (spacesd.daemon.main.make_backend): host, database, token and
     identity name from `spacesd.config.Config`, else SPACETIMEDB_HOST / SPACETIMEDB_DATABASE /
     SPACETIMEDB_TOKEN."""
-    host = getattr(config, "host", None) or os.environ.get("SPACETIMEDB_HOST")
-    database = getattr(config, "database", None) or os.environ.get("SPACETIMEDB_DATABASE")
-    token = getattr(config, "token", None) or os.environ.get("SPACETIMEDB_TOKEN") or None
+    host = (config.host if config else None) or os.environ.get("SPACETIMEDB_HOST")
+    database = (config.database if config else None) or os.environ.get("SPACETIMEDB_DATABASE")
+    token = (config.token if config else None) or os.environ.get("SPACETIMEDB_TOKEN") or None
     if not host or not database:
         raise RuntimeError("the spacetimedb backend needs a host and a database "
                            "(SPACETIMEDB_HOST and SPACETIMEDB_DATABASE, or spacetime.json)")
@@ -579,7 +584,7 @@ def create_backend(config: object | None) -> Backend:
     if wanted not in ("gzip", "none"):
         wanted = "none" if Endpoint.parse(host).host in ("127.0.0.1", "localhost", "::1") \
             else "gzip"
-    compression: Compression = "gzip" if wanted == "gzip" else "none"
+    compression: CompressionChoice = "gzip" if wanted == "gzip" else "none"
     return SpacetimeBackend(host=host, database=database, token=token,
-                            agent_name=getattr(config, "identity_name", None),
+                            agent_name=config.identity_name if config else None,
                             compression=compression)
