@@ -34,7 +34,7 @@ from spacesd.model import Identity, TableDef, TypeSpec
 from spacesd.stdb import bsatn
 from spacesd.stdb.connection import (
     Connection,
-    ReducerInternalError,
+    ReducerHostError,
     ReducerRefused,
     StdbError,
 )
@@ -313,7 +313,7 @@ class NetworkBackend:
     def call_directly(self, caller: str, reducer: str) -> Changes | str:
         try:
             event = self._run(self._conns[caller].call(reducer, b""))
-        except (ReducerRefused, ReducerInternalError) as refusal:
+        except (ReducerRefused, ReducerHostError) as refusal:
             return refusal.message
         return _event_changes(event)
 
