@@ -44,8 +44,10 @@ def read_secret(prompt: str) -> str:
         old = termios.tcgetattr(fd)
         new = termios.tcgetattr(fd)
         new[3] &= ~termios.ECHO
-        os.write(fd, prompt.encode())
+        # Echo off (and typed-ahead input dropped) before the prompt: what answers it is
+        # typed after it, and never shown.
         termios.tcsetattr(fd, termios.TCSAFLUSH, new)
+        os.write(fd, prompt.encode())
         try:
             line = b""
             while not line.endswith(b"\n") and len(line) < MAX_LINE:

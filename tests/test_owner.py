@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from conftest import ThreadDaemon
 
 from spacesd import owner
+from spacesd.engine import errors
+from spacesd.ipc import Err
 from spacesd.owner import OwnerGate, OwnerRefused
 
 PASS = "correct horse battery"
@@ -88,20 +94,24 @@ def test_setting_the_passphrase_needs_a_terminal(tmp_path: Path) -> None:
     assert not (tmp_path / owner.FILE_NAME).exists()
 
 
-def test_the_passphrase_is_set_at_a_terminal(tmp_path: Path) -> None:
+def run_in_pty(args: list[str], env: dict[str, str], answers: list[str]) -> tuple[int, bytes]:
+    """`spacesd ARGS` with a pseudo-terminal as its controlling terminal, as a person runs it:
+    each prompt (a line ending in ":") gets the next answer typed. Exit code and output."""
     import pty
 
-    env = {**os.environ, "SPACES_CONFIG_DIR": str(tmp_path)}
     pid, fd = pty.fork()
-    if pid == 0:  # the child: a session whose controlling terminal is the pty
-        os.execve(sys.executable, [sys.executable, "-m", "spacesd", "owner", "passphrase"], env)
-    output = b""
-    answers = [PASS, PASS]
+    if pid == 0:  # the child: a new session whose controlling terminal is the pty
+        os.execve(sys.executable, [sys.executable, "-m", "spacesd", *args], env)
+    output, answers = b"", list(answers)
+    deadline = time.monotonic() + 60
     try:
         while True:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                os.kill(pid, signal.SIGKILL)
+                raise AssertionError(f"spacesd {args} hung at a terminal: {output!r}")
             try:
                 chunk = os.read(fd, 1024)
-            except OSError:
+            except OSError:  # EIO: the child closed the terminal
                 break
             if not chunk:
                 break
@@ -112,7 +122,91 @@ def test_the_passphrase_is_set_at_a_terminal(tmp_path: Path) -> None:
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0, output
+    return os.waitstatus_to_exitcode(status), output
+
+
+def test_the_passphrase_is_set_at_a_terminal(tmp_path: Path) -> None:
+    env = {**os.environ, "SPACES_CONFIG_DIR": str(tmp_path)}
+    code, output = run_in_pty(["owner", "passphrase"], env, [PASS, PASS])
+    assert code == 0, output
     assert PASS.encode() not in output  # never echoed
     stored = owner.load_hash(tmp_path / owner.FILE_NAME)
     assert stored is not None and owner.verify(PASS, stored)
+    # Changing it asks for the current one first.
+    code, output = run_in_pty(["owner", "passphrase"], env, ["not it at all", "x", "x"])
+    assert code == 1 and b"wrong owner passphrase" in output
+    assert owner.load_hash(tmp_path / owner.FILE_NAME) == stored
+
+
+# --------------------------------------------------------------------------------------------
+# Through the daemon
+
+
+def _profiles_and_roles(d: ThreadDaemon) -> object:
+    store = d.daemon_obj.backend.store
+    return store.rows("user_profile"), store.rows("server_member"), store.rows("channel")
+
+
+def test_owner_calls_need_the_passphrase_over_the_socket(daemon: ThreadDaemon) -> None:
+    create = {"reducer": "create_channel", "args": [1, "design", None, "Text"],
+              "as_owner": True}
+    before = _profiles_and_roles(daemon)
+    refused = daemon.request("call", **create)  # no passphrase set yet
+    assert isinstance(refused, Err) and refused.code == "forbidden"
+    assert refused.message == owner.NOT_SET and "spacesd owner passphrase" in refused.message
+    owner.store_hash(daemon.daemon_obj.settings.owner_passphrase_file, PASS)
+    for given in (None, ""):
+        refused = daemon.request("call", **create, owner_passphrase=given)
+        assert isinstance(refused, Err) and refused.message == owner.MISSING
+    refused = daemon.request("call", **create, owner_passphrase="a guess, wrong")
+    assert isinstance(refused, Err) and refused.code == "forbidden"
+    assert refused.message == owner.WRONG
+    refused = daemon.request("call", **create, owner_passphrase=PASS)  # locked for 1 s
+    assert isinstance(refused, Err) and "too many wrong" in refused.message
+    assert _profiles_and_roles(daemon) == before
+    time.sleep(1.05)
+    assert daemon.ok("call", **create, owner_passphrase=PASS) == {"committed": True}
+    assert "design" in [c["name"] for c in daemon.ok("channels")]
+
+
+def test_the_agent_cannot_escalate_through_the_daemon(daemon: ThreadDaemon) -> None:
+    """The issue's path: the agent makes itself a person, then an Admin with --as-owner."""
+    owner.store_hash(daemon.daemon_obj.settings.owner_passphrase_file, PASS)
+    backend = daemon.daemon_obj.backend
+    me = backend.identity.hex
+    before = _profiles_and_roles(daemon)
+    refused = daemon.request("call", reducer="register_user", args=["name", None, False])
+    assert isinstance(refused, Err) and refused.code == "reducer_error"
+    assert refused.message == errors.AGENT_CANNOT_BECOME_PERSON
+    refused = daemon.request("call", reducer="set_member_role", args=[1, me, "Admin"],
+                             as_owner=True)
+    assert isinstance(refused, Err) and refused.code == "forbidden"
+    refused = daemon.request("call", reducer="set_member_role", args=[1, me, "Admin"],
+                             as_owner=True, owner_passphrase=PASS + "?")
+    assert isinstance(refused, Err) and refused.code == "forbidden"
+    time.sleep(1.05)
+    # Even the owner cannot make the agent an Admin: an agent holds only Agent.
+    refused = daemon.request("call", reducer="set_member_role", args=[1, me, "Admin"],
+                             as_owner=True, owner_passphrase=PASS)
+    assert isinstance(refused, Err) and refused.message == errors.AGENT_ROLE_ONLY
+    for reducer in ("client_connected", "client_disconnected", "init"):
+        refused = daemon.request("call", reducer=reducer, args=[])
+        assert isinstance(refused, Err) and refused.message == errors.lifecycle_reducer(reducer)
+    assert _profiles_and_roles(daemon) == before
+
+
+def test_the_cli_asks_a_person_at_a_terminal(daemon: ThreadDaemon) -> None:
+    owner.store_hash(daemon.daemon_obj.settings.owner_passphrase_file, PASS)
+    env = {k: v for k, v in os.environ.items()}
+    argv = ["call", "--as-owner", "create_channel", "1", "design", "null", "Text"]
+    # An agent's non-interactive shell: no terminal, the passphrase on stdin is not read.
+    done = _setsid_run(argv, env)
+    assert done.returncode == 1 and "needs a person at a terminal" in done.stderr
+    assert "design" not in [c["name"] for c in daemon.ok("channels")]
+    code, output = run_in_pty(argv, env, ["wrong passphrase!"])
+    assert code == 1 and b"wrong owner passphrase" in output
+    time.sleep(1.05)
+    code, output = run_in_pty(argv, env, [PASS])
+    assert code == 0 and b"committed" in output and b"create_channel" in output
+    assert PASS.encode() not in output
+    assert "design" in [c["name"] for c in daemon.ok("channels")]

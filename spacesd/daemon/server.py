@@ -33,7 +33,7 @@ import filelock
 
 from spacesd import __version__ as _pkg_version
 from spacesd import outbox as hook_outbox
-from spacesd import paths, systemd
+from spacesd import owner, paths, systemd
 from spacesd.daemon import views
 from spacesd.daemon.backend import Backend
 from spacesd.daemon.errors import OpError
@@ -41,6 +41,7 @@ from spacesd.daemon.handouts import Handouts
 from spacesd.daemon.ipc_connection import IpcConnection
 from spacesd.daemon.ops import REGISTRY
 from spacesd.daemon.peer_context import SummaryCache
+from spacesd.owner import OwnerGate, OwnerRefused
 
 if TYPE_CHECKING:
     from spacesd.config import Config
@@ -65,6 +66,8 @@ class Settings:
     listener: socket.socket | None = None
     """A listening socket handed over by systemd socket activation: served instead of binding
     `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
+    owner_passphrase_file: Path = field(default_factory=owner.passphrase_file)
+    """The owner passphrase's hash (`spacesd owner passphrase`): owner calls need it."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,6 +91,8 @@ class Daemon:
         self._serving = False
         self._stopping = False
         self.summaries = SummaryCache()
+        self.owner_gate = OwnerGate(self.settings.owner_passphrase_file)
+        self._owner_lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -257,6 +262,16 @@ class Daemon:
             self.require_cache()
             raise OpError("not_found", f"no such channel: {ref}")
         return info
+
+    async def check_owner(self, passphrase: str | None) -> None:
+        """The one check of the owner's authority (docs/roles.md): the owner passphrase a
+        person typed; `forbidden` otherwise. One at a time (scrypt, off the event loop)."""
+        async with self._owner_lock:
+            try:
+                await asyncio.to_thread(self.owner_gate.check, passphrase)
+            except OwnerRefused as refused:
+                log.warning("owner call refused: %s", refused.message)
+                raise OpError("forbidden", refused.message) from None
 
     def require_cache(self) -> None:
         """A read the backend's cache cannot answer yet (its first subscription is not
