@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import select
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -210,3 +212,50 @@ def test_the_cli_asks_a_person_at_a_terminal(daemon: ThreadDaemon) -> None:
     assert code == 0 and b"committed" in output and b"create_channel" in output
     assert PASS.encode() not in output
     assert "design" in [c["name"] for c in daemon.ok("channels")]
+
+
+# --------------------------------------------------------------------------------------------
+# Reads follow membership
+
+
+def _as_owner(d: ThreadDaemon, reducer: str, *args: object) -> None:
+    assert d.ok("call", reducer=reducer, args=list(args), as_owner=True,
+                owner_passphrase=PASS) == {"committed": True}
+
+
+def test_reads_show_only_servers_the_daemon_belongs_to(daemon: ThreadDaemon) -> None:
+    from spacesd.ipc import Client
+
+    owner.store_hash(daemon.daemon_obj.settings.owner_passphrase_file, PASS)
+    store = daemon.daemon_obj.backend.store
+    _as_owner(daemon, "create_server", "Private", None, None)
+    private = next(s for s in store.servers() if s.name == "Private")
+    secret_channel = store.channel_by_name(private.id, "general")
+    assert secret_channel is not None
+    _as_owner(daemon, "send_message", secret_channel.id, "the secret plan", None, None, "Text")
+    # Not a member: the server and its channels read as if they did not exist.
+    assert "Private" not in {c["server"] for c in daemon.ok("channels")}
+    for server in (private.id, "Private"):
+        refused = daemon.request("channels", server=server)
+        assert isinstance(refused, Err) and refused.code == "not_found"
+    refused = daemon.request("messages", channel=secret_channel.id)
+    assert isinstance(refused, Err) and refused.code == "not_found"
+    refused = daemon.request("context", session_id="s", channel=secret_channel.id)
+    assert isinstance(refused, Err) and refused.code == "not_found"
+    refused = daemon.request("tail", channels=[secret_channel.id])
+    assert isinstance(refused, Err) and refused.code == "not_found"
+    # A tail of everything leaves the Private server out.
+    events: list[dict[str, object]] = []
+    stream = Client(daemon.socket, timeout=5).stream("tail", {}, idle_timeout=5)
+    reader = threading.Thread(target=lambda: events.extend(itertools.islice(stream, 1)))
+    reader.start()
+    time.sleep(0.2)
+    _as_owner(daemon, "send_message", secret_channel.id, "more secrets", None, None, "Text")
+    daemon.ok("send", channel="general", content="hello hub")
+    reader.join(5)
+    assert [e["data"]["content"] for e in events] == ["hello hub"]  # type: ignore[index]
+    # Once a member (the server is open), it reads as any other.
+    daemon.ok("call", reducer="join_server", args=[private.id])
+    contents = [m["content"] for m in daemon.ok("messages", channel=secret_channel.id)]
+    assert "the secret plan" in contents
+    assert "Private" in {c["server"] for c in daemon.ok("channels")}
