@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ThreadDaemon
@@ -150,8 +151,8 @@ def _profiles_and_roles(d: ThreadDaemon) -> object:
 
 
 def test_owner_calls_need_the_passphrase_over_the_socket(daemon: ThreadDaemon) -> None:
-    create = {"reducer": "create_channel", "args": [1, "design", None, "Text"],
-              "as_owner": True}
+    create: dict[str, Any] = {"reducer": "create_channel",
+                              "args": [1, "design", None, "Text"], "as_owner": True}
     before = _profiles_and_roles(daemon)
     refused = daemon.request("call", **create)  # no passphrase set yet
     assert isinstance(refused, Err) and refused.code == "forbidden"
