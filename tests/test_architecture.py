@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,3 +160,60 @@ def test_the_protocol_does_no_io() -> None:
     assert not {m.split(".")[0] for m in imported} & {"asyncio", "socket", "websockets", "ssl",
                                                        "selectors"}
     assert "spacesd.stdb.connection" not in imported
+
+
+def top_level_names(path: Path) -> set[str]:
+    """The classes, functions and variables a module defines at its top level."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_one_name_one_meaning() -> None:
+    """Names that once meant two things in two modules are defined in one module each."""
+    where: dict[str, list[str]] = {}
+    for name, path in modules().items():
+        for defined in top_level_names(path):
+            where.setdefault(defined, []).append(name)
+    assert where["Connection"] == ["spacesd.stdb.connection"]  # the daemon's: IpcConnection
+    assert where["Compression"] == ["spacesd.stdb.messages"]  # the choice: CompressionChoice
+    assert where["ReducerInternalError"] == ["spacesd.stdb.messages"]  # raised: ReducerHostError
+    assert where["V2_PROTOCOL"] == ["spacesd.stdb.messages"]
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int]]:
+    """Every function or method (nested ones too) longer than `limit` lines, from its `def`
+    line to its last line, with its length."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            assert node.end_lineno is not None
+            length = node.end_lineno - node.lineno + 1
+            if length > limit:
+                found.append((f"{node.name} (line {node.lineno})", length))
+    return found
+
+
+def test_long_functions_are_found() -> None:
+    def function(name: str, lines: int) -> str:
+        return f"def {name}():\n" + "".join(f"    x = {i}\n" for i in range(lines - 1))
+
+    assert long_functions(function("ok", 80)) == []
+    method = "class A:\n" + textwrap.indent(function("m", 81), "    ")
+    assert long_functions(method) == [("m (line 2)", 81)]
+
+
+def test_no_function_over_80_lines() -> None:
+    too_long = {f"{path.relative_to(ROOT)}: {name}": n
+                for path in sorted(PACKAGE.rglob("*.py"))
+                for name, n in long_functions(path.read_text(encoding="utf-8"))}
+    assert too_long == {}

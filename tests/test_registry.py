@@ -62,3 +62,9 @@ def test_a_request_keeps_the_raw_arguments() -> None:
     req = REGISTRY["send"].request({"channel": 2, "content": "hi", "extra": 1})
     assert req.args["type"] == "Text" and req.args["thread_id"] is None
     assert req.raw == {"channel": 2, "content": "hi", "extra": 1} and req.queue
+
+
+def test_a_list_default_is_fresh_per_request() -> None:
+    first = REGISTRY["call"].request({"reducer": "set_typing"})
+    first.args["args"].append(1)
+    assert REGISTRY["call"].request({"reducer": "set_typing"}).args["args"] == []

@@ -27,10 +27,10 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def make_backend(name: str, config: Config | None) -> Backend:
-    """The backend called `name`, configured by `config` (None: the defaults)."""
+def make_backend(name: str, config: Config) -> Backend:
+    """The backend called `name`, configured by `config`."""
     if name == "embedded":
-        return EmbeddedBackend(agent_name=config.identity_name if config else None)
+        return EmbeddedBackend(agent_name=config.identity_name)
     if name == "spacetimedb":
         # Imported here: the SpacetimeDB client (websockets) loads only when it is chosen.
         try:
@@ -55,7 +55,7 @@ def run_daemon(*, backend: str | None = None, socket_path: Path | None = None,
     for warning in config.warnings:
         log.warning("configuration: %s", warning)
     name = backend or config.backend
-    settings = Settings(channel=config.channel or None, config=config,
+    settings = Settings(channel=config.channel, config=config,
                         socket_path=socket_path or config.socket,
                         listener=None if socket_path else systemd.inherited_unix_listener())
     if settings.listener is not None:

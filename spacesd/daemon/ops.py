@@ -68,7 +68,7 @@ def cmd_status(daemon: Daemon, req: Request) -> Any:
         "connection": "open",
         "outbox_depth": hook_outbox.depth(settings.outbox_dir),
         "outbox_delivered": daemon.delivered,
-        "channel": settings.channel or "agent-logs",
+        "channel": settings.channel,
         "clients": len(daemon.clients),
         "counts": views.counts(backend.store),
     }
@@ -128,18 +128,12 @@ def cmd_messages(daemon: Daemon, req: Request) -> Any:
 def cmd_context(daemon: Daemon, req: Request) -> Any:
     # The channel the asking agent's Stop hook posts to (its SPACES_CHANNEL_ID), else the
     # configured one: the daemon may not see the agent's environment (systemd).
-    ref = req.args["channel"]
-    info = daemon.resolve_channel(_context_channel_ref(daemon) if ref is None else ref)
+    info = daemon.resolve_channel(req.args["channel"])
     daemon.require_cache()
     assert daemon.handouts is not None
     return peer_context(daemon.backend.store, daemon.handouts, daemon.summaries, info,
                         req.args["session_id"], req.args["cwd"] or "",
                         req.args["source"] or "startup", req.args["max_chars"])
-
-
-def _context_channel_ref(daemon: Daemon) -> int | str:
-    ref = daemon.settings.channel or "agent-logs"
-    return int(ref) if ref.isdigit() else ref
 
 
 @op("tail", Arg("channels", (list,), "a list of channel ids or names", []), stream=True)
@@ -172,7 +166,23 @@ async def _write(daemon: Daemon, reducer: str, args: list[Any], as_owner: bool =
         raise OpError(e.code, e.message) from None
 
 
-def _sent_message(daemon: Daemon, changes: Changes) -> dict[str, Any]:
+async def _send_message(daemon: Daemon, req: Request, op_name: str,
+                        info: views.ChannelInfo, call: list[Any]) -> dict[str, Any]:
+    """send_message with `call`'s arguments, answered with the message object; queued in the
+    outbox as the op `op_name` (its channel resolved) when earlier writes wait there or the
+    backend is unavailable, unless the outbox itself is delivering it (`req.queue` False)."""
+    queued = {**req.raw, "channel": info.channel.id}
+    if req.queue and hook_outbox.depth(daemon.settings.outbox_dir):
+        # earlier writes still wait in the outbox: keep the order, go behind them
+        return daemon.queue_request(op_name, queued)
+    try:
+        changes = await daemon.backend.call("send_message", call)
+    except BackendUnavailable as e:
+        if not req.queue:
+            raise OpError(e.code, e.message) from None
+        return daemon.queue_request(op_name, queued)
+    except BackendError as e:
+        raise OpError(e.code, e.message) from None
     for msg in views.inserted_messages(changes):
         if msg.sender == daemon.backend.identity:
             return views.message_object(daemon.backend.store, msg)
@@ -195,28 +205,9 @@ async def cmd_send(daemon: Daemon, req: Request) -> Any:
     mtype = req.args["type"]
     if mtype not in ("Text", "AgentEvent"):
         raise OpError("bad_args", "argument type must be Text or AgentEvent")
-    call = [info.channel.id, req.args["content"], req.args["thread_id"],
-            req.args["reply_to_id"], mtype]
-    if req.queue and hook_outbox.depth(daemon.settings.outbox_dir):
-        # earlier writes still wait in the outbox: keep the order, go behind them
-        return daemon.queue_request("send", {**req.raw, "channel": info.channel.id})
-    try:
-        changes = await daemon.backend.call("send_message", call)
-    except BackendUnavailable as e:
-        if not req.queue:
-            raise OpError(e.code, e.message) from None
-        return daemon.queue_request("send", {**req.raw, "channel": info.channel.id})
-    except BackendError as e:
-        raise OpError(e.code, e.message) from None
-    return _sent_message(daemon, changes)
-
-
-def _summary_channel(daemon: Daemon, ref: int | str | None) -> views.ChannelInfo:
-    if ref is None:
-        ref = daemon.settings.channel or "agent-logs"
-        if isinstance(ref, str) and ref.isdigit():
-            return daemon.resolve_channel(int(ref))
-    return daemon.resolve_channel(ref)
+    return await _send_message(daemon, req, "send", info, [
+        info.channel.id, req.args["content"], req.args["thread_id"], req.args["reply_to_id"],
+        mtype])
 
 
 @op("post_summary", Arg("summary", (dict,), "an object", required=True),
@@ -225,18 +216,7 @@ async def cmd_post_summary(daemon: Daemon, req: Request) -> Any:
     summary = req.args["summary"]
     if not isinstance(summary.get("session_id"), str) or not summary["session_id"]:
         raise OpError("bad_args", "argument summary must hold a session_id string")
-    info = _summary_channel(daemon, req.args["channel"])
+    info = daemon.resolve_channel(req.args["channel"])
     content = summary_content(summary, host=daemon.settings.host, agent=AGENT_KIND)
-    call = [info.channel.id, content, None, None, MessageType.AgentEvent.name]
-    if req.queue and hook_outbox.depth(daemon.settings.outbox_dir):
-        # earlier writes still wait in the outbox: keep the order, go behind them
-        return daemon.queue_request("post_summary", {**req.raw, "channel": info.channel.id})
-    try:
-        changes = await daemon.backend.call("send_message", call)
-    except BackendUnavailable as e:
-        if not req.queue:
-            raise OpError(e.code, e.message) from None
-        return daemon.queue_request("post_summary", {**req.raw, "channel": info.channel.id})
-    except BackendError as e:
-        raise OpError(e.code, e.message) from None
-    return _sent_message(daemon, changes)
+    return await _send_message(daemon, req, "post_summary", info, [
+        info.channel.id, content, None, None, MessageType.AgentEvent.name])

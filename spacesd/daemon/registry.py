@@ -44,6 +44,8 @@ class Arg:
         if self.name not in args or args[self.name] is None:
             if self.required:
                 raise OpError("bad_args", f"missing argument: {self.name}")
+            if isinstance(self.default, (list, dict)):
+                return self.default.copy()  # a fresh one per request, as a literal would be
             return self.default
         value = args[self.name]
         if (isinstance(value, bool) and bool not in self.kinds) or not isinstance(

@@ -34,6 +34,7 @@ import filelock
 from spacesd import __version__ as _pkg_version
 from spacesd import outbox as hook_outbox
 from spacesd import owner, paths, systemd
+from spacesd.config import DEFAULT_CHANNEL
 from spacesd.daemon import views
 from spacesd.daemon.backend import Backend
 from spacesd.daemon.errors import OpError
@@ -57,9 +58,9 @@ class Settings:
     runtime_dir: Path = field(default_factory=paths.runtime_dir)
     state_dir: Path = field(default_factory=paths.state_dir)
     outbox_dir: Path = field(default_factory=paths.outbox_dir)
-    channel: str | None = None
-    """Where summaries go and where context comes from when a request names no channel
-    (config's channel: SPACES_CHANNEL_ID or config.toml); default agent-logs."""
+    channel: str = DEFAULT_CHANNEL
+    """Where summaries go and where context comes from when a request names no channel:
+    config's `channel` (SPACES_CHANNEL_ID, config.toml, else agent-logs), an id or a name."""
     config: Config | None = None
     """The effective configuration the daemon was started with, shown (redacted) by `status`."""
     host: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
@@ -256,7 +257,7 @@ class Daemon:
     def resolve_channel(self, ref: int | str | None) -> views.ChannelInfo:
         store = self.backend.store
         if ref is None:
-            ref = self.settings.channel or "agent-logs"
+            ref = self.settings.channel
         info = views.resolve_channel(store, ref, self.backend.identity)
         if info is None:
             self.require_cache()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from spacesd.ipc import parse_ref
 from spacesd.model import (
     HUB_NAME,
     Channel,
@@ -47,8 +48,8 @@ def servers_of(store: Store, identity: Identity) -> list[Server]:
 
 def resolve_server(store: Store, ref: int | str, identity: Identity) -> Server | None:
     """A server `identity` belongs to, by id or name (the lowest id of that name)."""
-    if isinstance(ref, str) and ref.isdigit():
-        ref = int(ref)
+    if isinstance(ref, str):
+        ref = parse_ref(ref)
     if isinstance(ref, int):
         found = store.server(ref)
         return found if found is not None and is_member(store, identity, found.id) else None
@@ -65,15 +66,13 @@ def resolve_channel(store: Store, ref: int | str, identity: Identity) -> Channel
     """A channel of a server `identity` belongs to, by id, or by name (with or without `#`):
     the hub first, then the other servers."""
     if isinstance(ref, str):
-        name = ref.strip().removeprefix("#")
-        if name.isdigit():
-            ref = int(name)
-        else:
-            for server in servers_of(store, identity):
-                ch = store.channel_by_name(server.id, name)
-                if ch is not None:
-                    return ChannelInfo(ch, server)
-            return None
+        ref = parse_ref(ref.strip().removeprefix("#"))
+    if isinstance(ref, str):
+        for server in servers_of(store, identity):
+            ch = store.channel_by_name(server.id, ref)
+            if ch is not None:
+                return ChannelInfo(ch, server)
+        return None
     ch = store.channel(ref)
     if ch is None or not is_member(store, identity, ch.server_id):
         return None
