@@ -1,4 +1,4 @@
-"""The 28 reducers, grouped by domain. Importing this package registers them all."""
+"""The 30 reducers, grouped by domain. Importing this package registers them all."""
 
 from spacesd.engine.reducers import (
     channels,
