@@ -105,7 +105,7 @@ def run_in_pty(args: list[str], env: dict[str, str], answers: list[str]) -> tupl
     pid, fd = pty.fork()
     if pid == 0:  # the child: a new session whose controlling terminal is the pty
         os.execve(sys.executable, [sys.executable, "-m", "spacesd", *args], env)
-    output, answers = b"", list(answers)
+    output, answers, answered = b"", list(answers), 0
     deadline = time.monotonic() + 60
     try:
         while True:
@@ -119,9 +119,11 @@ def run_in_pty(args: list[str], env: dict[str, str], answers: list[str]) -> tupl
             if not chunk:
                 break
             output += chunk
-            if answers and output.rstrip().endswith(b":"):
+            # Answer a prompt printed since the last answer (not the same one twice).
+            if answers and output[answered:].strip().endswith(b":"):
                 os.write(fd, (answers.pop(0) + "\n").encode())
                 output += b"\n"
+                answered = len(output)
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
