@@ -45,6 +45,7 @@ from spacesd.model import (
     TypeSpec,
     UserPresence,
     UserProfile,
+    WriteKey,
 )
 
 R = TypeVar("R")
@@ -73,6 +74,7 @@ _INDEXES: Final[tuple[tuple[str, str, str, bool, str], ...]] = (
     ("typing_indicator_channel", "typing_indicator", "channel_id, identity", False, ""),
     ("typing_indicator_identity", "typing_indicator", "identity", False, ""),
     ("system_notification_target", "system_notification", "target", False, ""),
+    ("write_key_created", "write_key", "created_at", False, ""),
 )
 
 
@@ -663,6 +665,18 @@ class Store:
         first, second = (a, b) if a <= b else (b, a)
         row: DirectConversation | None = self.select_one(
             "direct_conversation", participant_a=first, participant_b=second)
+        return row
+
+    def write_keys_before(self, cutoff: int, limit: int) -> list[WriteKey]:
+        """At most `limit` write keys created before `cutoff`, oldest first (pruning)."""
+        codec = _CODECS["write_key"]
+        cur = self.conn.execute(
+            f"{codec.select} WHERE created_at < ? ORDER BY created_at LIMIT ?", (cutoff, limit))
+        return [codec.row(r) for r in cur]
+
+    def write_key(self, scoped_key: str) -> WriteKey | None:
+        """The write_key row of a scoped key (`model.write_key_of`)."""
+        row: WriteKey | None = self.get("write_key", scoped_key)
         return row
 
     def conversations_of(self, identity: Identity) -> list[DirectConversation]:

@@ -8,12 +8,12 @@ from spacesd import model
 from spacesd.model import ChannelType, Identity, MemberRole, MessageType
 
 
-def test_fourteen_tables_in_design_order() -> None:
-    # The 13 of DESIGN.md, then server_invite (docs/roles.md: joining by invite).
+def test_the_design_tables_in_order_then_write_key_and_server_invite() -> None:
+    # The 13 of DESIGN.md, write_key (docs/idempotency.md), server_invite (docs/roles.md).
     assert [t.name for t in model.TABLES] == [
         "user_profile", "user_presence", "server", "server_member", "channel", "thread",
         "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
-        "typing_indicator", "system_notification", "server_invite",
+        "typing_indicator", "system_notification", "write_key", "server_invite",
     ]
 
 
@@ -21,6 +21,15 @@ def test_server_columns_end_with_the_join_policy() -> None:
     cols = [c.name for c in model.TABLE_BY_NAME["server"].columns]
     assert cols == ["id", "name", "description", "icon_url", "owner", "created_at",
                     "invite_only"]
+
+
+def test_write_key_columns_and_namespacing() -> None:
+    table = model.TABLE_BY_NAME["write_key"]
+    assert [(c.name, c.type_name) for c in table.columns] == [
+        ("key", "String"), ("identity", "Identity"), ("reducer", "String"), ("row_id", "u64"),
+        ("created_at", "Timestamp")]
+    assert (table.primary_key, table.visible_to) == ("key", ("identity",))
+    assert model.write_key_of(Identity(1), "k") == "0" * 63 + "1/k"
 
 
 def test_message_columns_in_wire_order() -> None:
@@ -40,9 +49,14 @@ def test_enum_tags_are_variant_order() -> None:
     assert [r.level for r in MemberRole] == [4, 3, 2, 1, 1]
 
 
-def test_thirty_reducers() -> None:
+def test_thirty_reducers_and_the_keyed_variants() -> None:
     names = [r.name for r in model.REDUCERS]
-    assert len(names) == len(set(names)) == 30
+    assert len(names) == len(set(names)) == 31
+    keyed = [n for n in names if n.endswith("_keyed")]
+    assert keyed == ["send_message_keyed"]
+    for name in keyed:  # a keyed variant takes the key, then its base reducer's parameters
+        base = model.REDUCER_BY_NAME[name.removesuffix("_keyed")]
+        assert model.REDUCER_BY_NAME[name].params == (("key", "String"), *base.params)
     for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification",
                   "set_invite_only", "invite_to_server"):
         assert extra in names
