@@ -1161,7 +1161,7 @@ def test_the_module_prunes_expired_write_keys_as_the_engine_does() -> None:
         on_module = sim.call("alice", reducer, args)
         try:
             on_engine: object = engine.call(alice, reducer, coerce_args(reducer, args),
-                                            timestamp=ts)
+                                            timestamp=ts, host=reducer == "client_connected")
         except ReducerError as e:
             on_engine = e.message
         return on_module, on_engine
