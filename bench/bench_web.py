@@ -35,7 +35,10 @@ sys.path.insert(0, str(REPO / "tests"))
 import browser  # noqa: E402
 from bench_daemon import DaemonProc, bulk_load, verdict  # noqa: E402
 
+from spacesd import owner  # noqa: E402
 from spacesd.ipc import Client, Ok  # noqa: E402
+
+PASSPHRASE = "bench web passphrase"
 
 
 def _ok(sock: Path, op: str, **args: Any) -> Any:
@@ -104,9 +107,12 @@ def main() -> int:
         print(f"  bulk-loaded {opts.rows:,} messages into #general in {secs:.1f} s "
               f"(full-text index included)")
         daemon.start()
+        owner.store_hash(root / "config" / owner.FILE_NAME, PASSPHRASE)
         web = _ok(daemon.socket, "web", port=0)
         page = browser.Browser()
-        page.driver.get(web["url"])
+        page.driver.get(web["url"])  # the person logs in: the link, then the passphrase
+        page.wait_js("return !document.getElementById('pass-form').hidden")
+        page.driver.find_element("id", "pass").send_keys(PASSPHRASE + "\n")
         page.wait_js("return document.body.dataset.ready === '1'")
         paints, switches = first_paint(page, web["port"], channel, opts.loads)
         total = _ok(daemon.socket, "status")["counts"]["message"]

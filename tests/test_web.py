@@ -8,6 +8,7 @@ import functools
 import http.client
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,12 @@ import pytest
 from conftest import SpacesEnv, ThreadDaemon, make_spaces_env
 from testutil import free_port
 
+from spacesd import owner
 from spacesd.model import Identity, Message, MessageType
 from spacesd.store import Store, fts_query
 
 STATIC = Path(__file__).resolve().parent.parent / "spacesd" / "web" / "static"
+PASSPHRASE = "correct horse battery staple"
 
 
 class Http:
@@ -50,14 +53,23 @@ class Http:
         conn.close()
         return out
 
-    def login(self, token: str) -> int:
-        status, headers, _ = self.request("POST", "/login", {"token": token})
+    def login(self, token: str, passphrase: str | None = PASSPHRASE) -> int:
+        status, headers, _ = self.request("POST", "/login",
+                                          {"token": token, "passphrase": passphrase})
         if status == 200:
             self.cookie = headers["set-cookie"].split(";")[0]
         return status
 
 
+def set_passphrase(daemon: ThreadDaemon) -> None:
+    """The person set the owner passphrase (`spacesd owner passphrase`, docs/roles.md)."""
+    path = daemon.daemon_obj.settings.owner_passphrase_file
+    if not path.exists():
+        owner.store_hash(path, PASSPHRASE)
+
+
 def start_web(daemon: ThreadDaemon) -> tuple[Http, str]:
+    set_passphrase(daemon)
     res = daemon.ok("web", port=0)
     assert res["url"].startswith(f"http://127.0.0.1:{res['port']}/#t=")
     return Http(res["port"]), res["url"].split("#t=", 1)[1]
@@ -68,7 +80,8 @@ def test_login_token_works_once_and_gives_an_httponly_strict_cookie(daemon: Thre
     web, token = start_web(daemon)
     assert web.request("GET", "/api/state")[0] == 403
     assert web.login("not-the-token") == 403
-    status, headers, _ = web.request("POST", "/login", {"token": token})
+    status, headers, _ = web.request("POST", "/login", {"token": token,
+                                                        "passphrase": PASSPHRASE})
     assert status == 200
     cookie = headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
@@ -84,6 +97,29 @@ def test_login_token_works_once_and_gives_an_httponly_strict_cookie(daemon: Thre
     assert other.login(again["url"].split("#t=", 1)[1]) == 200
     assert web.request("POST", "/logout", {})[0] == 200
     assert web.request("GET", "/api/state")[0] == 403
+
+
+def test_login_needs_the_owner_passphrase(daemon: ThreadDaemon) -> None:
+    """The page acts as the owner, and any local client (an agent's shell too) can ask the
+    socket for a login link: the person proves themselves with the owner passphrase, checked
+    by the daemon's one gate. The link survives a refused passphrase (the person retypes it)
+    and is used up by the login that succeeds."""
+    res = daemon.ok("web", port=0)
+    web, token = Http(res["port"]), res["url"].split("#t=", 1)[1]
+    status, _, body = web.request("POST", "/login", {"token": token})
+    assert status == 401 and json.loads(body)["error"]["code"] == "passphrase"
+    assert "no owner passphrase is set" in json.loads(body)["error"]["message"]
+    set_passphrase(daemon)
+    assert web.login(token, None) == 401
+    status, _, body = web.request("POST", "/login", {"token": token, "passphrase": "guess guess"})
+    assert status == 401 and json.loads(body)["error"]["message"] == "wrong owner passphrase"
+    # the gate's lock-out after a wrong guess (1 s), then the right passphrase gets in
+    deadline = time.monotonic() + 10
+    while (code := web.login(token)) != 200 and time.monotonic() < deadline:
+        assert code == 401
+        time.sleep(0.3)
+    assert code == 200 and web.request("GET", "/api/state")[0] == 200
+    assert Http(web.port).login(token) == 403  # used up
 
 
 def test_foreign_host_origin_or_site_is_refused(daemon: ThreadDaemon) -> None:
@@ -333,6 +369,7 @@ def test_spacesd_web_at_a_terminal_prints_a_working_link(daemon: ThreadDaemon,
     import subprocess
     import sys
 
+    set_passphrase(daemon)
     leader, follower = pty.openpty()
     try:
         proc = subprocess.run([sys.executable, "-m", "spacesd", "web", "--port", "0"],

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from spacesd.daemon.errors import OpError
 from spacesd.store import Changes
 from spacesd.web import api, data
 from spacesd.web.auth import COOKIE, SESSION_IDLE_S, Gatekeeper
@@ -245,9 +246,12 @@ class WebServer:
     async def _owner_check(self, passphrase: str | None) -> str | None:
         """Why the person is not let in as the owner, or None. The page acts as the hub's
         owner, and an agent of the same user can ask the socket for a login link: the proof
-        that a person is there is the owner passphrase of issue 11 (branch `roles`: the
-        daemon's `check_owner`), wired here when it is on main. Until then the page grants
-        what every local socket client has (`call --as-owner`), and nothing more."""
+        that a person is there is the owner passphrase (docs/roles.md), checked by the
+        daemon's one `check_owner` (scrypt, with its lock-out after wrong guesses)."""
+        try:
+            await self.daemon.check_owner(passphrase)
+        except OpError as e:
+            return e.message
         return None
 
     async def _logout(self, request: web.Request) -> web.StreamResponse:
