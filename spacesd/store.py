@@ -72,6 +72,15 @@ _INDEXES: Final[tuple[tuple[str, str, str, bool, str], ...]] = (
     ("typing_indicator_channel", "typing_indicator", "channel_id, identity", False, ""),
     ("typing_indicator_identity", "typing_indicator", "identity", False, ""),
     ("system_notification_target", "system_notification", "target", False, ""),
+    # tasks, path leases and votes (issue 13)
+    ("task_channel", "task", "channel_id, state", False, ""),
+    ("task_parent", "task", "parent_id", False, "parent_id IS NOT NULL"),
+    ("task_claims", "task", "lease_expires", False, "state = 1"),
+    ("task_assignee", "task", "assignee", False, "assignee IS NOT NULL"),
+    ("path_lease_project", "path_lease", "project", False, ""),
+    ("path_lease_holder", "path_lease", "holder", False, ""),
+    ("path_lease_expiry", "path_lease", "expires_at", False, ""),
+    ("vote_target", "vote", "target_id, voter", False, ""),
 )
 
 
@@ -519,6 +528,18 @@ class Store:
 
     def rows_where(self, table: str, column: str, value: Any) -> list[Row]:
         return self.select(table, **{column: value})
+
+    def expired_claims(self, now: int) -> list[Row]:
+        """Claimed tasks whose claim ended at or before `now` (microseconds)."""
+        codec = _codec("task")
+        sql = f"{codec.select} WHERE state = 1 AND lease_expires <= ? ORDER BY id"
+        return [codec.row(r) for r in self.conn.execute(sql, (now,))]
+
+    def expired_leases(self, now: int) -> list[Row]:
+        """Path leases that ended at or before `now` (microseconds)."""
+        codec = _codec("path_lease")
+        sql = f"{codec.select} WHERE expires_at <= ? ORDER BY id"
+        return [codec.row(r) for r in self.conn.execute(sql, (now,))]
 
     def count(self, table: str) -> int:
         codec = _codec(table)

@@ -17,6 +17,7 @@ from spacesd.engine.context import (
     ReducerContext,
 )
 from spacesd.engine.errors import ReducerError
+from spacesd.engine.reducers import tasks
 from spacesd.model import Identity
 from spacesd.store import Changes, Store
 
@@ -78,6 +79,9 @@ class Engine:
         fn, ctx, checked = self._prepare(caller, reducer, args, timestamp)
         try:
             with self.store.savepoint(), self.store.recording() as changes:
+                if reducer != "init":
+                    # expiry: what SpacetimeDB's scheduled reducer does, due at this timestamp
+                    tasks.sweep(ctx)
                 fn(ctx, *checked)
         finally:
             if reducer == "init":
