@@ -200,6 +200,9 @@ TEMPLATES: Final = ("TASK_CLAIMED", "LEASE_CONFLICT")
 
 NO_PROFILE: Final = "you have no profile yet: connect first"
 ALREADY_INITIALIZED: Final = "the database is already initialized"
+# The module's scheduled `expire` refuses any caller but the database itself; it is not a
+# reducer of the model, so no client of Spaces can reach it (the engine expires by `sweep`).
+SCHEDULER_ONLY: Final = "only the database's scheduler may call expire"
 
 
 def unknown_reducer(name: str) -> str:
@@ -218,7 +221,8 @@ def bad_argument(reducer: str, param: str, expected: str) -> str:
     return f"argument {param} of {reducer} must be {expected}"
 
 
-ENGINE_ONLY: Final[frozenset[str]] = frozenset({NO_PROFILE, ALREADY_INITIALIZED})
+ENGINE_ONLY: Final[frozenset[str]] = frozenset({NO_PROFILE, ALREADY_INITIALIZED,
+                                               SCHEDULER_ONLY})
 
 
 def all_messages() -> dict[str, str]:

@@ -1,15 +1,18 @@
-//! The 28 reducers, grouped by domain, and the row helpers they share (cascading deletes,
+//! The reducers, grouped by domain, and the row helpers they share (cascading deletes,
 //! notifications). Every reducer returns `Result<(), String>`: an `Err` rolls the whole
 //! transaction back, so a refusal changes nothing.
 
 pub mod channels;
 pub mod dms;
+pub mod leases;
 pub mod lifecycle;
 pub mod messages;
 pub mod notifications;
 pub mod servers;
+pub mod tasks;
 pub mod threads;
 pub mod users;
+pub mod votes;
 
 use crate::enums::{ChannelType, MemberRole, MessageType};
 use crate::tables::*;
