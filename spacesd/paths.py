@@ -81,6 +81,14 @@ def runtime_dir() -> Path:
     return Path(f"/tmp/runtime-{os.getuid()}") / APP
 
 
+def live_dir() -> Path:
+    """Marker files the per-tool-call hooks `stat` (docs/live-coordination.md 7.1):
+    $SPACES_LIVE_DIR, else <runtime dir>/live."""
+    if (d := _env_dir("SPACES_LIVE_DIR")) is not None:
+        return d
+    return runtime_dir() / "live"
+
+
 def socket_path() -> Path:
     if (s := _env_dir("SPACES_SOCKET")) is not None:
         return s

@@ -97,6 +97,9 @@ class Backend(Protocol):
     def counts(self, viewer: str) -> dict[str, int]:
         """How many rows of each table `viewer` sees."""
 
+    def wait(self, millis: int) -> None:
+        """Let `millis` pass before the next step (a clock, or real time on a server)."""
+
 
 def _identity_for(name: str) -> Identity:
     return Identity(int.from_bytes(hashlib.sha256(f"spaces-conformance:{name}".encode())
@@ -529,7 +532,7 @@ class Run:
         expected_error = self.generate(step.get("error"))
         if isinstance(outcome, str):
             if not is_known_message(outcome):
-                raise ScenarioError(f"refused with a message errors.py does not define: {outcome!r}")
+                raise ScenarioError(f"refused with a message errors.py lacks: {outcome!r}")
             self.errors_produced.add(outcome)
             if expected_error is None:
                 raise ScenarioError(f"refused: {outcome!r}")

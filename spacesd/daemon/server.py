@@ -40,7 +40,8 @@ from spacesd.daemon.backend import Backend
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.handouts import Handouts
 from spacesd.daemon.ipc_connection import IpcConnection
-from spacesd.daemon.ops import REGISTRY
+from spacesd.daemon.lease_markers import LeaseMarkers
+from spacesd.daemon.ops import REGISTRY, ops_tasks
 from spacesd.daemon.peer_context import SummaryCache
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Settings:
     socket_path: Path = field(default_factory=paths.socket_path)
     runtime_dir: Path = field(default_factory=paths.runtime_dir)
     state_dir: Path = field(default_factory=paths.state_dir)
+    live_dir: Path = field(default_factory=paths.live_dir)
     outbox_dir: Path = field(default_factory=paths.outbox_dir)
     channel: str = DEFAULT_CHANNEL
     """Where summaries go and where context comes from when a request names no channel:
@@ -89,6 +91,7 @@ class Daemon:
         self._serving = False
         self._stopping = False
         self.summaries = SummaryCache()
+        self.lease_markers: LeaseMarkers | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -115,6 +118,7 @@ class Daemon:
             self.backend.on_state(self._backend_state)
             await self.backend.start()
             self.handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
+            self._start_lease_markers()
             await self._bind()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
@@ -219,6 +223,8 @@ class Daemon:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()  # stop accepting
+        if self.lease_markers is not None:
+            self.lease_markers.stop()
         if self._outbox_task is not None:
             self._outbox_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -246,6 +252,19 @@ class Daemon:
         if self._lock is not None and self._lock.is_locked:
             self._lock.release()
         log.info("stopped")
+
+    def _start_lease_markers(self) -> None:
+        """The PreToolUse fast path's markers (spacesd.daemon.lease_markers)."""
+        backend = self.backend
+        self.lease_markers = LeaseMarkers(self.settings.live_dir, lambda: backend.store,
+                                          lambda: ops_tasks.now_of(self))
+        try:
+            self.lease_markers.start()
+        except OSError:
+            log.exception("lease markers unavailable in %s", self.settings.live_dir)
+            self.lease_markers = None
+            return
+        backend.add_listener(self.lease_markers.on_changes)
 
     # -- what the ops share ----------------------------------------------------------------
 
