@@ -167,3 +167,32 @@ def test_votes_and_tally(daemon: ThreadDaemon) -> None:
     assert err(daemon, "vote_cast", target="thread", id=1, choice="x").code == "bad_args"
     assert err(daemon, "vote_cast", target="task", id=999, choice="x").message == "no such task"
     assert os.environ.get("SPACES_LIVE_DIR") is None
+
+
+def test_cli_task_lease_vote(daemon: ThreadDaemon, repo: Path) -> None:
+    from click.testing import CliRunner
+
+    from spacesd.cli import main
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    out = run("task", "create", "general", "survey", "--subtask", "a", "--subtask", "b")
+    lines = out.splitlines()
+    assert len(lines) == 3 and lines[0].endswith("] survey in #general")
+    top_id = int(lines[0].split()[0][1:])
+    rows = [json.loads(x) for x in run("task", "list", "--parent", str(top_id), "--json")
+            .splitlines()]
+    assert [r["title"] for r in rows] == ["a", "b"]
+    assert "[Claimed @" in run("task", "claim", str(rows[0]["id"]), "--ttl", "60")
+    assert "=> 2 found" in run("task", "complete", str(rows[0]["id"]), "2 found")
+    refused = CliRunner().invoke(main, ["task", "complete", str(rows[0]["id"]), "x"])
+    assert refused.exit_code == 1 and "that task is closed" in refused.output
+    leased = json.loads(run("lease", "acquire", "src/", "--cwd", str(repo), "--json"))
+    assert leased["pattern"] == "src/"
+    assert "held by" in run("lease", "list", "--cwd", str(repo))
+    assert run("lease", "check", "src/auth.py", "--cwd", str(repo)) == ""  # one's own
+    assert "released lease" in run("lease", "release", str(leased["id"]))
+    assert "yes: 1" in run("vote", "cast", "task", str(top_id), "yes")
