@@ -94,6 +94,7 @@ def _simple(name: str, op: str, doc: str, *, ttl: bool = False, result: bool = F
     task.command(name)(click.argument("task_id", type=int)(built))
 
 
+_simple("show", "task_show", "TASK_ID in full (body and whole result).")
 _simple("claim", "task_claim", "Claim TASK_ID: of any number of claimers exactly one wins.",
         ttl=True)
 _simple("renew", "task_renew", "Extend your claim of TASK_ID.", ttl=True)

@@ -529,6 +529,34 @@ class Store:
     def rows_where(self, table: str, column: str, value: Any) -> list[Row]:
         return self.select(table, **{column: value})
 
+    def task_listing(self, now: int | None, *, states: Iterable[int] | None = None,
+                     channel_id: int | None = None, parent_id: int | None = None,
+                     limit: int = 200) -> list[tuple[Any, ...]]:
+        """Task rows as raw column tuples (model order; identities as 32 big-endian bytes),
+        by id, with the expiry rule applied at `now` when given: a claim that has ended reads
+        as Open with no assignee, claimed_at nor lease_expires (what `sweep` would write)."""
+        cols = list(_codec("task").columns)
+        state_at = cols.index("state")
+        if now is not None:
+            expired = "(state = 1 AND lease_expires <= :now)"
+            cols[cols.index("state")] = f"CASE WHEN {expired} THEN 0 ELSE state END"
+            for name in ("assignee", "claimed_at", "lease_expires"):
+                cols[cols.index(name)] = f"CASE WHEN {expired} THEN NULL ELSE {name} END"
+        clauses: list[str] = []
+        params: dict[str, Any] = {"now": now, "limit": limit}
+        if states is not None:
+            wanted = ", ".join(str(int(x)) for x in states) or "NULL"
+            clauses.append(f"({cols[state_at]}) IN ({wanted})")
+        for name, value in (("channel_id", channel_id), ("parent_id", parent_id)):
+            if value is not None:
+                if not _int_key_ok(value):
+                    return []
+                clauses.append(f"{name} = :{name}")
+                params[name] = value
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {', '.join(cols)} FROM task{where} ORDER BY id LIMIT :limit"
+        return self.conn.execute(sql, params).fetchall()
+
     def expired_claims(self, now: int) -> list[Row]:
         """Claimed tasks whose claim ended at or before `now` (microseconds)."""
         codec = _codec("task")

@@ -121,6 +121,11 @@ def task_arg() -> Arg:
     return int_arg("task", required=True)
 
 
+@op("task_show", task_arg())
+def cmd_task_show(daemon: Daemon, req: Request) -> Any:
+    return answer(daemon, req.args["task"])
+
+
 @op("task_claim", task_arg(), ttl_arg())
 async def cmd_task_claim(daemon: Daemon, req: Request) -> Any:
     task_row(daemon, req.args["task"])
