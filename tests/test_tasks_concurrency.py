@@ -78,7 +78,7 @@ async def _connect(url: str, database: str, tokens: list[str]) -> list[Connectio
 
 
 def _hub_general(rows: list[Any]) -> int:
-    return min(c.id for c in rows if c.name == "general")
+    return int(min(c.id for c in rows if c.name == "general"))
 
 
 async def _race(url: str, database: str, owner_token: str, tokens: list[str]
@@ -155,7 +155,7 @@ def test_expiry_on_the_real_server_needs_no_daemon(real_stdb: RealServer) -> Non
     database = real_stdb.publish()
     (alice, _), (bob, _) = real_stdb.new_identity(), real_stdb.new_identity()
     _, _, general = asyncio.run(_read(url, database, owner))
-    none = {"none": []}
+    none: dict[str, list[Any]] = {"none": []}
     _http_call(url, database, owner, "create_task", [general, "short", "", none, none])
     (task,), _, _ = asyncio.run(_read(url, database, owner))
     # HTTP calls: each connects, calls and disconnects; nothing of Spaces runs anywhere
