@@ -305,7 +305,7 @@ def _int_key_ok(value: Any) -> bool:
 
 
 class Store:
-    """The 13 tables in one SQLite database (a file path, or ":memory:")."""
+    """The tables of the model in one SQLite database (a file path, or ":memory:")."""
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
         self.path = os.fspath(path)
@@ -556,6 +556,13 @@ class Store:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT {', '.join(cols)} FROM task{where} ORDER BY id LIMIT :limit"
         return self.conn.execute(sql, params).fetchall()
+
+    def next_expiry(self) -> int | None:
+        """The earliest end of a claim or a lease (microseconds), None when there is none."""
+        found = self.conn.execute(
+            "SELECT min(t) FROM (SELECT min(lease_expires) AS t FROM task WHERE state = 1 "
+            "UNION ALL SELECT min(expires_at) FROM path_lease)").fetchone()
+        return None if found is None or found[0] is None else int(found[0])
 
     def expired_claims(self, now: int) -> list[Row]:
         """Claimed tasks whose claim ended at or before `now` (microseconds)."""

@@ -9,11 +9,22 @@ from spacesd.model import ChannelType, Identity, MemberRole, MessageType
 
 
 def test_thirteen_tables_in_design_order() -> None:
-    assert [t.name for t in model.TABLES] == [
+    assert [t.name for t in model.TABLES][:13] == [
         "user_profile", "user_presence", "server", "server_member", "channel", "thread",
         "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
         "typing_indicator", "system_notification",
     ]
+
+
+def test_task_lease_and_vote_tables_and_enums() -> None:
+    names = [t.name for t in model.TABLES]
+    assert {"task", "path_lease", "vote"} <= set(names)
+    assert [m.name for m in model.TaskState] == ["Open", "Claimed", "Done", "Failed",
+                                                 "Cancelled"]
+    assert [m.name for m in model.VoteTarget] == ["Message", "Task"]
+    cols = [(c.name, c.type_name) for c in model.TABLE_BY_NAME["task"].columns]
+    assert cols[6:9] == [("state", "TaskState"), ("creator", "Identity"),
+                         ("assignee", "Option<Identity>")]
 
 
 def test_message_columns_in_wire_order() -> None:
@@ -35,7 +46,7 @@ def test_enum_tags_are_variant_order() -> None:
 
 def test_twenty_eight_reducers() -> None:
     names = [r.name for r in model.REDUCERS]
-    assert len(names) == len(set(names)) == 28
+    assert len(names) == len(set(names)) == 28 + 13  # + tasks, path leases and votes
     for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification"):
         assert extra in names
     assert model.REDUCER_BY_NAME["send_message"].param_names == (

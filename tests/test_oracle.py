@@ -309,6 +309,10 @@ FIXED_ROWS: list[tuple[str, Any]] = [
     ("direct_message", model.DirectMessage(9, 8, BOB, "dm", 11, None, True)),
     ("typing_indicator", model.TypingIndicator(10, 3, ALICE, 12)),
     ("system_notification", model.SystemNotification(11, BOB, "title", "body", 13)),
+    ("task", model.Task(12, 3, 2**64 - 1, None, "t é", "", model.TaskState.Cancelled, ALICE,
+                        BOB, 14, 15, None, "done 🚀", 16)),
+    ("path_lease", model.PathLease(13, "git:0f1e", "src/**/x.py", BOB, 17, 2**62, None)),
+    ("vote", model.Vote(14, model.VoteTarget.Task, 12, ALICE, "+1", -2)),
 ]
 
 
