@@ -24,7 +24,7 @@ def run_swarm(env: dict[str, str], tmp: Path) -> str:
 
 def check(out: str) -> list[str]:
     assert "orchestrator: 3/3 subtasks done:" in out, out
-    claimed = re.findall(r"^(worker\d): claimed #(\d+)", out, re.M)
+    claimed = re.findall(r"^(worker\d): claimed #(\d+) \(.*\) \[Claimed @\S+\]$", out, re.M)
     assert len(claimed) == 3 and len({t for _, t in claimed}) == 3, out  # never two on one
     results = re.findall(r"^  #(\d+) part \d of the survey: Done by (@\S+): (worker\d): ", out,
                          re.M)
@@ -41,6 +41,10 @@ def test_swarm_on_the_real_server(real_stdb: RealServer, spaces_env: SpacesEnv) 
     env = dict(spaces_env.env, SPACETIMEDB_HOST=real_stdb.url,
                SPACETIMEDB_DATABASE=real_stdb.publish())
     env.pop("SPACES_BACKEND", None)
-    holders = check(run_swarm(env, spaces_env.root))
+    out = run_swarm(env, spaces_env.root)
+    holders = check(out)
     assert sorted(holders) == ["@swarm-worker1", "@swarm-worker2", "@swarm-worker3"]
+    # each claim's answer already shows the claimer as holder (the daemon's cache is current)
+    for worker, holder in re.findall(r"^(worker\d): claimed .* \[Claimed (@\S+)\]$", out, re.M):
+        assert holder == f"@swarm-{worker}"
     assert os.path.exists(SCRIPT)

@@ -72,7 +72,8 @@ worker() {  # claim the first open subtask nobody holds; work; complete it
   for id in $ids; do
     if out=$("${cli[@]}" task claim "$id" --ttl 300 --json 2>&1); then
       title=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["title"])')
-      echo "$name: claimed #$id ($title)"
+      state=$(printf '%s' "$out" | python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["state"], t["assignee_name"])')
+      echo "$name: claimed #$id ($title) [$state]"
       "${cli[@]}" send "$CHANNEL" "$name: working on #$id ($title)" >/dev/null
       result=$(SUBTASK=$title bash -c "$WORK_CMD")
       "${cli[@]}" task complete "$id" "$name: $result" >/dev/null
