@@ -12,7 +12,10 @@ goal:
   on the real SpacetimeDB too) and listing 1,000 open tasks (goal <= 5 ms);
 - bench_stdb.py: post-to-peer latency A -> server -> B on loopback, on the stand-in and the real
   SpacetimeDB side by side (goal: p50 < 20 ms on the real one), and a reducer call's round trip
-  through the daemon on each.
+  through the daemon on each;
+- bench_redact.py: the daemon's redaction gate on a 16 KB summary (goal: median < 2 ms), the
+  hook's own pass, and the catch rates on tests/corpus (goal: >= 95% in every context, < 1%
+  of ordinary lines touched).
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -43,6 +46,7 @@ def main() -> int:
         ["bench_codec.py"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
         ["bench_tasks.py", "--claims", "50" if opts.quick else "200"],
+        ["bench_redact.py", "--repeat", "100" if opts.quick else "300"],
     ]
     failed = []
     t0 = time.perf_counter()
