@@ -522,10 +522,12 @@ TABLE_BY_ROW: Final[dict[type, TableDef]] = {t.row_type: t for t in TABLES}
 # clears an optional text field.
 
 
-MACHINE_TEXT_PARAMS: Final = frozenset({"key"})
+MACHINE_TEXT_PARAMS: Final = frozenset({"key", "project", "pattern"})
 """String parameters a program fills with an identifier (an idempotency key), not text a person
 or agent wrote: the redaction gate leaves them as they are (a key scrubbed to `[REDACTED]`
-would make two writes one)."""
+would make two writes one). A lease's project (`git:<root commit>`) and pattern (a path) are
+identifiers too: a path with a random-looking directory name scrubbed to `[REDACTED]` would
+lease nothing the PreToolUse check ever compares against."""
 
 
 @dataclass(frozen=True)

@@ -196,3 +196,12 @@ def test_cli_task_lease_vote(daemon: ThreadDaemon, repo: Path) -> None:
     assert run("lease", "check", "src/auth.py", "--cwd", str(repo)) == ""  # one's own
     assert "released lease" in run("lease", "release", str(leased["id"]))
     assert "yes: 1" in run("vote", "cast", "task", str(top_id), "yes")
+
+
+def test_a_lease_pattern_is_not_scrubbed_by_the_redaction_gate(daemon: ThreadDaemon) -> None:
+    # a random-looking directory name would be [REDACTED] as prose; a path is an identifier
+    path = "b3f1c9e2a7d84f6e9b0c1d2e3f4a5b6c/x.py"
+    lease = daemon.ok("lease_acquire", project="git:p", path=path)
+    assert lease["pattern"] == path
+    check = daemon.ok("lease_check", project="git:p", identity=OTHER, paths=[path])
+    assert [c["pattern"] for c in check["conflicts"]] == [path]
