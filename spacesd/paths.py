@@ -81,18 +81,21 @@ def runtime_dir() -> Path:
     return Path(f"/tmp/runtime-{os.getuid()}") / APP
 
 
-def live_dir() -> Path:
-    """Marker files the per-tool-call hooks `stat` (docs/live-coordination.md 7.1):
-    $SPACES_LIVE_DIR, else <runtime dir>/live."""
-    if (d := _env_dir("SPACES_LIVE_DIR")) is not None:
-        return d
-    return runtime_dir() / "live"
-
-
 def socket_path() -> Path:
     if (s := _env_dir("SPACES_SOCKET")) is not None:
         return s
     return runtime_dir() / "spacesd.sock"
+
+
+def live_dir_override() -> Path | None:
+    """SPACES_LIVE_DIR, if set: where the daemon keeps live sessions' marker files."""
+    return _env_dir("SPACES_LIVE_DIR")
+
+
+def live_dir() -> Path:
+    """The marker files of live sessions (`<session>.inbox`): SPACES_LIVE_DIR, else the
+    runtime dir's `live/` (tmpfs on systemd machines)."""
+    return live_dir_override() or runtime_dir() / "live"
 
 
 def outbox_dir() -> Path:

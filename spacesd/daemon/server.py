@@ -57,7 +57,6 @@ class Settings:
     socket_path: Path = field(default_factory=paths.socket_path)
     runtime_dir: Path = field(default_factory=paths.runtime_dir)
     state_dir: Path = field(default_factory=paths.state_dir)
-    live_dir: Path = field(default_factory=paths.live_dir)
     outbox_dir: Path = field(default_factory=paths.outbox_dir)
     channel: str = DEFAULT_CHANNEL
     """Where summaries go and where context comes from when a request names no channel:
@@ -65,6 +64,9 @@ class Settings:
     config: Config | None = None
     """The effective configuration the daemon was started with, shown (redacted) by `status`."""
     host: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
+    live_dir: Path | None = field(default_factory=paths.live_dir_override)
+    """Where the marker files of live sessions are kept (SPACES_LIVE_DIR); None: the
+    runtime dir's `live/`."""
     listener: socket.socket | None = None
     """A listening socket handed over by systemd socket activation: served instead of binding
     `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
@@ -256,12 +258,13 @@ class Daemon:
     def _start_lease_markers(self) -> None:
         """The PreToolUse fast path's markers (spacesd.daemon.lease_markers)."""
         backend = self.backend
-        self.lease_markers = LeaseMarkers(self.settings.live_dir, lambda: backend.store,
+        live_dir = self.settings.live_dir or self.settings.runtime_dir / "live"
+        self.lease_markers = LeaseMarkers(live_dir, lambda: backend.store,
                                           lambda: ops_tasks.now_of(self))
         try:
             self.lease_markers.start()
         except OSError:
-            log.exception("lease markers unavailable in %s", self.settings.live_dir)
+            log.exception("lease markers unavailable in %s", live_dir)
             self.lease_markers = None
             return
         backend.add_listener(self.lease_markers.on_changes)
