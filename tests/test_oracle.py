@@ -313,6 +313,8 @@ FIXED_ROWS: list[tuple[str, Any]] = [
                         BOB, 14, 15, None, "done 🚀", 16)),
     ("path_lease", model.PathLease(13, "git:0f1e", "src/**/x.py", BOB, 17, 2**62, None)),
     ("vote", model.Vote(14, model.VoteTarget.Task, 12, ALICE, "+1", -2)),
+    ("write_key", model.WriteKey(f"{ALICE.hex}/summary:s:1", ALICE, "send_message", 2**64 - 1,
+                                 14)),
 ]
 
 

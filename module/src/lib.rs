@@ -1,12 +1,13 @@
 //! Spaces: the SpacetimeDB 2.x server module.
 //!
-//! The data model (16 tables, 5 enums) and the 41 reducers follow `/DESIGN.md` and
-//! `spacesd/model.py` to the letter; the rules are the same as the embedded engine's
+//! The data model (17 tables with `write_key` and issue 13's three, 5 enums) and the 42
+//! reducers (the design's 28, the keyed `send_message_keyed`, issue 13's 13) follow
+//! `/DESIGN.md` and `spacesd/model.py` to the letter; the rules are the same as the embedded engine's
 //! (`spacesd/engine/`), and so are the refusal messages, which live in the `spaces-logic`
 //! crate together with validation, role levels, DM ordering and mention parsing.
 //!
 //! Layout:
-//! - `tables.rs`: the 16 tables (and the scheduled `expiry_schedule`); `enums.rs`: the enums;
+//! - `tables.rs`: the tables (and the scheduled `expiry_schedule`); `enums.rs`: the enums;
 //! - `visibility.rs`: row-level security for DMs and notifications;
 //! - `auth.rs`: lookups, membership and role checks (every authorization goes through here,
 //!   always about `ctx.sender()`);

@@ -194,6 +194,9 @@ def fill(template: str, **values: object) -> str:
 
 
 TEMPLATES: Final = ("TASK_CLAIMED", "LEASE_CONFLICT")
+# Idempotency keys (the `_keyed` reducers; docs/idempotency.md)
+
+WRITE_KEY_INVALID: Final = "write keys are 1-128 printable ASCII characters without spaces"
 
 # --------------------------------------------------------------------------------------------
 # Engine only (see the module docstring): the host's refusals, and unreachable on a real server.

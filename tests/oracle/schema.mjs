@@ -1,4 +1,5 @@
 // Spaces' tables and the reducers' argument products, written by hand (from
+// Spaces' 14 tables (the design's 13 and write_key) and the reducers' argument products, written by hand (from
 // spacesd/model.py) with the official SDK's own type builders. tests/test_oracle.py checks
 // that these agree with model.py (names, order and types) before trusting them.
 import { t } from './node_modules/spacetimedb/src/lib/type_builders.ts';
@@ -158,6 +159,13 @@ export const TABLES = {
     created_at: t.timestamp(),
   }),
   // -- end of tasks, path leases and votes --
+  write_key: t.object('WriteKey', {
+    key: t.string(),
+    identity: t.identity(),
+    reducer: t.string(),
+    row_id: t.u64(),
+    created_at: t.timestamp(),
+  }),
 };
 
 const args = (name, elements) => t.object(`${name}_args`, elements);
@@ -236,4 +244,8 @@ export const REDUCERS = {
     target_kind: VoteTarget, target_id: t.u64(), choice: t.string(),
   }),
   // -- end of tasks, path leases and votes --
+  send_message_keyed: args('send_message_keyed', {
+    key: t.string(), channel_id: t.u64(), content: t.string(), thread_id: t.option(t.u64()),
+    reply_to_id: t.option(t.u64()), message_type: MessageType,
+  }),
 };

@@ -1,8 +1,10 @@
-"""The reducers, grouped by domain. Importing this package registers them all."""
+"""The reducers and their keyed variants, grouped by domain. Importing this package registers
+them all."""
 
 from spacesd.engine.reducers import (
     channels,
     dms,
+    keyed,
     leases,
     lifecycle,
     messages,
@@ -14,5 +16,5 @@ from spacesd.engine.reducers import (
     votes,
 )
 
-__all__ = ["channels", "dms", "leases", "lifecycle", "messages", "notifications", "servers",
-           "tasks", "threads", "users", "votes"]
+__all__ = ["channels", "dms", "keyed", "leases", "lifecycle", "messages", "notifications",
+           "servers", "tasks", "threads", "users", "votes"]
