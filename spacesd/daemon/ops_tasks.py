@@ -9,7 +9,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from spacesd import model, projects
+from spacesd import idem, model, projects
 from spacesd.daemon import tasks_view
 from spacesd.daemon.backend import BackendError
 from spacesd.daemon.errors import OpError
@@ -66,10 +66,11 @@ def created_task(daemon: Daemon, changes: Changes, title: str) -> Task:
 
 async def post_event(daemon: Daemon, channel_id: int, event: dict[str, Any],
                      reply_to: int | None = None) -> int | None:
-    """Post an AgentEvent; its id (None when the cache did not report it)."""
-    changes = await write(daemon, "send_message", [
-        channel_id, json.dumps(event, ensure_ascii=False), None, reply_to,
-        MessageType.AgentEvent.name])
+    """Post an AgentEvent as a keyed write (docs/idempotency.md: a retry makes no second
+    message); its id (None when the cache did not report it)."""
+    changes = await write(daemon, "send_message_keyed", [
+        idem.new_key(str(event["kind"])), channel_id, json.dumps(event, ensure_ascii=False),
+        None, reply_to, MessageType.AgentEvent.name])
     for msg in changes.inserted("message"):
         if msg.sender == daemon.backend.identity:
             return int(msg.id)
