@@ -20,6 +20,7 @@ import click
 from spacesd import __version__, idem, ipc, outbox, paths
 from spacesd.cli_admin import config as admin_config
 from spacesd.cli_admin import hooks as admin_hooks
+from spacesd.cli_owner import ask_owner_passphrase, owner_group
 from spacesd.cli_tasks import lease as tasks_lease
 from spacesd.cli_tasks import task as tasks_task
 from spacesd.cli_tasks import vote as tasks_vote
@@ -370,7 +371,9 @@ def _print_event(ev: dict[str, Any], as_json: bool, show_channel: bool) -> None:
 @click.argument("args", nargs=-1)
 @click.option("--as-owner", is_flag=True,
               help="Embedded backend: call as the local human owner of the hub (who may "
-                   "create channels, set roles, ...), not as the daemon's agent identity.")
+                   "create channels, set roles, ...), not as the daemon's agent identity. "
+                   "Asks for the owner passphrase at the terminal (`spacesd owner "
+                   "passphrase` sets it); refused without a terminal.")
 @json_option
 @click.pass_context
 def call(ctx: click.Context, reducer: str, args: tuple[str, ...], as_owner: bool,
@@ -387,6 +390,7 @@ def call(ctx: click.Context, reducer: str, args: tuple[str, ...], as_owner: bool
     request: dict[str, Any] = {"reducer": reducer, "args": values}
     if as_owner:
         request["as_owner"] = True
+        request["owner_passphrase"] = ask_owner_passphrase(f"call {reducer} as the owner")
     result = _request(ctx, "call", request)
     click.echo(_dump(result) if as_json else "committed")
 
@@ -411,3 +415,4 @@ main.add_command(admin_config, "config")
 main.add_command(tasks_task, "task")
 main.add_command(tasks_lease, "lease")
 main.add_command(tasks_vote, "vote")
+main.add_command(owner_group, "owner")

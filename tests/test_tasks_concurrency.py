@@ -36,7 +36,7 @@ def test_fifty_concurrent_claimers_on_the_engine() -> None:
     engine.ensure_initialized()
     people = [_identity(i) for i in range(CLAIMERS)]
     for who in people:
-        engine.call(who, "client_connected", [])
+        engine.call(who, "client_connected", [], host=True)
     engine.call(people[0], "create_task", [1, "the one task", "", None, None])
     (task,) = engine.store.rows("task")
     start = threading.Barrier(CLAIMERS)

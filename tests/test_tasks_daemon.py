@@ -14,11 +14,21 @@ from typing import Any
 import pytest
 from conftest import SpacesEnv, ThreadDaemon
 
+from spacesd import owner
 from spacesd.daemon.lease_markers import project_marker_name
 from spacesd.ipc import Err
 from spacesd.model import Identity
 
 OTHER = "ab" * 32  # an identity that is not the daemon's
+
+
+PASS = "correct horse battery"
+
+
+def as_owner(daemon: ThreadDaemon, reducer: str, args: list[Any]) -> None:
+    """A call as the machine's human owner (docs/roles.md: it needs the owner passphrase)."""
+    owner.store_hash(daemon.daemon_obj.settings.owner_passphrase_file, PASS)
+    daemon.ok("call", reducer=reducer, args=args, as_owner=True, owner_passphrase=PASS)
 
 
 def err(daemon: ThreadDaemon, op: str, **args: Any) -> Err:
@@ -72,7 +82,7 @@ def test_create_with_subtasks_claim_complete(daemon: ThreadDaemon) -> None:
 
 def test_a_claim_held_by_another_names_the_holder(daemon: ThreadDaemon) -> None:
     task = daemon.ok("task_create", channel="general", title="one", announce=False)["task"]
-    daemon.ok("call", reducer="claim_task", args=[task["id"], 600], as_owner=True)
+    as_owner(daemon, "claim_task", [task["id"], 600])
     refused = err(daemon, "task_claim", task=task["id"])
     assert refused.code == "reducer_error"
     assert refused.message.startswith(f"task {task['id']} is claimed by @")
@@ -89,7 +99,7 @@ def test_a_claim_held_by_another_names_the_holder(daemon: ThreadDaemon) -> None:
 
 def test_an_expired_claim_reads_open_and_is_claimable(daemon: ThreadDaemon) -> None:
     task = daemon.ok("task_create", channel="general", title="short", announce=False)["task"]
-    daemon.ok("call", reducer="claim_task", args=[task["id"], 1], as_owner=True)
+    as_owner(daemon, "claim_task", [task["id"], 1])
     assert daemon.ok("task_list", state="Claimed")[0]["id"] == task["id"]
     time.sleep(1.1)
     assert daemon.ok("task_list", state="Claimed") == []
@@ -161,7 +171,7 @@ def test_votes_and_tally(daemon: ThreadDaemon) -> None:
     msg = daemon.ok("send", channel="general", content="ship it?")
     tally = daemon.ok("vote_cast", target="message", id=msg["id"], choice="yes")
     assert tally["counts"] == {"yes": 1} and len(tally["voters"]["yes"]) == 1
-    daemon.ok("call", reducer="cast_vote", args=["Message", msg["id"], "no"], as_owner=True)
+    as_owner(daemon, "cast_vote", ["Message", msg["id"], "no"])
     daemon.ok("vote_cast", target="message", id=msg["id"], choice="no")
     assert daemon.ok("vote_tally", target="message", id=msg["id"])["counts"] == {"no": 2}
     assert err(daemon, "vote_cast", target="thread", id=1, choice="x").code == "bad_args"

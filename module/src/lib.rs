@@ -1,8 +1,9 @@
 //! Spaces: the SpacetimeDB 2.x server module.
 //!
-//! The data model (17 tables with `write_key` and issue 13's three, 5 enums) and the 42
-//! reducers (the design's 28, the keyed `send_message_keyed`, issue 13's 13) follow
-//! `/DESIGN.md` and `spacesd/model.py` to the letter; the rules are the same as the embedded engine's
+//! The data model (the design's 13 tables, `write_key`, `server_invite`, issue 13's task,
+//! path_lease and vote; 5 enums) and its reducers (and keyed variants) follow `/DESIGN.md`
+//! (`docs/roles.md` for invites, `docs/tasks.md` for tasks) and
+//! `spacesd/model.py` to the letter; the rules are the same as the embedded engine's
 //! (`spacesd/engine/`), and so are the refusal messages, which live in the `spaces-logic`
 //! crate together with validation, role levels, DM ordering and mention parsing.
 //!

@@ -1,5 +1,5 @@
-//! The reducers, grouped by domain, and the row helpers they share (cascading deletes,
-//! The 28 reducers, grouped by domain, their keyed variants (`keyed.rs`), and the row helpers they share (cascading deletes,
+//! The reducers (the design's, the invites', issue 13's tasks, leases and votes), grouped by domain, their keyed variants (`keyed.rs`), and the row helpers
+//! they share (cascading deletes,
 //! notifications). Every reducer returns `Result<(), String>`: an `Err` rolls the whole
 //! transaction back, so a refusal changes nothing.
 
