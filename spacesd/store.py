@@ -552,7 +552,8 @@ class Store:
 
     def task_listing(self, now: int | None, *, states: Iterable[int] | None = None,
                      channel_id: int | None = None, parent_id: int | None = None,
-                     limit: int = 200) -> list[tuple[Any, ...]]:
+                     limit: int = 200, channel_ids: Iterable[int] | None = None
+                     ) -> list[tuple[Any, ...]]:
         """Task rows as raw column tuples (model order; identities as 32 big-endian bytes),
         by id, with the expiry rule applied at `now` when given: a claim that has ended reads
         as Open with no assignee, claimed_at nor lease_expires (what `sweep` would write)."""
@@ -568,6 +569,9 @@ class Store:
         if states is not None:
             wanted = ", ".join(str(int(x)) for x in states) or "NULL"
             clauses.append(f"({cols[state_at]}) IN ({wanted})")
+        if channel_ids is not None:
+            listed = ", ".join(str(int(c)) for c in channel_ids) or "NULL"
+            clauses.append(f"channel_id IN ({listed})")
         for name, value in (("channel_id", channel_id), ("parent_id", parent_id)):
             if value is not None:
                 if not _int_key_ok(value):

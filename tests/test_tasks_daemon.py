@@ -215,3 +215,18 @@ def test_a_lease_pattern_is_not_scrubbed_by_the_redaction_gate(daemon: ThreadDae
     assert lease["pattern"] == path
     check = daemon.ok("lease_check", project="git:p", identity=OTHER, paths=[path])
     assert [c["pattern"] for c in check["conflicts"]] == [path]
+
+
+def test_reads_follow_membership(daemon: ThreadDaemon) -> None:
+    # docs/roles.md: a task of a server the daemon's identity is not in is not found, and not
+    # listed (the owner makes a server the daemon's agent identity never joined)
+    as_owner(daemon, "create_server", ["Private", None, None])
+    channels = daemon.daemon_obj.backend.store.rows("channel")
+    private = max(c.id for c in channels if c.name == "general")
+    as_owner(daemon, "create_task", [private, "secret work", "", None, None])
+    (hidden,) = [t for t in daemon.daemon_obj.backend.store.rows("task")
+                 if t.title == "secret work"]
+    mine = daemon.ok("task_create", channel="general", title="visible", announce=False)["task"]
+    assert [t["id"] for t in daemon.ok("task_list")] == [mine["id"]]
+    assert err(daemon, "task_show", task=hidden.id).code == "not_found"
+    assert err(daemon, "task_claim", task=hidden.id).code == "not_found"

@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from spacesd import idem, model, projects
-from spacesd.daemon import tasks_view
+from spacesd.daemon import tasks_view, views
 from spacesd.daemon.backend import BackendError
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.registry import Arg, Request, channel_arg, int_arg, op, str_arg
@@ -44,8 +44,24 @@ async def write(daemon: Daemon, reducer: str, args: list[Any]) -> Changes:
         raise OpError(e.code, e.message) from None
 
 
+def readable_channels(daemon: Daemon) -> set[int]:
+    """The channels of the servers the daemon's identity belongs to (docs/roles.md: reads
+    follow membership)."""
+    store = daemon.backend.store
+    return {c.id for s in views.servers_of(store, daemon.backend.identity)
+            for c in views.channels_of(store, s.id)}
+
+
 def task_row(daemon: Daemon, task_id: int) -> Task:
-    found: Task | None = daemon.backend.store.get("task", task_id)
+    """The task, `not_found` as for an unknown one when it is in a server the daemon's identity
+    is not a member of."""
+    store = daemon.backend.store
+    found: Task | None = store.get("task", task_id)
+    if found is not None:
+        channel = store.channel(found.channel_id)
+        if channel is None or not views.is_member(store, daemon.backend.identity,
+                                                  channel.server_id):
+            found = None
     if found is None:
         daemon.require_cache()
         raise OpError("not_found", f"no such task: {task_id}")
@@ -115,7 +131,7 @@ def cmd_task_list(daemon: Daemon, req: Request) -> Any:
     daemon.require_cache()
     return tasks_view.list_tasks(daemon.backend.store, now_of(daemon), channel_id=channel_id,
                                  state=state, parent_id=req.args["parent"],
-                                 limit=req.args["limit"])
+                                 limit=req.args["limit"], channels=readable_channels(daemon))
 
 
 def task_arg() -> Arg:

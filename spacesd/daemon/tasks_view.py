@@ -95,9 +95,10 @@ def fast_iso(ts: int | None) -> str | None:
 
 def list_tasks(store: Store, now: int | None, *, channel_id: int | None = None,
                state: str | None = None, parent_id: int | None = None,
-               limit: int = 200) -> list[dict[str, Any]]:
-    """Task list items, oldest first (the expiry rule applied at `now`), built straight from
-    the store's raw rows: a listing of 1,000 tasks is one query. An item is the task object
+               limit: int = 200, channels: set[int] | None = None) -> list[dict[str, Any]]:
+    """Task list items (of `channels` only, when given), oldest first (the expiry rule
+    applied at `now`), built straight from the store's raw rows: a listing of 1,000 tasks is
+    one query. An item is the task object
     without body, identities' hex, created_at and claimed_at, its result cut to
     LIST_RESULT_CHARS (`result_truncated`: true when cut)."""
     states = ({TaskState.Open, TaskState.Claimed} if state == "active"
@@ -117,7 +118,8 @@ def list_tasks(store: Store, now: int | None, *, channel_id: int | None = None,
     out: list[dict[str, Any]] = []
     for (tid, chan, message_id, parent, title, _body, st, creator, assignee, _created,
          _claimed, expires, result, updated) in store.task_listing(
-            now, states=states, channel_id=channel_id, parent_id=parent_id, limit=limit):
+            now, states=states, channel_id=channel_id, parent_id=parent_id, limit=limit,
+            channel_ids=channels):
         creator_name, assignee_name = who(creator), who(assignee)
         item = {
             "id": tid, "channel_id": chan, "channel": names.channel(chan),
