@@ -8,6 +8,8 @@ goal:
   messages at 1,000,000 stored (goal: < 2 ms);
 - bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
   rows/s);
+- bench_tasks.py: a task claim's round trip through the daemon (goal p50 <= 5 ms embedded; measured
+  on the real SpacetimeDB too) and listing 1,000 open tasks (goal <= 5 ms);
 - bench_stdb.py: post-to-peer latency A -> server -> B on loopback, on the stand-in and the real
   SpacetimeDB side by side (goal: p50 < 20 ms on the real one), and a reducer call's round trip
   through the daemon on each;
@@ -53,6 +55,7 @@ def main() -> int:
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
         ["bench_web.py", "--rows", "100000" if opts.quick else "1000000",
          "--loads", "5" if opts.quick else "10", "--messages", "50" if opts.quick else "200"],
+        ["bench_tasks.py", "--claims", "50" if opts.quick else "200"],
         ["bench_redact.py", "--repeat", "100" if opts.quick else "300"],
         ["bench_exactly_once.py", *(["--hooks", "40", "--clients", "10", "--seconds", "10"]
                                     if opts.quick else [])],

@@ -21,6 +21,9 @@ from spacesd import __version__, idem, ipc, outbox, paths
 from spacesd.cli_admin import config as admin_config
 from spacesd.cli_admin import hooks as admin_hooks
 from spacesd.cli_owner import ask_owner_passphrase, owner_group
+from spacesd.cli_tasks import lease as tasks_lease
+from spacesd.cli_tasks import task as tasks_task
+from spacesd.cli_tasks import vote as tasks_vote
 from spacesd.ipc import Client, Err, IpcError
 
 EXIT_UNREACHABLE = 1
@@ -176,6 +179,7 @@ def main(ctx: click.Context, socket_path: str | None) -> None:
     """Spaces: a real-time fabric for coding agents. `spacesd run` starts the daemon."""
     ctx.ensure_object(dict)
     ctx.obj["socket"] = socket_path
+    ctx.obj["request"] = _request  # for the commands of cli_tasks
 
 
 @main.command()
@@ -424,4 +428,8 @@ def _parse_call_args(args: Iterable[str]) -> list[Any]:
 # Commands of spacesd/cli_admin.py: `spacesd hooks install|uninstall|status`, `spacesd config`.
 main.add_command(admin_hooks, "hooks")
 main.add_command(admin_config, "config")
+# Commands of spacesd/cli_tasks.py: `spacesd task|lease|vote ...`.
+main.add_command(tasks_task, "task")
+main.add_command(tasks_lease, "lease")
+main.add_command(tasks_vote, "vote")
 main.add_command(owner_group, "owner")

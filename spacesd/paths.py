@@ -87,6 +87,17 @@ def socket_path() -> Path:
     return runtime_dir() / "spacesd.sock"
 
 
+def live_dir_override() -> Path | None:
+    """SPACES_LIVE_DIR, if set: where the daemon keeps live sessions' marker files."""
+    return _env_dir("SPACES_LIVE_DIR")
+
+
+def live_dir() -> Path:
+    """The marker files of live sessions (`<session>.inbox`): SPACES_LIVE_DIR, else the
+    runtime dir's `live/` (tmpfs on systemd machines)."""
+    return live_dir_override() or runtime_dir() / "live"
+
+
 def outbox_dir() -> Path:
     """Posts the hooks could not deliver; the daemon sends them when it starts."""
     return state_dir() / "outbox"

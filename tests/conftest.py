@@ -83,6 +83,7 @@ def make_spaces_env(root: Path) -> tuple[SpacesEnv, dict[str, str | None]]:
         "SPACES_SPACETIME_CONFIG": str(root / "no-cli.toml"),
         "XDG_CONFIG_HOME": str(root / "xdg-config"),
         "SPACES_SOCKET": None,
+        "SPACES_LIVE_DIR": None,
         "SPACES_CHANNEL_ID": None,
         "SPACES_IDENTITY_NAME": None,
         "SPACES_COOLDOWN": None,

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
@@ -29,7 +30,7 @@ import pytest
 from real_stdb import RealServer
 
 from spacesd import model
-from spacesd.engine import Engine, ReducerError, coerce_args, errors
+from spacesd.engine import Engine, ReducerError, coerce_args, errors, patterns
 from spacesd.model import Identity, TableDef, TypeSpec
 from spacesd.stdb import bsatn
 from spacesd.stdb.connection import (
@@ -47,7 +48,7 @@ SCENARIO_DIR = Path(__file__).parent / "conformance"
 OWNER = "owner"
 LIFECYCLE = frozenset({"client_connected", "client_disconnected"})
 STEP_KEYS = frozenset({"as", "call", "args", "error", "changes", "capture", "note", "check",
-                       "where", "rows", "count", "direct"})
+                       "where", "rows", "count", "direct", "wait"})
 
 
 class ScenarioError(AssertionError):
@@ -105,6 +106,9 @@ class Backend(Protocol):
     def counts(self, viewer: str) -> dict[str, int]:
         """How many rows of each table `viewer` sees."""
 
+    def wait(self, millis: int) -> None:
+        """Let `millis` pass before the next step (a clock, or real time on a server)."""
+
 
 def _identity_for(name: str) -> Identity:
     return Identity(int.from_bytes(hashlib.sha256(f"spaces-conformance:{name}".encode())
@@ -124,6 +128,9 @@ class EngineBackend:
             return self._ids[name]
         except KeyError:
             raise ScenarioError(f"unknown identity {name!r}") from None
+
+    def wait(self, millis: int) -> None:
+        self._clock += millis * 1000
 
     def call(self, caller: str, reducer: str, json_args: list[Any]) -> Changes | str:
         self._clock += 1000  # strictly increasing, 1 ms apart, as steps of a real client
@@ -293,6 +300,9 @@ class NetworkBackend:
     def counts(self, viewer: str) -> dict[str, int]:
         return {name: len(rows) for name, rows in self._snapshot(viewer).items()}
 
+    def wait(self, millis: int) -> None:
+        time.sleep(millis / 1000)
+
     # -------------------------------------------------------------- calls
 
     def call(self, caller: str, reducer: str, json_args: list[Any]) -> Changes | str:
@@ -405,6 +415,8 @@ class Run:
                 return self.backend.identity(name).hex[:digits]
             if key == "$hex":
                 return self.backend.identity(arg).hex
+            if key == "$iso":
+                return patterns.until_text(int(self.generate(arg)))
             if key == "$ref":
                 if arg not in self.captured:
                     raise ScenarioError(f"nothing captured as {arg!r} yet")
@@ -515,8 +527,10 @@ class Run:
                     self.call_step(step)
                 elif "check" in step:
                     self.check_step(step)
+                elif "wait" in step:
+                    self.backend.wait(int(step["wait"]))
                 else:
-                    raise ScenarioError("a step has \"call\" or \"check\"")
+                    raise ScenarioError("a step has \"call\", \"check\" or \"wait\"")
             except ScenarioError as failure:
                 raise ScenarioError(
                     f"{self.scenario.id} step {index} {json.dumps(step)[:300]}: {failure}"
@@ -570,8 +584,10 @@ class Run:
         self.reducers_called.add(reducer)
         before = self.backend.counts(caller) if "error" in step else None
         outcome = self.backend.call(caller, reducer, json_args)
-        expected_error = step.get("error")
+        expected_error = self.generate(step.get("error"))
         if isinstance(outcome, str):
+            if not is_known_message(outcome):
+                raise ScenarioError(f"refused with a message errors.py lacks: {outcome!r}")
             self.errors_produced.add(outcome)
             if expected_error is None:
                 raise ScenarioError(f"refused: {outcome!r}")
@@ -699,10 +715,28 @@ def test_every_reducer_is_exercised() -> None:
     assert not missing, f"reducers no scenario calls: {missing}"
 
 
+def template_pattern(text: str) -> re.Pattern[str]:
+    """A template message (errors.TEMPLATES) as a pattern: each `{field}` one or more
+    characters."""
+    return re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(text)))
+
+
+def is_known_message(text: str) -> bool:
+    """A refusal errors.py defines: a module or host message, a lone-surrogate refusal, or a
+    filled template."""
+    messages = errors.module_messages()
+    if (text in messages.values() or text in errors.host_messages().values()
+            or text in _invalid_text_messages()):
+        return True
+    return any(template_pattern(messages[name]).fullmatch(text) for name in errors.TEMPLATES)
+
+
 def test_every_refusal_message_is_produced() -> None:
     produced = _coverage().errors
     expected = {**errors.module_messages(), **errors.host_messages()}
-    missing = {name: text for name, text in expected.items() if text not in produced}
+    missing = {name: text for name, text in expected.items()
+               if not any(template_pattern(text).fullmatch(p) if name in errors.TEMPLATES
+                          else p == text for p in produced)}
     assert not missing, f"refusals no scenario produces: {missing}"
 
 
@@ -713,12 +747,19 @@ def _invalid_text_messages() -> set[str]:
 
 
 def test_scenario_error_messages_are_known() -> None:
-    known = (set(errors.module_messages().values()) | set(errors.host_messages().values())
-             | _invalid_text_messages())
     for scenario in SCENARIOS:
         for step in scenario.steps:
-            if "error" in step:
-                assert step["error"] in known, f"{scenario.id}: unknown message {step['error']}"
+            # a generated message ($concat, for a template's fields) is checked as it is produced
+            if isinstance(step.get("error"), str):
+                assert is_known_message(step["error"]), (
+                    f"{scenario.id}: unknown message {step['error']}")
+
+
+def test_templates_fill_to_known_messages() -> None:
+    filled = errors.fill(errors.TASK_CLAIMED, task=7, holder="@ada",
+                         until=patterns.until_text(951_782_400_999_999))
+    assert filled == "task 7 is claimed by @ada until 2000-02-29T00:00:00Z"
+    assert is_known_message(filled) and not is_known_message("task 7 is claimed")
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,12 +9,24 @@ from spacesd.model import ChannelType, Identity, MemberRole, MessageType
 
 
 def test_the_design_tables_in_order_then_write_key_and_server_invite() -> None:
-    # The 13 of DESIGN.md, write_key (docs/idempotency.md), server_invite (docs/roles.md).
-    assert [t.name for t in model.TABLES] == [
+    # The 13 of DESIGN.md, write_key (docs/idempotency.md), server_invite (docs/roles.md); the
+    # tables of issue 13 (task, path_lease, vote) are checked below.
+    assert [t.name for t in model.TABLES if t.name not in ("task", "path_lease", "vote")] == [
         "user_profile", "user_presence", "server", "server_member", "channel", "thread",
         "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
         "typing_indicator", "system_notification", "write_key", "server_invite",
     ]
+
+
+def test_task_lease_and_vote_tables_and_enums() -> None:
+    names = [t.name for t in model.TABLES]
+    assert {"task", "path_lease", "vote"} <= set(names)
+    assert [m.name for m in model.TaskState] == ["Open", "Claimed", "Done", "Failed",
+                                                 "Cancelled"]
+    assert [m.name for m in model.VoteTarget] == ["Message", "Task"]
+    cols = [(c.name, c.type_name) for c in model.TABLE_BY_NAME["task"].columns]
+    assert cols[6:9] == [("state", "TaskState"), ("creator", "Identity"),
+                         ("assignee", "Option<Identity>")]
 
 
 def test_server_columns_end_with_the_join_policy() -> None:
@@ -51,7 +63,7 @@ def test_enum_tags_are_variant_order() -> None:
 
 def test_thirty_reducers_and_the_keyed_variants() -> None:
     names = [r.name for r in model.REDUCERS]
-    assert len(names) == len(set(names)) == 31
+    assert len(names) == len(set(names)) == 31 + 13  # + tasks, path leases and votes
     keyed = [n for n in names if n.endswith("_keyed")]
     assert keyed == ["send_message_keyed"]
     for name in keyed:  # a keyed variant takes the key, then its base reducer's parameters

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from spacesd import __version__ as _pkg_version
 from spacesd import idem
-from spacesd.daemon import views
+from spacesd.daemon import ops_tasks, views
 from spacesd.daemon.backend import BackendError, BackendUnavailable
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.peer_context import peer_context
@@ -34,7 +34,7 @@ from spacesd.store import Changes
 if TYPE_CHECKING:
     from spacesd.daemon.server import Daemon
 
-__all__ = ["REGISTRY", "lookup"]
+__all__ = ["REGISTRY", "lookup", "ops_tasks"]  # ops_tasks: the task, lease and vote ops
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 20

@@ -41,8 +41,9 @@ from spacesd.daemon.backend import Backend
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.handouts import Handouts
 from spacesd.daemon.ipc_connection import IpcConnection
+from spacesd.daemon.lease_markers import LeaseMarkers
 from spacesd.daemon.limits import SWEEP_SECONDS, Limits, connection_cap, raise_fd_limit
-from spacesd.daemon.ops import REGISTRY
+from spacesd.daemon.ops import REGISTRY, ops_tasks
 from spacesd.daemon.peer_context import SummaryCache
 from spacesd.owner import OwnerGate, OwnerRefused
 from spacesd.store import Changes, Store
@@ -75,6 +76,9 @@ class Settings:
     web_port: int | None = None
     """Serve the web view from the start on 127.0.0.1:web_port (config's `web_port`);
     None: only once `spacesd web` asks (the `web` op)."""
+    live_dir: Path | None = field(default_factory=paths.live_dir_override)
+    """Where the marker files of live sessions are kept (SPACES_LIVE_DIR); None: the
+    runtime dir's `live/`."""
     listener: socket.socket | None = None
     """A listening socket handed over by systemd socket activation: served instead of binding
     `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
@@ -110,6 +114,7 @@ class Daemon:
         self._stopping = False
         self.summaries = SummaryCache()
         self.web: WebServer | None = None
+        self.lease_markers: LeaseMarkers | None = None
         self.max_clients = connection_cap(1024, self.settings.limits.max_clients)
         self._sweep_task: asyncio.Task[None] | None = None
         self._commits = 0
@@ -145,6 +150,7 @@ class Daemon:
             if hook_outbox.depth(self.settings.outbox_dir):
                 self._backlog += 1  # written while no daemon ran: goes before new writes
             self.handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
+            self._start_lease_markers()
             self.max_clients = connection_cap(raise_fd_limit(), self.settings.limits.max_clients)
             self.backend.add_listener(self._committed)
             await self._bind()
@@ -266,6 +272,8 @@ class Daemon:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()  # stop accepting
+        if self.lease_markers is not None:
+            self.lease_markers.stop()
         if self._sweep_task is not None:
             self._sweep_task.cancel()
         if self._outbox_task is not None:
@@ -299,6 +307,20 @@ class Daemon:
         if self._lock is not None and self._lock.is_locked:
             self._lock.release()
         log.info("stopped")
+
+    def _start_lease_markers(self) -> None:
+        """The PreToolUse fast path's markers (spacesd.daemon.lease_markers)."""
+        backend = self.backend
+        live_dir = self.settings.live_dir or self.settings.runtime_dir / "live"
+        self.lease_markers = LeaseMarkers(live_dir, lambda: backend.store,
+                                          lambda: ops_tasks.now_of(self))
+        try:
+            self.lease_markers.start()
+        except OSError:
+            log.exception("lease markers unavailable in %s", live_dir)
+            self.lease_markers = None
+            return
+        backend.add_listener(self.lease_markers.on_changes)
 
     # -- what the ops share ----------------------------------------------------------------
 

@@ -94,7 +94,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacesd.stdb")
 
 PUBLIC_TABLES = ("user_profile", "user_presence", "server", "server_member", "channel",
-                 "thread")
+                 "thread", "task", "path_lease", "vote")
 PRIVATE_TABLES = ("direct_conversation", "direct_message", "system_notification",
                   "channel_read_state")
 GROUPS = ("public", "messages", "private")

@@ -17,6 +17,7 @@ from spacesd.engine.context import (
     ReducerContext,
 )
 from spacesd.engine.errors import ReducerError
+from spacesd.engine.reducers import tasks
 from spacesd.model import Identity
 from spacesd.store import Changes, Store
 
@@ -40,6 +41,8 @@ class Engine:
         self.owner = owner
         self._lock = threading.RLock()
         self._hub_id: int | None = None
+        self._next_expiry: int | None = None
+        self._expiry_known = False
         self._load_state()
 
     def _load_state(self) -> None:
@@ -80,11 +83,28 @@ class Engine:
         fn, ctx, checked = self._prepare(caller, reducer, args, timestamp, host)
         try:
             with self.store.savepoint(), self.store.recording() as changes:
+                if reducer != "init" and self._expiry_due(ctx.timestamp):
+                    # expiry: what SpacetimeDB's scheduled reducer does, due at this timestamp
+                    tasks.sweep(ctx)
                 fn(ctx, *checked)
+        except BaseException:
+            self._expiry_known = False
+            raise
         finally:
             if reducer == "init":
                 self._load_state()
-        return changes()
+        done = changes()
+        if "task" in done.tables or "path_lease" in done.tables:
+            self._expiry_known = False
+        return done
+
+    def _expiry_due(self, now: int) -> bool:
+        """Whether a claim or lease may have ended by `now` (the earliest end is cached until a
+        transaction touches tasks or leases), so most calls skip the sweep's queries."""
+        if not self._expiry_known:
+            self._next_expiry = self.store.next_expiry()
+            self._expiry_known = True
+        return self._next_expiry is not None and self._next_expiry <= now
 
     def call(self, caller: Identity, reducer: str, args: Sequence[Any] = (), *,
              timestamp: int | None = None, host: bool = False) -> Changes:

@@ -171,6 +171,46 @@ CANNOT_DM_SELF: Final = "you cannot start a conversation with yourself"
 DM_CONTENT_INVALID: Final = "direct messages are 1-4000 characters"
 
 # --------------------------------------------------------------------------------------------
+# Tasks, path leases and votes (issue 13). TASK_CLAIMED and LEASE_CONFLICT are templates:
+# `{task}` the task's id, `{pattern}` the lease's pattern, `{holder}` `@username` of the holder,
+# `{until}` the expiry as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds); fill them with `fill`.
+
+TASK_NOT_FOUND: Final = "no such task"
+LEASE_NOT_FOUND: Final = "no such lease"
+PARENT_TASK_NOT_FOUND: Final = "the parent task does not exist"
+SUBTASK_OTHER_CHANNEL: Final = "a subtask must be in its parent task's channel"
+TASK_MESSAGE_OTHER_CHANNEL: Final = "a task's announcing message must be in the task's channel"
+TASK_MANAGE_FORBIDDEN: Final = (
+    "only the task's creator and Moderators, Admins or the Owner can cancel or reassign a task")
+TASK_CLOSED: Final = "that task is closed"
+TASK_CLAIMED: Final = "task {task} is claimed by {holder} until {until}"
+TASK_ALREADY_YOURS: Final = "you hold that task already: renew it instead"
+NOT_TASK_HOLDER: Final = "only the task's holder can do that"
+LEASE_RELEASE_FORBIDDEN: Final = (
+    "only the lease's holder and Admins or the Owner of the Spaces Hub can release a lease")
+NOT_LEASE_HOLDER: Final = "only the lease's holder can renew it"
+LEASE_CONFLICT: Final = "{pattern} is leased by {holder} until {until}"
+TASK_TITLE_INVALID: Final = "task titles are 1-200 characters and not blank"
+TASK_BODY_TOO_LONG: Final = "task bodies are at most 8000 characters"
+TASK_RESULT_TOO_LONG: Final = "task results are at most 8000 characters"
+TTL_INVALID: Final = "claims and leases last 1 to 86400 seconds"
+LEASE_PROJECT_INVALID: Final = "lease projects are 1-200 characters and not blank"
+LEASE_PATTERN_INVALID: Final = (
+    "lease patterns are 1-500 characters: a path relative to the repository root, a directory "
+    "ending in /, or a glob with * and **; no .., no leading /, no ? [ ] or backslash")
+LEASE_REASON_TOO_LONG: Final = "lease reasons are at most 200 characters"
+VOTE_CHOICE_INVALID: Final = "vote choices are 1-32 characters and not blank"
+
+
+def fill(template: str, **values: object) -> str:
+    """A template message with its `{name}` fields filled (TASK_CLAIMED, LEASE_CONFLICT)."""
+    text = template
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
+TEMPLATES: Final = ("TASK_CLAIMED", "LEASE_CONFLICT")
 # Idempotency keys (the `_keyed` reducers; docs/idempotency.md)
 
 WRITE_KEY_INVALID: Final = "write keys are 1-128 printable ASCII characters without spaces"
@@ -180,6 +220,9 @@ WRITE_KEY_INVALID: Final = "write keys are 1-128 printable ASCII characters with
 
 NO_PROFILE: Final = "you have no profile yet: connect first"
 ALREADY_INITIALIZED: Final = "the database is already initialized"
+# The module's scheduled `expire` refuses any caller but the database itself; it is not a
+# reducer of the model, so no client of Spaces can reach it (the engine expires by `sweep`).
+SCHEDULER_ONLY: Final = "only the database's scheduler may call expire"
 
 
 def unknown_reducer(name: str) -> str:
@@ -220,7 +263,8 @@ def host_messages() -> dict[str, str]:
     return {f"lifecycle_reducer({name})": lifecycle_reducer(name) for name in LIFECYCLE}
 
 
-ENGINE_ONLY: Final[frozenset[str]] = frozenset({NO_PROFILE, ALREADY_INITIALIZED})
+ENGINE_ONLY: Final[frozenset[str]] = frozenset({NO_PROFILE, ALREADY_INITIALIZED,
+                                               SCHEDULER_ONLY})
 
 
 def all_messages() -> dict[str, str]:

@@ -20,6 +20,13 @@ from `errors`.
 | thread name | 1-100 characters, not blank, no forbidden character |
 | emoji | 1-32 characters, not blank, no forbidden character |
 | direct message content | 1-4000 characters |
+| task title | 1-200 characters, not only whitespace |
+| task body, task result | at most 8000 characters |
+| claim or lease ttl_secs | 1-86400 |
+| lease project | 1-200 characters, not only whitespace |
+| lease pattern | see `spacesd.engine.patterns` |
+| lease reason | at most 200 characters; `""` is none |
+| vote choice | 1-32 characters, not only whitespace |
 
 "Whitespace" is what Python's `str.isspace` calls whitespace (Rust: `char::is_whitespace`
 plus U+001C..U+001F). **Blank** text is non-empty and holds only whitespace and invisible
@@ -62,6 +69,14 @@ AGENT_EVENT_MAX: Final = 16384
 THREAD_NAME_MAX: Final = 100
 EMOJI_MAX: Final = 32
 DM_CONTENT_MAX: Final = 4000
+TASK_TITLE_MAX: Final = 200
+TASK_TEXT_MAX: Final = 8000
+TTL_MIN_SECS: Final = 1
+TTL_MAX_SECS: Final = 86400
+LEASE_PROJECT_MAX: Final = 200
+LEASE_PATTERN_MAX: Final = 500
+LEASE_REASON_MAX: Final = 200
+VOTE_CHOICE_MAX: Final = 32
 
 _USERNAME_RE: Final = re.compile(r"[a-z0-9_.\-]{3,32}")
 _CHANNEL_NAME_RE: Final = re.compile(r"[a-z0-9_\-]{1,64}")
@@ -225,3 +240,44 @@ def mentions(content: str) -> list[str]:
         if name and name not in found:
             found.append(name)
     return found
+
+
+def _bounded(value: str, maximum: int, message: str) -> str:
+    """1-`maximum` characters and not blank (the task, lease and vote texts)."""
+    if not 1 <= len(value) <= maximum or is_blank(value):
+        raise _fail(message)
+    return value
+
+
+def task_title(value: str) -> str:
+    return _bounded(value, TASK_TITLE_MAX, errors.TASK_TITLE_INVALID)
+
+
+def task_body(value: str) -> str:
+    if len(value) > TASK_TEXT_MAX:
+        raise _fail(errors.TASK_BODY_TOO_LONG)
+    return value
+
+
+def task_result(value: str) -> str:
+    if len(value) > TASK_TEXT_MAX:
+        raise _fail(errors.TASK_RESULT_TOO_LONG)
+    return value
+
+
+def ttl_secs(value: int) -> int:
+    if not TTL_MIN_SECS <= value <= TTL_MAX_SECS:
+        raise _fail(errors.TTL_INVALID)
+    return value
+
+
+def lease_project(value: str) -> str:
+    return _bounded(value, LEASE_PROJECT_MAX, errors.LEASE_PROJECT_INVALID)
+
+
+def lease_reason(value: str | None) -> str | None:
+    return _optional_text(value, LEASE_REASON_MAX, errors.LEASE_REASON_TOO_LONG)
+
+
+def vote_choice(value: str) -> str:
+    return _bounded(value, VOTE_CHOICE_MAX, errors.VOTE_CHOICE_INVALID)

@@ -1,17 +1,20 @@
-"""The 30 reducers and their keyed variants, grouped by domain. Importing this package
-registers them all."""
+"""The reducers and their keyed variants, grouped by domain. Importing this package registers
+them all."""
 
 from spacesd.engine.reducers import (
     channels,
     dms,
     keyed,
+    leases,
     lifecycle,
     messages,
     notifications,
     servers,
+    tasks,
     threads,
     users,
+    votes,
 )
 
-__all__ = ["channels", "dms", "keyed", "lifecycle", "messages", "notifications", "servers",
-           "threads", "users"]
+__all__ = ["channels", "dms", "keyed", "leases", "lifecycle", "messages", "notifications",
+           "servers", "tasks", "threads", "users", "votes"]

@@ -99,3 +99,31 @@ pub const WRITE_KEY_INVALID: &str =
     "write keys are 1-128 printable ASCII characters without spaces";
 pub const NO_PROFILE: &str = "you have no profile yet: connect first";
 pub const ALREADY_INITIALIZED: &str = "the database is already initialized";
+pub const SCHEDULER_ONLY: &str = "only the database's scheduler may call expire";
+
+// Tasks, path leases and votes (issue 13). TASK_CLAIMED and LEASE_CONFLICT are templates filled
+// by `crate::tasks::fill`.
+pub const TASK_NOT_FOUND: &str = "no such task";
+pub const LEASE_NOT_FOUND: &str = "no such lease";
+pub const PARENT_TASK_NOT_FOUND: &str = "the parent task does not exist";
+pub const SUBTASK_OTHER_CHANNEL: &str = "a subtask must be in its parent task's channel";
+pub const TASK_MESSAGE_OTHER_CHANNEL: &str =
+    "a task's announcing message must be in the task's channel";
+pub const TASK_MANAGE_FORBIDDEN: &str =
+    "only the task's creator and Moderators, Admins or the Owner can cancel or reassign a task";
+pub const TASK_CLOSED: &str = "that task is closed";
+pub const TASK_CLAIMED: &str = "task {task} is claimed by {holder} until {until}";
+pub const TASK_ALREADY_YOURS: &str = "you hold that task already: renew it instead";
+pub const NOT_TASK_HOLDER: &str = "only the task's holder can do that";
+pub const LEASE_RELEASE_FORBIDDEN: &str =
+    "only the lease's holder and Admins or the Owner of the Spaces Hub can release a lease";
+pub const NOT_LEASE_HOLDER: &str = "only the lease's holder can renew it";
+pub const LEASE_CONFLICT: &str = "{pattern} is leased by {holder} until {until}";
+pub const TASK_TITLE_INVALID: &str = "task titles are 1-200 characters and not blank";
+pub const TASK_BODY_TOO_LONG: &str = "task bodies are at most 8000 characters";
+pub const TASK_RESULT_TOO_LONG: &str = "task results are at most 8000 characters";
+pub const TTL_INVALID: &str = "claims and leases last 1 to 86400 seconds";
+pub const LEASE_PROJECT_INVALID: &str = "lease projects are 1-200 characters and not blank";
+pub const LEASE_PATTERN_INVALID: &str = "lease patterns are 1-500 characters: a path relative to the repository root, a directory ending in /, or a glob with * and **; no .., no leading /, no ? [ ] or backslash";
+pub const LEASE_REASON_TOO_LONG: &str = "lease reasons are at most 200 characters";
+pub const VOTE_CHOICE_INVALID: &str = "vote choices are 1-32 characters and not blank";

@@ -26,6 +26,14 @@ pub const AGENT_EVENT_MAX: usize = 16384;
 pub const THREAD_NAME_MAX: usize = 100;
 pub const EMOJI_MAX: usize = 32;
 pub const DM_CONTENT_MAX: usize = 4000;
+pub const TASK_TITLE_MAX: usize = 200;
+pub const TASK_TEXT_MAX: usize = 8000;
+pub const TTL_MIN_SECS: u32 = 1;
+pub const TTL_MAX_SECS: u32 = 86400;
+pub const LEASE_PROJECT_MAX: usize = 200;
+pub const LEASE_PATTERN_MAX: usize = 500;
+pub const LEASE_REASON_MAX: usize = 200;
+pub const VOTE_CHOICE_MAX: usize = 32;
 
 /// A validation result: the value as stored, or the refusal message.
 pub type Checked<T> = Result<T, &'static str>;
@@ -261,6 +269,58 @@ pub fn dm_content(value: &str) -> Checked<&str> {
         return Err(errors::DM_CONTENT_INVALID);
     }
     Ok(value)
+}
+
+/// 1-`maximum` characters and not blank (the task, lease and vote texts).
+fn bounded<'a>(value: &'a str, maximum: usize, message: &'static str) -> Checked<&'a str> {
+    if !(1..=maximum).contains(&char_len(value)) || is_blank(value) {
+        return Err(message);
+    }
+    Ok(value)
+}
+
+/// 1-200 characters, not only whitespace.
+pub fn task_title(value: &str) -> Checked<&str> {
+    bounded(value, TASK_TITLE_MAX, errors::TASK_TITLE_INVALID)
+}
+
+/// At most 8000 characters.
+pub fn task_body(value: &str) -> Checked<&str> {
+    if char_len(value) > TASK_TEXT_MAX {
+        return Err(errors::TASK_BODY_TOO_LONG);
+    }
+    Ok(value)
+}
+
+/// At most 8000 characters.
+pub fn task_result(value: &str) -> Checked<&str> {
+    if char_len(value) > TASK_TEXT_MAX {
+        return Err(errors::TASK_RESULT_TOO_LONG);
+    }
+    Ok(value)
+}
+
+/// 1-86400 seconds.
+pub fn ttl_secs(value: u32) -> Checked<u32> {
+    if !(TTL_MIN_SECS..=TTL_MAX_SECS).contains(&value) {
+        return Err(errors::TTL_INVALID);
+    }
+    Ok(value)
+}
+
+/// 1-200 characters, not only whitespace.
+pub fn lease_project(value: &str) -> Checked<&str> {
+    bounded(value, LEASE_PROJECT_MAX, errors::LEASE_PROJECT_INVALID)
+}
+
+/// At most 200 characters; `""` is none.
+pub fn lease_reason(value: Option<&str>) -> Checked<Option<String>> {
+    optional_text(value, LEASE_REASON_MAX, errors::LEASE_REASON_TOO_LONG)
+}
+
+/// 1-32 characters, not only whitespace.
+pub fn vote_choice(value: &str) -> Checked<&str> {
+    bounded(value, VOTE_CHOICE_MAX, errors::VOTE_CHOICE_INVALID)
 }
 
 #[cfg(test)]

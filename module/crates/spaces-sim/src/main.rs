@@ -686,6 +686,10 @@ mod preinits {
         t_direct_message = "__preinit__20_register_describer_direct_message";
         t_typing_indicator = "__preinit__20_register_describer_typing_indicator";
         t_system_notification = "__preinit__20_register_describer_system_notification";
+        t_task = "__preinit__20_register_describer_task";
+        t_path_lease = "__preinit__20_register_describer_path_lease";
+        t_vote = "__preinit__20_register_describer_vote";
+        t_expiry_schedule = "__preinit__20_register_describer_expiry_schedule";
         t_write_key = "__preinit__20_register_describer_write_key";
         t_server_invite = "__preinit__20_register_describer_server_invite";
         r_init = "__preinit__20_register_describer_init";
@@ -718,6 +722,20 @@ mod preinits {
         r_mark_channel_read = "__preinit__20_register_describer_mark_channel_read";
         r_set_typing = "__preinit__20_register_describer_set_typing";
         r_dismiss_notification = "__preinit__20_register_describer_dismiss_notification";
+        r_create_task = "__preinit__20_register_describer_create_task";
+        r_claim_task = "__preinit__20_register_describer_claim_task";
+        r_renew_task = "__preinit__20_register_describer_renew_task";
+        r_complete_task = "__preinit__20_register_describer_complete_task";
+        r_fail_task = "__preinit__20_register_describer_fail_task";
+        r_release_task = "__preinit__20_register_describer_release_task";
+        r_cancel_task = "__preinit__20_register_describer_cancel_task";
+        r_reassign_task = "__preinit__20_register_describer_reassign_task";
+        r_release_all = "__preinit__20_register_describer_release_all";
+        r_acquire_lease = "__preinit__20_register_describer_acquire_lease";
+        r_renew_lease = "__preinit__20_register_describer_renew_lease";
+        r_release_lease = "__preinit__20_register_describer_release_lease";
+        r_cast_vote = "__preinit__20_register_describer_cast_vote";
+        r_expire = "__preinit__20_register_describer_expire";
         r_send_message_keyed = "__preinit__20_register_describer_send_message_keyed";
     }
 }
