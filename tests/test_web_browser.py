@@ -255,6 +255,37 @@ def test_direct_messages_live_with_their_read_mark(site: Site) -> None:
                    what="DM read")
 
 
+def test_tasks_and_leases_live(site: Site) -> None:
+    """Tasks an orchestrator creates, claims and completes, and a path lease, appear on the
+    page as they happen, with the count of open and claimed tasks in the sidebar."""
+    site.open("general")
+    made = site.daemon.ok("task_create", channel="general", title="split the limiter",
+                          subtasks=["token bucket", "burst tests"])
+    parent, first = made["task"]["id"], made["subtasks"][0]["id"]
+    site.page.wait(lambda: site.page.js("return document.getElementById('tasks-count')"
+                                        ".textContent") == "3", what="3 active tasks")
+    site.page.driver.find_element("id", "tasks-link").click()
+    site.page.wait(lambda: "split the limiter" in site.text_of(f"#{parent} ", "#panel-list li"),
+                   what="the task board")
+    site.daemon.ok("task_claim", task=first)
+    site.page.wait(lambda: "Claimed by" in site.text_of("token bucket", "#panel-list li"),
+                   what="claimed live")
+    site.daemon.ok("lease_acquire", path="src/limiter/", cwd=str(site.env.root),
+                   reason="refactoring the limiter")
+    site.page.wait(lambda: "refactoring the limiter" in site.text_of(
+        "src/limiter/", "#panel-list li"), what="lease live")
+    site.daemon.ok("task_complete", task=first, result="bucket in place, 5 tests")
+    site.page.wait(lambda: "bucket in place" in site.text_of("token bucket", "#panel-list li"),
+                   what="result live")
+    assert site.page.js("return document.getElementById('tasks-count').textContent") == "2"
+    assert "Claimed by\n@" in site.text_of("token bucket", "#panel-list li")
+    assert "@@" not in site.page.js("return document.getElementById('panel-list').innerText")
+    site.wait_text("Task created: split the limiter (2 subtasks: token bucket, burst tests)")
+    site.wait_text("Task #2 done: token bucket — bucket in place, 5 tests")
+    site.page.screenshot("desktop-tasks")
+    site.page.js("document.getElementById('panel-close').click()")
+
+
 def test_unread_counts_search_and_keyboard(site: Site) -> None:
     site.daemon.ok("post_summary", summary=SUMMARY)  # something to search for
     site.open("agent-logs")

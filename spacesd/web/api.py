@@ -13,6 +13,7 @@ identity (SpacetimeDB: a person there acts through their machine's daemon).
     POST /api/edit    {message_id, content}        POST /api/delete {message_id}
     POST /api/react   {message_id, emoji, on}      POST /api/read   {channel, message_id}
     POST /api/thread  {channel, name}
+    GET  /api/tasks                 {tasks, leases}: the task_list and lease_list ops' answers
     GET  /api/dm?conversation=      POST /api/dm_start {identity}
     POST /api/dm_send {conversation_id, content}   POST /api/dm_read {conversation_id}
 
@@ -30,7 +31,7 @@ from spacesd.daemon import views
 from spacesd.daemon.backend import BackendError
 from spacesd.daemon.errors import OpError
 from spacesd.model import Identity, timestamp_to_iso
-from spacesd.web import data
+from spacesd.web import data, tasks
 
 if TYPE_CHECKING:
     from spacesd.daemon.server import Daemon
@@ -159,6 +160,9 @@ class Api:
         cid = self.conversation(request.query.get("conversation"))
         return {"conversation_id": cid, "messages": data.dm_page(self.daemon.backend.store, cid)}
 
+    def tasks(self, request: web.Request) -> dict[str, Any]:
+        return tasks.board(self.daemon)
+
     def people(self, request: web.Request) -> dict[str, Any]:
         self.daemon.require_cache()
         return {"people": data.people(self.daemon.backend.store)}
@@ -247,7 +251,8 @@ def _post(func: Any) -> Any:
 def add_routes(app: web.Application, daemon: Daemon) -> None:
     api = Api(daemon)
     for path, read in (("state", api.state), ("messages", api.messages),
-                       ("search", api.search), ("people", api.people), ("dm", api.dm)):
+                       ("search", api.search), ("people", api.people), ("dm", api.dm),
+                       ("tasks", api.tasks)):
         app.router.add_get(f"/api/{path}", _get(read))
     for path, write in (("send", api.send), ("edit", api.edit), ("delete", api.delete),
                         ("react", api.react), ("read", api.read), ("thread", api.thread),

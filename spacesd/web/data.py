@@ -21,6 +21,7 @@ from spacesd.model import (
     timestamp_to_iso,
 )
 from spacesd.store import Changes, Store
+from spacesd.web import tasks
 
 PAGE = 50
 """Messages in a channel's first page (and each older page): the newest, by keyset."""
@@ -198,6 +199,7 @@ def change_events(store: Store, changes: Changes, me: Identity) -> list[dict[str
     for t in changes.inserted("thread"):
         out.append({"event": "thread", "data": thread_json(t)})
     out += _dm_events(store, changes, me)
+    out += tasks.events(changes)
     if any(not changes.table(t).is_empty() for t in (
             "server", "channel", "server_member", "channel_read_state")) or any(
             me in (c.participant_a, c.participant_b)

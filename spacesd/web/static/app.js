@@ -159,6 +159,63 @@ function renderPeople() {
   }
 }
 
+// ---------------------------------------------------------------------------- tasks, leases
+
+const TASK_ORDER = {Claimed: 0, Open: 1, Failed: 2, Done: 3, Cancelled: 4};
+const at = (name) => (name ? (String(name).startsWith("@") ? name : `@${name}`) : null);
+
+function taskEventText(content) {
+  // The AgentEvents the task reducers post, said in words (null for any other event).
+  let ev;
+  try { ev = JSON.parse(content); } catch (e) { return null; }
+  if (!ev || typeof ev !== "object") return null;
+  if (ev.kind === "task_created") {
+    const subs = Array.isArray(ev.subtasks) && ev.subtasks.length ? ` (${ev.subtasks.length} subtasks: ${ev.subtasks.join(", ")})` : "";
+    return `Task created: ${ev.title}${subs}`;
+  }
+  if (ev.kind === "task_done") return `Task #${ev.task} done: ${ev.title}${ev.result ? ` — ${ev.result}` : ""}`;
+  if (ev.kind === "task_failed") return `Task #${ev.task} failed: ${ev.title}${ev.result ? ` — ${ev.result}` : ""}`;
+  return null;
+}
+
+function taskItem(t) {
+  const li = el("li", {cls: `msg task ts-${t.state}`, "data-task": t.id});
+  li.append(el("div", {cls: "meta"}, el("span", {cls: "tag", text: t.state}),
+    el("span", {cls: "author", text: `#${t.id} ${t.title}`}),
+    t.parent_id ? el("span", {cls: "edited", text: `subtask of #${t.parent_id}`}) : null));
+  const dl = el("dl", {cls: "person-facts"});
+  fact(dl, "Channel", t.channel ? `#${t.channel}` : null);
+  fact(dl, "By", at(t.creator_name));
+  fact(dl, "Claimed by", at(t.assignee_name));
+  fact(dl, "Until", t.state === "Claimed" && t.lease_expires ? fmtTime(t.lease_expires) : null);
+  fact(dl, "Result", t.result);
+  li.append(dl);
+  return li;
+}
+
+function leaseItem(l) {
+  const li = el("li", {cls: "msg lease", "data-lease": l.id},
+    el("div", {cls: "meta"}, el("span", {cls: "tag", text: "lease"}),
+      el("span", {cls: "author", text: l.pattern}),
+      el("span", {cls: "edited", text: `${at(l.holder_name || l.holder.slice(0, 8))} until ${fmtTime(l.expires_at)}`})));
+  if (l.reason) li.append(el("div", {cls: "body", text: l.reason}));
+  li.append(el("div", {cls: "edited", text: l.project}));
+  return li;
+}
+
+async function loadTasks(show) {
+  const board = await api("/api/tasks");
+  const active = board.tasks.filter((t) => t.state === "Open" || t.state === "Claimed").length;
+  const badge = $("tasks-count");
+  badge.textContent = String(active); badge.hidden = !active;
+  if (!show && location.hash !== "#/tasks") return;
+  const tasks = board.tasks.slice().sort((a, b) =>
+    (TASK_ORDER[a.state] - TASK_ORDER[b.state]) || (b.id - a.id));
+  openPanel("Tasks and leases",
+    `${active} open or claimed of ${board.tasks.length}; ${board.leases.length} live path leases.`,
+    [...board.leases.map(leaseItem), ...tasks.map(taskItem)]);
+}
+
 async function loadPeople() {
   try { S.people = (await api("/api/people")).people; renderPeople(); } catch (e) { /* shown */ }
 }
@@ -328,7 +385,11 @@ function messageItem(m) {
       : `↪ reply to message ${m.reply_to_id}`}));
   }
   if (m.summary) li.append(summaryCard(m.summary, m));
-  else li.append(el("div", {cls: "body" + (m.type === "AgentEvent" ? " event" : ""), text: m.content}));
+  else {
+    const task = m.type === "AgentEvent" ? taskEventText(m.content) : null;
+    li.append(task ? el("div", {cls: "body task-event", text: task})
+      : el("div", {cls: "body" + (m.type === "AgentEvent" ? " event" : ""), text: m.content}));
+  }
   li.append(reactionsRow(m));
   // The action buttons are made when the message is first pointed at or focused: a page of
   // 50 messages paints sooner without 300 buttons nobody has asked for yet.
@@ -532,6 +593,8 @@ function onEvent(kind, ev) {
         if (badge) { badge.textContent = unreadText(c.unread); badge.hidden = false; }
       }
     }
+  } else if (kind === "tasks") {
+    loadTasks(false).catch(() => {});
   } else if (kind === "sidebar") {
     loadState().catch(() => {});
   } else if (kind === "people") {
@@ -562,7 +625,7 @@ function connect(after) {
   const es = new EventSource(after === undefined ? "/events" : `/events?after=${after}`);
   S.es = es;
   const kinds = ["message", "message_edited", "message_deleted", "reaction_added",
-    "reaction_removed", "thread", "sidebar", "people", "dm", "dm_edited"];
+    "reaction_removed", "thread", "sidebar", "people", "dm", "dm_edited", "tasks"];
   for (const k of kinds) {
     es.addEventListener(k, (e) => { try { onEvent(k, JSON.parse(e.data)); } catch (x) { console.error(x); } });
   }
@@ -656,7 +719,7 @@ function openPanel(title, note, items) {
 
 function closePanel() {
   $("panel").hidden = true;
-  if (/^#\/(p|s)\//.test(location.hash)) {
+  if (/^#\/(p\/|s\/|tasks$)/.test(location.hash)) {
     history.replaceState(null, "", S.dm ? `#/d/${S.dm}` : `#/c/${S.current}`);
   }
 }
@@ -712,6 +775,9 @@ async function route() {
   if ((m = /^#\/c\/(\d+)(?:\/t\/(\d+))?$/.exec(h))) {
     const cid = Number(m[1]), tid = m[2] ? Number(m[2]) : null;
     if (cid !== S.current || tid !== S.thread) await openChannel(cid, tid);
+    closeMenu();
+  } else if (h === "#/tasks") {
+    await loadTasks(true);
     closeMenu();
   } else if ((m = /^#\/d\/(\d+)$/.exec(h))) {
     if (Number(m[1]) !== S.dm) await openDm(Number(m[1]));
@@ -818,6 +884,7 @@ async function main() {
     await route();
   }
   loadPeople();
+  loadTasks(false).catch(() => {});
 }
 
 function showError(e) { $("compose-error").textContent = e.message || String(e); }
