@@ -87,6 +87,22 @@ def socket_path() -> Path:
     return runtime_dir() / "spacesd.sock"
 
 
+def live_dir_override() -> Path | None:
+    """SPACES_LIVE_DIR, if set: where the daemon keeps live sessions' marker files."""
+    return _env_dir("SPACES_LIVE_DIR")
+
+
+def live_dir() -> Path:
+    """The marker files of live sessions (`<session>.inbox`): SPACES_LIVE_DIR, else the
+    runtime dir's `live/` (tmpfs on systemd machines)."""
+    return live_dir_override() or runtime_dir() / "live"
+
+
+def acks_dir() -> Path:
+    """Acks of inbox claims a hook could not deliver; the daemon applies them at start."""
+    return state_dir() / "acks"
+
+
 def outbox_dir() -> Path:
     """Posts the hooks could not deliver; the daemon sends them when it starts."""
     return state_dir() / "outbox"
