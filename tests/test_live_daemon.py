@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from conftest import SpacesEnv, ThreadDaemon
+
 from spacesd.ipc import Client, Err, Ok
-from tests.conftest import SpacesEnv, ThreadDaemon
 
 A = "aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa"
 B = "bbbbbbbb-2222-4222-8222-bbbbbbbbbbbb"
