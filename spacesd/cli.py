@@ -19,6 +19,7 @@ import click
 from spacesd import __version__, ipc, outbox, paths
 from spacesd.cli_admin import config as admin_config
 from spacesd.cli_admin import hooks as admin_hooks
+from spacesd.cli_live import COMMANDS as live_commands
 from spacesd.ipc import Client, Err, IpcError
 
 EXIT_UNREACHABLE = 1
@@ -391,3 +392,7 @@ def _parse_call_args(args: Iterable[str]) -> list[Any]:
 # Commands of spacesd/cli_admin.py: `spacesd hooks install|uninstall|status`, `spacesd config`.
 main.add_command(admin_hooks, "hooks")
 main.add_command(admin_config, "config")
+
+# Agent-facing commands of spacesd/cli_live.py: post, reply, dm, inbox, wait, who, join, address.
+for _command in live_commands:
+    main.add_command(_command)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from spacesd import __version__ as _pkg_version
 from spacesd import outbox as hook_outbox
-from spacesd.daemon import views
+from spacesd.daemon import live_views, views
 from spacesd.daemon.backend import BackendError, BackendUnavailable
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.peer_context import peer_context
@@ -110,6 +110,10 @@ def cmd_messages(daemon: Daemon, req: Request) -> Any:
     rows = views.recent_messages(store, info.channel.id, req.args["limit"],
                                  before=req.args["before"], thread_id=req.args["thread_id"])
     out = [views.message_object(store, m, info) for m in rows]
+    for obj, m in zip(out, rows, strict=True):  # receipts of live sessions' inbox items
+        receipts = live_views.receipts_of_message(store, m.sender, m.id)
+        if receipts:
+            obj["receipts"] = receipts
     # Keep the answer inside one frame: drop the oldest (a client pages with `before`).
     # Sizes are the encoded ones: a character may take up to 6 bytes (emoji in UTF-8,
     # control characters as \u escapes).
