@@ -53,11 +53,19 @@ const INBOX_ITEM_RECIPIENT: Filter =
 #[client_visibility_filter]
 const INBOX_ITEM_SENDER: Filter = Filter::Sql("SELECT * FROM inbox_item WHERE sender = :sender");
 
-/// …and to the machine whose daemon runs the recipient session (it delivers the items).
+/// …to the machine whose daemon runs the recipient session (it delivers the items)…
 /// Written from the narrowed table to the returned one, over `inbox_item.recipient` (btree).
 #[client_visibility_filter]
 const INBOX_ITEM_MACHINE: Filter = Filter::Sql(
     "SELECT inbox_item.* FROM session_info \
      JOIN inbox_item ON session_info.identity = inbox_item.recipient \
+     WHERE session_info.machine = :sender",
+);
+
+/// …and to the machine whose daemon runs the sending session (its receipts).
+#[client_visibility_filter]
+const INBOX_ITEM_SENDER_MACHINE: Filter = Filter::Sql(
+    "SELECT inbox_item.* FROM session_info \
+     JOIN inbox_item ON session_info.identity = inbox_item.sender \
      WHERE session_info.machine = :sender",
 );
