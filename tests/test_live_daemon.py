@@ -248,3 +248,17 @@ def test_a_person_addresses_a_project_with_priority(daemon: ThreadDaemon) -> Non
     assert claim["priority"] is True and "PRIORITY from a person" in claim["text"]
     res = daemon.request("address", to="nowhere", text="x")
     assert isinstance(res, Err) and res.code == "bad_args"
+
+
+def test_summaries_and_context_name_the_participant(daemon: ThreadDaemon) -> None:
+    a = start(daemon, A)["participant"]
+    start(daemon, B)
+    summary = {"session_id": A, "project": "/tmp", "cwd": "/tmp", "agent": "claude-code",
+               "task": "fix the parser", "final": "done"}
+    posted = daemon.ok("post_summary", summary=summary)
+    assert posted["sender"] == a["identity"] and posted["sender_name"] == a["handle"][1:]
+    context = daemon.ok("context", session_id=B, cwd="/tmp")
+    assert f"agent {a['handle']} (claude-code" in context["text"]
+    # a session the daemon does not know posts as the daemon, as before
+    other = daemon.ok("post_summary", summary=dict(summary, session_id="unknown-1"))
+    assert other["sender"] == daemon.ok("status")["identity"]
