@@ -262,3 +262,29 @@ def test_summaries_and_context_name_the_participant(daemon: ThreadDaemon) -> Non
     # a session the daemon does not know posts as the daemon, as before
     other = daemon.ok("post_summary", summary=dict(summary, session_id="unknown-1"))
     assert other["sender"] == daemon.ok("status")["identity"]
+
+
+def test_a_session_whose_client_died_is_ended_by_its_machine(spaces_env: SpacesEnv,
+                                                            monkeypatch: Any) -> None:
+    import subprocess
+
+    import spacesd.daemon.live as live
+
+    monkeypatch.setattr(live, "PID_WATCH_S", 0.1)
+    client = subprocess.Popen(["sleep", "30"])
+    d = ThreadDaemon(spaces_env).start()
+    try:
+        d.ok("session_event", session=A, agent="claude", event="UserPromptSubmit", cwd="/tmp",
+             pid=client.pid)
+        time.sleep(0.3)
+        assert d.ok("who")[0]["state"] == "Working"
+        client.kill()
+        client.wait()
+        deadline = time.monotonic() + 5
+        while d.ok("who"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert d.ok("who", all=True)[0]["state"] == "Ended"
+    finally:
+        d.stop()
+        client.kill()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from spacesd.daemon.backend import BackendError
 from spacesd.daemon.participants import Participant, Participants
-from spacesd.model import DeliveryState, Identity, InboxItem
+from spacesd.model import DeliveryState, Identity, InboxItem, SessionState
 from spacesd.store import Changes
 
 if TYPE_CHECKING:
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacesd.live")
 
 CLAIM_S: Final = 15.0
+PID_WATCH_S: Final = 30.0
+"""How often live sessions' client processes are checked: one that is gone without a
+SessionEnd is marked Ended by its machine."""
 
 
 @dataclass
@@ -50,6 +53,16 @@ class Claim:
 class Waiter:
     future: asyncio.Future[dict[str, Any]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class DeliveredLocal:
@@ -96,6 +109,7 @@ class Live:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.unsubscribe: Any = None
         self.claims_served = 0
+        self.watch: asyncio.Future[None] | None = None
         self.acks_applied = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -108,10 +122,15 @@ class Live:
         self.rebuild_markers()
         self.unsubscribe = self.daemon.backend.add_listener(self.on_changes)
         self.spawn(self.resync_delivered())
+        self.watch = asyncio.ensure_future(self.watch_pids())
 
     async def stop(self) -> None:
         if self.unsubscribe is not None:
             self.unsubscribe()
+        if self.watch is not None:
+            self.watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.watch
         for waiter in self.waiters.values():
             if not waiter.future.done():
                 waiter.future.set_result({"cancel": True})
@@ -119,6 +138,22 @@ class Live:
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(asyncio.shield(task), 2.0)
         self.delivered.close()
+
+    async def watch_pids(self) -> None:
+        while True:
+            await asyncio.sleep(PID_WATCH_S)
+            for p in list(self.participants.by_session.values()):
+                if p.pid is None or _alive(p.pid):
+                    continue
+                info = self.daemon.backend.store.get("session_info", p.identity)
+                if info is None or info.state == SessionState.Ended:
+                    continue
+                log.info("session %s (%s): its client %d is gone; ended", p.session, p.handle,
+                         p.pid)
+                with contextlib.suppress(BackendError):
+                    await self.daemon.backend.call("set_session_state",
+                                                   [p.identity.hex, "Ended"])
+                self.wake(p.session, {"cancel": True})
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

@@ -145,8 +145,9 @@ async def cmd_session_event(daemon: Daemon, req: Request) -> Any:
             raise OpError(e.code, e.message) from None
         p = new_participant(session, agent, identity, token, project)
         live.participants.save(p)  # before registering: a crash keeps the identity
-    if req.args["pid"] is not None:
+    if req.args["pid"] is not None and req.args["pid"] != p.pid:
         p.pid = req.args["pid"]
+        live.participants.save(p)
     if req.args["branch"] and req.args["branch"] != p.branch:
         p.branch = req.args["branch"][:256]
     info: SessionInfo | None = store.get("session_info", p.identity)
