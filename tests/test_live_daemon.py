@@ -288,3 +288,35 @@ def test_a_session_whose_client_died_is_ended_by_its_machine(spaces_env: SpacesE
     finally:
         d.stop()
         client.kill()
+
+
+def test_no_item_lost_or_doubled_with_hooks_killed_at_random(daemon: ThreadDaemon,
+                                                             monkeypatch: Any) -> None:
+    import random
+
+    import spacesd.daemon.live as live
+
+    monkeypatch.setattr(live, "CLAIM_S", 0.05)
+    start(daemon, A)
+    b = start(daemon, B)["participant"]
+    sent = set()
+    for i in range(120):
+        to = b["handle"] if i % 3 == 0 else "#general"
+        text = f"{b['handle']} n{i}" if to == "#general" else f"n{i}"
+        sent.add(daemon.ok("post", session=A, to=to, text=text)["id"])
+    rng = random.Random(7)
+    delivered: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(delivered) < 120:
+        assert time.monotonic() < deadline
+        claim = daemon.ok("inbox_claim", session=B, budget=600)
+        if not claim["claim"]:
+            time.sleep(0.06)  # a killed hook's claim lapses
+            continue
+        if rng.random() < 0.3:
+            continue  # the hook was killed before its ack: nothing counts
+        acked = daemon.ok("inbox_ack", claim=claim["claim"], session=B)["acked"]
+        assert acked == len(claim["ids"])
+        delivered.extend(claim["ids"])
+    assert len(delivered) == len(set(delivered)) == 120  # none doubled, none lost
+    assert daemon.ok("inbox_claim", session=B)["claim"] is None
