@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from spacesd import ipc
+from spacesd import cli_common, ipc
 from spacesd.ipc import Client, Err
 
 SESSION_ENV = (("CLAUDE_CODE_SESSION_ID", "claude"), ("GEMINI_SESSION_ID", "gemini"),
@@ -34,9 +34,7 @@ def session_from_env(env: dict[str, str] | None = None) -> tuple[str, str] | Non
 
 
 def _request(ctx: click.Context, op: str, args: dict[str, Any], timeout: float = 10.0) -> Any:
-    from spacesd.cli import _request as request
-
-    return request(ctx, op, args, timeout)
+    return cli_common._request(ctx, op, args, timeout)
 
 
 def _dump(obj: Any) -> str:
@@ -231,12 +229,11 @@ def address(ctx: click.Context, to: str, text: str, priority: bool, channel: str
 @click.pass_context
 def mcp(ctx: click.Context, session: str | None, agent: str | None) -> None:
     """Serve the MCP tools (post, inbox, wait, who, join) on stdio as the calling session."""
-    from spacesd.cli import _socket_path
     from spacesd.mcp_server import serve
 
     found = (session, agent or "claude") if session else session_from_env()
-    serve(_socket_path(ctx), found[0] if found else None, agent or (found[1] if found else
-                                                                    "claude"))
+    kind = agent or (found[1] if found else "claude")
+    serve(cli_common._socket_path(ctx), found[0] if found else None, kind)
 
 
 COMMANDS = (post, reply, dm, inbox, wait, who, join, address, mcp)
