@@ -69,6 +69,10 @@ def test_a_mention_crosses_machines_exactly_once_with_receipts(
     pb = ok(db, "session_event", session=B, agent="codex", event="SessionStart",
             cwd=str(db.env.root))["participant"]
     machine_a, machine_b = ok(da, "status")["identity"], ok(db, "status")["identity"]
+    # the module's row-level security on inbox_item (recipient, sender, and the machine
+    # joins) is accepted by the real server for the daemon's subscription
+    assert ok(da, "status")["subscription_errors"] == []
+    assert ok(db, "status")["subscription_errors"] == []
     assert len({pa["identity"], pb["identity"], machine_a, machine_b}) == 4
     wait_for(lambda: pb["handle"] in {w["handle"] for w in ok(da, "who")}, "A sees B")
     who = {w["handle"]: w for w in ok(da, "who")}
