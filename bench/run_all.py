@@ -8,11 +8,14 @@ goal:
   messages at 1,000,000 stored (goal: < 2 ms);
 - bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
   rows/s);
-- bench_live.py: a mention committed -> claimable by the recipient's hook, embedded and through
-  the real SpacetimeDB (two daemons) side by side (goal p50 <= 50 ms / <= 100 ms);
 - bench_stdb.py: post-to-peer latency A -> server -> B on loopback, on the stand-in and the real
   SpacetimeDB side by side (goal: p50 < 20 ms on the real one), and a reducer call's round trip
-  through the daemon on each.
+  through the daemon on each;
+- bench_redact.py: the daemon's redaction gate on a 16 KB summary (goal: median < 2 ms), the
+  hook's own pass, and the catch rates on tests/corpus (goal: >= 95% in every context, < 1%
+  of ordinary lines touched);
+- bench_live.py: a mention committed -> claimable by the recipient's hook, embedded and through
+  the real SpacetimeDB (two daemons) side by side (goal p50 <= 50 ms / <= 100 ms).
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -42,6 +45,7 @@ def main() -> int:
          "--rows", "100000" if opts.quick else "1000000"],
         ["bench_codec.py"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
+        ["bench_redact.py", "--repeat", "100" if opts.quick else "300"],
         ["bench_live.py", "--mentions", "30" if opts.quick else "100"],
     ]
     failed = []
