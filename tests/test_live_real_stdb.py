@@ -98,7 +98,14 @@ def test_a_mention_crosses_machines_exactly_once_with_receipts(
 
     ok(db, "post", session=B, to=f"reply:{sent['id']}", text="looks good")
     wait_for(lambda: receipt() == "Read", "A's receipt Read")
-    items = ok(da, "inbox", session=A)["items"]
     wait_for(lambda: bool(ok(da, "inbox", session=A)["items"]), "B's reply in A's inbox")
     items = ok(da, "inbox", session=A)["items"]
     assert [(i["kind"], i["text"]) for i in items] == [("Reply", "looks good")]
+
+    # a DM between the two sessions, each over its own connection
+    dm = ok(db, "post", session=B, to=pa["handle"], text="one more thing")
+    assert dm["dm"] is True
+    wait_for(lambda: any(i["kind"] == "Dm" for i in ok(da, "inbox", session=A)["items"]),
+             "B's DM in A's inbox")
+    claim = ok(da, "inbox_claim", session=A)
+    assert "one more thing" in claim["text"] and f"from {pb['handle']}" in claim["text"]

@@ -335,8 +335,13 @@ class SpacetimeBackend(Backend):
         # server (2.8.3) applies the machine's row-level-security join to the daemon's first
         # subscription but pushes it no later inserts (tests/test_live_real_stdb.py).
         me = f"0x{identity.hex}"
-        conn.subscribe("inbox", lambda: [f"SELECT * FROM inbox_item WHERE recipient = {me}",
-                                         f"SELECT * FROM inbox_item WHERE sender = {me}"])
+        conn.subscribe("inbox", lambda: [
+            f"SELECT * FROM inbox_item WHERE recipient = {me}",
+            f"SELECT * FROM inbox_item WHERE sender = {me}",
+            # its DMs (the module's row-level security narrows direct_message to them)
+            f"SELECT * FROM direct_conversation WHERE participant_a = {me}",
+            f"SELECT * FROM direct_conversation WHERE participant_b = {me}",
+            "SELECT * FROM direct_message"])
         self._participants[identity] = conn
         conn.start()
         if not await conn.wait_ready(START_TIMEOUT):
@@ -349,13 +354,15 @@ class SpacetimeBackend(Backend):
         if isinstance(event, TransactionEvent):
             self._on_transaction(event)
         elif isinstance(event, SubscribedEvent) and self._store is not None:
-            pk = TABLE_BY_NAME["inbox_item"].primary_key
-            fresh = [r for d in event.tables if d.table == "inbox_item" for r in d.inserts
-                     if self._store.get("inbox_item", getattr(r, pk)) != r]
-            if fresh:
-                old = [o for r in fresh
-                       if (o := self._store.get("inbox_item", getattr(r, pk))) is not None]
-                changes = Changes({"inbox_item": TableChanges(fresh, old)})
+            changes = Changes()
+            for d in event.tables:
+                pk = TABLE_BY_NAME[d.table].primary_key
+                cached = [(r, self._store.get(d.table, getattr(r, pk))) for r in d.inserts]
+                fresh = [r for r, old in cached if old != r]
+                if fresh:
+                    changes.tables[d.table] = TableChanges(
+                        fresh, [old for r, old in cached if old is not None and old != r])
+            if not changes.is_empty():
                 self._store.apply(changes)
                 self._publish(changes)
         elif isinstance(event, SubscriptionErrorEvent):
