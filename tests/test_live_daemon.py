@@ -4,8 +4,6 @@ wait, receipts."""
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 
 from conftest import SpacesEnv, ThreadDaemon
 
+from spacesd import outbox
 from spacesd.ipc import Client, Err, Ok
 
 A = "aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa"
@@ -171,11 +170,8 @@ def test_ack_spooled_while_the_daemon_was_down(spaces_env: SpacesEnv) -> None:
         claim = d.ok("inbox_claim", session=B)
     finally:
         d.stop()
-    acks = spaces_env.state_dir / "acks"
-    acks.mkdir(parents=True, exist_ok=True)
-    entry = acks / f"{time.time_ns()}-{os.getpid()}.json"
-    entry.write_text(json.dumps({"op": "inbox_ack", "args": {
-        "claim": claim["claim"], "session": B, "ids": claim["ids"]}}))
+    entry = outbox.spool_ack(claim["claim"], B, claim["ids"])  # what a hook does
+    assert entry.parent == spaces_env.state_dir / "acks"
     assert marker(spaces_env, B).exists()
     d = ThreadDaemon(spaces_env).start()
     try:
