@@ -316,3 +316,41 @@ def test_no_item_lost_or_doubled_with_hooks_killed_at_random(daemon: ThreadDaemo
         delivered.extend(claim["ids"])
     assert len(delivered) == len(set(delivered)) == 120  # none doubled, none lost
     assert daemon.ok("inbox_claim", session=B)["claim"] is None
+
+
+def test_mark_delivered_is_retried_while_the_backend_is_away(spaces_env: SpacesEnv,
+                                                            monkeypatch: Any) -> None:
+    import spacesd.daemon.live as live
+    from spacesd.daemon.backend import BackendUnavailable, JsonArgs
+    from spacesd.daemon.embedded import EmbeddedBackend
+    from spacesd.model import Identity
+    from spacesd.store import Changes
+
+    monkeypatch.setattr(live, "RETRY_S", 0.05)
+
+    class Away(EmbeddedBackend):
+        refuse = 0
+
+        async def _call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                        ) -> Changes:
+            if reducer == "mark_delivered" and Away.refuse > 0:
+                Away.refuse -= 1
+                raise BackendUnavailable("the server is away")
+            return await super()._call(reducer, args, caller=caller)
+
+    d = ThreadDaemon(spaces_env, backend_class=Away).start()
+    try:
+        start(d, A)
+        b = start(d, B)["participant"]
+        sent = d.ok("post", session=A, to=b["handle"], text="are you there")
+        claim = d.ok("inbox_claim", session=B)
+        Away.refuse = 5
+        assert d.ok("inbox_ack", claim=claim["claim"], session=B)["acked"] == 1
+        assert d.ok("inbox_claim", session=B)["claim"] is None  # delivered here already
+        deadline = time.monotonic() + 5
+        while d.ok("receipts", session=A)[0]["state"] != "Delivered":
+            assert time.monotonic() < deadline, sent
+            time.sleep(0.05)
+        assert Away.refuse == 0
+    finally:
+        d.stop()
