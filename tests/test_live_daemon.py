@@ -354,3 +354,15 @@ def test_mark_delivered_is_retried_while_the_backend_is_away(spaces_env: SpacesE
         assert Away.refuse == 0
     finally:
         d.stop()
+
+
+def test_a_post_with_a_repeated_key_is_written_once(daemon: ThreadDaemon) -> None:
+    start(daemon, A)
+    first = daemon.ok("post", session=A, to="#general", text="once", key="post-1")
+    again = daemon.ok("post", session=A, to="#general", text="once", key="post-1")
+    assert first["content"] == "once"
+    assert [m["content"] for m in daemon.ok("messages", channel="general", limit=500)
+            ].count("once") == 1
+    assert again.get("id") in (None, first["id"])  # no second message
+    res = daemon.request("post", session=A, to="#general", text="x", key="has space")
+    assert isinstance(res, Err) and res.code == "bad_args"
