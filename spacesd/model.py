@@ -1,5 +1,6 @@
-"""The Spaces data model: 14 tables (the design's 13 and `write_key`), 3 enums, then the
-live-session block (4 tables, 4 enums), and the reducer signatures, written once.
+"""The Spaces data model: 15 tables (the design's 13, `write_key` and `server_invite`), 3
+enums, then the live-session block (4 tables, 4 enums), and the reducer signatures, written
+once.
 
 Column order and enum variant order are part of the wire format (BSATN encodes rows and sums
 positionally), so this module is the single source for the engine's SQLite schema, the BSATN
@@ -271,6 +272,7 @@ class Server:
     icon_url: str | None
     owner: Identity
     created_at: Timestamp
+    invite_only: bool = False
 
 
 @dataclass(slots=True)
@@ -380,6 +382,15 @@ class WriteKey:
     identity: Identity
     reducer: str
     row_id: int
+    created_at: Timestamp
+
+
+@dataclass(slots=True)
+class ServerInvite:
+    id: int
+    server_id: int
+    identity: Identity
+    invited_by: Identity
     created_at: Timestamp
 
 
@@ -498,7 +509,7 @@ TABLES: Final[tuple[TableDef, ...]] = (
            "identity"),
     _table("server", Server,
            "id u64; name String; description Option<String>; icon_url Option<String>; "
-           "owner Identity; created_at Timestamp",
+           "owner Identity; created_at Timestamp; invite_only bool",
            "id", auto_inc=True),
     _table("server_member", ServerMember,
            "id u64; server_id u64; identity Identity; role MemberRole; joined_at Timestamp",
@@ -541,6 +552,10 @@ TABLES: Final[tuple[TableDef, ...]] = (
     _table("write_key", WriteKey,
            "key String; identity Identity; reducer String; row_id u64; created_at Timestamp",
            "key", btree=("created_at",), visible_to=("identity",)),
+    _table("server_invite", ServerInvite,
+           "id u64; server_id u64; identity Identity; invited_by Identity; "
+           "created_at Timestamp",
+           "id", auto_inc=True, btree=("server_id",)),
     # -- live sessions (issue 12)
     _table("session_info", SessionInfo,
            "identity Identity; machine Identity; agent AgentKind; project String; "
@@ -628,6 +643,8 @@ REDUCERS: Final[tuple[ReducerDef, ...]] = (
              "icon_url Option<String>"),
     _reducer("delete_server", "server_id u64"),
     _reducer("set_member_role", "server_id u64; identity Identity; role MemberRole"),
+    _reducer("set_invite_only", "server_id u64; invite_only bool"),
+    _reducer("invite_to_server", "server_id u64; identity Identity"),
     # channels
     _reducer("create_channel",
              "server_id u64; name String; topic Option<String>; channel_type ChannelType"),

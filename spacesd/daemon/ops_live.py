@@ -86,9 +86,9 @@ async def call(daemon: Daemon, reducer: str, args: list[Any], p: Participant | N
 
 
 async def as_person(daemon: Daemon, reducer: str, args: list[Any]) -> Changes:
-    """A write by the human owner of this machine: the one place that decides a person's
-    authority (embedded: the local owner identity; elsewhere refused until an owner
-    credential exists)."""
+    """A write by the human owner of this machine (embedded: the local owner identity; the
+    SpacetimeDB backend has none and refuses). The caller checked the owner passphrase first
+    (`daemon.check_owner`, docs/roles.md: the one check of a person's authority)."""
     try:
         return await daemon.backend.call_as_owner(reducer, args)
     except BackendError as e:
@@ -409,11 +409,13 @@ def cmd_who(daemon: Daemon, req: Request) -> Any:
 
 
 @op("address", str_arg("to", required=True), str_arg("text", required=True),
-    Arg("priority", (bool,), "true or false", False), channel_arg(required=False))
+    Arg("priority", (bool,), "true or false", False), channel_arg(required=False),
+    str_arg("owner_passphrase"))
 async def cmd_address(daemon: Daemon, req: Request) -> Any:
     """`@handle` (one session), `project:<label or repository>`, or `machine` (every live
     session of this machine): the message is posted in `channel` by the owner and addressed;
     each addressed session gets an Addressed item (priority: first in its next injection)."""
+    await daemon.check_owner(req.args["owner_passphrase"])  # a person, not an agent
     to = req.args["to"].strip()
     store = daemon.backend.store
     project: str | None = None

@@ -1,5 +1,6 @@
-//! The reducers, grouped by domain, their keyed variants (`keyed.rs`), and the row helpers
-//! they share (cascading deletes, notifications). Every reducer returns `Result<(), String>`: an `Err` rolls the whole
+//! The 30 reducers and the live-session ones, grouped by domain, their keyed variants
+//! (`keyed.rs`), and the row helpers they share (cascading deletes, notifications). Every
+//! reducer returns `Result<(), String>`: an `Err` rolls the whole
 //! transaction back, so a refusal changes nothing.
 
 pub mod channels;
