@@ -252,3 +252,17 @@ def daemon_process(spaces_env: SpacesEnv) -> Iterator[ProcessDaemon]:
         yield d
     finally:
         d.stop()
+
+
+@pytest.fixture(scope="session")
+def agent_world() -> Iterator[Any]:
+    """The real agent clients with Spaces installed in a throwaway HOME (tests/agents): one
+    install.sh run for the whole test session; tests use their own projects in it."""
+    from agents.harness import World
+
+    base = Path(tempfile.mkdtemp(prefix="sa-", dir="/tmp"))  # short: AF_UNIX path limit
+    world = World.create(base)
+    try:
+        yield world
+    finally:
+        world.close()
