@@ -44,9 +44,7 @@ from bench_daemon import DaemonProc  # noqa: E402
 
 from spacesd import ipc  # noqa: E402
 
-# Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout.
-FIXTURES = (Path(os.environ.get("SPACES_SHARED_DIR", "").strip() or ROOT.parent / "shared")
-            / "fixtures" / "claude-code")
+FIXTURES = ROOT / "tests" / "fixtures" / "claude-code"  # Claude Code's samples
 
 # --------------------------------------------------------------------------------------------
 # Measuring
@@ -92,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     py = a.python
     if not (FIXTURES / "stop.json").is_file():
-        raise SystemExit(f"bench: no Claude Code fixtures at {FIXTURES} (set SPACES_SHARED_DIR)")
+        raise SystemExit(f"bench: no Claude Code fixtures at {FIXTURES}")
     tmp = Path(tempfile.mkdtemp(prefix="spb-", dir="/tmp"))
     private: DaemonProc | None = None
     try:

@@ -8,7 +8,9 @@ goal:
   messages at 1,000,000 stored (goal: < 2 ms);
 - bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
   rows/s);
-- bench_stdb.py: post-to-peer latency A -> test server -> B on loopback (goal: p50 < 20 ms).
+- bench_stdb.py: post-to-peer latency A -> test server -> B on loopback (goal: p50 < 20 ms);
+- bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
+  hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -39,6 +41,8 @@ def main() -> int:
         ["bench_codec.py"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
     ]
+    if not opts.quick:  # installs Spaces and runs ~40 real agent sessions: minutes
+        benches.append(["bench_agents.py", "--runs", "5"])
     failed = []
     t0 = time.perf_counter()
     for bench in benches:
