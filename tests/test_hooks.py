@@ -926,3 +926,38 @@ def test_agent_kind_env_wins_over_detection(env: dict[str, str], daemon: FakeDae
     monkeypatch.delenv("SPACES_AGENT_KIND")
     assert session_hook.agent_kind(codex_input()) == "codex"
     assert session_hook.agent_kind({"hook_event_name": "Stop"}) == "claude-code"
+
+
+def test_gemini_prompt_with_spaces_context_is_not_the_task(env: dict[str, str],
+                                                           daemon: FakeDaemon) -> None:
+    """Gemini CLI 0.61's AfterAgent (recorded) carries the prompt with Spaces' SessionStart
+    context in front (<hook_context>): without a readable transcript the task is still only
+    what the user typed."""
+    data = json.loads((ROOT / "tests" / "fixtures" / "gemini-cli" / "hooks" /
+                       "AfterAgent.json").read_text())
+    assert data["prompt"].startswith("<hook_context>Recent activity of peer agent sessions")
+    data["transcript_path"] = "/nonexistent/session.jsonl"
+    assert session_hook.handle(data) == "posted"
+    [req] = daemon.ops("post_summary")
+    summary = req["args"]["summary"]
+    assert summary["task"] == "Say ok" and summary["agent_kind"] == "gemini-cli"
+    assert "hook_context" not in json.dumps(summary)
+
+
+@pytest.mark.parametrize(("kind", "events"), [
+    ("claude-code", {"SessionStart", "Stop", "SessionEnd"}),
+    ("codex", {"SessionStart", "Stop", "SessionEnd"}),
+    ("gemini-cli", {"SessionStart", "AfterAgent", "SessionEnd"}),
+])
+def test_recorded_hook_inputs_name_their_agent(kind: str, events: set[str]) -> None:
+    """The stdin each real client gave Spaces' hooks (tests/fixtures/<kind>/hooks, recorded
+    with the pinned versions) is told apart as that client's."""
+    folder = ROOT / "tests" / "fixtures" / kind / "hooks"
+    seen = {p.stem for p in folder.glob("*.json")}
+    assert seen == events
+    turn_end = json.loads((folder / ("AfterAgent.json" if kind == "gemini-cli"
+                                     else "Stop.json")).read_text())
+    assert session_hook.agent_kind(turn_end) == kind
+    end = json.loads((folder / "SessionEnd.json").read_text())
+    assert isinstance(end["reason"], str)
+    assert session_hook.agent_kind(end, {"agent_kind": kind}) == kind

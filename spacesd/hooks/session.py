@@ -312,6 +312,17 @@ def stdin_final(data: dict[str, Any]) -> str | None:
     return _text(data.get("last_assistant_message")) or _text(data.get("prompt_response"))
 
 
+def stdin_prompt(data: dict[str, Any]) -> str | None:
+    """The prompt on stdin (Gemini CLI's AfterAgent), without the context Spaces' own
+    SessionStart hook put in front of it (<hook_context>): never Spaces' text as a task."""
+    prompt = _text(data.get("prompt"))
+    if prompt is not None and ("<hook_context>" in prompt or "Recent activity" in prompt):
+        from spacesd.transcripts.base import strip_spaces_context
+
+        prompt = strip_spaces_context(prompt) or None
+    return prompt
+
+
 def remember(data: dict[str, Any], old: object) -> dict[str, Any]:
     """The session's stdin facts, updated with this input's: {"agent_kind", "task" (the first
     prompt), "final" (the latest final message), "model", "prompts" (inputs with a prompt)}.
@@ -320,7 +331,7 @@ def remember(data: dict[str, Any], old: object) -> dict[str, Any]:
     kind = _detected_kind(data)
     if kind is not None:
         facts["agent_kind"] = kind
-    prompt = _text(data.get("prompt"))
+    prompt = stdin_prompt(data)
     if prompt is not None:
         if not isinstance(facts.get("task"), str):
             facts["task"] = prompt[:FINAL_MESSAGE_CHARS * 2]
@@ -369,7 +380,7 @@ def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> 
         "project": project,
         "cwd": cwd,
         "git_branch": branch,
-        "task": (t.get("task") or _text(facts.get("task")) or _text(data.get("prompt"))),
+        "task": (t.get("task") or _text(facts.get("task")) or stdin_prompt(data)),
         "files": t.get("files", []),
         "commands": t.get("commands", []),
         "commands_total": t.get("commands_total", 0),
