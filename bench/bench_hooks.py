@@ -12,7 +12,7 @@ Cases:
 - spaces-context-hook: SessionStart, asks the daemon for `context` and prints it
 - spaces-session-hook, cooldown: a Stop inside the session's cooldown (the common per-turn
   case: no transcript read, no socket)
-- spaces-session-hook, post: SPACES_COOLDOWN=0 and a new final message each run, so every run
+- spaces-session-hook, post: SPACES_COOLDOWN=0 and a new session id each run, so every run
   parses the fixture transcript, redacts and posts `post_summary`
 - the same two session cases and the context case through the installed console scripts, if
   present (they add pip's wrapper)
@@ -135,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         cool_b = json.dumps(cool_stop).encode()
 
         def post_stdin(i: int) -> bytes:
-            return json.dumps(dict(stop, session_id=f"bench-post-{tag}",
-                                   last_assistant_message=f"bench run {i}: done.")).encode()
+            return json.dumps(dict(stop, session_id=f"bench-post-{tag}-{i}")).encode()
 
         env_post = dict(env, SPACES_COOLDOWN="0")
         session_script = str(ROOT / "hooks" / "spaces-session-hook")

@@ -961,3 +961,32 @@ def test_recorded_hook_inputs_name_their_agent(kind: str, events: set[str]) -> N
     end = json.loads((folder / "SessionEnd.json").read_text())
     assert isinstance(end["reason"], str)
     assert session_hook.agent_kind(end, {"agent_kind": kind}) == kind
+
+
+def test_stop_waits_for_a_lagging_transcript(tmp_path: Path) -> None:
+    """Claude Code's Stop can run before the turn's last assistant line is written: the hook
+    re-reads (up to LAG_WAIT) until the transcript holds stdin's final message, so that
+    message's tokens are in the one post of the turn."""
+    import threading
+
+    t = tmp_path / "t.jsonl"
+    t.write_text(json.dumps({"type": "user", "message": {"role": "user", "content": "go"}})
+                 + "\n")
+    late = json.dumps({"type": "assistant", "message": {
+        "id": "m9", "role": "assistant", "model": "claude-x",
+        "content": [{"type": "text", "text": "All done."}],
+        "usage": {"input_tokens": 11, "output_tokens": 7}}}) + "\n"
+
+    def write_late() -> None:
+        time.sleep(0.15)
+        with t.open("a") as f:
+            f.write(late)
+
+    writer = threading.Thread(target=write_late)
+    writer.start()
+    got = session_hook._read_settled(t, None, "All done.")
+    writer.join()
+    assert got["tokens"]["input"] == 11 and got["last_text"] == "All done."
+    started = time.monotonic()  # a final that never shows up costs LAG_WAIT, no more
+    session_hook._read_settled(t, None, "Something else")
+    assert time.monotonic() - started < session_hook.LAG_WAIT + 0.3

@@ -346,6 +346,35 @@ def remember(data: dict[str, Any], old: object) -> dict[str, Any]:
     return facts
 
 
+LAG_WAIT = 0.5
+"""Seconds a Stop waits at most for the transcript to hold the turn's final message."""
+
+
+def _has_final(t: dict[str, Any], final: str) -> bool:
+    last = t.get("last_text")
+    if not isinstance(last, str) or not last.strip():
+        return False
+    a, b = " ".join(last.split())[:120], " ".join(final.split())[:120]
+    return a in b or b in a
+
+
+def _read_settled(tpath: Path, cwd: str | None, final: str | None) -> dict[str, Any]:
+    """The transcript's summary, once it holds the turn's final message: Claude Code's Stop
+    may run before the last assistant line (its text, its usage) is written, and a summary of
+    it then misses that message's tokens. Waits up to `LAG_WAIT` s (re-reading every 40 ms)
+    only when stdin's final message is not in the transcript yet."""
+    from spacesd import transcripts
+
+    t = transcripts.summarize(tpath, cwd=cwd)
+    if not final or t.get("format") != "claude-code":
+        return t
+    deadline = time.monotonic() + LAG_WAIT
+    while not _has_final(t, final) and time.monotonic() < deadline:
+        time.sleep(0.04)
+        t = transcripts.summarize(tpath, cwd=cwd)
+    return t
+
+
 def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """The summary dict for a Stop / AfterAgent / SessionEnd input (before redaction);
     `facts` (see `remember`) fills in what neither this input nor the transcript says."""
@@ -358,7 +387,7 @@ def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> 
     tpath = resolve_transcript(data.get("transcript_path"), cwd)
     t: dict[str, Any] = {}
     if tpath is not None:
-        t = transcripts.summarize(tpath, cwd=project or cwd)
+        t = _read_settled(tpath, project or cwd, stdin_final(data))
     if cwd is None:
         cwd = t.get("cwd")
         project = project or cwd
