@@ -147,7 +147,8 @@ class Cooldown:
     """The per-session state file, locked (flock, exclusive, non-blocking) while the hook runs.
 
     State: {"last_post": epoch seconds, "digest": str, "core": str (the digest without
-    `_LAG_FIELDS`), "via": "daemon" | "outbox", "facts": see `remember`}.
+    `_LAG_FIELDS`), "tsize": the transcript's size when posted, "via": "daemon" | "outbox",
+    "facts": see `remember`}.
     """
 
     def __init__(self, session_id: str) -> None:
@@ -486,6 +487,17 @@ def digest(summary: dict[str, Any], *, without: frozenset[str] = frozenset()) ->
     return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}-{len(data)}"
 
 
+def _transcript_size(data: dict[str, Any]) -> int | None:
+    """The transcript's size in bytes now (None without one): taken before it is read, so a
+    SessionEnd that finds the same size knows nothing was written since the last post."""
+    cwd = data.get("cwd") if isinstance(data.get("cwd"), str) else None
+    tpath = resolve_transcript(data.get("transcript_path"), cwd)
+    try:
+        return tpath.stat().st_size if tpath is not None else None
+    except OSError:
+        return None
+
+
 def _keep_facts(cool: Cooldown, facts: dict[str, Any]) -> None:
     """Store this turn's stdin facts without touching the rest of the state."""
     if facts != cool.state.get("facts"):
@@ -522,6 +534,10 @@ def handle(data: dict[str, Any]) -> str:
         if not ending and cool.in_cooldown(now, _cooldown_seconds()):
             _keep_facts(cool, facts)
             return "cooldown"
+        size = _transcript_size(data)
+        if ending and size is not None and size == cool.state.get("tsize"):
+            _keep_facts(cool, facts)
+            return "unchanged"  # nothing written since the last post: no need to read it
         from spacesd.redact import redact_obj
 
         summary = fit(redact_obj(build_summary(data, facts)))
@@ -559,7 +575,7 @@ def handle(data: dict[str, Any]) -> str:
                 session_id=session_id)
             _keep_facts(cool, facts)
             return "refused"
-        cool.save(last_post=now, digest=fp, core=core,
+        cool.save(last_post=now, digest=fp, core=core, tsize=size,
                   via="daemon" if outcome == "posted" else "outbox", facts=facts)
         if time.time_ns() % 50 == 0:
             prune_cooldowns()
