@@ -221,7 +221,10 @@ def test_codex_session_ids_are_told_apart(agent_world: World) -> None:
     project = world.project("codex-ids")
     a = world.run("codex", project, Script([final("first")]), "First codex task")
     b = world.run("codex", project, Script([final("second")]), "Second codex task")
-    assert a.session_id[:8] == b.session_id[:8]  # the fact that made them look the same
+    # UUIDv7: a millisecond timestamp first, so ids of sessions started close together
+    # share their head (the first 8 hex digits change every 65.5 s, the first 6 every 4.7 h)
+    assert a.session_id[14] == b.session_id[14] == "7"
+    assert a.session_id[:6] == b.session_id[:6]
     posted(world, a)
     posted(world, b)
     c = world.run("claude", project, Script([final("ok")]), "Look around")
@@ -229,7 +232,7 @@ def test_codex_session_ids_are_told_apart(agent_world: World) -> None:
     tags = re.findall(r"\(codex, session ([0-9a-f]{8})\)", context)
     ours = {short_session_id(a.session_id), short_session_id(b.session_id)}
     assert len(ours) == 2 and ours <= set(tags)
-    assert a.session_id[:8] not in tags
+    assert a.session_id[:8] not in tags and b.session_id[:8] not in tags
 
 
 def test_codex_session_end_posts_what_the_cooldown_held_back(agent_world: World) -> None:
