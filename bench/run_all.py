@@ -8,7 +8,9 @@ goal:
   messages at 1,000,000 stored (goal: < 2 ms);
 - bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
   rows/s);
-- bench_stdb.py: post-to-peer latency A -> test server -> B on loopback (goal: p50 < 20 ms);
+- bench_stdb.py: post-to-peer latency A -> server -> B on loopback, on the stand-in and the real
+  SpacetimeDB side by side (goal: p50 < 20 ms on the real one), and a reducer call's round trip
+  through the daemon on each;
 - bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
   hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
-from spacesd import __version__, outbox, paths
+from spacesd import __version__, ipc, outbox, paths
 from spacesd.cli_admin import config as admin_config
 from spacesd.cli_admin import hooks as admin_hooks
 from spacesd.ipc import Client, Err, IpcError
@@ -225,6 +225,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         lines.insert(3, f"link:      {st.get('connection')} to {st.get('host')}, "
                         f"{st.get('reconnects', 0)} reconnect(s), subscription lag "
                         + (f"{lag} ms" if lag is not None else "unknown"))
+        if st.get("connection") == "subscription failed":
+            lines.insert(4, f"error:     {st.get('last_error')}")
     if isinstance(st.get("config"), dict):
         lines.extend(_config_lines(st["config"]))
     click.echo("\n".join(lines))
@@ -238,7 +240,7 @@ def channels(ctx: click.Context, server: str | None, as_json: bool) -> None:
     """List the channels of the servers the daemon's identity belongs to."""
     args: dict[str, Any] = {}
     if server is not None:
-        args["server"] = int(server) if server.isdigit() else server
+        args["server"] = ipc.parse_ref(server)
     rows: list[dict[str, Any]] = _request(ctx, "channels", args)
     if as_json:
         for row in rows:
@@ -253,10 +255,6 @@ def channels(ctx: click.Context, server: str | None, as_json: bool) -> None:
         click.echo(f"  #{row['name']:<24} {row['type']:<12} id {row['id']}{topic}")
 
 
-def _channel_arg(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
-
-
 @main.command()
 @click.argument("channel")
 @click.option("-n", "limit", type=click.IntRange(1, 500), default=20, show_default=True,
@@ -267,7 +265,7 @@ def _channel_arg(text: str) -> int | str:
 def read(ctx: click.Context, channel: str, limit: int, before: int | None,
          as_json: bool) -> None:
     """Show the recent messages of CHANNEL (id or name, e.g. agent-logs), oldest first."""
-    args: dict[str, Any] = {"channel": _channel_arg(channel), "limit": limit}
+    args: dict[str, Any] = {"channel": ipc.parse_ref(channel), "limit": limit}
     if before is not None:
         args["before"] = before
     msgs: list[dict[str, Any]] = _request(ctx, "messages", args)
@@ -286,7 +284,7 @@ def read(ctx: click.Context, channel: str, limit: int, before: int | None,
 def send(ctx: click.Context, channel: str, text: str, event: bool, reply_to: int | None,
          thread_id: int | None, as_json: bool) -> None:
     """Send TEXT to CHANNEL as the daemon's identity."""
-    args: dict[str, Any] = {"channel": _channel_arg(channel), "content": text,
+    args: dict[str, Any] = {"channel": ipc.parse_ref(channel), "content": text,
                             "type": "AgentEvent" if event else "Text"}
     if reply_to is not None:
         args["reply_to_id"] = reply_to
@@ -312,7 +310,7 @@ def tail(ctx: click.Context, channels: tuple[str, ...], as_json: bool) -> None:
     sock = _socket_path(ctx)
     client = Client(sock, timeout=5.0)
     try:
-        events = client.stream("tail", {"channels": [_channel_arg(c) for c in channels]})
+        events = client.stream("tail", {"channels": [ipc.parse_ref(c) for c in channels]})
     except IpcError as e:
         if e.code in ("unreachable", "timeout", "disconnected"):
             _fail(_no_answer_line(sock, e.code, e.message), EXIT_UNREACHABLE)

@@ -8,7 +8,7 @@ precedence first:
    ``spacetime mcp`` use, is accepted too), ``SPACETIMEDB_TOKEN``, ``SPACES_CHANNEL_ID`` and
    Spaces' own ``SPACES_*`` variables (``SPACES_BACKEND``, ``SPACES_COOLDOWN``,
    ``SPACES_IDENTITY_NAME``, ``SPACES_SOCKET``, ``SPACES_TOKEN_FILE``, ``SPACES_SPACETIME_ENV``,
-   ``SPACES_PROJECT_DIR``, ``SPACES_SPACETIME_CONFIG``);
+   ``SPACES_PROJECT_DIR``, ``SPACES_SPACETIME_CONFIG``, ``SPACES_STDB_COMPRESSION``);
 2. Spaces' own optional TOML file, ``paths.config_file()`` (``~/.config/spacesd/config.toml``),
    for Spaces' own settings: ``backend``, ``channel``, ``cooldown``, ``identity_name``,
    ``token_file``, ``spacetime_env``, ``project_dir``;
@@ -129,6 +129,9 @@ class Config:
     """Every file that contributed a value, in the order read."""
     sources: Mapping[str, str] = field(repr=False)
     warnings: tuple[str, ...] = ()
+    stdb_compression: str | None = None
+    """``SPACES_STDB_COMPRESSION``: ``gzip`` or ``none``; None lets the SpacetimeDB backend
+    choose (none on loopback, gzip across a network)."""
 
     KEYS = ("backend", "host", "database", "token", "server", "channel", "cooldown",
             "identity_name", "socket", "spacetime_env", "project_dir", "spacetime_json")
@@ -442,6 +445,236 @@ def _int(value: Any, where: str | Path, key: str) -> int:
     return number
 
 
+# ------------------------------------------------------------------- the precedence steps
+
+
+@dataclass
+class Sources:
+    """What the precedence steps share: the environment, Spaces' config.toml (once read),
+    cli.toml (read on first need), and the record of where each value came from, which
+    files were read and what deserves a warning."""
+
+    env: Mapping[str, str]
+    own: dict[str, Any] = field(default_factory=dict)
+    own_path: Path | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    _cli: _CliToml | None = None
+
+    def getenv(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def pick(self, key: str, var: str | None, own_key: str | None = None
+             ) -> tuple[Any, str] | None:
+        """`var` from the environment, else `own_key` (default `key`) of config.toml, with
+        its source; None when neither sets it."""
+        if var is not None and (value := self.getenv(var)) is not None:
+            return value, f"env:{var}"
+        own_key = own_key or key
+        if own_key in self.own:
+            return self.own[own_key], str(self.own_path)
+        return None
+
+    def cli_toml(self) -> _CliToml:
+        if self._cli is None:
+            self._cli = _load_cli_toml(cli_toml_path(self.env))
+            if self._cli.exists:
+                self.files.append(self._cli.path)
+        return self._cli
+
+
+def read_spaces_config(src: Sources) -> None:
+    """Step 2's file: Spaces' own config.toml, if there is one, into `src.own` (checked:
+    known keys only, strings but for `cooldown`)."""
+    own_path = spaces_config_path(src.env)
+    src.own_path = own_path
+    if not own_path.exists():
+        return
+    own = _read_toml(own_path)
+    src.files.append(own_path)
+    unknown = sorted(set(own) - set(_OWN_KEYS))
+    if unknown:
+        known = ", ".join(_OWN_KEYS)
+        raise ConfigError(own_path, f"unknown key `{unknown[0]}` (known: {known})")
+    for key in _OWN_KEYS:
+        if key in own and key != "cooldown" and not isinstance(own[key], str):
+            raise ConfigError(own_path, f"`{key}` must be a string")
+    src.own = own
+
+
+@dataclass(frozen=True)
+class SpacesSettings:
+    """Spaces' own settings: from the environment, else config.toml, else the default."""
+
+    channel: str
+    cooldown: int
+    identity_name: str | None
+    spacetime_env: str | None
+    forced_backend: str | None
+    socket: Path
+    project_dir: Path
+    stdb_compression: str | None
+
+
+def _text_setting(src: Sources, key: str, var: str) -> str | None:
+    if (got := src.pick(key, var)) is None:
+        return None
+    src.sources[key] = got[1]
+    return str(got[0]).strip()
+
+
+def spaces_settings(src: Sources, cwd: Path | None) -> SpacesSettings:
+    """Steps 1 and 2 for Spaces' own settings (environment, then config.toml, then the
+    default); `cwd`, when given, is the project directory."""
+    cooldown = DEFAULT_COOLDOWN
+    if (got := src.pick("cooldown", "SPACES_COOLDOWN")) is not None:
+        where = got[1].removeprefix("env:")
+        cooldown, src.sources["cooldown"] = _int(got[0], where, "cooldown"), got[1]
+    forced = None
+    if (got := src.pick("backend", "SPACES_BACKEND")) is not None:
+        forced = str(got[0]).strip().lower()
+        if forced not in BACKENDS:
+            where = got[1].removeprefix("env:")
+            raise ConfigError(where, f"backend must be embedded or spacetimedb, not {got[0]!r}")
+        src.sources["backend"] = got[1]
+    sock_env = src.getenv("SPACES_SOCKET")
+    if sock_env:
+        src.sources["socket"] = "env:SPACES_SOCKET"
+    if cwd is not None:
+        project_dir = Path(cwd)
+        src.sources["project_dir"] = "argument"
+    elif (got := src.pick("project_dir", "SPACES_PROJECT_DIR")) is not None:
+        project_dir, src.sources["project_dir"] = Path(str(got[0])).expanduser(), got[1]
+    else:
+        project_dir = Path.cwd()
+        src.sources["project_dir"] = "current directory"
+    compression = (src.getenv("SPACES_STDB_COMPRESSION") or "").lower()
+    return SpacesSettings(
+        channel=_text_setting(src, "channel", "SPACES_CHANNEL_ID") or DEFAULT_CHANNEL,
+        cooldown=cooldown,
+        identity_name=_text_setting(src, "identity_name", "SPACES_IDENTITY_NAME"),
+        spacetime_env=_text_setting(src, "spacetime_env", "SPACES_SPACETIME_ENV"),
+        forced_backend=forced,
+        socket=Path(sock_env) if sock_env else paths.socket_path(),
+        project_dir=project_dir,
+        stdb_compression=compression if compression in ("gzip", "none") else None)
+
+
+def project_file(src: Sources, project_dir: Path, spacetime_env: str | None
+                 ) -> _ProjectFile | None:
+    """Step 3: spacetime.json found from `project_dir`, with its overlays laid over it."""
+    project = _load_project(project_dir, spacetime_env)
+    if project is None:
+        return None
+    src.sources["spacetime_json"] = f"found from {project_dir}"
+    src.files.extend(project.files)
+    names = list(dict.fromkeys(t.database for t in project.targets))
+    if len(names) > 1:
+        src.warnings.append(f"{project.path} names {len(names)} databases ({', '.join(names)}); "
+                            f"using the first, {names[0]} (SPACETIMEDB_DATABASE picks another)")
+    return project
+
+
+def database_setting(src: Sources, project: _ProjectFile | None) -> str | None:
+    """The database: the environment, else spacetime.json's first target."""
+    for var in ("SPACETIMEDB_DATABASE", "SPACETIMEDB_DB_NAME"):
+        if (value := src.getenv(var)) is not None:
+            src.sources["database"] = f"env:{var}"
+            return value
+    if project is not None and project.targets:
+        first = project.targets[0]
+        src.sources["database"] = str(first.database_file)
+        return first.database
+    return None
+
+
+def _server_from_project(src: Sources, server: str, server_file: Path) -> str:
+    """The URL of a spacetime.json target's `server`: a URL, or a cli.toml nickname or host."""
+    if "://" in server:
+        src.sources["host"] = str(server_file)
+        return _parse_url(server, server_file)
+    cfg = src.cli_toml()
+    found = cfg.find(server)
+    if found is None:
+        raise ConfigError(server_file, f"unknown server `{server}`: not a URL, and "
+                          f"{cfg.where()} has no server with that nickname or host")
+    src.sources["host"] = f"{server_file} via {cfg.where()}"
+    return _url(found[2], found[1], cfg.where())
+
+
+def server_setting(src: Sources, database: str | None, project: _ProjectFile | None
+                   ) -> tuple[str | None, str | None]:
+    """(host URL, server as written): SPACETIMEDB_HOST, else (only with a database) the
+    spacetime.json target's `server`, else cli.toml's default_server (step 4)."""
+    if (value := src.getenv("SPACETIMEDB_HOST")) is not None:
+        src.sources["server"] = src.sources["host"] = "env:SPACETIMEDB_HOST"
+        if "://" in value:
+            return _parse_url(value, "SPACETIMEDB_HOST"), value
+        if (found := src.cli_toml().find(value)) is not None:
+            return _url(found[2], found[1], src.cli_toml().where()), value
+        return _url("http" if _is_local(value) else "https", value, "SPACETIMEDB_HOST"), value
+    if database is None:
+        return None, None
+    # The server of the spacetime.json target for this database; a database the file does
+    # not name gets the default server (db_arg_resolution.rs "auto-fallthrough").
+    target = project.target(database) if project is not None else None
+    if target is not None and target.server is not None:
+        server, server_file = target.server
+        src.sources["server"] = str(server_file)
+        return _server_from_project(src, server, server_file), server
+    cfg = src.cli_toml()
+    if cfg.default_server is None:
+        src.warnings.append(f"database `{database}` has no server: set SPACETIMEDB_HOST, "
+                            f"`server` in spacetime.json, or default_server in {cfg.path}")
+        return None, None
+    found = cfg.find(cfg.default_server)
+    if found is None:
+        raise ConfigError(cfg.path, f"default_server `{cfg.default_server}` does "
+                          "not name any [[server_configs]] entry")
+    src.sources["server"] = src.sources["host"] = f"{cfg.where()} default_server"
+    return _url(found[2], found[1], cfg.where()), cfg.default_server
+
+
+def backend_setting(src: Sources, forced: str | None, host: str | None,
+                    database: str | None) -> str:
+    """The forced backend (checked against what is configured), else spacetimedb when a
+    database and its server are known, else embedded (step 5)."""
+    if forced is not None:
+        if forced == "spacetimedb" and (host is None or database is None):
+            missing = "database" if database is None else "server"
+            raise ConfigError(src.sources["backend"].removeprefix("env:"),
+                              f"backend is spacetimedb but no {missing} is configured "
+                              "(set SPACETIMEDB_DATABASE and SPACETIMEDB_HOST, or add a "
+                              "spacetime.json)")
+        return forced
+    backend = "spacetimedb" if host is not None and database is not None else "embedded"
+    src.sources["backend"] = (f"derived: {src.sources['database']}" if backend == "spacetimedb"
+                              else "default (no database configured)")
+    return backend
+
+
+def token_setting(src: Sources, backend: str) -> str | None:
+    """SPACETIMEDB_TOKEN, else the token file (environment or config.toml), else cli.toml's
+    token (only for the spacetimedb backend)."""
+    if (value := src.getenv("SPACETIMEDB_TOKEN")) is not None:
+        src.sources["token"] = "env:SPACETIMEDB_TOKEN"
+        return _check_token(value, "SPACETIMEDB_TOKEN")
+    if (got := src.pick("token_file", "SPACES_TOKEN_FILE")) is not None:
+        token_path = Path(str(got[0])).expanduser()
+        token = _check_token(_read_text(token_path), token_path)
+        src.sources["token"] = f"{token_path} (token_file, {got[1]})"
+        src.files.append(token_path)
+        return token
+    if backend == "spacetimedb":
+        cfg = src.cli_toml()
+        if cfg.token is not None:
+            src.sources["token"] = str(cfg.path)
+            return _check_token(cfg.token, cfg.path)
+    return None
+
+
 def load_config(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Work out every effective setting, and where each came from (module docstring).
 
@@ -449,181 +682,19 @@ def load_config(cwd: Path | None = None, env: Mapping[str, str] | None = None) -
     then ``project_dir`` in config.toml, then the current directory); `env` defaults to
     ``os.environ``. Raises `ConfigError` (one line) on a broken file or variable.
     """
-    env = os.environ if env is None else env
-    sources: dict[str, str] = {}
-    files: list[Path] = []
-    warnings: list[str] = []
-
-    def getenv(name: str) -> str | None:
-        value = env.get(name, "").strip()
-        return value or None
-
-    # Spaces' own config.toml.
-    own_path = spaces_config_path(env)
-    own: dict[str, Any] = {}
-    if own_path.exists():
-        own = _read_toml(own_path)
-        files.append(own_path)
-        unknown = sorted(set(own) - set(_OWN_KEYS))
-        if unknown:
-            known = ", ".join(_OWN_KEYS)
-            raise ConfigError(own_path, f"unknown key `{unknown[0]}` (known: {known})")
-        for key in _OWN_KEYS:
-            if key in own and key != "cooldown" and not isinstance(own[key], str):
-                raise ConfigError(own_path, f"`{key}` must be a string")
-
-    def pick(key: str, var: str | None, own_key: str | None = None) -> tuple[Any, str] | None:
-        if var is not None and (value := getenv(var)) is not None:
-            return value, f"env:{var}"
-        own_key = own_key or key
-        if own_key in own:
-            return own[own_key], str(own_path)
-        return None
-
-    # Simple Spaces settings.
-    channel = DEFAULT_CHANNEL
-    if (got := pick("channel", "SPACES_CHANNEL_ID")) is not None:
-        channel, sources["channel"] = str(got[0]).strip(), got[1]
-    cooldown = DEFAULT_COOLDOWN
-    if (got := pick("cooldown", "SPACES_COOLDOWN")) is not None:
-        where = got[1].removeprefix("env:")
-        cooldown, sources["cooldown"] = _int(got[0], where, "cooldown"), got[1]
-    identity_name = None
-    if (got := pick("identity_name", "SPACES_IDENTITY_NAME")) is not None:
-        identity_name, sources["identity_name"] = str(got[0]).strip(), got[1]
-    spacetime_env = None
-    if (got := pick("spacetime_env", "SPACES_SPACETIME_ENV")) is not None:
-        spacetime_env, sources["spacetime_env"] = str(got[0]).strip(), got[1]
-    forced = None
-    if (got := pick("backend", "SPACES_BACKEND")) is not None:
-        forced = str(got[0]).strip().lower()
-        if forced not in BACKENDS:
-            where = got[1].removeprefix("env:")
-            raise ConfigError(where, f"backend must be embedded or spacetimedb, not {got[0]!r}")
-        sources["backend"] = got[1]
-
-    sock_env = getenv("SPACES_SOCKET")
-    socket = Path(sock_env) if sock_env else paths.socket_path()
-    if sock_env:
-        sources["socket"] = "env:SPACES_SOCKET"
-
-    if cwd is not None:
-        project_dir = Path(cwd)
-        sources["project_dir"] = "argument"
-    elif (got := pick("project_dir", "SPACES_PROJECT_DIR")) is not None:
-        project_dir, sources["project_dir"] = Path(str(got[0])).expanduser(), got[1]
-    else:
-        project_dir = Path.cwd()
-        sources["project_dir"] = "current directory"
-
-    # spacetime.json (+ overlays).
-    project = _load_project(project_dir, spacetime_env)
-    spacetime_json = None
-    if project is not None:
-        spacetime_json = project.path
-        sources["spacetime_json"] = f"found from {project_dir}"
-        files.extend(project.files)
-        names = list(dict.fromkeys(t.database for t in project.targets))
-        if len(names) > 1:
-            warnings.append(f"{project.path} names {len(names)} databases ({', '.join(names)}); "
-                            f"using the first, {names[0]} (SPACETIMEDB_DATABASE picks another)")
-
-    # Database.
-    database = None
-    for var in ("SPACETIMEDB_DATABASE", "SPACETIMEDB_DB_NAME"):
-        if (value := getenv(var)) is not None:
-            database, sources["database"] = value, f"env:{var}"
-            break
-    else:
-        if project is not None and project.targets:
-            first = project.targets[0]
-            database, sources["database"] = first.database, str(first.database_file)
-
-    cli: _CliToml | None = None
-
-    def cli_toml() -> _CliToml:
-        nonlocal cli
-        if cli is None:
-            cli = _load_cli_toml(cli_toml_path(env))
-            if cli.exists:
-                files.append(cli.path)
-        return cli
-
-    # Server: env > spacetime.json `server` > cli.toml default_server (only with a database).
-    host = server = None
-    if (value := getenv("SPACETIMEDB_HOST")) is not None:
-        server, sources["server"] = value, "env:SPACETIMEDB_HOST"
-        if "://" in value:
-            host = _parse_url(value, "SPACETIMEDB_HOST")
-        elif (found := cli_toml().find(value)) is not None:
-            host = _url(found[2], found[1], cli_toml().where())
-        else:
-            host = _url("http" if _is_local(value) else "https", value, "SPACETIMEDB_HOST")
-        sources["host"] = "env:SPACETIMEDB_HOST"
-    elif database is not None:
-        # The server of the spacetime.json target for this database; a database the file
-        # does not name gets the default server (db_arg_resolution.rs "auto-fallthrough").
-        target = project.target(database) if project is not None else None
-        if target is not None and target.server is not None:
-            server, server_file = target.server
-            sources["server"] = str(server_file)
-            if "://" in server:
-                host = _parse_url(server, server_file)
-                sources["host"] = str(server_file)
-            else:
-                cfg = cli_toml()
-                found = cfg.find(server)
-                if found is None:
-                    raise ConfigError(server_file, f"unknown server `{server}`: not a URL, and "
-                                      f"{cfg.where()} has no server with that nickname or host")
-                host = _url(found[2], found[1], cfg.where())
-                sources["host"] = f"{server_file} via {cfg.where()}"
-        else:
-            cfg = cli_toml()
-            if cfg.default_server is None:
-                warnings.append(f"database `{database}` has no server: set SPACETIMEDB_HOST, "
-                                f"`server` in spacetime.json, or default_server in {cfg.path}")
-            else:
-                found = cfg.find(cfg.default_server)
-                if found is None:
-                    raise ConfigError(cfg.path, f"default_server `{cfg.default_server}` does "
-                                      "not name any [[server_configs]] entry")
-                server = cfg.default_server
-                host = _url(found[2], found[1], cfg.where())
-                sources["server"] = sources["host"] = f"{cfg.where()} default_server"
-
-    # Backend.
-    if forced is not None:
-        backend = forced
-        if backend == "spacetimedb" and (host is None or database is None):
-            missing = "database" if database is None else "server"
-            raise ConfigError(sources["backend"].removeprefix("env:"),
-                              f"backend is spacetimedb but no {missing} is configured "
-                              "(set SPACETIMEDB_DATABASE and SPACETIMEDB_HOST, or add a "
-                              "spacetime.json)")
-    else:
-        backend = "spacetimedb" if host is not None and database is not None else "embedded"
-        sources["backend"] = (f"derived: {sources['database']}" if backend == "spacetimedb"
-                              else "default (no database configured)")
-
-    # Token: env > token file (env or config.toml) > cli.toml; only needed for spacetimedb.
-    token = None
-    if (value := getenv("SPACETIMEDB_TOKEN")) is not None:
-        token, sources["token"] = _check_token(value, "SPACETIMEDB_TOKEN"), "env:SPACETIMEDB_TOKEN"
-    elif (got := pick("token_file", "SPACES_TOKEN_FILE")) is not None:
-        token_path = Path(str(got[0])).expanduser()
-        token = _check_token(_read_text(token_path), token_path)
-        sources["token"] = f"{token_path} (token_file, {got[1]})"
-        files.append(token_path)
-    elif backend == "spacetimedb":
-        cfg = cli_toml()
-        if cfg.token is not None:
-            token, sources["token"] = _check_token(cfg.token, cfg.path), str(cfg.path)
-
+    src = Sources(os.environ if env is None else env)
+    read_spaces_config(src)
+    own = spaces_settings(src, cwd)
+    project = project_file(src, own.project_dir, own.spacetime_env)
+    database = database_setting(src, project)
+    host, server = server_setting(src, database, project)
+    backend = backend_setting(src, own.forced_backend, host, database)
+    token = token_setting(src, backend)
     return Config(
         backend=backend, host=host, database=database, token=token, server=server,
-        channel=channel or DEFAULT_CHANNEL, cooldown=cooldown, identity_name=identity_name,
-        socket=socket, spacetime_env=spacetime_env, project_dir=project_dir,
-        spacetime_json=spacetime_json, files=tuple(dict.fromkeys(files)), sources=sources,
-        warnings=tuple(warnings),
+        channel=own.channel, cooldown=own.cooldown, identity_name=own.identity_name,
+        socket=own.socket, spacetime_env=own.spacetime_env, project_dir=own.project_dir,
+        spacetime_json=project.path if project is not None else None,
+        files=tuple(dict.fromkeys(src.files)), sources=src.sources,
+        warnings=tuple(src.warnings), stdb_compression=own.stdb_compression,
     )

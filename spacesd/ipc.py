@@ -67,6 +67,7 @@ __all__ = [
     "decode_payload",
     "encode_frame",
     "parse_header",
+    "parse_ref",
     "request",
 ]
 
@@ -82,6 +83,15 @@ DISCONNECTED = "disconnected"
 PROTOCOL = "protocol"
 CLIENT_CODES = frozenset({UNREACHABLE, TIMEOUT, DISCONNECTED, PROTOCOL})
 """Error codes made on this side; everything else comes from the daemon."""
+
+
+def parse_ref(text: str) -> int | str:
+    """A channel or server reference as the protocol's `channel` / `server` arguments take
+    it: a string of digits is an id, anything else a name. The one place that rule lives:
+    the CLI, the hooks (SPACES_CHANNEL_ID) and the daemon (its configured channel, a name
+    in a request) all read a reference through it."""
+    return int(text) if text.isdigit() else text
+
 
 # --------------------------------------------------------------------------------------------
 # Errors and results

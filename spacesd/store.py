@@ -571,6 +571,13 @@ class Store:
         found = self.conn.execute("SELECT max(id) FROM message").fetchone()
         return int(found[0] or 0)
 
+    def nth_newest_message_id(self, n: int) -> int:
+        """The id of the n-th newest message (1: the newest); 0 when there are fewer than n.
+        Counts rows, not ids: SpacetimeDB's ids are increasing but not dense."""
+        found = self.conn.execute("SELECT id FROM message ORDER BY id DESC LIMIT 1 OFFSET ?",
+                                  (max(0, n - 1),)).fetchone()
+        return int(found[0]) if found else 0
+
     def server(self, server_id: int) -> Server | None:
         row: Server | None = self.get("server", server_id)
         return row

@@ -7,8 +7,11 @@
 - `daemon`: a daemon on the embedded backend running in a background thread of this process
   (fast to start); `daemon.request(op, **args)` -> ipc Ok | Err; `daemon.stop()`.
 - `daemon_process`: the real `spacesd run` in a subprocess (`.start()`, `.stop()`, `.pid`).
-- `shared_dir()`: the shared fixtures folder (../shared beside the checkout, or
-  SPACES_SHARED_DIR).
+- `agent_world`: the real agent clients with Spaces installed by install.sh in a throwaway
+  HOME (tests/agents/harness.py), once per session.
+- `real_stdb`: the real SpacetimeDB server (tests/real_stdb.py), started once per session with
+  an owner; `real_stdb.publish()` publishes the module as a fresh database. Skips every test
+  using it with one reason when the binary or the .wasm is missing; fails with CI=true.
 """
 
 from __future__ import annotations
@@ -28,17 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from real_stdb import Missing, RealServer, locate
 
 from spacesd.ipc import Client, Err, Ok
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-
-
-def shared_dir() -> Path:
-    """/work/shared in development, ../shared beside the checkout in CI."""
-    override = os.environ.get("SPACES_SHARED_DIR", "").strip()
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "shared"
 
 
 def console_script(name: str) -> str:
@@ -252,6 +250,43 @@ def daemon_process(spaces_env: SpacesEnv) -> Iterator[ProcessDaemon]:
         yield d
     finally:
         d.stop()
+
+
+_REAL_STDB_MISSING: list[str] = []
+"""What the real-server tier lacks (one line), once the fixture has looked."""
+
+
+real_stdb_line = sys._getframe().f_lineno  # the fixture's (0-based) line: skips report it
+
+
+@pytest.fixture(scope="session")
+def real_stdb() -> Iterator[RealServer]:
+    try:
+        tools = locate()
+    except Missing as missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"real SpacetimeDB tier cannot run (CI=true: it must): {missing}",
+                        pytrace=False)
+        message = f"real SpacetimeDB tier skipped: {missing}"
+        _REAL_STDB_MISSING.append(message)
+        pytest.skip(message)
+    server = RealServer(tools).start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Every skip of the real-server tier is reported at one place, so the summary folds them
+    into one line ("SKIPPED [N] tests/conftest.py: real SpacetimeDB tier skipped: ...")."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    longrepr = report.longrepr
+    if (report.skipped and _REAL_STDB_MISSING and isinstance(longrepr, tuple)
+            and _REAL_STDB_MISSING[0] in str(longrepr[2])):
+        report.longrepr = (__file__, real_stdb_line, longrepr[2])
 
 
 @pytest.fixture(scope="session")

@@ -30,10 +30,14 @@ What it implements, as crates/client-api and crates/core do:
   the subscription grammar: no LIMIT, ORDER BY nor COUNT over the WebSocket); a Timestamp
   literal is an RFC 3339 string (`created_at > '2026-11-25T09:00:00Z'`). Row-level security
   as the Spaces module has it: a direct conversation and its messages go only to their two
-  participants, a notification only to its target.
+  participants, a notification only to its target; the database owner sees every row, as on
+  the real server. Narrower than the real server's grammar: no JOIN (the real one takes
+  one); error texts are the real server's where Spaces meets them (unknown table,
+  projection, unsupported clause, unknown reducer).
 - State in `--data DIR` (SQLite, WAL): kill it, start it again on the same DIR, nothing
-  committed is lost. The database is named `spaces`; its owner identity and token are kept in
-  DIR/owner.json (tests use it to act as the owner).
+  committed is lost; auto_inc ids go on from the next multiple of 4096 (plus one), as the
+  real server's do after a restart. The database is named `spaces`; its owner identity and
+  token are kept in DIR/owner.json (tests use it to act as the owner).
 
 Run by hand: `python tests/stdb_server.py --host 127.0.0.1 --port 3000 --data /tmp/stdb`.
 """
@@ -143,9 +147,13 @@ class Query:
     sql: str
     table: TableDef
     conds: tuple[Cond, ...]
+    """The WHERE as one conjunction (empty when it has an OR: see `alternatives`)."""
+    alternatives: tuple[tuple[Cond, ...], ...] = ()
+    """The WHERE as OR-ed conjunctions, when it has an OR."""
 
     def matches(self, row: Any) -> bool:
-        return all(_compare(getattr(row, c.column), c.op, c.value) for c in self.conds)
+        return any(all(_compare(getattr(row, c.column), c.op, c.value) for c in conj)
+                   for conj in (self.alternatives or (self.conds,)))
 
 
 def _compare(left: Any, op: str, right: Any) -> bool:
@@ -209,7 +217,7 @@ class _Parser:
             if qualifier not in (table.name, alias):
                 raise QueryParseError(f"unknown table {qualifier!r}")
         if name not in table.column_names:
-            raise QueryParseError(f"unknown column {name!r} of table {table.name!r}")
+            raise QueryParseError(f"`{name}` is not in scope")  # the real server's words
         return name
 
     def parse(self) -> Query:
@@ -219,12 +227,14 @@ class _Parser:
             self.i -= 1  # `t.*`
             self.ident()
             if self.next().text != "." or self.next().text != "*":
-                raise QueryParseError("only SELECT * is supported")
+                raise QueryParseError("Column projections are not supported in subscriptions;"
+                                      " Subscriptions must return a table type")
         self.keyword("FROM")
         table_name = self.ident()
         table = TABLE_BY_NAME.get(table_name)
         if table is None:
-            raise QueryParseError(f"no such table: `{table_name}`")
+            raise QueryParseError(f"no such table: `{table_name}`. If the table exists, it may "
+                                  "be marked private.")
         alias: str | None = None
         if self.at_keyword("AS"):
             self.next()
@@ -232,49 +242,59 @@ class _Parser:
         elif (t := self.peek()) is not None and t.kind in ("word", "qid") \
                 and not self.at_keyword("WHERE"):
             alias = self.ident()
-        conds: list[Cond] = []
+        dnf: list[list[Cond]] = [[]]
         if self.at_keyword("WHERE"):
             self.next()
-            self.conjunction(table, alias, conds)
+            dnf = self.disjunction(table, alias)
         tok2 = self.peek()
         if tok2 is not None and tok2.text == ";":
             self.next()
             tok2 = self.peek()
         if tok2 is not None:
-            raise QueryParseError(f"unsupported SQL near {tok2.text!r}")
-        return Query(self.sql, table, tuple(conds))
+            raise QueryParseError(f"Unsupported: {self.sql}")
+        if len(dnf) == 1:
+            return Query(self.sql, table, tuple(dnf[0]))
+        return Query(self.sql, table, (), tuple(tuple(conj) for conj in dnf))
 
-    def conjunction(self, table: TableDef, alias: str | None, conds: list[Cond]) -> None:
-        self.term(table, alias, conds)
+    # A WHERE is parsed into OR-ed conjunctions (disjunctive normal form).
+
+    def disjunction(self, table: TableDef, alias: str | None) -> list[list[Cond]]:
+        dnf = self.conjunction(table, alias)
+        while self.at_keyword("OR"):
+            self.next()
+            dnf = dnf + self.conjunction(table, alias)
+        return dnf
+
+    def conjunction(self, table: TableDef, alias: str | None) -> list[list[Cond]]:
+        dnf = self.term(table, alias)
         while self.at_keyword("AND"):
             self.next()
-            self.term(table, alias, conds)
-        if self.at_keyword("OR"):
-            raise QueryParseError("OR is not supported here")
+            right = self.term(table, alias)
+            dnf = [left + other for left in dnf for other in right]
+        return dnf
 
-    def term(self, table: TableDef, alias: str | None, conds: list[Cond]) -> None:
+    def term(self, table: TableDef, alias: str | None) -> list[list[Cond]]:
         tok = self.peek()
         if tok is not None and tok.kind == "punct" and tok.text == "(":
             self.next()
-            self.conjunction(table, alias, conds)
+            dnf = self.disjunction(table, alias)
             if self.next().text != ")":
                 raise QueryParseError("expected )")
-            return
+            return dnf
         if tok is not None and (tok.kind == "qid" or (
                 tok.kind == "word" and tok.text.upper() not in ("TRUE", "FALSE", "NULL"))):
             col = self.column_ref(table, alias)
             op = self.next()
             if op.kind != "op":
                 raise QueryParseError(f"expected an operator, got {op.text!r}")
-            conds.append(Cond(col, op.text, self.literal(self.next(), table, col)))
-            return
+            return [[Cond(col, op.text, self.literal(self.next(), table, col))]]
         lit = self.next()  # literal OP column
         op = self.next()
         if op.kind != "op":
             raise QueryParseError(f"expected an operator, got {op.text!r}")
         col = self.column_ref(table, alias)
         flipped = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op.text, op.text)
-        conds.append(Cond(col, flipped, self.literal(lit, table, col)))
+        return [[Cond(col, flipped, self.literal(lit, table, col))]]
 
     def literal(self, tok: Tok, table: TableDef, column: str) -> Any:
         spec = next(c.type for c in table.columns if c.name == column)
@@ -415,6 +435,12 @@ class Database:
             _write_private(owner_file, json.dumps(
                 {"identity": self.owner.hex, "token": self.owner_token}))
         self.store = Store(data_dir / "spaces.sqlite")
+        # As SpacetimeDB's sequences: auto_inc values are allocated in blocks of 4096 and only
+        # a block's end is persisted, so after a restart ids go on from the next block (1, 2,
+        # 3, restart, 4097). Unique and increasing, never dense across restarts.
+        with self.store.transaction():
+            self.store.conn.execute(
+                "UPDATE sqlite_sequence SET seq = ((seq + 4095) / 4096) * 4096 WHERE seq > 0")
         self.engine = Engine(self.store, self.owner)
         self.engine.ensure_initialized()
         # conversation id -> participants, for direct_message visibility
@@ -438,6 +464,8 @@ class Database:
                 self._participants.pop(c.id, None)
 
     def visible(self, table: str, row: Any, who: Identity) -> bool:
+        if who == self.owner:  # the database owner bypasses row-level security
+            return True
         if table == "direct_conversation":
             return bool(row.participant_a == who or row.participant_b == who)
         if table == "direct_message":
@@ -785,7 +813,7 @@ class TestServer:
     def _http_call(self, identity: Identity, reducer: str, body: bytes) -> tuple[int, bytes]:
         rdef = model.REDUCER_BY_NAME.get(reducer)
         if rdef is None:
-            return 404, f"No such reducer `{reducer}`".encode()
+            return 404, b"No such procedure"  # the real server's words, for a reducer too
         if rdef.lifecycle:
             return 400, f"lifecycle reducer `{reducer}` cannot be called".encode()
         try:
@@ -844,7 +872,7 @@ class TestServer:
                 "total_duration_micros": int((time.perf_counter() - t0) * 1e6),
                 "stats": {"rows_inserted": 0, "rows_deleted": 0, "rows_updated": 0},
             })
-        return 200, "application/json", json.dumps(results).encode()
+        return 200, "application/json", json.dumps(results, separators=(",", ":")).encode()
 
     # -- WebSocket ---------------------------------------------------------------------------
 
@@ -957,11 +985,14 @@ class TestServer:
                 session.send([m.SubscriptionError(msg.request_id, msg.query_set_id,
                                                   "query set id already in use")])
                 return
-            try:
-                queries = [parse_query(q) for q in msg.query_strings]
-            except QueryParseError as e:
-                session.send([m.SubscriptionError(msg.request_id, msg.query_set_id, str(e))])
-                return
+            queries = []
+            for sql in msg.query_strings:
+                try:
+                    queries.append(parse_query(sql))
+                except QueryParseError as e:  # the real server names the query it refused
+                    session.send([m.SubscriptionError(msg.request_id, msg.query_set_id,
+                                                      f"{e}, executing: `{sql}`")])
+                    return
             tables: dict[str, dict[Any, Any]] = {}
             for q in queries:
                 pk = q.table.primary_key
@@ -1003,7 +1034,7 @@ class TestServer:
         rdef = model.REDUCER_BY_NAME.get(msg.reducer)
         outcome: Any
         if rdef is None:
-            outcome = m.ReducerInternalError(f"No such reducer `{msg.reducer}`")
+            outcome = m.ReducerInternalError("no such reducer")
         elif rdef.lifecycle:
             outcome = m.ReducerInternalError(
                 f"lifecycle reducer `{msg.reducer}` cannot be called by clients")

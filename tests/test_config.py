@@ -7,7 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from spacesd.config import ConfigError, cli_toml_path, load_config
+from spacesd.config import (
+    DEFAULT_CHANNEL,
+    DEFAULT_COOLDOWN,
+    ConfigError,
+    Sources,
+    backend_setting,
+    cli_toml_path,
+    database_setting,
+    load_config,
+    project_file,
+    read_spaces_config,
+    server_setting,
+    spaces_settings,
+    token_setting,
+)
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 
@@ -320,3 +334,80 @@ def test_env_database_takes_its_target_server_or_the_default(env: dict[str, str]
     cfg = load_config(cwd=cwd, env={**env, "SPACETIMEDB_DATABASE": "elsewhere"})
     assert cfg.host == "https://maincloud.spacetimedb.com"
     assert cfg.source("host") == f"{ct} default_server"
+
+
+# Each precedence step alone.
+
+
+def test_step_spaces_config_toml(env: dict[str, str], home: Path) -> None:
+    src = Sources(env)
+    read_spaces_config(src)
+    assert src.own == {} and src.files == []
+    own = write(home / ".config" / "spacesd" / "config.toml", 'channel = "dev"\ncooldown = 5\n')
+    src = Sources(env)
+    read_spaces_config(src)
+    assert src.own == {"channel": "dev", "cooldown": 5} and src.files == [own]
+    write(own, "colour = 'blue'\n")
+    with pytest.raises(ConfigError, match="unknown key `colour`"):
+        read_spaces_config(Sources(env))
+
+
+def test_step_spaces_settings_environment_over_config_toml(env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    src = Sources({**env, "SPACES_CHANNEL_ID": " 12 ", "SPACES_STDB_COMPRESSION": "GZIP"},
+                  own={"channel": "dev", "identity_name": "bot", "cooldown": 7},
+                  own_path=tmp_path / "config.toml")
+    got = spaces_settings(src, tmp_path)
+    assert (got.channel, got.identity_name, got.cooldown) == ("12", "bot", 7)
+    assert got.stdb_compression == "gzip" and got.forced_backend is None
+    assert got.project_dir == tmp_path
+    assert src.sources["channel"] == "env:SPACES_CHANNEL_ID"
+    assert src.sources["identity_name"] == str(tmp_path / "config.toml")
+    default = spaces_settings(Sources({**env, "SPACES_STDB_COMPRESSION": "brotli"}), None)
+    assert default.channel == DEFAULT_CHANNEL and default.cooldown == DEFAULT_COOLDOWN
+    assert default.stdb_compression is None and default.identity_name is None
+    with pytest.raises(ConfigError, match="SPACES_BACKEND"):
+        spaces_settings(Sources({**env, "SPACES_BACKEND": "sqlite"}), None)
+
+
+def test_step_spacetime_json_and_database(env: dict[str, str], tmp_path: Path) -> None:
+    root, cwd = project(tmp_path)
+    write(root / "spacetime.json", json.dumps({"database": "one", "server": "local",
+                                               "children": [{"database": "two"}]}))
+    src = Sources(env)
+    found = project_file(src, cwd, None)
+    assert found is not None and found.path == root / "spacetime.json"
+    assert "names 2 databases" in src.warnings[0]
+    assert database_setting(src, found) == "one"
+    assert database_setting(Sources({**env, "SPACETIMEDB_DB_NAME": "x"}), found) == "x"
+    assert database_setting(Sources(env), None) is None
+    assert project_file(Sources(env), tmp_path / "elsewhere", None) is None
+
+
+def test_step_server_from_env_project_or_cli_toml(env: dict[str, str], home: Path,
+                                                  tmp_path: Path) -> None:
+    cli_toml(home)
+    assert server_setting(Sources({**env, "SPACETIMEDB_HOST": "team"}), None, None) == (
+        "http://stdb.example.org:3000", "team")
+    assert server_setting(Sources(env), None, None) == (None, None)  # no database, no server
+    src = Sources(env)
+    assert server_setting(src, "db", None) == ("https://maincloud.spacetimedb.com", "maincloud")
+    assert src.sources["host"].endswith("default_server")
+    root, cwd = project(tmp_path)
+    write(root / "spacetime.json", json.dumps({"database": "db", "server": "nope"}))
+    found = project_file(Sources(env), cwd, None)
+    with pytest.raises(ConfigError, match="unknown server `nope`"):
+        server_setting(Sources(env), "db", found)
+
+
+def test_step_backend_and_token(env: dict[str, str], home: Path) -> None:
+    src = Sources(env, sources={"database": "env:SPACETIMEDB_DATABASE"})
+    assert backend_setting(src, None, "http://h", "db") == "spacetimedb"
+    assert backend_setting(Sources(env), None, None, "db") == "embedded"
+    with pytest.raises(ConfigError, match="no server is configured"):
+        backend_setting(Sources(env, sources={"backend": "env:SPACES_BACKEND"}),
+                        "spacetimedb", None, "db")
+    cli_toml(home)
+    assert token_setting(Sources(env), "embedded") is None  # cli.toml only for spacetimedb
+    assert token_setting(Sources(env), "spacetimedb") == TOKEN
+    assert token_setting(Sources({**env, "SPACETIMEDB_TOKEN": "a.b.c"}), "embedded") == "a.b.c"

@@ -17,7 +17,6 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
+from real_stdb import RealServer
 
 from spacesd import model
 from spacesd.engine import Engine, ReducerError, coerce_args, errors
@@ -704,27 +704,17 @@ def test_scenario_over_the_wire(scenario: Scenario, tmp_path: Path) -> None:
     run_on_test_server(scenario, tmp_path / "stdb")
 
 
-# A real SpacetimeDB with module/ published. Every scenario needs a fresh database, so
-# SPACES_CONFORMANCE_RESET is a shell command run before each one, e.g.
-#   spacetime publish --server local --delete-data -y --module-path module spaces-conformance
-# SPACES_CONFORMANCE_URL (http://host:port), SPACES_CONFORMANCE_DATABASE (name) and
-# SPACES_CONFORMANCE_OWNER_TOKEN (the publisher's token: `spacetime login show --token`)
-# complete it.
-REAL_URL = os.environ.get("SPACES_CONFORMANCE_URL", "")
+# The real SpacetimeDB server (tests/real_stdb.py, the `real_stdb` fixture): every scenario on
+# a freshly published database of the module's .wasm.
 
 
-@pytest.mark.skipif(not REAL_URL, reason="SPACES_CONFORMANCE_URL names no SpacetimeDB server")
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
-def test_scenario_on_a_real_server(scenario: Scenario) -> None:
-    database = os.environ.get("SPACES_CONFORMANCE_DATABASE", "spaces-conformance")
-    token = os.environ.get("SPACES_CONFORMANCE_OWNER_TOKEN", "")
-    reset = os.environ.get("SPACES_CONFORMANCE_RESET", "")
-    if not token or not reset:
-        pytest.fail("set SPACES_CONFORMANCE_OWNER_TOKEN and SPACES_CONFORMANCE_RESET too")
-    subprocess.run(reset, shell=True, check=True, timeout=300)
+def test_scenario_on_the_real_server(scenario: Scenario, real_stdb: RealServer) -> None:
+    database = real_stdb.publish()
     loop = asyncio.new_event_loop()
     try:
-        backend = NetworkBackend(loop, REAL_URL, database, token, scenario.identities)
+        backend = NetworkBackend(loop, real_stdb.url, database, real_stdb.owner_token,
+                                 scenario.identities)
         try:
             Run(backend, scenario).run()
         finally:

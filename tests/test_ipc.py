@@ -28,6 +28,7 @@ from spacesd.ipc import (
     decode_payload,
     encode_frame,
     parse_header,
+    parse_ref,
 )
 
 Handler = Callable[[dict[str, Any], socket.socket], "dict[str, Any] | None"]
@@ -379,3 +380,10 @@ def test_a_socket_served_by_another_user_is_refused() -> None:
     shared.rmdir()
     assert isinstance(r, ipc.Err) and r.code == ipc.UNREACHABLE
     assert "another user (uid 65534)" in r.message
+
+
+def test_parse_ref_digits_are_an_id() -> None:
+    """The one rule for a channel or server reference: a string of digits is an id."""
+    assert parse_ref("12") == 12 and parse_ref("007") == 7
+    assert parse_ref("agent-logs") == "agent-logs"
+    assert parse_ref("-1") == "-1" and parse_ref("1e3") == "1e3" and parse_ref("") == ""

@@ -591,10 +591,11 @@ def test_tables_live_in_one_file() -> None:
 def filters_by_table() -> dict[str, list[str]]:
     by_table: dict[str, list[str]] = {}
     for name, sql in rust_filters():
-        m = re.match(r"SELECT\s+(?:\*|(\w+)\.\*)\s+FROM\s+(\w+)", sql, re.I)
+        m = re.match(r"SELECT\s+(?:\*|(\w+)\.\*)\s+FROM\s+(\w+)(?:\s+JOIN\s+(\w+))?", sql,
+                     re.I)
         assert m is not None, f"{name}: unreadable filter {sql!r}"
         selected = m.group(1) or m.group(2)
-        assert selected == m.group(2), f"{name}: must select the rows of its FROM table"
+        assert selected in (m.group(2), m.group(3)), f"{name}: selects a table it does not read"
         by_table.setdefault(selected, []).append(sql)
     return by_table
 
@@ -624,8 +625,24 @@ def test_direct_messages_follow_their_conversation() -> None:
     joined = {p for sql in sqls for p in ("participant_a", "participant_b") if p in sql}
     assert joined == {"participant_a", "participant_b"}
     for sql in sqls:
-        assert re.search(r"JOIN\s+direct_conversation\s+ON\s+direct_message\.conversation_id"
-                         r"\s*=\s*direct_conversation\.id", sql), sql
+        # From the narrowed table to the returned one: SpacetimeDB 2.8 refuses a subscription
+        # joined the other way ("Subscriptions require indexes on join columns").
+        assert re.search(r"FROM\s+direct_conversation\s+JOIN\s+direct_message\s+ON\s+"
+                         r"direct_conversation\.id\s*=\s*direct_message\.conversation_id", sql), sql
+
+
+def test_filter_joins_reach_the_returned_table_through_an_index() -> None:
+    # The real server plans a filter's join as a lookup into the returned table: the join
+    # column of that table must carry an index (or be its primary key).
+    tables = rust_tables()
+    for table, sqls in filters_by_table().items():
+        for sql in sqls:
+            if m := _FILTER_JOIN.fullmatch(sql):
+                on = {m.group(4): m.group(5), m.group(6): m.group(7)}
+                assert m.group(1) == m.group(3) == table, f"returns the JOINed table: {sql}"
+                column = on[table]
+                indexed = tables[table].btree + tables[table].with_attr("primary_key")
+                assert column in indexed, f"{table}.{column} has no index: {sql}"
 
 
 def test_names_are_not_case_converted() -> None:
@@ -1025,13 +1042,13 @@ def visible_rows(filters: list[str], rows: list[Any], table_rows: Callable[[str]
             column = m.group(2)
             admitted |= {i for i, r in enumerate(rows) if getattr(r, column) == sender}
         elif m := _FILTER_JOIN.fullmatch(sql):
-            selected, left, right = m.group(1), m.group(2), m.group(3)
+            selected, narrowed = m.group(1), m.group(2)
             on = {m.group(4): m.group(5), m.group(6): m.group(7)}
-            assert selected == left and set(on) == {left, right}, sql
-            assert m.group(8) == right, f"the WHERE must test the joined table: {sql}"
-            keys = {getattr(r, on[right]) for r in table_rows(right)
+            assert selected == m.group(3) and set(on) == {narrowed, selected}, sql
+            assert m.group(8) == narrowed, f"the WHERE must test the FROM table: {sql}"
+            keys = {getattr(r, on[narrowed]) for r in table_rows(narrowed)
                     if getattr(r, m.group(9)) == sender}
-            admitted |= {i for i, r in enumerate(rows) if getattr(r, on[left]) in keys}
+            admitted |= {i for i, r in enumerate(rows) if getattr(r, on[selected]) in keys}
         else:
             pytest.fail(f"a filter of a shape the test cannot evaluate: {sql}")
     return [r for i, r in enumerate(rows) if i in admitted]

@@ -1,5 +1,5 @@
-"""The daemon's SpacetimeDB backend (spacesd.stdb.backend) in process, against the test server:
-cache, reads, writes, refusals, private rows, restarts of either side, and a call whose
+"""The daemon's SpacetimeDB backend (spacesd.daemon.spacetimedb) in process, against the test
+server: cache, reads, writes, refusals, private rows, restarts of either side, and a call whose
 connection drops after its commit (retried without a duplicate)."""
 
 from __future__ import annotations
@@ -12,18 +12,20 @@ from pathlib import Path
 import pytest
 
 from spacesd.daemon.backend import BackendUnavailable, BadArguments, ReducerFailed
+from spacesd.daemon.spacetimedb import SpacetimeBackend, create_backend, identity_from_token
 from spacesd.model import MemberRole
-from spacesd.stdb.backend import SpacetimeBackend, create_backend, identity_from_token
 from spacesd.stdb.connection import Backoff
 from spacesd.store import Changes, Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_stdb import RealServer
 from stdb_server import TestServer
 from testutil import free_port, run, wait_until
 
 
-async def make_backend(url: str, data: Path, name: str) -> SpacetimeBackend:
-    b = SpacetimeBackend(host=url, database="spaces", data_dir=data, agent_name=name)
+async def make_backend(url: str, data: Path, name: str, database: str = "spaces"
+                       ) -> SpacetimeBackend:
+    b = SpacetimeBackend(host=url, database=database, data_dir=data, agent_name=name)
     await b.start()
     assert b.conn is not None
     b.conn.backoff = Backoff(initial=0.05, cap=0.3)
@@ -159,25 +161,28 @@ def test_offline_start_and_catch_up(tmp_path: Path) -> None:
     run(main())
 
 
-def test_identity_from_token_and_factory(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_identity_from_token_and_factory(tmp_path: Path) -> None:
     from stdb_server import TokenAuthority
+
+    from spacesd.config import load_config
 
     ident, token = TokenAuthority(b"k" * 32).mint()
     assert identity_from_token(token) == ident
     assert identity_from_token("opaque") is None
-    monkeypatch.setenv("SPACETIMEDB_HOST", "http://127.0.0.1:3000")
-    monkeypatch.setenv("SPACETIMEDB_DATABASE", "spaces")
-    monkeypatch.delenv("SPACES_STDB_COMPRESSION", raising=False)
-    backend = create_backend(None)
+    env = {"HOME": str(tmp_path), "SPACETIMEDB_HOST": "http://127.0.0.1:3000",
+           "SPACETIMEDB_DATABASE": "spaces"}
+    backend = create_backend(load_config(tmp_path, env))
     assert isinstance(backend, SpacetimeBackend)
     assert backend.database == "http://127.0.0.1:3000/spaces"
     assert backend.compression == "none"
-    monkeypatch.setenv("SPACETIMEDB_HOST", "https://stdb.example.com")
-    remote = create_backend(None)
+    env["SPACETIMEDB_HOST"] = "https://stdb.example.com"
+    remote = create_backend(load_config(tmp_path, env))
     assert isinstance(remote, SpacetimeBackend) and remote.compression == "gzip"
-    monkeypatch.delenv("SPACETIMEDB_DATABASE")
+    forced = create_backend(load_config(tmp_path, {**env, "SPACES_STDB_COMPRESSION": "none"}))
+    assert forced.compression == "none"
+    del env["SPACETIMEDB_DATABASE"]
     with pytest.raises(RuntimeError):
-        create_backend(None)
+        create_backend(load_config(tmp_path, env))
 
 
 def test_database_reset_drops_the_cache(tmp_path: Path) -> None:
@@ -220,8 +225,8 @@ def test_edits_and_deletions_while_away_are_reconciled(tmp_path: Path) -> None:
     deleted message, and every new message once, in order; its tail listeners got the edit
     and the deletion as `message_edited` / `message_deleted`, nothing it already had again.
     An edit older than the reconcile window is not seen (the documented limit)."""
+    from spacesd.daemon import spacetimedb as backend_mod
     from spacesd.daemon import views
-    from spacesd.stdb import backend as backend_mod
 
     async def main() -> None:
         port = free_port()
@@ -251,8 +256,10 @@ def test_edits_and_deletions_while_away_are_reconciled(tmp_path: Path) -> None:
             for i in range(3):
                 ch = await a.call("send_message", [1, f"after {i}", None, None, "Text"])
                 new.append(ch.inserted("message")[0].id)
+            # ids go on from the next block of 4096 after a restart, as on the real server
+            assert new[0] > sent[-1] + 4000, (sent, new)
             with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(backend_mod, "RECONCILE_WINDOW", 4)  # sent[0..3] are outside it
+                mp.setattr(backend_mod, "RECONCILE_WINDOW", 4)  # the last 4 cached: sent[4..7]
                 await a.call("edit_message", [sent[1], "before 1, edited (too old)"])
                 await wait_until(lambda: b.available
                                  and "messages" in b.status()["subscriptions"], 15)
@@ -286,11 +293,12 @@ def test_edits_and_deletions_while_away_are_reconciled(tmp_path: Path) -> None:
 
 def test_first_start_follows_only_the_recent_messages(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """A first start on an empty cache learns the newest message id with OneOffQuery reads of
+    """A first start on an empty cache counts the newest messages with OneOffQuery reads of
     created_at windows (here the newest window is empty: the messages are older than it) and
-    follows the last FIRST_SYNC_MESSAGES ids only; later messages arrive; a restart on that
+    follows the last FIRST_SYNC_MESSAGES messages only, however the ids jumped at a server
+    restart; later messages arrive; a restart on that
     cache resumes from it, and the reconcile window never brings back older history."""
-    from spacesd.stdb import backend as backend_mod
+    from spacesd.daemon import spacetimedb as backend_mod
 
     monkeypatch.setattr(backend_mod, "FIRST_SYNC_MESSAGES", 10)
     monkeypatch.setattr(backend_mod, "RECONCILE_WINDOW", 1000)
@@ -307,14 +315,21 @@ def test_first_start_follows_only_the_recent_messages(tmp_path: Path,
             shutil.rmtree(tmp_path / "b" / "stdb-cache")
             ids = []
             for i in range(30):
+                if i == 25:  # a server restart: the ids jump to the next block of 4096
+                    await server.stop()
+                    server = TestServer(tmp_path / "srv", port=server.port)
+                    await server.start()
+                    await wait_until(lambda: a.available, 15)
                 ch = await a.call("send_message", [1, f"history {i}", None, None, "Text"])
                 ids.append(ch.inserted("message")[0].id)
+            assert ids[25] > ids[24] + 4000
             await asyncio.sleep(0.5)  # older than the first window
             b = await make_backend(server.url, tmp_path / "b", "agent-b")
             assert server.db is not None
             on_server = [m.id for m in server.db.store.rows("message")]
             floor = b.status()["message_floor"]
-            assert on_server[-1] == ids[-1] and floor == ids[-1] - 10
+            # the last 10 messages, counted: not the last 10 ids (which hold only 5 of them)
+            assert on_server[-1] == ids[-1] and floor == ids[-10] - 1
             cached = [m.id for m in b.store.rows("message")]
             assert cached == [i for i in on_server if i > floor]
             assert ids[-1] in cached and ids[0] not in cached
@@ -389,5 +404,48 @@ def test_a_write_right_after_the_first_connect_returns_its_row(tmp_path: Path) -
         finally:
             await b2.stop()
             await server.stop()
+
+    run(main())
+
+
+@pytest.mark.parametrize("kind", ["stand-in", "real"])
+def test_a_refused_subscription_is_not_connected(kind: str, tmp_path: Path,
+                                                 request: pytest.FixtureRequest,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server refuses one of the daemon's query sets (as SpacetimeDB 2.8 refused the
+    private group while the module's RLS join was written the other way): status must not say
+    "connected" but name the refusal; writes go on and reads answer from the cache."""
+    original = SpacetimeBackend._private_queries
+
+    def refused(self: SpacetimeBackend) -> list[str]:
+        return [*original(self), "SELECT * FROM no_such_table"]
+
+    monkeypatch.setattr(SpacetimeBackend, "_private_queries", refused)
+
+    async def main() -> None:
+        server: TestServer | None = None
+        if kind == "stand-in":
+            server = TestServer(tmp_path / "srv")
+            await server.start()
+            url, database = server.url, "spaces"
+        else:
+            real: RealServer = request.getfixturevalue("real_stdb")
+            url, database = real.url, real.publish()
+        a = await make_backend(url, tmp_path / "a", "agent-a", database)
+        try:
+            st = a.status()
+            assert st["connection"] == "subscription failed", st
+            assert st["last_error"].startswith("the server refused the private subscription: ")
+            assert "no_such_table" in st["last_error"], st["last_error"]
+            assert st["subscriptions"] == ["messages", "public"]
+            assert a.state_text is not None and "refused the private" in a.state_text
+            assert a.cache_ready  # reads answer from what the cache holds
+            changes = await a.call("send_message", [1, "still writing", None, None, "Text"])
+            (msg,) = changes.inserted("message")
+            assert a.store.message(msg.id) == msg
+        finally:
+            await a.stop()
+            if server is not None:
+                await server.stop()
 
     run(main())

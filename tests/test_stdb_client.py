@@ -17,22 +17,24 @@ from spacesd.model import ChannelType, Identity, Message, MessageType
 from spacesd.stdb import bsatn
 from spacesd.stdb.connection import (
     Backoff,
-    ConnectedEvent,
     Connection,
-    Event,
     NotConnected,
     QueryError,
-    ReducerInternalError,
+    ReducerHostError,
     ReducerRefused,
-    SubscribedEvent,
-    SubscriptionErrorEvent,
-    TransactionEvent,
 )
 from spacesd.stdb.http import (
     HttpClient,
     ReducerCallError,
     ensure_token,
     token_file,
+)
+from spacesd.stdb.protocol import (
+    ConnectedEvent,
+    Event,
+    SubscribedEvent,
+    SubscriptionErrorEvent,
+    TransactionEvent,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -107,6 +109,12 @@ def test_query_forms() -> None:
     (cond,) = parse_query("SELECT * FROM message WHERE created_at <= "
                           "'2026-11-25 10:00:00+01:00'").conds
     assert cond.value == 1795597200000000
+    # OR, as the real server takes it (precedence: AND binds tighter)
+    q = parse_query("SELECT * FROM message WHERE content = 'x' OR id = 1 AND (channel_id = 2 "
+                    "OR channel_id = 3)")
+    assert q.conds == ()
+    assert [[(c.column, c.value) for c in conj] for conj in q.alternatives] == [
+        [("content", "x")], [("id", 1), ("channel_id", 2)], [("id", 1), ("channel_id", 3)]]
     for bad in ("SELECT * FROM nope", "SELECT id FROM message", "DELETE FROM message",
                 "SELECT * FROM message WHERE nope = 1", "SELECT * FROM message WHERE id = 1 OR",
                 # the subscription grammar (subscriptions and OneOffQuery) has no LIMIT nor
@@ -192,7 +200,7 @@ def test_subscribe_call_and_refusal(tmp_path: Path) -> None:
             with pytest.raises(ReducerRefused, match="only Admins and the Owner"):
                 await a.conn.call("create_channel", bsatn.encode_args(
                     "create_channel", (1, "nope", None, ChannelType.Text)))
-            with pytest.raises(ReducerInternalError, match="No such reducer"):
+            with pytest.raises(ReducerHostError, match="no such reducer"):
                 await a.conn.call("nope", b"")
             rows = await a.conn.query("SELECT * FROM channel WHERE server_id = 1")
             assert sorted(c.name for c in rows["channel"]) == ["agent-logs", "general", "system"]

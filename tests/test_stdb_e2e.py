@@ -1,8 +1,11 @@
-"""Two daemons on SpacetimeDB (the test server), each with its own identity, as processes:
+"""Daemons on SpacetimeDB, each with its own identity, as processes, on BOTH the stand-in
+server (tests/stdb_server.py) and the real SpacetimeDB (tests/real_stdb.py, the module's .wasm
+published on a server of its own): every test runs on each.
 
 - a Stop-hook post through daemon A shows up in daemon B's `spacesd tail` and in B's
-  SessionStart context; a reducer refusal reaches the caller as a clear error;
-- the test server is killed (SIGKILL) and restarted on its data while A keeps posting: B ends
+  SessionStart context; a reducer refusal reaches the caller verbatim;
+- a DM between A and B reaches both and never a third daemon C;
+- the server is killed (SIGKILL) and restarted on its data while A keeps posting: B ends
   with every message exactly once, in order, and both daemons report the reconnect.
 """
 
@@ -14,6 +17,7 @@ import queue
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,10 +25,11 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from conftest import ProcessDaemon, SpacesEnv, console_script, make_spaces_env
+from real_stdb import RealServer
 from testutil import free_port
 
 from spacesd.ipc import Ok
@@ -32,19 +37,32 @@ from spacesd.ipc import Ok
 TESTS = Path(__file__).resolve().parent
 
 
+class StdbServer(Protocol):
+    """What the tests do to a server: either kind."""
+
+    url: str
+    database: str
+
+    def start(self) -> object: ...
+
+    def kill(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def mint_token(self) -> str: ...
+
 
 class ServerProcess:
-    """tests/stdb_server.py in a subprocess, on a fixed port and data directory."""
+    """The stand-in, tests/stdb_server.py, in a subprocess on a fixed port and data dir."""
+
+    database = "spaces"
 
     def __init__(self, data: Path, port: int) -> None:
         self.data = data
         self.port = port
         self.proc: subprocess.Popen[str] | None = None
         self.log = data.parent / "stdb-server.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
         log = self.log.open("a")
@@ -79,36 +97,106 @@ class ServerProcess:
                 self.proc.wait()
         self.proc = None
 
+    def mint_token(self) -> str:
+        """A token of a fresh identity, minted offline from the server's secret."""
+        from stdb_server import TokenAuthority
 
-def stdb_env(root: Path, url: str, name: str) -> SpacesEnv:
+        key = self.data / "secret.key"
+        if not key.exists():
+            self.data.mkdir(parents=True, exist_ok=True)
+            key.write_text("ab" * 32)
+        return TokenAuthority(bytes.fromhex(key.read_text().strip())).mint()[1]
+
+
+class RealProcess:
+    """The real SpacetimeDB on a server of its own (kill -9 must not touch the session's),
+    the module published as a fresh database on first start."""
+
+    def __init__(self, real: RealServer, root: Path) -> None:
+        self.server = RealServer(real.tools, root)
+        self.url = self.server.url
+        self.database = ""
+
+    def start(self) -> RealProcess:
+        self.server.start()
+        if not self.database:
+            self.database = self.server.publish()
+        return self
+
+    def kill(self) -> None:
+        self.server.kill()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def mint_token(self) -> str:
+        """A fresh identity's token (POST /v1/identity: the server must be up)."""
+        running = self.server.proc is not None
+        if not running:
+            self.start()
+        token = self.server.new_identity()[0]
+        if not running:
+            self.kill()
+        return token
+
+
+@pytest.fixture(params=["stand-in", "real"])
+def make_server(request: pytest.FixtureRequest, tmp_path: Path
+                ) -> Iterator[Callable[[], StdbServer]]:
+    """A server of the param's kind, not started (start() it)."""
+    made: list[StdbServer] = []
+
+    def make() -> StdbServer:
+        server: StdbServer
+        if request.param == "stand-in":
+            server = ServerProcess(tmp_path / "stdb", free_port())
+        else:
+            server = RealProcess(request.getfixturevalue("real_stdb"), tmp_path / "real")
+        made.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in made:
+            server.stop()
+
+
+def stdb_env(root: Path, server: StdbServer, name: str) -> SpacesEnv:
     env, _ = make_spaces_env(root)
     env.env.update({
         "SPACES_BACKEND": "spacetimedb",
-        "SPACETIMEDB_HOST": url,
-        "SPACETIMEDB_DATABASE": "spaces",
+        "SPACETIMEDB_HOST": server.url,
+        "SPACETIMEDB_DATABASE": server.database,
         "SPACES_IDENTITY_NAME": name,
         "SPACES_COOLDOWN": "0",
     })
     return env
 
 
+def short_dir(name: str) -> Path:
+    # short paths: Unix socket paths are limited to ~108 bytes
+    d = Path(os.path.join("/tmp", f"spc-{os.getpid()}-{name}-{time.time_ns() % 10**6}"))
+    d.mkdir()
+    return d
+
+
+Cluster = tuple[StdbServer, ProcessDaemon, ProcessDaemon]
+
+
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[ServerProcess, ProcessDaemon, ProcessDaemon]]:
-    root = Path(tmp_path)
-    server = ServerProcess(root / "stdb", free_port()).start()
+def cluster(make_server: Callable[[], StdbServer]) -> Iterator[Cluster]:
+    server = make_server()
+    server.start()
     daemons: list[ProcessDaemon] = []
     try:
         for name in ("agent-a", "agent-b"):
-            # short paths: Unix socket paths are limited to ~108 bytes
-            d = Path(os.path.join("/tmp", f"spc-{os.getpid()}-{name}-{time.time_ns() % 10**6}"))
-            d.mkdir()
-            daemons.append(ProcessDaemon(stdb_env(d, server.url, name)).start())
+            daemons.append(ProcessDaemon(stdb_env(short_dir(name), server, name)).start())
         yield server, daemons[0], daemons[1]
     finally:
         for dm in daemons:
             dm.stop()
             shutil.rmtree(dm.env.root, ignore_errors=True)
-        server.stop()
 
 
 def ok(daemon: ProcessDaemon, op: str, **args: Any) -> Any:
@@ -159,7 +247,7 @@ class Tail:
 
 
 def test_stop_hook_post_reaches_peer_tail_and_context(
-        cluster: tuple[ServerProcess, ProcessDaemon, ProcessDaemon]) -> None:
+        cluster: Cluster) -> None:
     _, a, b = cluster
     sa, sb = ok(a, "status"), ok(b, "status")
     assert sa["backend"] == sb["backend"] == "spacetimedb"
@@ -203,8 +291,45 @@ def test_stop_hook_post_reaches_peer_tail_and_context(
     assert err.message == "only Admins and the Owner can create channels"
 
 
+def cached(daemon: ProcessDaemon, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of the daemon's own SQLite cache (read-only): what its subscriptions delivered."""
+    files = list((daemon.env.data_dir / "stdb-cache").glob("*.sqlite"))
+    assert len(files) == 1, files
+    db = sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True, timeout=5)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_a_dm_reaches_its_two_participants_only(cluster: Cluster) -> None:
+    server, a, b = cluster
+    c = ProcessDaemon(stdb_env(short_dir("agent-c"), server, "agent-c")).start()
+    try:
+        ok(a, "call", reducer="start_dm", args=[ok(b, "status")["identity"]])
+        (conversation,), = cached(a, "SELECT id FROM direct_conversation")
+        ok(a, "call", reducer="send_dm", args=[conversation, "just between us"])
+        def has_dm(d: ProcessDaemon) -> bool:
+            return cached(d, "SELECT content FROM direct_message") == [("just between us",)]
+
+        wait_for(lambda: has_dm(a) and has_dm(b), 10, "the DM in both participants' caches")
+        # C sees neither the conversation nor the message, and cannot write to it
+        ok(c, "send", channel="general", content="c was here")
+        wait_for(lambda: any(m["content"] == "c was here"
+                             for m in ok(a, "messages", channel="general")), 10, "C's post")
+        counts = ok(c, "status")["counts"]
+        assert counts["direct_conversation"] == counts["direct_message"] == 0, counts
+        refused = c.request("call", reducer="send_dm", args=[conversation, "let me in"])
+        assert not isinstance(refused, Ok) and refused.code == "reducer_error", refused
+        assert refused.message == "you are not a participant in this conversation"
+        assert cached(b, "SELECT content FROM direct_message") == [("just between us",)]
+    finally:
+        c.stop()
+        shutil.rmtree(c.env.root, ignore_errors=True)
+
+
 def test_server_killed_and_restarted_while_posting(
-        cluster: tuple[ServerProcess, ProcessDaemon, ProcessDaemon]) -> None:
+        cluster: Cluster) -> None:
     """A posts 30 messages, one every ~0.1 s, alternating `send` to #general and Stop-hook
     summaries to #agent-logs; the server is SIGKILLed after the 10th and started again (same
     data) before the 18th. B must end with the 30 messages exactly once, in posting order."""
@@ -266,20 +391,15 @@ def test_server_killed_and_restarted_while_posting(
         assert "reconnect(s)" in res.stdout and "reconnect(s), subscription lag" in res.stdout
 
 
-def test_reads_before_the_first_subscription_are_unavailable(tmp_path: Path) -> None:
+def test_reads_before_the_first_subscription_are_unavailable(
+        make_server: Callable[[], StdbServer]) -> None:
     """A daemon with a token but no cache starts while SpacetimeDB is down: `spacesd read`
     says the link is not ready (`unavailable`), not that #general does not exist; once the
     server is up the same read answers."""
-    from stdb_server import TokenAuthority
-
-    secret = "ab" * 32
-    (tmp_path / "stdb").mkdir()
-    (tmp_path / "stdb" / "secret.key").write_text(secret)
-    _, token = TokenAuthority(bytes.fromhex(secret)).mint()
-    server = ServerProcess(tmp_path / "stdb", free_port())
-    d = Path(os.path.join("/tmp", f"spc-{os.getpid()}-early-{time.time_ns() % 10**6}"))
-    d.mkdir()
-    env = stdb_env(d, server.url, "agent-early")
+    server = make_server()
+    token = server.mint_token()
+    d = short_dir("early")
+    env = stdb_env(d, server, "agent-early")
     env.env["SPACETIMEDB_TOKEN"] = token
     daemon = ProcessDaemon(env)
     try:
@@ -297,8 +417,13 @@ def test_reads_before_the_first_subscription_are_unavailable(tmp_path: Path) -> 
         assert not isinstance(channels, Ok) and channels.code == "unavailable"
         assert ok(daemon, "status")["cache_ready"] is False
         server.start()
-        wait_for(lambda: isinstance(daemon.request("messages", channel="general"), Ok), 20,
-                 "the first subscription")
+        # the daemon's reconnect backoff is capped at 10 s (with jitter): two attempts' worth
+        try:
+            wait_for(lambda: isinstance(daemon.request("messages", channel="general"), Ok),
+                     40, "the first subscription")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: {ok(daemon, 'status')}\n{daemon.log.read_text()}"
+                                 ) from None
         assert ok(daemon, "status")["cache_ready"] is True
         # a channel that really does not exist is not_found once the cache is ready
         missing = daemon.request("messages", channel="no-such-channel")
@@ -306,11 +431,10 @@ def test_reads_before_the_first_subscription_are_unavailable(tmp_path: Path) -> 
     finally:
         daemon.stop()
         shutil.rmtree(d, ignore_errors=True)
-        server.stop()
 
 
 def test_edits_and_deletions_across_a_server_restart_reach_the_peer(
-        cluster: tuple[ServerProcess, ProcessDaemon, ProcessDaemon]) -> None:
+        cluster: Cluster) -> None:
     """The server is SIGKILLed and restarted; A edits one message, deletes another and posts a
     new one as soon as it is back. B's `spacesd tail --json` shows the edit and the deletion
     and the new message once; `spacesd read` on B shows the edited text, not the deleted

@@ -1,7 +1,8 @@
 """The official TypeScript SDK's client (DbConnection, npm `spacetimedb` pinned in
-tests/oracle/) against the test server: it connects, subscribes to `message`, calls
-`send_message` and receives its own row; a refused reducer reaches it as an error.
-tests/oracle/client_test.mjs is the client."""
+tests/oracle/) against the stand-in server (tests/stdb_server.py) and the real SpacetimeDB
+server (tests/real_stdb.py, the module's .wasm freshly published): it connects, subscribes to
+`message`, calls `send_message` and receives its own row; a refused reducer reaches it as an
+error. tests/oracle/client_test.mjs is the client."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from real_stdb import RealServer
 from testutil import free_port
 
 TESTS = Path(__file__).resolve().parent
@@ -45,8 +48,13 @@ def node_command() -> list[str]:
     pytest.skip(f"node {version} has no WebSocket (20 or newer is needed)")
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+@dataclass(frozen=True)
+class Server:
+    url: str
+    database: str
+
+
+def stand_in(tmp_path: Path) -> Iterator[Server]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(TESTS / "stdb_server.py"), "--port", str(port),
@@ -63,14 +71,24 @@ def server(tmp_path: Path) -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"test server did not start: {proc.stderr}") from None
                 time.sleep(0.05)
-        yield url
+        yield Server(url, "spaces")
     finally:
         proc.terminate()
         proc.wait(10)
 
 
-def run_client(url: str, *extra: str) -> dict[str, object]:
-    cmd = [*node_command(), str(SCRIPT), url.replace("http://", "ws://"), "spaces", *extra]
+@pytest.fixture(params=["stand-in", "real"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    if request.param == "stand-in":
+        yield from stand_in(tmp_path)
+        return
+    real: RealServer = request.getfixturevalue("real_stdb")
+    yield Server(real.url, real.publish())
+
+
+def run_client(server: Server, *extra: str) -> dict[str, object]:
+    cmd = [*node_command(), str(SCRIPT), server.url.replace("http://", "ws://"),
+           server.database, *extra]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ORACLE_DIR)
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
     assert lines, f"no result from the official client: {res.stdout}\n{res.stderr}"
@@ -79,7 +97,7 @@ def run_client(url: str, *extra: str) -> dict[str, object]:
     return result
 
 
-def test_official_client_receives_its_own_row(server: str) -> None:
+def test_official_client_receives_its_own_row(server: Server) -> None:
     result = run_client(server)
     assert result["steps"] == ["connected", "subscription applied", "own row received",
                                "send_message committed", "refusal received"]
@@ -91,8 +109,8 @@ def test_official_client_receives_its_own_row(server: str) -> None:
     assert result["refusal"] == "only Admins and the Owner can create channels"
 
 
-def test_official_client_with_a_minted_token(server: str) -> None:
-    req = urllib.request.Request(f"{server}/v1/identity", method="POST")
+def test_official_client_with_a_minted_token(server: Server) -> None:
+    req = urllib.request.Request(f"{server.url}/v1/identity", method="POST")
     with urllib.request.urlopen(req, timeout=5) as resp:
         minted = json.loads(resp.read())
     result = run_client(server, minted["token"])

@@ -1,4 +1,4 @@
-"""The sans-I/O client protocol state (spacesd.stdb.connection.ClientProtocol), fed bytes by
+"""The sans-I/O client protocol state (spacesd.stdb.protocol.ClientProtocol), fed bytes by
 hand; and the test server's v3 framing, spoken by a raw WebSocket client."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from websockets.typing import Subprotocol
 from spacesd.model import Identity, Message, MessageType
 from spacesd.stdb import messages as m
 from spacesd.stdb.bsatn import BsatnError, ConnectionId
-from spacesd.stdb.connection import (
+from spacesd.stdb.protocol import (
+    CallFailedEvent,
+    CallRefusedEvent,
     ClientProtocol,
     ConnectedEvent,
-    QueryError,
-    ReducerInternalError,
-    ReducerRefused,
+    QueryErrorEvent,
+    QueryResultEvent,
     SubscribedEvent,
     SubscriptionErrorEvent,
     TransactionEvent,
@@ -41,8 +42,9 @@ def frame(*msgs: m.ServerMessage, gzip: bool = False) -> bytes:
 
 
 def connected(p: ClientProtocol) -> None:
-    [(ev, rid, _)] = p.receive(frame(m.InitialConnection(ME, ConnectionId(7), "tok")))
-    assert isinstance(ev, ConnectedEvent) and ev.identity == ME and rid is None
+    [ev] = p.receive(frame(m.InitialConnection(ME, ConnectionId(7), "tok")))
+    assert isinstance(ev, ConnectedEvent) and ev.identity == ME
+    assert not ev.reconnect  # the first session of this protocol object
     assert p.ready and p.token == "tok"
 
 
@@ -55,7 +57,7 @@ def test_subscribe_and_updates_map_to_keys() -> None:
         p.subscribe("msgs", ["SELECT * FROM message"])
     applied = m.SubscribeApplied(sub.request_id, sub.query_set_id, m.QueryRows(
         [m.SingleTableRows("message", m.make_row_list("message", [msg(1), msg(2, "yy")]))]))
-    [(ev, _, _)] = p.receive(frame(applied))
+    [ev] = p.receive(frame(applied))
     assert isinstance(ev, SubscribedEvent) and ev.key == "msgs"
     assert [r.id for r in ev.tables[0].inserts] == [1, 2]
     # a v3 frame with two updates, gzip-compressed; one for an unknown query set is ignored
@@ -66,15 +68,15 @@ def test_subscribe_and_updates_map_to_keys() -> None:
         "message", [m.PersistentTableRows(m.make_row_list("message", [msg(4)]),
                                           m.make_row_list("message", []))])])])
     out = p.receive(frame(upd, stray, gzip=True))
-    assert len(out) == 2
-    ev = out[0][0]
+    assert len(out) == 1  # the stray update yields no event
+    ev = out[0]
     assert isinstance(ev, TransactionEvent) and ev.caller_request is None
     assert [r.id for r in ev.deltas[0].inserts] == [3]
     assert [r.id for r in ev.deltas[0].deletes] == [1]
-    assert out[1][0] is None
     unsub = m.decode_client_message(p.unsubscribe("msgs") or b"")
     assert isinstance(unsub, m.Unsubscribe) and unsub.query_set_id == sub.query_set_id
-    p.receive(frame(m.UnsubscribeApplied(unsub.request_id, unsub.query_set_id, None)))
+    assert p.receive(frame(m.UnsubscribeApplied(unsub.request_id, unsub.query_set_id,
+                                                None))) == []
     assert p.unsubscribe("msgs") is None
 
 
@@ -84,28 +86,36 @@ def test_reducer_results_resolve_their_requests() -> None:
     rid, data = p.call_reducer("send_message", b"\x01")
     call = m.decode_client_message(data)
     assert isinstance(call, m.CallReducer) and call.request_id == rid
-    [(ev, got, reply)] = p.receive(frame(m.ReducerResult(rid, 5, m.ReducerOk(
+    [ev] = p.receive(frame(m.ReducerResult(rid, 5, m.ReducerOk(
         b"", m.TransactionUpdate([])))))
-    assert got == rid and isinstance(ev, TransactionEvent) and reply is ev
+    assert isinstance(ev, TransactionEvent) and ev.caller_request == rid
     assert ev.reducer == "send_message" and ev.timestamp == 5
     rid2, _ = p.call_reducer("create_channel", b"")
-    [(ev, got, reply)] = p.receive(frame(m.ReducerResult(
+    [ev] = p.receive(frame(m.ReducerResult(
         rid2, 6, m.ReducerErr.from_message("only Admins and the Owner can create channels"))))
-    assert ev is None and got == rid2 and isinstance(reply, ReducerRefused)
-    assert reply.message == "only Admins and the Owner can create channels"
+    assert ev == CallRefusedEvent(rid2, "create_channel",
+                                  "only Admins and the Owner can create channels")
     rid3, _ = p.call_reducer("nope", b"")
-    [(_, _, reply)] = p.receive(frame(m.ReducerResult(
+    [ev] = p.receive(frame(m.ReducerResult(
         rid3, 7, m.ReducerInternalError("No such reducer"))))
-    assert isinstance(reply, ReducerInternalError)
+    assert ev == CallFailedEvent(rid3, "nope", "No such reducer")
     rid4, _ = p.call_reducer("set_typing", b"")
-    [(ev, _, _)] = p.receive(frame(m.ReducerResult(rid4, 8, m.ReducerOkEmpty())))
-    assert isinstance(ev, TransactionEvent) and ev.deltas == []
+    [ev] = p.receive(frame(m.ReducerResult(rid4, 8, m.ReducerOkEmpty())))
+    assert isinstance(ev, TransactionEvent) and ev.deltas == [] and ev.caller_request == rid4
     qid, _ = p.one_off_query("SELECT * FROM nope")
-    [(_, got, reply)] = p.receive(frame(m.OneOffQueryResult(qid, "no such table")))
-    assert got == qid and isinstance(reply, QueryError)
-    # a result for a request we do not know resolves nothing
-    [(_, got, _)] = p.receive(frame(m.ReducerResult(4242, 9, m.ReducerOkEmpty())))
-    assert got is None
+    [ev] = p.receive(frame(m.OneOffQueryResult(qid, "no such table")))
+    assert ev == QueryErrorEvent(qid, "no such table")
+    qid2, _ = p.one_off_query("SELECT * FROM message")
+    [ev] = p.receive(frame(m.OneOffQueryResult(qid2, m.QueryRows(
+        [m.SingleTableRows("message", m.make_row_list("message", [msg(1)]))]))))
+    assert isinstance(ev, QueryResultEvent) and ev.request_id == qid2
+    assert [r.id for r in ev.tables["message"]] == [1]
+    # a result for a request we do not know answers no request: a refusal yields nothing,
+    # a commit only its rows (named "?")
+    assert p.receive(frame(m.ReducerResult(4243, 9, m.ReducerErr.from_message("no")))) == []
+    assert p.receive(frame(m.OneOffQueryResult(4244, "no such table"))) == []
+    [ev] = p.receive(frame(m.ReducerResult(4242, 9, m.ReducerOkEmpty())))
+    assert isinstance(ev, TransactionEvent) and ev.reducer == "?"
     assert p.pending == {}
 
 
@@ -114,14 +124,16 @@ def test_subscription_error_and_reset() -> None:
     connected(p)
     sub = m.decode_client_message(p.subscribe("bad", ["SELECT * FROM nope"]))
     assert isinstance(sub, m.Subscribe)
-    [(ev, _, _)] = p.receive(frame(m.SubscriptionError(sub.request_id, sub.query_set_id,
-                                                       "no such table")))
+    [ev] = p.receive(frame(m.SubscriptionError(sub.request_id, sub.query_set_id,
+                                               "no such table")))
     assert isinstance(ev, SubscriptionErrorEvent) and ev.key == "bad"
     p.subscribe("bad", ["SELECT * FROM message"])  # the key may be used again
     rid, _ = p.call_reducer("x", b"")
     dropped = p.reset()
     assert rid in dropped and not p.ready and p.pending == {}
     p.subscribe("bad", ["SELECT * FROM message"])  # forgotten by reset
+    [ev] = p.receive(frame(m.InitialConnection(ME, ConnectionId(8), "tok2")))
+    assert isinstance(ev, ConnectedEvent) and ev.reconnect and p.ready and p.token == "tok2"
 
 
 def test_malformed_frames_raise_the_codec_error() -> None:

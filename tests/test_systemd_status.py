@@ -89,7 +89,7 @@ def stdb(tmp_path: Path) -> Iterator[tuple[ServerProcess, ProcessDaemon, Notific
     server = ServerProcess(tmp_path / "stdb", free_port()).start()
     root = Path("/tmp") / f"spn-{os.getpid()}-{time.time_ns() % 10**6}"  # short socket paths
     root.mkdir()
-    env = stdb_env(root, server.url, "agent-sd")
+    env = stdb_env(root, server, "agent-sd")
     notify = Notifications(root / "notify")
     env.env["NOTIFY_SOCKET"] = str(root / "notify")
     daemon = ProcessDaemon(env)

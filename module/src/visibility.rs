@@ -5,6 +5,11 @@
 //! The tables stay `public` (clients subscribe to them by name, e.g.
 //! `SELECT * FROM direct_message`), and the host narrows every subscription and SQL query of
 //! a client to the rows below. The database owner bypasses these filters.
+//!
+//! A join is written from the table the `:sender` test narrows (`direct_conversation`) to
+//! the table whose rows are returned (`direct_message`), over an indexed column of the latter
+//! (`conversation_id`): SpacetimeDB 2.8 refuses a subscription whose filter joins the other
+//! way ("Subscriptions require indexes on join columns").
 
 use spacetimedb::{client_visibility_filter, Filter};
 
@@ -21,16 +26,16 @@ const DIRECT_CONVERSATION_PARTICIPANT_B: Filter =
 /// A direct message is visible to the first participant of its conversation…
 #[client_visibility_filter]
 const DIRECT_MESSAGE_PARTICIPANT_A: Filter = Filter::Sql(
-    "SELECT direct_message.* FROM direct_message \
-     JOIN direct_conversation ON direct_message.conversation_id = direct_conversation.id \
+    "SELECT direct_message.* FROM direct_conversation \
+     JOIN direct_message ON direct_conversation.id = direct_message.conversation_id \
      WHERE direct_conversation.participant_a = :sender",
 );
 
 /// …and to the second.
 #[client_visibility_filter]
 const DIRECT_MESSAGE_PARTICIPANT_B: Filter = Filter::Sql(
-    "SELECT direct_message.* FROM direct_message \
-     JOIN direct_conversation ON direct_message.conversation_id = direct_conversation.id \
+    "SELECT direct_message.* FROM direct_conversation \
+     JOIN direct_message ON direct_conversation.id = direct_message.conversation_id \
      WHERE direct_conversation.participant_b = :sender",
 );
 

@@ -1,7 +1,7 @@
 """The interface between the daemon and whatever holds the data.
 
 Two implementations: `EmbeddedBackend` (spacesd/daemon/embedded.py: the SQLite engine in this
-process) and the SpacetimeDB backend (spacesd/stdb/backend.py: a WebSocket subscription whose
+process) and the SpacetimeDB backend (spacesd/daemon/spacetimedb.py: a WebSocket subscription whose
 rows are cached in the same `Store` class). The daemon only ever talks to this interface:
 
 - lifecycle: `await start()` (connect / open, announce the identity with client_connected),

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spacesd import systemd
 from spacesd.daemon.backend import Backend
 from spacesd.daemon.embedded import EmbeddedBackend
 from spacesd.daemon.server import Daemon, Settings
+
+if TYPE_CHECKING:
+    from spacesd.config import Config
 
 log = logging.getLogger("spacesd")
 
@@ -24,24 +27,17 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def make_backend(name: str, config: object | None) -> Backend:
-    """The backend called `name`. The SpacetimeDB one comes from spacesd.stdb.backend's
-    `create_backend(config) -> Backend`."""
-    identity_name = getattr(config, "identity_name", None)
+def make_backend(name: str, config: Config) -> Backend:
+    """The backend called `name`, configured by `config`."""
     if name == "embedded":
-        return EmbeddedBackend(agent_name=identity_name)
+        return EmbeddedBackend(agent_name=config.identity_name)
     if name == "spacetimedb":
+        # Imported here: the SpacetimeDB client (websockets) loads only when it is chosen.
         try:
-            module = importlib.import_module("spacesd.stdb.backend")
+            from spacesd.daemon.spacetimedb import create_backend
         except ImportError as e:
             raise RuntimeError(f"the spacetimedb backend is not available: {e}") from e
-        factory = getattr(module, "create_backend", None)
-        if factory is None:
-            raise RuntimeError("spacesd.stdb.backend has no create_backend(config)")
-        backend = factory(config)
-        if not isinstance(backend, Backend):
-            raise RuntimeError("spacesd.stdb.backend.create_backend did not return a Backend")
-        return backend
+        return create_backend(config)
     raise RuntimeError(f"unknown backend {name!r} (embedded or spacetimedb)")
 
 
@@ -59,7 +55,7 @@ def run_daemon(*, backend: str | None = None, socket_path: Path | None = None,
     for warning in config.warnings:
         log.warning("configuration: %s", warning)
     name = backend or config.backend
-    settings = Settings(channel=config.channel or None, config=config,
+    settings = Settings(channel=config.channel, config=config,
                         socket_path=socket_path or config.socket,
                         listener=None if socket_path else systemd.inherited_unix_listener())
     if settings.listener is not None:

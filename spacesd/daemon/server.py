@@ -7,6 +7,10 @@ Requests on one connection are answered in order; reads are answered inline on t
 loop's thread, writes wait for the backend's durable commit. `tail` turns the connection into
 a pushed stream of change events. The hooks' on-disk outbox is delivered on start and whenever
 its directory changes.
+
+Here: the daemon's lifecycle (lock, socket, backend, shutdown), what the ops share, and the
+outbox delivery. The ops are in `ops.py` (registered in `registry.py`), one client's
+connection in `ipc_connection.py`, the `context` op's peer summaries in `peer_context.py`.
 """
 
 from __future__ import annotations
@@ -14,15 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import logging
 import os
 import signal
 import socket
 import stat
 import time
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,43 +34,21 @@ import filelock
 from spacesd import __version__ as _pkg_version
 from spacesd import outbox as hook_outbox
 from spacesd import paths, systemd
+from spacesd.config import DEFAULT_CHANNEL
 from spacesd.daemon import views
-from spacesd.daemon.backend import Backend, BackendError, BackendUnavailable
+from spacesd.daemon.backend import Backend
+from spacesd.daemon.errors import OpError
 from spacesd.daemon.handouts import Handouts
-from spacesd.daemon.summary import parse_summary, render_summary, summary_content
-from spacesd.ipc import FrameDecoder, FrameTooLarge, ProtocolError, decode_payload, encode_frame
-from spacesd.model import Identity, Message, MessageType, now_micros
-from spacesd.store import Changes
+from spacesd.daemon.ipc_connection import IpcConnection
+from spacesd.daemon.ops import REGISTRY
+from spacesd.daemon.peer_context import SummaryCache
 
 if TYPE_CHECKING:
     from spacesd.config import Config
 
 log = logging.getLogger("spacesd")
 
-MAX_LIMIT = 500
-DEFAULT_LIMIT = 20
-CONTEXT_MAX_CHARS = 8000
-CONTEXT_SCAN = 500
-"""How many recent messages of the summaries' channel `context` looks through."""
-CONTEXT_MAX_AGE_S = 7 * 24 * 3600
-SUMMARY_CACHE = 4 * CONTEXT_SCAN
-TAIL_MAX_BUFFER = 8 * 1024 * 1024
-"""A tail client that lets this much pile up unread is dropped."""
-PAUSE_AT = 64
-"""Stop reading a connection with this many requests waiting for their turn."""
 OUTBOX_POLL_S = 1.0
-ANSWER_BUDGET = 3 * 1024 * 1024
-"""Bytes of encoded messages one `messages` answer carries at most (the frame limit is 4 MiB)."""
-AGENT_KIND = "claude-code"
-
-
-class OpError(Exception):
-    """An error answer: `code` per docs/protocol.md and a message naming the problem."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass
@@ -77,63 +57,15 @@ class Settings:
     runtime_dir: Path = field(default_factory=paths.runtime_dir)
     state_dir: Path = field(default_factory=paths.state_dir)
     outbox_dir: Path = field(default_factory=paths.outbox_dir)
-    channel: str | None = None
-    """Where summaries go and where context comes from when a request names no channel
-    (config's channel: SPACES_CHANNEL_ID or config.toml); default agent-logs."""
+    channel: str = DEFAULT_CHANNEL
+    """Where summaries go and where context comes from when a request names no channel:
+    config's `channel` (SPACES_CHANNEL_ID, config.toml, else agent-logs), an id or a name."""
     config: Config | None = None
     """The effective configuration the daemon was started with, shown (redacted) by `status`."""
     host: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
     listener: socket.socket | None = None
     """A listening socket handed over by systemd socket activation: served instead of binding
     `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Argument checking
-
-
-def _arg(args: dict[str, Any], name: str, kinds: tuple[type, ...], what: str,
-         default: Any = None, required: bool = False) -> Any:
-    if name not in args or args[name] is None:
-        if required:
-            raise OpError("bad_args", f"missing argument: {name}")
-        return default
-    value = args[name]
-    if isinstance(value, bool) and bool not in kinds:
-        raise OpError("bad_args", f"argument {name} must be {what}")
-    if not isinstance(value, kinds):
-        raise OpError("bad_args", f"argument {name} must be {what}")
-    return value
-
-
-def _int_arg(args: dict[str, Any], name: str, default: int | None = None, *,
-             lo: int = 0, hi: int = (1 << 64) - 1, required: bool = False) -> int | None:
-    value = _arg(args, name, (int,), "an integer", default, required)
-    if value is not None and not lo <= value <= hi:
-        raise OpError("bad_args", f"argument {name} must be between {lo} and {hi}")
-    return value  # type: ignore[no-any-return]
-
-
-def _str_arg(args: dict[str, Any], name: str, default: str | None = None, *,
-             required: bool = False) -> str | None:
-    return _arg(args, name, (str,), "a string", default, required)  # type: ignore[no-any-return]
-
-
-def _channel_ref(args: dict[str, Any], name: str = "channel", *,
-                 required: bool = True) -> int | str | None:
-    value = _arg(args, name, (int, str), "a channel id or name", None, required)
-    if isinstance(value, int) and value < 0:
-        raise OpError("bad_args", f"argument {name} must be a channel id or name")
-    return value  # type: ignore[no-any-return]
-
-
-def _related_paths(a: str, b: str) -> bool:
-    """Equal, or one inside the other (a subfolder of a project is that project)."""
-    if a == b:
-        return True
-    if a == "/" or b == "/":
-        return False
-    return b.startswith(a.rstrip("/") + "/") or a.startswith(b.rstrip("/") + "/")
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,28 +80,15 @@ class Daemon:
         self._stop = asyncio.Event()
         self._server: asyncio.AbstractServer | None = None
         self._lock: filelock.BaseFileLock | None = None
-        self._conns: set[Connection] = set()
-        self._handouts: Handouts | None = None
+        self.clients: set[IpcConnection] = set()
+        self.handouts: Handouts | None = None
         self._outbox_task: asyncio.Task[None] | None = None
         self._outbox_kick = asyncio.Event()
         self._outbox_mtime: int | None = None
-        self._delivered = 0
+        self.delivered = 0
         self._serving = False
         self._stopping = False
-        self._summaries: OrderedDict[tuple[int, int | None], dict[str, Any] | None] = (
-            OrderedDict())
-        self._ops: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "ping": self.op_ping,
-            "status": self.op_status,
-            "channels": self.op_channels,
-            "messages": self.op_messages,
-            "context": self.op_context,
-        }
-        self._async_ops: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
-            "call": self.op_call,
-            "send": self.op_send,
-            "post_summary": self.op_post_summary,
-        }
+        self.summaries = SummaryCache()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -195,7 +114,7 @@ class Daemon:
             systemd.status(f"starting the {self.backend.name} backend")
             self.backend.on_state(self._backend_state)
             await self.backend.start()
-            self._handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
+            self.handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
             await self._bind()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
@@ -282,13 +201,13 @@ class Daemon:
         loop = asyncio.get_running_loop()
         if self.settings.listener is not None:
             self._server = await loop.create_unix_server(
-                lambda: Connection(self), sock=self.settings.listener)
+                lambda: IpcConnection(self), sock=self.settings.listener)
             return
         path = self.settings.socket_path
         old = os.umask(0o177)
         try:
             self._server = await loop.create_unix_server(
-                lambda: Connection(self), str(path), backlog=512)
+                lambda: IpcConnection(self), str(path), backlog=512)
         except OSError as e:
             hint = (" (a Unix socket path is limited to about 107 bytes: set SPACES_SOCKET or "
                     "SPACES_RUNTIME_DIR to a shorter one)" if len(os.fsencode(path)) > 100 else "")
@@ -306,17 +225,17 @@ class Daemon:
                 await self._outbox_task
         # let in-flight requests finish (their writes are being committed)
         deadline = time.monotonic() + 5.0
-        while any(c.busy for c in self._conns) and time.monotonic() < deadline:
+        while any(c.busy for c in self.clients) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        for conn in list(self._conns):
+        for conn in list(self.clients):
             conn.close()
         try:
             await self.backend.stop()
         except Exception:
             log.exception("backend stop failed")
-        if self._handouts is not None:
-            self._handouts.close()
-            self._handouts = None
+        if self.handouts is not None:
+            self.handouts.close()
+            self.handouts = None
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
@@ -328,33 +247,19 @@ class Daemon:
             self._lock.release()
         log.info("stopped")
 
-    # -- dispatch ----------------------------------------------------------------------------
+    # -- what the ops share ----------------------------------------------------------------
 
-    def is_async(self, op: str) -> bool:
-        return op in self._async_ops
-
-    def handle_sync(self, op: str, args: dict[str, Any]) -> Any:
-        handler = self._ops.get(op)
-        if handler is None:
-            raise OpError("unknown_op", f"unknown op: {op!r}")
-        return handler(args)
-
-    async def handle_async(self, op: str, args: dict[str, Any]) -> Any:
-        return await self._async_ops[op](args)
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    def _resolve_channel(self, ref: int | str | None) -> views.ChannelInfo:
+    def resolve_channel(self, ref: int | str | None) -> views.ChannelInfo:
         store = self.backend.store
         if ref is None:
-            ref = self.settings.channel or "agent-logs"
+            ref = self.settings.channel
         info = views.resolve_channel(store, ref, self.backend.identity)
         if info is None:
-            self._require_cache()
+            self.require_cache()
             raise OpError("not_found", f"no such channel: {ref}")
         return info
 
-    def _require_cache(self) -> None:
+    def require_cache(self) -> None:
         """A read the backend's cache cannot answer yet (its first subscription is not
         applied) is `unavailable`, not `not_found` nor an empty answer."""
         if not self.backend.cache_ready:
@@ -362,259 +267,11 @@ class Daemon:
             raise OpError("unavailable", f"the {self.backend.name} link is not ready: nothing "
                           f"received from {self.backend.database} yet ({state})")
 
-    def _summary_channel(self, args: dict[str, Any]) -> views.ChannelInfo:
-        ref = _channel_ref(args, required=False)
-        if ref is None:
-            ref = self.settings.channel or "agent-logs"
-            if isinstance(ref, str) and ref.isdigit():
-                return self._resolve_channel(int(ref))
-        return self._resolve_channel(ref)
-
-    async def _write(self, reducer: str, args: list[Any], as_owner: bool = False) -> Changes:
-        try:
-            if as_owner:
-                return await self.backend.call_as_owner(reducer, args)
-            return await self.backend.call(reducer, args)
-        except BackendError as e:
-            raise OpError(e.code, e.message) from None
-
-    def _queue_request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    def queue_request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Put a write in the outbox (delivered in order when the backend takes writes)."""
         entry = hook_outbox.write({"op": op, "args": args}, directory=self.settings.outbox_dir)
         self._outbox_kick.set()
         return {"queued": True, "entry": entry.name}
-
-    def _sent_message(self, changes: Changes) -> dict[str, Any]:
-        for msg in views.inserted_messages(changes):
-            if msg.sender == self.backend.identity:
-                return views.message_object(self.backend.store, msg)
-        raise OpError("internal", "the message was committed but not found in the changes")
-
-    # -- ops ---------------------------------------------------------------------------------
-
-    def op_ping(self, args: dict[str, Any]) -> Any:
-        return {"pong": True}
-
-    def op_status(self, args: dict[str, Any]) -> Any:
-        store = self.backend.store
-        result: dict[str, Any] = {
-            "version": _pkg_version,
-            "pid": os.getpid(),
-            "uptime_s": round(time.monotonic() - self.started, 3),
-            "backend": self.backend.name,
-            "identity": self.backend.identity.hex,
-            "username": self.backend.username,
-            "database": self.backend.database,
-            "host": self.settings.host,
-            "socket": self.socket_name,
-            "connection": "open",
-            "outbox_depth": hook_outbox.depth(self.settings.outbox_dir),
-            "outbox_delivered": self._delivered,
-            "channel": self.settings.channel or "agent-logs",
-            "clients": len(self._conns),
-            "counts": views.counts(store),
-        }
-        result.update(self.backend.status())
-        if self.settings.config is not None:
-            result["config"] = self.settings.config.redacted()  # never holds the token
-        return result
-
-    def op_channels(self, args: dict[str, Any]) -> Any:
-        server_ref = _arg(args, "server", (int, str), "a server id or name")
-        store = self.backend.store
-        if server_ref is None:
-            servers = views.servers_of(store, self.backend.identity)
-        else:
-            server = views.resolve_server(store, server_ref)
-            if server is None:
-                self._require_cache()
-                raise OpError("not_found", f"no such server: {server_ref}")
-            servers = [server]
-        if not servers:
-            self._require_cache()
-        out = []
-        for server in servers:
-            for ch in views.channels_of(store, server.id):
-                out.append({"id": ch.id, "server_id": ch.server_id, "server": server.name,
-                            "name": ch.name, "topic": ch.topic, "type": ch.channel_type.name,
-                            "position": ch.position})
-        return out
-
-    def op_messages(self, args: dict[str, Any]) -> Any:
-        info = self._resolve_channel(_channel_ref(args))
-        self._require_cache()
-        limit = _int_arg(args, "limit", DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
-        before = _int_arg(args, "before")
-        thread_id = _int_arg(args, "thread_id")
-        assert limit is not None
-        store = self.backend.store
-        rows = views.recent_messages(store, info.channel.id, limit, before=before,
-                                     thread_id=thread_id)
-        out = [views.message_object(store, m, info) for m in rows]
-        # Keep the answer inside one frame: drop the oldest (a client pages with `before`).
-        # Sizes are the encoded ones: a character may take up to 6 bytes (emoji in UTF-8,
-        # control characters as \u escapes).
-        budget = ANSWER_BUDGET
-        for i in range(len(out) - 1, -1, -1):
-            budget -= len(json.dumps(out[i], ensure_ascii=False, separators=(",", ":"))
-                          .encode("utf-8", "surrogatepass")) + 1
-            if budget < 0:
-                return out[i + 1:]
-        return out
-
-    async def op_call(self, args: dict[str, Any]) -> Any:
-        reducer = _str_arg(args, "reducer", required=True)
-        call_args = _arg(args, "args", (list,), "a JSON array", [])
-        as_owner = _arg(args, "as_owner", (bool,), "true or false", False)
-        assert reducer is not None
-        await self._write(reducer, call_args, as_owner=as_owner)
-        return {"committed": True}
-
-    async def op_send(self, args: dict[str, Any], *, queue: bool = True) -> Any:
-        info = self._resolve_channel(_channel_ref(args))
-        content = _str_arg(args, "content", required=True)
-        mtype = _str_arg(args, "type", "Text")
-        if mtype not in ("Text", "AgentEvent"):
-            raise OpError("bad_args", "argument type must be Text or AgentEvent")
-        thread_id = _int_arg(args, "thread_id")
-        reply_to = _int_arg(args, "reply_to_id")
-        call = [info.channel.id, content, thread_id, reply_to, mtype]
-        if queue and hook_outbox.depth(self.settings.outbox_dir):
-            # earlier writes still wait in the outbox: keep the order, go behind them
-            return self._queue_request("send", {**args, "channel": info.channel.id})
-        try:
-            changes = await self.backend.call("send_message", call)
-        except BackendUnavailable as e:
-            if not queue:
-                raise OpError(e.code, e.message) from None
-            return self._queue_request("send", {**args, "channel": info.channel.id})
-        except BackendError as e:
-            raise OpError(e.code, e.message) from None
-        return self._sent_message(changes)
-
-    async def op_post_summary(self, args: dict[str, Any], *, queue: bool = True) -> Any:
-        summary = _arg(args, "summary", (dict,), "an object", required=True)
-        if not isinstance(summary.get("session_id"), str) or not summary["session_id"]:
-            raise OpError("bad_args", "argument summary must hold a session_id string")
-        info = self._summary_channel(args)
-        content = summary_content(summary, host=self.settings.host, agent=AGENT_KIND)
-        call = [info.channel.id, content, None, None, MessageType.AgentEvent.name]
-        if queue and hook_outbox.depth(self.settings.outbox_dir):
-            # earlier writes still wait in the outbox: keep the order, go behind them
-            return self._queue_request("post_summary", {**args, "channel": info.channel.id})
-        try:
-            changes = await self.backend.call("send_message", call)
-        except BackendUnavailable as e:
-            if not queue:
-                raise OpError(e.code, e.message) from None
-            return self._queue_request("post_summary", {**args, "channel": info.channel.id})
-        except BackendError as e:
-            raise OpError(e.code, e.message) from None
-        return self._sent_message(changes)
-
-    def op_context(self, args: dict[str, Any]) -> Any:
-        session_id = _str_arg(args, "session_id", required=True)
-        cwd = _str_arg(args, "cwd", "") or ""
-        source = _str_arg(args, "source", "startup") or "startup"
-        max_chars = _int_arg(args, "max_chars", CONTEXT_MAX_CHARS, lo=0, hi=1_000_000)
-        assert session_id is not None and max_chars is not None
-        # The channel the asking agent's Stop hook posts to (its SPACES_CHANNEL_ID), else the
-        # configured one: the daemon may not see the agent's environment (systemd).
-        ref = _channel_ref(args, required=False)
-        info = self._resolve_channel(self._context_channel_ref() if ref is None else ref)
-        self._require_cache()
-        return self.peer_context(info, session_id, cwd, source, max_chars)
-
-    def _parsed_summary(self, msg: Message) -> dict[str, Any] | None:
-        """parse_summary, cached by (message id, edited_at): posted content never changes
-        but by an edit."""
-        key = (msg.id, msg.edited_at)
-        cache = self._summaries
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-        summary = parse_summary(msg.content)
-        cache[key] = summary
-        if len(cache) > SUMMARY_CACHE:
-            cache.popitem(last=False)
-        return summary
-
-    def _context_channel_ref(self) -> int | str:
-        ref = self.settings.channel or "agent-logs"
-        return int(ref) if ref.isdigit() else ref
-
-    def peer_context(self, info: views.ChannelInfo, session_id: str, cwd: str, source: str,
-                     max_chars: int) -> dict[str, Any]:
-        store = self.backend.store
-        now = now_micros()
-        horizon = now - CONTEXT_MAX_AGE_S * 1_000_000
-        assert self._handouts is not None
-        given = self._handouts.given(session_id)
-        latest: dict[str, tuple[Message, dict[str, Any]]] = {}
-        for msg in reversed(views.recent_messages(store, info.channel.id, CONTEXT_SCAN)):
-            if msg.message_type != MessageType.AgentEvent or msg.created_at < horizon:
-                continue
-            summary = self._parsed_summary(msg)
-            if summary is None:
-                continue
-            sid = str(summary.get("session_id") or f"message-{msg.id}")
-            if sid == session_id or sid in latest:
-                continue  # own posts; an older summary of a session already seen
-            latest[sid] = (msg, summary)
-        fresh = [(m, s) for m, s in latest.values() if m.id not in given]
-        project = os.path.normpath(cwd) if cwd else ""
-
-        def same_project(summary: dict[str, Any]) -> bool:
-            """The asking cwd is the peer's project or cwd, or inside it, or contains it."""
-            if not project:
-                return False
-            for key in ("project", "cwd"):
-                p = summary.get(key)
-                if isinstance(p, str) and p and _related_paths(os.path.normpath(p), project):
-                    return True
-            return False
-
-        fresh.sort(key=lambda ms: (not same_project(ms[1]), -ms[0].id))
-        since = " since this session last heard" if given else ""
-        header = (f"Recent activity of peer agent sessions{since}, from Spaces "
-                  f"#{info.channel.name} (reports of what happened; newest first"
-                  + (", this project first" if project else "") + "):")
-        lines: list[str] = []
-        ids: list[int] = []
-        used = len(header)
-        names: dict[Identity, str] = {}
-        for msg, summary in fresh:
-            room = max_chars - used - 1
-            if room < 160:
-                break
-            if msg.sender not in names:
-                names[msg.sender] = views.sender_name(store, msg.sender)
-            line = "- " + render_summary(summary, sender_name=names[msg.sender],
-                                         created_at=msg.created_at, now=now)
-            if len(line) > room:
-                line = line[: room - 1] + "…"
-            lines.append(line)
-            ids.append(msg.id)
-            used += 1 + len(line)
-        if not lines:
-            return {"text": "", "message_ids": [], "source": source}
-        self._handouts.record(session_id, ids)
-        return {"text": "\n".join([header, *lines]), "message_ids": ids, "source": source}
-
-    # -- tail --------------------------------------------------------------------------------
-
-    def start_tail(self, conn: Connection, args: dict[str, Any]) -> Any:
-        refs = _arg(args, "channels", (list,), "a list of channel ids or names", [])
-        ids: set[int] = set()
-        for ref in refs:
-            if isinstance(ref, bool) or not isinstance(ref, (int, str)):
-                raise OpError("bad_args", "argument channels must list channel ids or names")
-            ids.add(self._resolve_channel(ref).channel.id)
-        conn.tail_channels = ids or None
-        conn.unsubscribe = self.backend.add_listener(conn.on_changes)
-        return {"subscribed": True, "channels": sorted(ids)}
-
-    def tail_events(self, changes: Changes, channels: set[int] | None) -> Iterable[dict[str, Any]]:
-        return views.change_events(self.backend.store, changes, channels)
 
     # -- outbox ------------------------------------------------------------------------------
 
@@ -653,7 +310,8 @@ class Daemon:
                 continue
             op = req.get("op")
             args = req.get("args") or {}
-            if op not in ("post_summary", "send", "call") or not isinstance(args, dict):
+            spec = REGISTRY.get(op) if isinstance(op, str) else None
+            if spec is None or not spec.write or not isinstance(args, dict):
                 log.warning("outbox: %s holds op %r, which is not a write; set aside",
                             entry.name, op)
                 hook_outbox.quarantine(entry)
@@ -661,12 +319,7 @@ class Daemon:
             if not self.backend.available:
                 return False
             try:
-                if op == "call":
-                    await self.op_call(args)
-                elif op == "send":
-                    await self.op_send(args, queue=False)
-                else:
-                    await self.op_post_summary(args, queue=False)
+                await spec.func(self, spec.request(args, queue=False))
             except OpError as e:
                 if e.code == "unavailable":
                     return False
@@ -678,172 +331,6 @@ class Daemon:
                 log.exception("outbox: delivering %s failed", entry.name)
                 return False
             hook_outbox.remove(entry)
-            self._delivered += 1
+            self.delivered += 1
             log.info("outbox: delivered %s", entry.name)
         return True
-
-
-# --------------------------------------------------------------------------------------------
-# One client connection
-
-
-class Connection(asyncio.Protocol):
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self.transport: asyncio.Transport | None = None
-        self.decoder = FrameDecoder()
-        self.queue: deque[bytes] = deque()
-        self.busy = False
-        self.paused = False
-        self.closed = False
-        self.tailing = False
-        self.tail_channels: set[int] | None = None
-        self.unsubscribe: Callable[[], None] | None = None
-        self.task: asyncio.Future[None] | None = None
-        self.eof = False
-
-    # asyncio.Protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.daemon._conns.add(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.daemon._conns.discard(self)
-        if self.unsubscribe is not None:
-            self.unsubscribe()
-            self.unsubscribe = None
-
-    def data_received(self, data: bytes) -> None:
-        if self.tailing or self.closed:
-            return  # nothing may be sent after tail; ignore it
-        try:
-            frames = self.decoder.feed(data)
-        except FrameTooLarge as e:
-            self.queue.clear()
-            self._send({"id": None, "ok": False,
-                        "error": {"code": "frame_too_large", "message": e.message}})
-            self.close()
-            return
-        self.queue.extend(frames)
-        if self.busy:
-            self._maybe_pause()
-        else:
-            self._drain()
-
-    def eof_received(self) -> bool | None:
-        """The client is done sending: answer what it sent, then close (half-close clients
-        such as `nc -N` get their answers)."""
-        if self.tailing or (not self.busy and not self.queue):
-            return False
-        self.eof = True
-        return True
-
-    # request loop
-
-    def _drain(self) -> None:
-        daemon = self.daemon
-        while self.queue and not self.closed and not self.tailing:
-            payload = self.queue.popleft()
-            rid: Any = None
-            try:
-                req = decode_payload(payload)
-                rid = req.get("id")
-                if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int)):
-                    rid = None
-                    raise OpError("bad_frame", "id must be an integer")
-                op = req.get("op")
-                if not isinstance(op, str):
-                    raise OpError("bad_frame", "request has no op string")
-                args = req.get("args", {})
-                if args is None:
-                    args = {}
-                if not isinstance(args, dict):
-                    raise OpError("bad_args", "args must be an object")
-                if daemon.is_async(op):
-                    self.busy = True
-                    self._maybe_pause()
-                    self.task = asyncio.ensure_future(self._run_async(rid, op, args))
-                    return
-                if op == "tail":
-                    result = daemon.start_tail(self, args)
-                    self.tailing = True
-                    self._reply(rid, result)
-                    self.queue.clear()
-                    return
-                result = daemon.handle_sync(op, args)
-            except ProtocolError as e:
-                self._error(rid, e.code, e.message)
-                continue
-            except OpError as e:
-                self._error(rid, e.code, e.message)
-                continue
-            except Exception as e:
-                log.exception("internal error")
-                self._error(rid, "internal", f"internal error: {type(e).__name__}: {e}")
-                continue
-            self._reply(rid, result)
-        self._maybe_resume()
-        if self.eof and not self.busy and not self.queue and not self.tailing:
-            self.close()
-
-    async def _run_async(self, rid: Any, op: str, args: dict[str, Any]) -> None:
-        try:
-            result = await self.daemon.handle_async(op, args)
-        except OpError as e:
-            self._error(rid, e.code, e.message)
-        except Exception as e:
-            log.exception("internal error in %s", op)
-            self._error(rid, "internal", f"internal error: {type(e).__name__}: {e}")
-        else:
-            self._reply(rid, result)
-        self.busy = False
-        self._drain()
-
-    def _maybe_pause(self) -> None:
-        if not self.paused and len(self.queue) >= PAUSE_AT and self.transport is not None:
-            self.paused = True
-            self.transport.pause_reading()
-
-    def _maybe_resume(self) -> None:
-        if self.paused and len(self.queue) < PAUSE_AT // 2 and self.transport is not None:
-            self.paused = False
-            if not self.closed:
-                self.transport.resume_reading()
-
-    # output
-
-    def _send(self, obj: dict[str, Any]) -> None:
-        if self.closed or self.transport is None or self.transport.is_closing():
-            return
-        try:
-            frame = encode_frame(obj)
-        except FrameTooLarge as e:
-            frame = encode_frame({"id": obj.get("id"), "ok": False, "error": {
-                "code": "internal", "message": f"answer too large: {e.message}"}})
-        self.transport.write(frame)
-
-    def _reply(self, rid: Any, result: Any) -> None:
-        self._send({"id": rid, "ok": True, "result": result})
-
-    def _error(self, rid: Any, code: str, message: str) -> None:
-        self._send({"id": rid, "ok": False, "error": {"code": code, "message": message}})
-
-    def on_changes(self, changes: Changes) -> None:
-        if self.closed or self.transport is None:
-            return
-        try:
-            for event in self.daemon.tail_events(changes, self.tail_channels):
-                self._send(event)
-        except Exception:
-            log.exception("tail: cannot render changes")
-        if self.transport.get_write_buffer_size() > TAIL_MAX_BUFFER:
-            log.warning("tail client too slow; dropping it")
-            self.close()
-
-    def close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
-        self.closed = True

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from spacesd.ipc import parse_ref
 from spacesd.model import (
     HUB_NAME,
     Channel,
@@ -38,8 +39,8 @@ def servers_of(store: Store, identity: Identity) -> list[Server]:
 
 
 def resolve_server(store: Store, ref: int | str) -> Server | None:
-    if isinstance(ref, str) and ref.isdigit():
-        ref = int(ref)
+    if isinstance(ref, str):
+        ref = parse_ref(ref)
     if isinstance(ref, int):
         return store.server(ref)
     matches = sorted((s for s in store.servers() if s.name == ref), key=lambda s: s.id)
@@ -54,15 +55,13 @@ def resolve_channel(store: Store, ref: int | str, identity: Identity) -> Channel
     """A channel by id, or by name (with or without `#`): the hub first, then the other
     servers `identity` belongs to."""
     if isinstance(ref, str):
-        name = ref.strip().removeprefix("#")
-        if name.isdigit():
-            ref = int(name)
-        else:
-            for server in servers_of(store, identity):
-                ch = store.channel_by_name(server.id, name)
-                if ch is not None:
-                    return ChannelInfo(ch, server)
-            return None
+        ref = parse_ref(ref.strip().removeprefix("#"))
+    if isinstance(ref, str):
+        for server in servers_of(store, identity):
+            ch = store.channel_by_name(server.id, ref)
+            if ch is not None:
+                return ChannelInfo(ch, server)
+        return None
     ch = store.channel(ref)
     if ch is None:
         return None

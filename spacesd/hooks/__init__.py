@@ -9,6 +9,7 @@ on stdout and append one line to `paths.log_file()`; empty or garbage stdin is a
 
 Shared helpers:
     read_input()                  stdin's JSON object, or None
+    channel_from_env()            SPACES_CHANNEL_ID as a channel reference, or None
     log(hook, message, ...)       one line to the hooks log, rotated at 1 MiB; never raises
     run(hook, body)               the top-level guard: body(input) under a catch-all, exit 0
 """
@@ -20,7 +21,7 @@ import os
 import sys
 import time
 
-from spacesd import paths
+from spacesd import ipc, paths
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
-    "CONNECT_TIMEOUT", "HOOK_TIMEOUT", "LOG_MAX_BYTES", "emit", "env_float", "log", "read_input",
-    "run",
+    "CONNECT_TIMEOUT", "HOOK_TIMEOUT", "LOG_MAX_BYTES", "channel_from_env", "emit", "env_float",
+    "log", "read_input", "run",
 ]
 
 MAX_STDIN = 4 * 1024 * 1024
@@ -51,6 +52,13 @@ def env_float(name: str, default: float) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         return default
     return max(0.0, value)
+
+
+def channel_from_env() -> int | str | None:
+    """The channel this agent's hooks name (SPACES_CHANNEL_ID: an id or a name), or None for
+    the daemon's configured one. The Stop hook posts there; the context hook reads there."""
+    raw = os.environ.get("SPACES_CHANNEL_ID", "").strip()
+    return ipc.parse_ref(raw) if raw else None
 
 
 def read_input(hook: str | None = None, max_bytes: int = MAX_STDIN) -> dict[str, Any] | None:

@@ -16,11 +16,10 @@ error, nothing new: it prints nothing. It always exits 0 and logs failures to th
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from spacesd import ipc
-from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, emit, log, run
+from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, channel_from_env, emit, log, run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,9 +48,9 @@ def handle(data: dict[str, Any]) -> str | None:
         "source": data.get("source") if isinstance(data.get("source"), str) else "startup",
         "max_chars": MAX_CHARS,
     }
-    channel = os.environ.get("SPACES_CHANNEL_ID", "").strip()
-    if channel:  # where this agent's Stop hook posts (spacesd.hooks.session._channel_arg)
-        args["channel"] = int(channel) if channel.isdigit() else channel
+    channel = channel_from_env()
+    if channel is not None:  # where this agent's Stop hook posts
+        args["channel"] = channel
     res = ipc.request("context", args, timeout=HOOK_TIMEOUT, connect_timeout=CONNECT_TIMEOUT)
     if isinstance(res, ipc.Err):
         log(HOOK, f"context: {res.code}: {res.message}", session_id=session_id)

@@ -53,7 +53,7 @@ from pathlib import Path
 
 from spacesd import ipc, outbox, paths
 from spacesd.agentkinds import SUMMARY_KINDS
-from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, env_float, log, run
+from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, channel_from_env, env_float, log, run
 
 try:
     import fcntl
@@ -504,13 +504,6 @@ def _keep_facts(cool: Cooldown, facts: dict[str, Any]) -> None:
         cool.save(**{**cool.state, "facts": facts})
 
 
-def _channel_arg() -> int | str | None:
-    raw = os.environ.get("SPACES_CHANNEL_ID", "").strip()
-    if not raw:
-        return None
-    return int(raw) if raw.isdigit() else raw
-
-
 # --------------------------------------------------------------------------------------------
 # The hook
 
@@ -554,7 +547,7 @@ def handle(data: dict[str, Any]) -> str:
             _keep_facts(cool, facts)
             return "unchanged"
         args: dict[str, Any] = {"summary": summary}
-        channel = _channel_arg()
+        channel = channel_from_env()
         if channel is not None:
             args["channel"] = channel
         res = ipc.request(

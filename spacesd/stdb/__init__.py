@@ -8,7 +8,13 @@ The sans-I/O codec (no sockets; bytes in, values out, like h11/wsproto):
   encoders and decoders, server frames (compression tag, gzip, v3 batches), BsatnRowList
   helpers.
 
-The most used names are re-exported here. I/O lives in `http` and `connection`.
+The client, sans I/O and then with it:
+- `spacesd.stdb.protocol`: `ClientProtocol`, one session's v2 exchange (calls and bytes in,
+  typed events out, replies to our requests included);
+- `spacesd.stdb.connection`: the asyncio client over a real WebSocket (reconnects,
+  resubscribes, awaits replies); `spacesd.stdb.http`: the HTTP API (identity, calls).
+
+The most used names of the codec are re-exported here.
 """
 
 from spacesd.stdb.bsatn import (

@@ -1,9 +1,8 @@
-"""A SpacetimeDB 2.x client connection: a sans-I/O protocol state plus a thin asyncio shell.
+"""A SpacetimeDB 2.x client connection: the asyncio shell over `spacesd.stdb.protocol`.
 
-`ClientProtocol` knows the v2 message exchange and nothing about sockets: it turns intentions
-(subscribe, unsubscribe, call a reducer, run a one-off query) into encoded client frames and
-turns received server frames into `Event`s, mapping the server's query-set ids back to the
-caller's subscription keys and request ids back to pending requests.
+`spacesd.stdb.protocol.ClientProtocol` knows the v2 message exchange and nothing about
+sockets: it turns intentions (subscribe, unsubscribe, call a reducer, run a one-off query)
+into encoded client frames and received server frames into typed events.
 
 `Connection` owns one WebSocket (`websockets` package, subprotocol `v2.bsatn.spacetimedb`,
 Bearer token) at a time, and reconnects when it drops with capped exponential backoff and
@@ -15,7 +14,8 @@ Events reach the caller through one synchronous callback (or `events()`, an asyn
 iterator), on the event loop's thread in the order the server sent them; a reducer call's
 own ReducerResult is delivered as a `TransactionEvent` *before* the awaiting `call()`
 returns, so a caller that applies events to a cache sees its own write there when the call
-completes.
+completes. The protocol's replies to our requests resolve the awaiting `call()` / `query()`
+(or raise the errors below).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -35,70 +35,26 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.typing import Subprotocol
 
 from spacesd.model import Identity
-from spacesd.stdb import messages as m
-from spacesd.stdb.bsatn import BsatnError, ConnectionId
+from spacesd.stdb.bsatn import BsatnError
+from spacesd.stdb.messages import V2_PROTOCOL
+from spacesd.stdb.protocol import (
+    CallFailedEvent,
+    CallRefusedEvent,
+    ClientProtocol,
+    ConnectedEvent,
+    DisconnectedEvent,
+    Event,
+    QueryErrorEvent,
+    QueryResultEvent,
+    SubscribedEvent,
+    TransactionEvent,
+)
 
 log = logging.getLogger("spacesd.stdb")
 
-V2_PROTOCOL = "v2.bsatn.spacetimedb"
-
-Compression = Literal["none", "gzip"]
-
-
-# --------------------------------------------------------------------------------------------
-# Events
-
-
-@dataclass
-class TableDelta:
-    """Rows of one table for one subscription key: decoded model rows."""
-
-    key: str
-    table: str
-    inserts: list[Any] = field(default_factory=list)
-    deletes: list[Any] = field(default_factory=list)
-
-
-@dataclass
-class ConnectedEvent:
-    identity: Identity
-    connection_id: ConnectionId
-    token: str
-    reconnect: bool
-
-
-@dataclass
-class DisconnectedEvent:
-    reason: str
-
-
-@dataclass
-class SubscribedEvent:
-    """A query set was applied: `tables` holds every matching row now (inserts only)."""
-
-    key: str
-    tables: list[TableDelta]
-
-
-@dataclass
-class SubscriptionErrorEvent:
-    key: str
-    error: str
-
-
-@dataclass
-class TransactionEvent:
-    """A committed transaction's effect on our subscriptions. `caller_request` is set when it
-    came in the ReducerResult of our own call (`reducer` names it then)."""
-
-    deltas: list[TableDelta]
-    caller_request: int | None = None
-    reducer: str | None = None
-    timestamp: int | None = None  # the reducer's start (µs), for our own calls
-
-
-Event = (ConnectedEvent | DisconnectedEvent | SubscribedEvent | SubscriptionErrorEvent
-         | TransactionEvent)
+CompressionChoice = Literal["none", "gzip"]
+"""What the client asks the server for (`?compression=`); the frames' own tag is
+`spacesd.stdb.messages.Compression`."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,7 +87,7 @@ class ReducerRefused(StdbError):
         self.message = message
 
 
-class ReducerInternalError(StdbError):
+class ReducerHostError(StdbError):
     """The host could not run the reducer (unknown reducer, bad arguments, a panic)."""
 
     def __init__(self, reducer: str, message: str) -> None:
@@ -142,177 +98,6 @@ class ReducerInternalError(StdbError):
 
 class QueryError(StdbError):
     pass
-
-
-# --------------------------------------------------------------------------------------------
-# Sans-I/O protocol state
-
-
-@dataclass
-class _Pending:
-    kind: Literal["call", "query"]
-    name: str  # reducer name or query text
-
-
-class ClientProtocol:
-    """The v2 exchange of one WebSocket session. Bytes in, events out; no I/O.
-
-    Request ids and query-set ids are per connection: `reset()` (on a new socket) forgets the
-    query sets and pending requests, the caller resubscribes.
-    """
-
-    def __init__(self) -> None:
-        self._next_request = 1
-        self._next_query_set = 1
-        self.identity: Identity | None = None
-        self.connection_id: ConnectionId | None = None
-        self.token: str | None = None
-        self._qs_to_key: dict[int, str] = {}
-        self._key_to_qs: dict[str, int] = {}
-        self.pending: dict[int, _Pending] = {}
-
-    def reset(self) -> dict[int, _Pending]:
-        """Forget the session; returns the requests that were awaiting a reply."""
-        dropped = self.pending
-        self.pending = {}
-        self._qs_to_key.clear()
-        self._key_to_qs.clear()
-        self.identity = None
-        self.connection_id = None
-        return dropped
-
-    def _request_id(self) -> int:
-        rid = self._next_request
-        self._next_request = (self._next_request + 1) & 0xFFFFFFFF or 1
-        return rid
-
-    @property
-    def ready(self) -> bool:
-        return self.identity is not None
-
-    # -- outgoing ----------------------------------------------------------------------------
-
-    def subscribe(self, key: str, queries: Sequence[str]) -> bytes:
-        if key in self._key_to_qs:
-            raise ValueError(f"already subscribed: {key}")
-        qs = self._next_query_set
-        self._next_query_set += 1
-        self._qs_to_key[qs] = key
-        self._key_to_qs[key] = qs
-        msg = m.Subscribe(request_id=self._request_id(), query_set_id=qs,
-                          query_strings=list(queries))
-        return m.encode_client_message(msg)
-
-    def unsubscribe(self, key: str) -> bytes | None:
-        qs = self._key_to_qs.get(key)
-        if qs is None:
-            return None
-        return m.encode_client_message(
-            m.Unsubscribe(request_id=self._request_id(), query_set_id=qs, flags=0))
-
-    def call_reducer(self, reducer: str, args: bytes) -> tuple[int, bytes]:
-        rid = self._request_id()
-        self.pending[rid] = _Pending("call", reducer)
-        msg = m.CallReducer(request_id=rid, flags=0, reducer=reducer, args=args)
-        return rid, m.encode_client_message(msg)
-
-    def one_off_query(self, query: str) -> tuple[int, bytes]:
-        rid = self._request_id()
-        self.pending[rid] = _Pending("query", query)
-        return rid, m.encode_client_message(m.OneOffQuery(request_id=rid, query_string=query))
-
-    # -- incoming ----------------------------------------------------------------------------
-
-    def receive(self, frame: bytes) -> list[tuple[Event | None, int | None, Any]]:
-        """Decode one server frame (compression tag per the connection's setting, v3 batches
-        accepted). Returns, per message, (event or None, request id resolved or None, reply):
-        a reply is the `Exception` or result value for the request id."""
-        out: list[tuple[Event | None, int | None, Any]] = []
-        for msg in m.decode_server_frame(frame):
-            out.append(self._handle(msg))
-        return out
-
-    def _deltas(self, qs_id: int, tables: Sequence[Any]) -> list[TableDelta]:
-        key = self._qs_to_key.get(qs_id)
-        if key is None:
-            return []
-        deltas: list[TableDelta] = []
-        for tu in tables:
-            delta = TableDelta(key, tu.table_name)
-            for rows in tu.rows:
-                if isinstance(rows, m.PersistentTableRows):
-                    delta.inserts.extend(m.decode_rows(tu.table_name, rows.inserts))
-                    delta.deletes.extend(m.decode_rows(tu.table_name, rows.deletes))
-                else:  # EventTableRows: transient rows, shown as inserts
-                    delta.inserts.extend(m.decode_rows(tu.table_name, rows.events))
-            deltas.append(delta)
-        return deltas
-
-    def _tx_deltas(self, update: Any) -> list[TableDelta]:
-        deltas: list[TableDelta] = []
-        for qsu in update.query_sets:
-            deltas.extend(self._deltas(qsu.query_set_id, qsu.tables))
-        return deltas
-
-    def _query_rows(self, key: str, rows: Any) -> list[TableDelta]:
-        return [TableDelta(key, t.table, inserts=m.decode_rows(t.table, t.rows))
-                for t in rows.tables]
-
-    def _handle(self, msg: Any) -> tuple[Event | None, int | None, Any]:
-        if isinstance(msg, m.InitialConnection):
-            self.identity = msg.identity
-            self.connection_id = msg.connection_id
-            self.token = msg.token
-            return ConnectedEvent(msg.identity, msg.connection_id, msg.token, False), None, None
-        if isinstance(msg, m.SubscribeApplied):
-            key = self._qs_to_key.get(msg.query_set_id)
-            if key is None:
-                return None, None, None
-            return SubscribedEvent(key, self._query_rows(key, msg.rows)), None, None
-        if isinstance(msg, m.UnsubscribeApplied):
-            key = self._qs_to_key.pop(msg.query_set_id, None)
-            if key is not None:
-                self._key_to_qs.pop(key, None)
-            return None, None, None
-        if isinstance(msg, m.SubscriptionError):
-            key = self._qs_to_key.pop(msg.query_set_id, None)
-            if key is None:
-                return None, None, None
-            self._key_to_qs.pop(key, None)
-            return SubscriptionErrorEvent(key, msg.error), None, None
-        if isinstance(msg, m.TransactionUpdate):
-            deltas = self._tx_deltas(msg)
-            return (TransactionEvent(deltas) if deltas else None), None, None
-        if isinstance(msg, m.OneOffQueryResult):
-            pending = self.pending.pop(msg.request_id, None)
-            if pending is None:
-                return None, None, None
-            result = msg.result
-            if isinstance(result, str):
-                return None, msg.request_id, QueryError(result)
-            tables: dict[str, list[Any]] = {}
-            for t in result.tables:
-                tables.setdefault(t.table, []).extend(m.decode_rows(t.table, t.rows))
-            return None, msg.request_id, tables
-        if isinstance(msg, m.ReducerResult):
-            pending = self.pending.pop(msg.request_id, None)
-            name = pending.name if pending is not None else "?"
-            outcome = msg.result
-            event: Event | None = None
-            reply: Any = None
-            if isinstance(outcome, m.ReducerOk):
-                deltas = self._tx_deltas(outcome.transaction_update)
-                event = TransactionEvent(deltas, msg.request_id, name, msg.timestamp)
-                reply = event
-            elif isinstance(outcome, m.ReducerOkEmpty):
-                event = TransactionEvent([], msg.request_id, name, msg.timestamp)
-                reply = event
-            elif isinstance(outcome, m.ReducerErr):
-                reply = ReducerRefused(name, outcome.message)
-            else:
-                reply = ReducerInternalError(name, str(outcome.message))
-            return event, (msg.request_id if pending is not None else None), reply
-        return None, None, None  # ProcedureResult and anything newer: not ours
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,7 +145,7 @@ class Connection:
 
     def __init__(self, url: str, database: str, token: str | None, *,
                  on_event: EventCallback | None = None,
-                 compression: Compression = "none",
+                 compression: CompressionChoice = "none",
                  backoff: Backoff | None = None,
                  open_timeout: float = 10.0,
                  ping_interval: float | None = 10.0) -> None:
@@ -369,7 +154,7 @@ class Connection:
         self.endpoint = Endpoint.parse(url)
         self.database = database
         self.token = token
-        self.compression: Compression = compression
+        self.compression: CompressionChoice = compression
         self.on_event = on_event
         self.backoff = backoff or Backoff()
         self.open_timeout = open_timeout
@@ -524,37 +309,48 @@ class Connection:
     def _on_frame(self, frame: bytes) -> None:
         now = time.time()
         self.stats.last_message_at = now
-        for event, rid, reply in self._decode(frame):
+        for event in self.proto.receive(frame):
             if isinstance(event, ConnectedEvent):
-                self.identity = event.identity
-                self.token = event.token or self.token
-                event.reconnect = self.stats.connects > 0
-                if event.reconnect:
-                    self.stats.reconnects += 1
-                self.stats.connects += 1
-                self.stats.state = "connected"
-                self.stats.connected_since = now
-                self.backoff.reset()
+                self._on_connected(event, now)
+            elif isinstance(event, CallRefusedEvent):
+                self._resolve(event.request_id, ReducerRefused(event.reducer, event.message))
+            elif isinstance(event, CallFailedEvent):
+                self._resolve(event.request_id,
+                              ReducerHostError(event.reducer, event.message))
+            elif isinstance(event, QueryErrorEvent):
+                self._resolve(event.request_id, QueryError(event.error))
+            elif isinstance(event, QueryResultEvent):
+                self._resolve(event.request_id, event.tables)
+            else:
                 self._emit(event)
-                self._ready.set()
-                self._attempted.set()
-                self._resubscribe()
-                continue
-            if isinstance(event, SubscribedEvent):
-                self._emit(event)
-                self._applied.setdefault(event.key, asyncio.Event()).set()
-            elif event is not None:
-                self._emit(event)
-            if rid is not None:
-                fut = self._waiters.pop(rid, None)
-                if fut is not None and not fut.done():
-                    if isinstance(reply, Exception):
-                        fut.set_exception(reply)
-                    else:
-                        fut.set_result(reply)
+                if isinstance(event, SubscribedEvent):
+                    self._applied.setdefault(event.key, asyncio.Event()).set()
+                elif isinstance(event, TransactionEvent) and event.caller_request is not None:
+                    self._resolve(event.caller_request, event)
 
-    def _decode(self, frame: bytes) -> list[tuple[Event | None, int | None, Any]]:
-        return self.proto.receive(frame)
+    def _on_connected(self, event: ConnectedEvent, now: float) -> None:
+        self.identity = event.identity
+        self.token = event.token or self.token
+        if event.reconnect:
+            self.stats.reconnects += 1
+        self.stats.connects += 1
+        self.stats.state = "connected"
+        self.stats.connected_since = now
+        self.backoff.reset()
+        self._emit(event)
+        self._ready.set()
+        self._attempted.set()
+        self._resubscribe()
+
+    def _resolve(self, request_id: int, reply: Any) -> None:
+        """Hand a reply (a value, or the exception to raise) to the awaiting request."""
+        fut = self._waiters.pop(request_id, None)
+        if fut is None or fut.done():
+            return
+        if isinstance(reply, Exception):
+            fut.set_exception(reply)
+        else:
+            fut.set_result(reply)
 
     def _emit(self, event: Event) -> None:
         if self._event_queue is not None:
@@ -617,7 +413,7 @@ class Connection:
         self._waiters[rid] = fut
         if not self._send(frame):
             self._waiters.pop(rid, None)
-            self.proto.pending.pop(rid, None)
+            self.proto.forget(rid)
             raise NotConnected("not connected")
         try:
             return await asyncio.wait_for(fut, timeout)
@@ -629,7 +425,7 @@ class Connection:
         """Call a reducer with BSATN-encoded arguments; returns its committed transaction as
         seen by our subscriptions (already passed to `on_event`).
 
-        Raises NotConnected (nothing sent), ReducerRefused, ReducerInternalError, or
+        Raises NotConnected (nothing sent), ReducerRefused, ReducerHostError, or
         CallUncertain / CallTimeout (sent, outcome unknown)."""
         if not self.connected:
             raise NotConnected("not connected")

@@ -8,21 +8,27 @@ calls (`spacesd run --backend spacetimedb`).
   so reads (hooks, CLI) share the embedded backend's implementation and survive a restart.
 - Subscriptions, one query set per group of tables (each table in exactly one set):
   `public` (profiles, presence, servers, members, channels, threads), `messages`
-  (`SELECT * FROM message WHERE id > N - W`, N the cache's high-water mark, recomputed at
-  every (re)connect, W = RECONCILE_WINDOW), `private` (the caller's own direct conversations,
-  their messages, notifications and read states).
+  (`SELECT * FROM message WHERE id >= L`, L the id of the W-th newest cached message,
+  recomputed at every (re)connect, W = RECONCILE_WINDOW), `private` (the caller's own direct
+  conversations, their messages, notifications and read states).
   On SubscribeApplied, a whole-table group replaces the cached rows (what changed meanwhile
-  is published as a change). The messages group reconciles the window (N - W, N]: a cached
-  row the server no longer has was deleted while we were away (published as a deletion), one
-  that differs was edited (a deletion plus an insertion: `message_edited`); rows above N are
-  new, added in id order; rows the cache holds unchanged are not published again. Edits and
-  deletions of messages older than the window, made while the daemon was away, are not seen:
-  the cache keeps the old row. A window of ids, not of time nor per channel: one query, the
-  same live subscription (so, while connected, edits and deletions inside the window arrive
-  as updates too), and at most W rows sent again per reconnect whatever the traffic.
-  A first start on an empty cache does not take the whole history: it finds the newest
-  message id with OneOffQuery reads of `created_at` windows and follows the last
-  FIRST_SYNC_MESSAGES ids (`_first_sync`); reads older than that find nothing.
+  is published as a change). The messages group reconciles the window, the last W cached
+  messages: a cached row the server no longer has was deleted while we were away (published
+  as a deletion), one that differs was edited (a deletion plus an insertion:
+  `message_edited`); rows above the newest cached are new, added in id order; rows the cache
+  holds unchanged are not published again. Edits and deletions of messages older than the
+  window, made while the daemon was away, are not seen: the cache keeps the old row. A window
+  of messages, not of ids (SpacetimeDB's ids jump by 4096 at every server restart: a window
+  of ids would shrink to nothing), not of time nor per channel: one query, the same live
+  subscription (so, while connected, edits and deletions inside the window arrive as updates
+  too), and at most W rows sent again per reconnect whatever the traffic.
+  A first start on an empty cache does not take the whole history: it counts the newest
+  messages with OneOffQuery reads of ever older `created_at` windows and follows the last
+  FIRST_SYNC_MESSAGES of them (`_first_sync`); reads older than that find nothing.
+- Status: `connection` is the link's state, except that while a subscription group has
+  failed (its SubscriptionError not followed by a SubscribeApplied) it is "subscription
+  failed" and `last_error` holds the server's message; reads keep answering from what the
+  cache holds.
 - Writes: `call()` encodes the JSON arguments to BSATN and sends CallReducer; it returns once
   the ReducerResult came back (its rows are in the cache by then). While the server is
   unreachable, `call()` raises BackendUnavailable and the daemon keeps the write in its
@@ -44,7 +50,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spacesd import paths
 from spacesd.daemon.backend import (
@@ -62,23 +68,28 @@ from spacesd.stdb import bsatn
 from spacesd.stdb.bsatn import BsatnError
 from spacesd.stdb.connection import (
     CallUncertain,
-    Compression,
-    ConnectedEvent,
+    CompressionChoice,
     Connection,
-    DisconnectedEvent,
-    Event,
     NotConnected,
     QueryError,
-    ReducerInternalError,
+    ReducerHostError,
     ReducerRefused,
     StdbError,
+)
+from spacesd.stdb.http import Endpoint, HttpClient, HttpError, ensure_token
+from spacesd.stdb.protocol import (
+    ConnectedEvent,
+    DisconnectedEvent,
+    Event,
     SubscribedEvent,
     SubscriptionErrorEvent,
     TableDelta,
     TransactionEvent,
 )
-from spacesd.stdb.http import Endpoint, HttpClient, HttpError, ensure_token
 from spacesd.store import Changes, Store, TableChanges
+
+if TYPE_CHECKING:
+    from spacesd.config import Config
 
 log = logging.getLogger("spacesd.stdb")
 
@@ -86,13 +97,15 @@ PUBLIC_TABLES = ("user_profile", "user_presence", "server", "server_member", "ch
                  "thread")
 PRIVATE_TABLES = ("direct_conversation", "direct_message", "system_notification",
                   "channel_read_state")
+GROUPS = ("public", "messages", "private")
+"""The subscription groups (query sets), each applied or refused as one."""
 SYNCED_KEY = "stdb_cache_synced"
 FINGERPRINT_KEY = "stdb_database_fingerprint"
 FLOOR_KEY = "stdb_message_floor"
 RECONCILE_WINDOW = 1000
-"""How many ids below the cache's high-water mark every (re)subscription reads again."""
+"""How many of the newest cached messages every (re)subscription reads again."""
 FIRST_SYNC_MESSAGES = 5000
-"""How many of the newest message ids a first start on an empty cache follows."""
+"""How many of the newest messages a first start on an empty cache follows."""
 SYNC_WINDOWS_S = (0, 60, 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400,
                   *(365 * 86400 * 2 ** k for k in range(1, 7)))
 """The edges (seconds back from now) of the created_at windows _first_sync reads."""
@@ -127,14 +140,14 @@ class SpacetimeBackend(Backend):
 
     def __init__(self, *, host: str, database: str, token: str | None = None,
                  data_dir: Path | None = None, agent_name: str | None = None,
-                 compression: Compression = "none") -> None:
+                 compression: CompressionChoice = "none") -> None:
         super().__init__()
         self.host = Endpoint.parse(host).base_url
         self._database = database
         self.token = token
         self.data_dir = data_dir if data_dir is not None else paths.data_dir()
         self.agent_name = agent_name
-        self.compression: Compression = compression
+        self.compression: CompressionChoice = compression
         self.conn: Connection | None = None
         self._register_task: asyncio.Task[None] | None = None
         self._uncertain: list[tuple[str, tuple[Any, ...], int]] = []
@@ -144,6 +157,8 @@ class SpacetimeBackend(Backend):
         self.calls = 0
         self.refusals = 0
         self.subscription_errors: list[str] = []
+        self._failed: dict[str, str] = {}  # group -> its SubscriptionError, until applied
+        self._settled: dict[str, asyncio.Event] = {}  # group applied or failed (start waits)
         self.resets = 0
         self._discarding = False  # after a database reset: ignore the session until reconnect
         self._synced = False  # see cache_ready
@@ -164,13 +179,15 @@ class SpacetimeBackend(Backend):
     @property
     def cache_ready(self) -> bool:
         """Every subscription group was applied once, in this process or (the cache kept on
-        disk) in an earlier one."""
+        disk) in an earlier one; or each was applied or refused in this process (reads then
+        answer from what the cache holds, status shows the refusal)."""
         if self._store is None:
             return False
         if self._synced:
             return True
         self._synced = self._store.meta_get(SYNCED_KEY) == "1"
-        return self._synced
+        return self._synced or (bool(self._failed) and all(
+            key in self._subscribed or key in self._failed for key in GROUPS))
 
     async def start(self) -> None:
         http = HttpClient(self.host, self.token)
@@ -208,8 +225,9 @@ class SpacetimeBackend(Backend):
         self._set_state(f"connecting to {self.database}")
         self.conn.start()
         if await self.conn.wait_first_attempt(START_TIMEOUT):
-            for key_ in ("public", "messages", "private"):
-                await self.conn.wait_subscribed(key_, START_TIMEOUT)
+            for key_ in GROUPS:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._settled_event(key_).wait(), START_TIMEOUT)
             if self._register_task is not None:
                 with contextlib.suppress(asyncio.TimeoutError, Exception):
                     await asyncio.wait_for(asyncio.shield(self._register_task), START_TIMEOUT)
@@ -279,7 +297,7 @@ class SpacetimeBackend(Backend):
         except ReducerRefused as e:
             self.refusals += 1
             raise ReducerFailed(reducer, e.message) from None
-        except ReducerInternalError as e:
+        except ReducerHostError as e:
             # the host could not run it (arguments were checked here first): a server fault
             raise BackendError(f"SpacetimeDB could not run {reducer}: {e.message}") from None
         except NotConnected as e:
@@ -312,15 +330,21 @@ class SpacetimeBackend(Backend):
 
     def status(self) -> dict[str, Any]:
         st = self.conn.stats if self.conn is not None else None
+        failed = sorted(self._failed.items())
         return {
             "backend": self.name,
             "host": self.host,
             "database": self.database,
             "database_name": self._database,
-            "connection": st.state if st is not None else "stopped",
+            # never "connected" while the server refuses one of our subscriptions
+            "connection": ("subscription failed" if failed and st is not None
+                           and st.state == "connected"
+                           else st.state if st is not None else "stopped"),
             "reconnects": st.reconnects if st is not None else 0,
             "connects": st.connects if st is not None else 0,
-            "last_error": st.last_error if st is not None else None,
+            "last_error": (f"the server refused the {failed[0][0]} subscription: "
+                           f"{failed[0][1]}" if failed
+                           else st.last_error if st is not None else None),
             "subscription_lag_ms": (round(self.last_lag_ms, 1)
                                     if self.last_lag_ms is not None else None),
             "last_update_age_s": (round(time.time() - self.last_update_at, 1)
@@ -347,54 +371,55 @@ class SpacetimeBackend(Backend):
             return 0
 
     def _message_queries(self) -> list[str]:
-        """From the high-water mark N, less the reconcile window: the rows in (N - W, N] come
-        again, so what was edited or deleted there while we were away is seen (and, while
-        connected, their later edits and deletions arrive as updates)."""
-        mark = self.store.last_message_id()
-        low = max(self._message_floor(), mark - RECONCILE_WINDOW)
+        """From the W-th newest cached message on: those W rows come again, so what was
+        edited or deleted there while we were away is seen (and, while connected, their
+        later edits and deletions arrive as updates)."""
+        oldest_kept = self.store.nth_newest_message_id(RECONCILE_WINDOW)
+        low = max(self._message_floor(), oldest_kept - 1 if oldest_kept else 0)
         self._message_low = low
         return [f"SELECT * FROM message WHERE id > {low}"]
 
     async def _first_sync(self) -> None:
-        """An empty cache follows the last FIRST_SYNC_MESSAGES ids, not the whole history.
+        """An empty cache follows the last FIRST_SYNC_MESSAGES messages, not the whole history.
 
-        The newest message id comes from OneOffQuery reads of ever older windows of
-        `created_at` (the first with no upper end, so a server clock ahead of ours is no
-        matter): the WebSocket's query grammar (SpacetimeDB's subscription grammar, for
-        OneOffQuery too) has no LIMIT, ORDER BY nor aggregate, and a read of the newest
-        window that holds any message is bounded by time where `id > 0` is not. Then the
-        messages subscription starts at `id > newest - FIRST_SYNC_MESSAGES`. A server that
-        refuses the query gets the whole history, as before."""
+        They are counted with OneOffQuery reads of ever older windows of `created_at` (the
+        first with no upper end, so a server clock ahead of ours is no matter): the
+        WebSocket's query grammar (SpacetimeDB's subscription grammar, for OneOffQuery too)
+        has no LIMIT, ORDER BY nor aggregate, and reads by time are bounded where `id > 0` is
+        not. Messages, not ids: the ids jump by 4096 at every server restart. Then the
+        messages subscription starts at the oldest of them. A server that refuses the query
+        gets the whole history."""
         conn = self.conn
         while conn is not None and conn.connected and self._need_floor:
             try:
-                newest = await self._newest_message_id(conn)
+                floor = await self._first_sync_floor(conn)
             except StdbError as e:  # the connection dropped: again once it is back
-                log.info("finding the newest message failed: %s", e)
+                log.info("counting the newest messages failed: %s", e)
                 await asyncio.sleep(0.05)
                 continue
             if self._need_floor and self.conn is conn:
-                self._start_messages(conn, newest)
+                self._start_messages(conn, floor)
             return
 
-    async def _newest_message_id(self, conn: Connection) -> int:
+    async def _first_sync_floor(self, conn: Connection) -> int:
+        """The id below the FIRST_SYNC_MESSAGES-th newest message; 0 if there are fewer."""
         now = time.time()
+        ids: list[int] = []
         try:
             for newer, older in itertools.pairwise(SYNC_WINDOWS_S):
                 sql = f"SELECT * FROM message WHERE created_at > '{_rfc3339(now - older)}'"
                 if newer:
                     sql += f" AND created_at <= '{_rfc3339(now - newer)}'"
                 found = (await conn.query(sql, timeout=CALL_TIMEOUT)).get("message", [])
-                if found:
-                    return int(max(m.id for m in found))
+                ids.extend(m.id for m in found)
+                if len(ids) >= FIRST_SYNC_MESSAGES:
+                    return int(sorted(ids, reverse=True)[FIRST_SYNC_MESSAGES - 1]) - 1
         except QueryError as e:
-            log.warning("cannot find the newest message (%s): following the whole history", e)
+            log.warning("cannot count the newest messages (%s): following the whole history", e)
         return 0
 
-    def _start_messages(self, conn: Connection, newest: int) -> None:
-        floor = max(0, newest - FIRST_SYNC_MESSAGES)
-        log.info("empty cache: following the messages from id %d (the newest is %d)",
-                 floor + 1, newest)
+    def _start_messages(self, conn: Connection, floor: int) -> None:
+        log.info("empty cache: following the messages from id %d", floor + 1)
         self.store.meta_set(FLOOR_KEY, str(floor))
         self._need_floor = False
         conn.subscribe("messages", self._message_queries)
@@ -432,8 +457,12 @@ class SpacetimeBackend(Backend):
             self._on_subscribed(event)
         elif isinstance(event, SubscriptionErrorEvent):
             self._subscribed.discard(event.key)
+            self._failed[event.key] = event.error
+            self._settled_event(event.key).set()
             self.subscription_errors.append(f"{event.key}: {event.error}")
             log.error("subscription %s failed: %s", event.key, event.error)
+            self._set_state(f"connected to {self.database}, but the server refused the "
+                            f"{event.key} subscription: {event.error}")
         elif isinstance(event, TransactionEvent):
             self._on_transaction(event)
 
@@ -468,7 +497,9 @@ class SpacetimeBackend(Backend):
         if not changes.is_empty():
             store.apply(changes)
         self._subscribed.add(event.key)
-        if self._subscribed >= {"public", "messages", "private"}:
+        self._failed.pop(event.key, None)
+        self._settled_event(event.key).set()
+        if self._subscribed >= set(GROUPS):
             if not self._synced:
                 self._synced = True
                 store.meta_set(SYNCED_KEY, "1")
@@ -478,6 +509,9 @@ class SpacetimeBackend(Backend):
             self._register_task = asyncio.get_running_loop().create_task(self._register())
         if not changes.is_empty():
             self._publish(changes)
+
+    def _settled_event(self, key: str) -> asyncio.Event:
+        return self._settled.setdefault(key, asyncio.Event())
 
     def _reconnects_text(self) -> str:
         n = self.conn.stats.reconnects if self.conn is not None else 0
@@ -505,6 +539,7 @@ class SpacetimeBackend(Backend):
         self.store.meta_set(FLOOR_KEY, "0")  # a new database: its whole (short) history
         self._synced = False
         self._subscribed.clear()
+        self._failed.clear()
         self._discarding = True
         if self.conn is not None:
             asyncio.get_running_loop().create_task(self.conn.drop())
@@ -564,22 +599,17 @@ class SpacetimeBackend(Backend):
         return f"SpacetimeBackend({self.database})"
 
 
-def create_backend(config: object | None) -> Backend:
-    """The daemon's factory (spacesd.daemon.main.make_backend): host, database, token and
-    identity name from `spacesd.config.Config`, else SPACETIMEDB_HOST / SPACETIMEDB_DATABASE /
-    SPACETIMEDB_TOKEN."""
-    host = getattr(config, "host", None) or os.environ.get("SPACETIMEDB_HOST")
-    database = getattr(config, "database", None) or os.environ.get("SPACETIMEDB_DATABASE")
-    token = getattr(config, "token", None) or os.environ.get("SPACETIMEDB_TOKEN") or None
+def create_backend(config: Config) -> SpacetimeBackend:
+    """The daemon's factory (spacesd.daemon.main.make_backend): host, database, token,
+    identity name and compression from `spacesd.config.Config` (which read the environment:
+    SPACETIMEDB_HOST, SPACETIMEDB_DATABASE, SPACETIMEDB_TOKEN, SPACES_STDB_COMPRESSION...)."""
+    host, database = config.host, config.database
     if not host or not database:
         raise RuntimeError("the spacetimedb backend needs a host and a database "
                            "(SPACETIMEDB_HOST and SPACETIMEDB_DATABASE, or spacetime.json)")
     # gzip pays off across a network; on loopback it only costs time
-    wanted = os.environ.get("SPACES_STDB_COMPRESSION", "").strip().lower()
-    if wanted not in ("gzip", "none"):
-        wanted = "none" if Endpoint.parse(host).host in ("127.0.0.1", "localhost", "::1") \
-            else "gzip"
-    compression: Compression = "gzip" if wanted == "gzip" else "none"
-    return SpacetimeBackend(host=host, database=database, token=token,
-                            agent_name=getattr(config, "identity_name", None),
-                            compression=compression)
+    wanted = config.stdb_compression or (
+        "none" if Endpoint.parse(host).host in ("127.0.0.1", "localhost", "::1") else "gzip")
+    compression: CompressionChoice = "gzip" if wanted == "gzip" else "none"
+    return SpacetimeBackend(host=host, database=database, token=config.token or None,
+                            agent_name=config.identity_name, compression=compression)
