@@ -11,6 +11,9 @@ goal:
 - bench_stdb.py: post-to-peer latency A -> server -> B on loopback, on the stand-in and the real
   SpacetimeDB side by side (goal: p50 < 20 ms on the real one), and a reducer call's round trip
   through the daemon on each;
+- bench_redact.py: the daemon's redaction gate on a 16 KB summary (goal: median < 2 ms), the
+  hook's own pass, and the catch rates on tests/corpus (goal: >= 95% in every context, < 1%
+  of ordinary lines touched);
 - bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
   hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 
@@ -42,6 +45,7 @@ def main() -> int:
          "--rows", "100000" if opts.quick else "1000000"],
         ["bench_codec.py"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
+        ["bench_redact.py", "--repeat", "100" if opts.quick else "300"],
     ]
     if not opts.quick:  # installs Spaces and runs ~40 real agent sessions: minutes
         benches.append(["bench_agents.py", "--runs", "5"])

@@ -107,10 +107,10 @@ class EmbeddedBackend(Backend):
                 self._store.close()
                 self._store = None
 
-    async def call(self, reducer: str, args: JsonArgs) -> Changes:
+    async def _call(self, reducer: str, args: JsonArgs) -> Changes:
         return await self._enqueue(self.identity, reducer, args)
 
-    async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
+    async def _call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """As the local human who owns the embedded database (and the hub)."""
         return await self._enqueue(self.owner, reducer, args)
 

@@ -270,7 +270,7 @@ class SpacetimeBackend(Backend):
             self._store.close()
             self._store = None
 
-    async def call(self, reducer: str, args: JsonArgs) -> Changes:
+    async def _call(self, reducer: str, args: JsonArgs) -> Changes:
         try:
             values = tuple(coerce_args(reducer, list(args)))
             payload = bsatn.encode_args(reducer, values)
