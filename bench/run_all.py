@@ -14,6 +14,12 @@ goal:
 - bench_redact.py: the daemon's redaction gate on a 16 KB summary (goal: median < 2 ms), the
   hook's own pass, and the catch rates on tests/corpus (goal: >= 95% in every context, < 1%
   of ordinary lines touched);
+- bench_exactly_once.py: messages doubled and lost with 200 concurrent hooks + 50 CLI clients
+  for 60 s, kill -9 during outbox delivery (20 kills), a daemon stopped with SIGSTOP while
+  hooks run (goal: 0 doubled, 0 lost);
+- bench_limits.py: another client's ping while one pipelines 20,000 requests (goal: p99 < 10
+  ms), 10,000 connections under a soft fd limit of 1,024 (goal: held, daemon answering), a
+  client past the connection cap (told busy), idle and half-sent connections (closed);
 - bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
   hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 
@@ -46,6 +52,10 @@ def main() -> int:
         ["bench_codec.py"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
         ["bench_redact.py", "--repeat", "100" if opts.quick else "300"],
+        ["bench_exactly_once.py", *(["--hooks", "40", "--clients", "10", "--seconds", "10"]
+                                    if opts.quick else [])],
+        ["bench_limits.py", *(["--pipelined", "5000", "--connections", "2000"]
+                              if opts.quick else [])],
     ]
     if not opts.quick:  # installs Spaces and runs ~40 real agent sessions: minutes
         benches.append(["bench_agents.py", "--runs", "5"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
-from spacesd import __version__, ipc, outbox, paths
+from spacesd import __version__, idem, ipc, outbox, paths
 from spacesd.cli_admin import config as admin_config
 from spacesd.cli_admin import hooks as admin_hooks
 from spacesd.ipc import Client, Err, IpcError
@@ -59,10 +60,17 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 
 def _request(ctx: click.Context, op: str, args: dict[str, Any] | None = None,
-             timeout: float = 10.0) -> Any:
+             timeout: float = 10.0, *, retry: bool = False) -> Any:
+    """One request; `retry` (a keyed write: asking again cannot double it) asks once more
+    when the answer was lost (a timeout or a dropped connection)."""
     sock = _socket_path(ctx)
-    with Client(sock, timeout=timeout) as client:
-        res = client.request(op, args or {})
+    for attempt in range(2 if retry else 1):
+        with Client(sock, timeout=timeout) as client:
+            res = client.request(op, args or {})
+        if not (isinstance(res, Err) and res.code in ("timeout", "disconnected")):
+            break
+        if attempt == 0 and retry:
+            time.sleep(0.2)
     if isinstance(res, Err):
         if res.code in ("unreachable", "timeout", "disconnected"):
             _fail(_no_answer_line(sock, res.code, res.message), EXIT_UNREACHABLE)
@@ -290,13 +298,17 @@ def send(ctx: click.Context, channel: str, text: str, event: bool, reply_to: int
         args["reply_to_id"] = reply_to
     if thread_id is not None:
         args["thread_id"] = thread_id
-    msg: dict[str, Any] = _request(ctx, "send", args)
+    # One key per invocation (docs/idempotency.md): the daemon's outbox and a retry after a
+    # lost answer carry it, and the backend makes the message once.
+    args["key"] = idem.new_key("send")
+    msg: dict[str, Any] = _request(ctx, "send", args, retry=True)
     if as_json:
         click.echo(_dump(_message_json(msg) if "id" in msg else msg))
     elif msg.get("queued"):
         click.echo("queued (the backend is unreachable; it will be sent later)")
     else:
-        click.echo(f"sent #{msg.get('channel')} message {msg.get('id')}")
+        again = " (sent before under the same key)" if msg.get("duplicate") else ""
+        click.echo(f"sent #{msg.get('channel')} message {msg.get('id')}{again}")
 
 
 @main.command()

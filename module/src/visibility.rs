@@ -1,4 +1,4 @@
-//! Row-level security: who sees which rows of the three tables that concern only some
+//! Row-level security: who sees which rows of the four tables that concern only some
 //! identities. Each filter is a subscription-style query with `:sender` bound to the
 //! subscribing client's identity; several filters on one table are OR-ed by the host.
 //!
@@ -43,3 +43,7 @@ const DIRECT_MESSAGE_PARTICIPANT_B: Filter = Filter::Sql(
 #[client_visibility_filter]
 const SYSTEM_NOTIFICATION_TARGET: Filter =
     Filter::Sql("SELECT * FROM system_notification WHERE target = :sender");
+
+/// A write key is visible to the identity that wrote under it only.
+#[client_visibility_filter]
+const WRITE_KEY_IDENTITY: Filter = Filter::Sql("SELECT * FROM write_key WHERE identity = :sender");

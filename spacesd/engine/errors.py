@@ -154,6 +154,11 @@ CANNOT_DM_SELF: Final = "you cannot start a conversation with yourself"
 DM_CONTENT_INVALID: Final = "direct messages are 1-4000 characters"
 
 # --------------------------------------------------------------------------------------------
+# Idempotency keys (the `_keyed` reducers; docs/idempotency.md)
+
+WRITE_KEY_INVALID: Final = "write keys are 1-128 printable ASCII characters without spaces"
+
+# --------------------------------------------------------------------------------------------
 # Engine only (see the module docstring): the host's refusals, and unreachable on a real server.
 
 NO_PROFILE: Final = "you have no profile yet: connect first"

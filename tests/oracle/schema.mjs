@@ -1,4 +1,4 @@
-// Spaces' 13 tables and the reducers' argument products, written by hand (from
+// Spaces' 14 tables (the design's 13 and write_key) and the reducers' argument products, written by hand (from
 // spacesd/model.py) with the official SDK's own type builders. tests/test_oracle.py checks
 // that these agree with model.py (names, order and types) before trusting them.
 import { t } from './node_modules/spacetimedb/src/lib/type_builders.ts';
@@ -116,6 +116,13 @@ export const TABLES = {
     body: t.string(),
     created_at: t.timestamp(),
   }),
+  write_key: t.object('WriteKey', {
+    key: t.string(),
+    identity: t.identity(),
+    reducer: t.string(),
+    row_id: t.u64(),
+    created_at: t.timestamp(),
+  }),
 };
 
 const args = (name, elements) => t.object(`${name}_args`, elements);
@@ -170,4 +177,8 @@ export const REDUCERS = {
   mark_channel_read: args('mark_channel_read', { channel_id: t.u64(), message_id: t.u64() }),
   set_typing: args('set_typing', { channel_id: t.u64(), typing: t.bool() }),
   dismiss_notification: args('dismiss_notification', { id: t.u64() }),
+  send_message_keyed: args('send_message_keyed', {
+    key: t.string(), channel_id: t.u64(), content: t.string(), thread_id: t.option(t.u64()),
+    reply_to_id: t.option(t.u64()), message_type: MessageType,
+  }),
 };

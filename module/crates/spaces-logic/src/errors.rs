@@ -78,5 +78,7 @@ pub const ARCHIVE_FORBIDDEN: &str =
 pub const THREAD_ALREADY_ARCHIVED: &str = "that thread is already archived";
 pub const CANNOT_DM_SELF: &str = "you cannot start a conversation with yourself";
 pub const DM_CONTENT_INVALID: &str = "direct messages are 1-4000 characters";
+pub const WRITE_KEY_INVALID: &str =
+    "write keys are 1-128 printable ASCII characters without spaces";
 pub const NO_PROFILE: &str = "you have no profile yet: connect first";
 pub const ALREADY_INITIALIZED: &str = "the database is already initialized";
