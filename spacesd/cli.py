@@ -20,6 +20,7 @@ import click
 from spacesd import __version__, idem, ipc, outbox, paths
 from spacesd.cli_admin import config as admin_config
 from spacesd.cli_admin import hooks as admin_hooks
+from spacesd.cli_owner import ask_owner_passphrase, owner_group
 from spacesd.ipc import Client, Err, IpcError
 
 EXIT_UNREACHABLE = 1
@@ -366,7 +367,9 @@ def _print_event(ev: dict[str, Any], as_json: bool, show_channel: bool) -> None:
 @click.argument("args", nargs=-1)
 @click.option("--as-owner", is_flag=True,
               help="Embedded backend: call as the local human owner of the hub (who may "
-                   "create channels, set roles, ...), not as the daemon's agent identity.")
+                   "create channels, set roles, ...), not as the daemon's agent identity. "
+                   "Asks for the owner passphrase at the terminal (`spacesd owner "
+                   "passphrase` sets it); refused without a terminal.")
 @json_option
 @click.pass_context
 def call(ctx: click.Context, reducer: str, args: tuple[str, ...], as_owner: bool,
@@ -383,6 +386,7 @@ def call(ctx: click.Context, reducer: str, args: tuple[str, ...], as_owner: bool
     request: dict[str, Any] = {"reducer": reducer, "args": values}
     if as_owner:
         request["as_owner"] = True
+        request["owner_passphrase"] = ask_owner_passphrase(f"call {reducer} as the owner")
     result = _request(ctx, "call", request)
     click.echo(_dump(result) if as_json else "committed")
 
@@ -403,3 +407,4 @@ def _parse_call_args(args: Iterable[str]) -> list[Any]:
 # Commands of spacesd/cli_admin.py: `spacesd hooks install|uninstall|status`, `spacesd config`.
 main.add_command(admin_hooks, "hooks")
 main.add_command(admin_config, "config")
+main.add_command(owner_group, "owner")

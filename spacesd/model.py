@@ -1,5 +1,5 @@
-"""The Spaces data model: 14 tables (the design's 13 and `write_key`), 3 enums and the reducer
-signatures, written once.
+"""The Spaces data model: 15 tables (the design's 13, `write_key` and `server_invite`), 3
+enums and the reducer signatures, written once.
 
 Column order and enum variant order are part of the wire format (BSATN encodes rows and sums
 positionally), so this module is the single source for the engine's SQLite schema, the BSATN
@@ -225,6 +225,7 @@ class Server:
     icon_url: str | None
     owner: Identity
     created_at: Timestamp
+    invite_only: bool = False
 
 
 @dataclass(slots=True)
@@ -337,6 +338,15 @@ class WriteKey:
     created_at: Timestamp
 
 
+@dataclass(slots=True)
+class ServerInvite:
+    id: int
+    server_id: int
+    identity: Identity
+    invited_by: Identity
+    created_at: Timestamp
+
+
 Row = Any
 """Any of the row dataclasses above."""
 
@@ -403,7 +413,7 @@ TABLES: Final[tuple[TableDef, ...]] = (
            "identity"),
     _table("server", Server,
            "id u64; name String; description Option<String>; icon_url Option<String>; "
-           "owner Identity; created_at Timestamp",
+           "owner Identity; created_at Timestamp; invite_only bool",
            "id", auto_inc=True),
     _table("server_member", ServerMember,
            "id u64; server_id u64; identity Identity; role MemberRole; joined_at Timestamp",
@@ -446,6 +456,10 @@ TABLES: Final[tuple[TableDef, ...]] = (
     _table("write_key", WriteKey,
            "key String; identity Identity; reducer String; row_id u64; created_at Timestamp",
            "key", btree=("created_at",), visible_to=("identity",)),
+    _table("server_invite", ServerInvite,
+           "id u64; server_id u64; identity Identity; invited_by Identity; "
+           "created_at Timestamp",
+           "id", auto_inc=True, btree=("server_id",)),
 )
 
 TABLE_BY_NAME: Final[dict[str, TableDef]] = {t.name: t for t in TABLES}
@@ -514,6 +528,8 @@ REDUCERS: Final[tuple[ReducerDef, ...]] = (
              "icon_url Option<String>"),
     _reducer("delete_server", "server_id u64"),
     _reducer("set_member_role", "server_id u64; identity Identity; role MemberRole"),
+    _reducer("set_invite_only", "server_id u64; invite_only bool"),
+    _reducer("invite_to_server", "server_id u64; identity Identity"),
     # channels
     _reducer("create_channel",
              "server_id u64; name String; topic Option<String>; channel_type ChannelType"),

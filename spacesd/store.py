@@ -1,7 +1,8 @@
 """A SQLite store of the 14 Spaces tables.
 
 The schema is generated from `spacesd.model.TABLES`: one SQL table per model table, columns in
-model order. Storage of the column types:
+model order (a file made before a column was appended to a table gets it on open, with the
+column's default: false, 0 or NULL). Storage of the column types:
 - Identity: a 32-byte BLOB, big-endian (so byte order is numeric order, as the hex is);
 - bool, integers, Timestamp: INTEGER; enums: INTEGER holding the BSATN tag;
 - Option<T>: T or NULL.
@@ -251,6 +252,20 @@ class _TableCodec:
             parts.append(sql)
         return f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(parts)})"
 
+    def added_columns(self, existing: Sequence[str]) -> list[str]:
+        """ALTER TABLE statements for the model's columns a table made by an older version
+        lacks (columns are only ever appended, with a default: false/0, or NULL)."""
+        out = []
+        for column in self.table.columns[len(existing):]:
+            spec = column.type
+            default = "NULL" if spec.kind == "Option" else "0"
+            not_null = "" if spec.kind == "Option" else " NOT NULL"
+            if spec.kind in ("String", "Identity"):
+                raise AssertionError(f"{self.name}.{column.name}: no default to add it with")
+            out.append(f"ALTER TABLE {self.name} ADD COLUMN {column.name} "
+                       f"{_sql_type(spec)}{not_null} DEFAULT {default}")
+        return out
+
     def values(self, row: Row) -> list[Any]:
         out = []
         for name, conv in zip(self.columns, self.to_db, strict=True):
@@ -313,6 +328,9 @@ class Store:
         with self.transaction():
             for codec in _CODECS.values():
                 self.conn.execute(codec.ddl())
+                existing = [r[1] for r in self.conn.execute(f"PRAGMA table_info({codec.name})")]
+                for statement in codec.added_columns(existing):
+                    self.conn.execute(statement)
             for name, table, columns, unique, where in _INDEXES:
                 self.conn.execute(
                     f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} "

@@ -32,7 +32,12 @@ from spacesd import model
 from spacesd.engine import Engine, ReducerError, coerce_args, errors
 from spacesd.model import Identity, TableDef, TypeSpec
 from spacesd.stdb import bsatn
-from spacesd.stdb.connection import Connection, ReducerRefused, StdbError
+from spacesd.stdb.connection import (
+    Connection,
+    ReducerHostError,
+    ReducerRefused,
+    StdbError,
+)
 from spacesd.stdb.http import HttpClient
 from spacesd.store import Changes, Store, TableChanges
 
@@ -42,7 +47,7 @@ SCENARIO_DIR = Path(__file__).parent / "conformance"
 OWNER = "owner"
 LIFECYCLE = frozenset({"client_connected", "client_disconnected"})
 STEP_KEYS = frozenset({"as", "call", "args", "error", "changes", "capture", "note", "check",
-                       "where", "rows", "count"})
+                       "where", "rows", "count", "direct"})
 
 
 class ScenarioError(AssertionError):
@@ -90,6 +95,10 @@ class Backend(Protocol):
     def call(self, caller: str, reducer: str, json_args: list[Any]) -> Changes | str:
         """The changes of the transaction, or the refusal message."""
 
+    def call_directly(self, caller: str, reducer: str) -> Changes | str:
+        """A client's own request to run a lifecycle reducer (on its open connection): what
+        the host answers."""
+
     def rows(self, table: str, viewer: str | None) -> list[Any]:
         """The table's rows, only those `viewer` may see if the table is private."""
 
@@ -120,8 +129,17 @@ class EngineBackend:
         self._clock += 1000  # strictly increasing, 1 ms apart, as steps of a real client
         try:
             args = coerce_args(reducer, json_args)
+            # client_connected / client_disconnected steps stand for a connection opening and
+            # closing: the host runs them.
             return self.engine.call(self.identity(caller), reducer, args,
-                                    timestamp=self._clock)
+                                    timestamp=self._clock, host=reducer in LIFECYCLE)
+        except ReducerError as refusal:
+            return refusal.message
+
+    def call_directly(self, caller: str, reducer: str) -> Changes | str:
+        self._clock += 1000
+        try:
+            return self.engine.call(self.identity(caller), reducer, [], timestamp=self._clock)
         except ReducerError as refusal:
             return refusal.message
 
@@ -282,17 +300,22 @@ class NetworkBackend:
             return self._lifecycle(caller, self._connect)
         if reducer == "client_disconnected":
             return self._lifecycle(caller, self._disconnect)
-        args = coerce_args(reducer, json_args)
+        try:
+            args = coerce_args(reducer, json_args)
+        except ReducerError as refusal:  # refused before sending: no text the wire can carry
+            return refusal.message
         try:
             event = self._run(self._conns[caller].call(reducer, bsatn.encode_args(reducer, args)))
         except ReducerRefused as refusal:
             return refusal.message
-        changes = Changes()
-        for delta in event.deltas:
-            part = changes.tables.setdefault(delta.table, TableChanges())
-            part.inserts.extend(delta.inserts)
-            part.deletes.extend(delta.deletes)
-        return changes
+        return _event_changes(event)
+
+    def call_directly(self, caller: str, reducer: str) -> Changes | str:
+        try:
+            event = self._run(self._conns[caller].call(reducer, b""))
+        except (ReducerRefused, ReducerHostError) as refusal:
+            return refusal.message
+        return _event_changes(event)
 
     def _lifecycle(self, caller: str, action: Callable[[str], Coroutine[Any, Any, None]]
                    ) -> Changes:
@@ -322,6 +345,16 @@ class NetworkBackend:
         for conn in [*self._conns.values(), self._reader]:
             self._run(conn.close())
         self._conns.clear()
+
+
+def _event_changes(event: Any) -> Changes:
+    """The rows a committed call's ReducerResult carries, as Changes."""
+    changes = Changes()
+    for delta in event.deltas:
+        part = changes.tables.setdefault(delta.table, TableChanges())
+        part.inserts.extend(delta.inserts)
+        part.deletes.extend(delta.deletes)
+    return changes
 
 
 def _diff(before: Mapping[str, list[Any]], after: Mapping[str, list[Any]]) -> Changes:
@@ -489,7 +522,29 @@ class Run:
                     f"{self.scenario.id} step {index} {json.dumps(step)[:300]}: {failure}"
                 ) from None
 
+    def direct_step(self, step: Mapping[str, Any]) -> None:
+        """`"direct": true`: the caller, connected, asks to run a lifecycle reducer itself;
+        the host refuses (and the connection stays as it was)."""
+        caller, reducer = step.get("as"), step["call"]
+        if reducer not in errors.LIFECYCLE or step.get("args", []) or "error" not in step:
+            raise ScenarioError("a direct step calls a lifecycle reducer, no args, an error")
+        if caller not in self.connected:
+            raise ScenarioError(f"{caller} must call client_connected before {reducer}")
+        self.reducers_called.add(reducer)
+        before = self.backend.counts(caller)
+        outcome = self.backend.call_directly(caller, reducer)
+        if not isinstance(outcome, str):
+            raise ScenarioError(f"a client ran {reducer}: {outcome}")
+        self.errors_produced.add(outcome)
+        if outcome != step["error"]:
+            raise ScenarioError(f"refused with {outcome!r}, expected {step['error']!r}")
+        if self.backend.counts(caller) != before:
+            raise ScenarioError("a refused call changed rows")
+
     def call_step(self, step: Mapping[str, Any]) -> None:
+        if step.get("direct"):
+            self.direct_step(step)
+            return
         caller = step.get("as")
         reducer = step["call"]
         if caller not in self.scenario.identities:
@@ -646,13 +701,20 @@ def test_every_reducer_is_exercised() -> None:
 
 def test_every_refusal_message_is_produced() -> None:
     produced = _coverage().errors
-    missing = {name: text for name, text in errors.module_messages().items()
-               if text not in produced}
+    expected = {**errors.module_messages(), **errors.host_messages()}
+    missing = {name: text for name, text in expected.items() if text not in produced}
     assert not missing, f"refusals no scenario produces: {missing}"
 
 
+def _invalid_text_messages() -> set[str]:
+    """A lone surrogate in a text argument: refused, naming it, before any reducer runs."""
+    return {errors.invalid_text(r.name, name) for r in model.REDUCERS
+            for name, type_name in r.params if "String" in type_name}
+
+
 def test_scenario_error_messages_are_known() -> None:
-    known = set(errors.module_messages().values())
+    known = (set(errors.module_messages().values()) | set(errors.host_messages().values())
+             | _invalid_text_messages())
     for scenario in SCENARIOS:
         for step in scenario.steps:
             if "error" in step:
@@ -679,7 +741,8 @@ def run_on_test_server(scenario: Scenario, data_dir: Path) -> None:
             Run(backend, scenario).run()
             # The runner's reads ran no lifecycle reducer: the server ran client_connected
             # for the reader's connection and for the steps, client_disconnected for the steps.
-            steps = Counter(s["call"] for s in scenario.steps if s.get("call") in LIFECYCLE)
+            steps = Counter(s["call"] for s in scenario.steps
+                            if s.get("call") in LIFECYCLE and not s.get("direct"))
             ran = {name: server.calls_by_reducer[name] for name in LIFECYCLE}
             assert ran == {"client_connected": steps["client_connected"] + 1,
                            "client_disconnected": steps["client_disconnected"]}, ran

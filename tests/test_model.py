@@ -8,12 +8,19 @@ from spacesd import model
 from spacesd.model import ChannelType, Identity, MemberRole, MessageType
 
 
-def test_the_design_tables_in_order_then_write_key() -> None:
+def test_the_design_tables_in_order_then_write_key_and_server_invite() -> None:
+    # The 13 of DESIGN.md, write_key (docs/idempotency.md), server_invite (docs/roles.md).
     assert [t.name for t in model.TABLES] == [
         "user_profile", "user_presence", "server", "server_member", "channel", "thread",
         "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
-        "typing_indicator", "system_notification", "write_key",
+        "typing_indicator", "system_notification", "write_key", "server_invite",
     ]
+
+
+def test_server_columns_end_with_the_join_policy() -> None:
+    cols = [c.name for c in model.TABLE_BY_NAME["server"].columns]
+    assert cols == ["id", "name", "description", "icon_url", "owner", "created_at",
+                    "invite_only"]
 
 
 def test_write_key_columns_and_namespacing() -> None:
@@ -42,15 +49,16 @@ def test_enum_tags_are_variant_order() -> None:
     assert [r.level for r in MemberRole] == [4, 3, 2, 1, 1]
 
 
-def test_twenty_eight_reducers_and_the_keyed_variants() -> None:
+def test_thirty_reducers_and_the_keyed_variants() -> None:
     names = [r.name for r in model.REDUCERS]
-    assert len(names) == len(set(names)) == 29
+    assert len(names) == len(set(names)) == 31
     keyed = [n for n in names if n.endswith("_keyed")]
     assert keyed == ["send_message_keyed"]
     for name in keyed:  # a keyed variant takes the key, then its base reducer's parameters
         base = model.REDUCER_BY_NAME[name.removesuffix("_keyed")]
         assert model.REDUCER_BY_NAME[name].params == (("key", "String"), *base.params)
-    for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification"):
+    for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification",
+                  "set_invite_only", "invite_to_server"):
         assert extra in names
     assert model.REDUCER_BY_NAME["send_message"].param_names == (
         "channel_id", "content", "thread_id", "reply_to_id", "message_type")

@@ -298,7 +298,7 @@ def test_sdk_version_and_schema_match_model(oracle: Oracle) -> None:
 FIXED_ROWS: list[tuple[str, Any]] = [
     ("user_profile", model.UserProfile(ALICE, "alice", "Alice", None, "bio é 🚀", False, 1)),
     ("user_presence", model.UserPresence(BOB, True, None, -1)),
-    ("server", model.Server(1, "Spaces Hub", None, "https://x/y.png", ALICE, 2**62)),
+    ("server", model.Server(1, "Spaces Hub", None, "https://x/y.png", ALICE, 2**62, True)),
     ("server_member", model.ServerMember(2, 1, BOB, MemberRole.Agent, 3)),
     ("channel", model.Channel(3, 1, "agent-logs", "t", ChannelType.AgentLog, 2**32 - 1, 4)),
     ("thread", model.Thread(4, 3, "th", ALICE, 5, True, 6)),
@@ -311,6 +311,7 @@ FIXED_ROWS: list[tuple[str, Any]] = [
     ("system_notification", model.SystemNotification(11, BOB, "title", "body", 13)),
     ("write_key", model.WriteKey(f"{ALICE.hex}/summary:s:1", ALICE, "send_message", 2**64 - 1,
                                  14)),
+    ("server_invite", model.ServerInvite(12, 1, BOB, ALICE, 14)),
 ]
 
 

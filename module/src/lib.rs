@@ -1,6 +1,7 @@
 //! Spaces: the SpacetimeDB 2.x server module.
 //!
-//! The data model (13 tables, 3 enums, and `write_key`) and the 28 reducers (and keyed variants) follow `/DESIGN.md` and
+//! The data model (13 tables, 3 enums, `write_key` and `server_invite`) and the 30 reducers
+//! (and keyed variants) follow `/DESIGN.md` (`docs/roles.md` for invites) and
 //! `spacesd/model.py` to the letter; the rules are the same as the embedded engine's
 //! (`spacesd/engine/`), and so are the refusal messages, which live in the `spaces-logic`
 //! crate together with validation, role levels, DM ordering and mention parsing.

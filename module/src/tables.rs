@@ -1,4 +1,5 @@
-//! The 14 tables of the data model (the design's 13 and `write_key`), in one place. Field order is column order and part of the
+//! The 15 tables of the data model (the design's 13, `write_key` and `server_invite`), in one
+//! place. Field order is column order and part of the
 //! wire format: it must match `spacesd/model.py` exactly (checked by
 //! tests/test_schema_sync.py).
 //!
@@ -44,6 +45,10 @@ pub struct Server {
     pub icon_url: Option<String>,
     pub owner: Identity,
     pub created_at: Timestamp,
+    /// Joining needs an invite (`server_invite`); appended with a default, so a database
+    /// published before it migrates with its servers open.
+    #[default(false)]
+    pub invite_only: bool,
 }
 
 #[spacetimedb::table(accessor = server_member, public)]
@@ -193,5 +198,20 @@ pub struct WriteKey {
     pub reducer: String,
     pub row_id: u64,
     #[index(btree)]
+    pub created_at: Timestamp,
+}
+
+/// An invitation to join a server: `identity` may join it even while it is invite-only. Used
+/// up by `join_server`; goes with its server.
+#[spacetimedb::table(accessor = server_invite, public)]
+#[derive(Clone)]
+pub struct ServerInvite {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub server_id: u64,
+    pub identity: Identity,
+    pub invited_by: Identity,
     pub created_at: Timestamp,
 }

@@ -193,10 +193,10 @@ class EmbeddedBackend(Backend):
         self._writer_store, self._engine = store, engine
         owner, agent = self._owner, self._identity
         if store.profile(owner) is None:
-            engine.call(owner, "client_connected", ())
+            engine.call(owner, "client_connected", (), host=True)
             self._register(owner, self.owner_name or default_owner_name(), is_agent=False)
-            engine.call(owner, "client_disconnected", ())
-        engine.call(agent, "client_connected", ())
+            engine.call(owner, "client_disconnected", (), host=True)
+        engine.call(agent, "client_connected", (), host=True)
         profile = store.profile(agent)
         wanted = self.agent_name or default_agent_name()
         if profile is None or (profile.username != wanted and (
@@ -225,7 +225,7 @@ class EmbeddedBackend(Backend):
     def _close(self) -> None:
         if self._engine is not None and self._identity is not None:
             try:
-                self._engine.call(self._identity, "client_disconnected", ())
+                self._engine.call(self._identity, "client_disconnected", (), host=True)
             except Exception:
                 log.exception("client_disconnected failed")
         if self._writer_store is not None:

@@ -34,7 +34,7 @@ import filelock
 
 from spacesd import __version__ as _pkg_version
 from spacesd import outbox as hook_outbox
-from spacesd import paths, systemd
+from spacesd import owner, paths, systemd
 from spacesd.config import DEFAULT_CHANNEL
 from spacesd.daemon import views
 from spacesd.daemon.backend import Backend
@@ -44,6 +44,7 @@ from spacesd.daemon.ipc_connection import IpcConnection
 from spacesd.daemon.limits import SWEEP_SECONDS, Limits, connection_cap, raise_fd_limit
 from spacesd.daemon.ops import REGISTRY
 from spacesd.daemon.peer_context import SummaryCache
+from spacesd.owner import OwnerGate, OwnerRefused
 from spacesd.store import Changes, Store
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ class Settings:
     `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
     limits: Limits = field(default_factory=Limits)
     """The connection cap and the idle and request timeouts (spacesd.daemon.limits)."""
+    owner_passphrase_file: Path = field(default_factory=owner.passphrase_file)
+    """The owner passphrase's hash (`spacesd owner passphrase`): owner calls need it."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,6 +110,8 @@ class Daemon:
         self._commits = 0
         self._counts: tuple[int, float, dict[str, int], int] | None = None
         self._counting: tuple[int, asyncio.Future[tuple[dict[str, int], int]]] | None = None
+        self.owner_gate = OwnerGate(self.settings.owner_passphrase_file)
+        self._owner_lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -295,6 +300,16 @@ class Daemon:
             self.require_cache()
             raise OpError("not_found", f"no such channel: {ref}")
         return info
+
+    async def check_owner(self, passphrase: str | None) -> None:
+        """The one check of the owner's authority (docs/roles.md): the owner passphrase a
+        person typed; `forbidden` otherwise. One at a time (scrypt, off the event loop)."""
+        async with self._owner_lock:
+            try:
+                await asyncio.to_thread(self.owner_gate.check, passphrase)
+            except OwnerRefused as refused:
+                log.warning("owner call refused: %s", refused.message)
+                raise OpError("forbidden", refused.message) from None
 
     def require_cache(self) -> None:
         """A read the backend's cache cannot answer yet (its first subscription is not

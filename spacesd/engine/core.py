@@ -59,12 +59,14 @@ class Engine:
         """Run init as the owner if this database has never been initialized."""
         with self._lock:
             if not self.initialized:
-                self.call(self.owner, "init", [])
+                self.call(self.owner, "init", [], host=True)
 
     def _prepare(self, caller: Identity, reducer: str, args: Sequence[Any],
-                 timestamp: int | None) -> tuple[Any, ReducerContext, list[Any]]:
+                 timestamp: int | None, host: bool) -> tuple[Any, ReducerContext, list[Any]]:
         if not isinstance(caller, Identity):
             raise TypeError(f"caller must be an Identity, not {type(caller).__name__}")
+        if reducer in errors.LIFECYCLE and not host:
+            raise ReducerError(errors.lifecycle_reducer(reducer))
         checked = check_args(reducer, args)
         fn = REDUCER_FUNCTIONS[reducer]
         ctx = ReducerContext(self.store, caller,
@@ -73,9 +75,9 @@ class Engine:
         return fn, ctx, checked
 
     def _run(self, caller: Identity, reducer: str, args: Sequence[Any],
-             timestamp: int | None) -> Changes:
+             timestamp: int | None, host: bool = False) -> Changes:
         """One call inside the current transaction, in its own savepoint."""
-        fn, ctx, checked = self._prepare(caller, reducer, args, timestamp)
+        fn, ctx, checked = self._prepare(caller, reducer, args, timestamp, host)
         try:
             with self.store.savepoint(), self.store.recording() as changes:
                 fn(ctx, *checked)
@@ -85,13 +87,17 @@ class Engine:
         return changes()
 
     def call(self, caller: Identity, reducer: str, args: Sequence[Any] = (), *,
-             timestamp: int | None = None) -> Changes:
+             timestamp: int | None = None, host: bool = False) -> Changes:
         """Run one reducer as `caller` in one transaction: it commits whole, or raises
-        ReducerError (unknown reducer, wrong arguments, or a refusal) and changes nothing."""
+        ReducerError (unknown reducer, wrong arguments, or a refusal) and changes nothing.
+
+        A client's call (`host` False) of a lifecycle reducer (init, client_connected,
+        client_disconnected) is refused, as a SpacetimeDB host refuses it: only the host runs
+        them, around a connection (`host=True`: the daemon's backend, the test server)."""
         with self._lock:
             try:
                 with self.store.transaction():
-                    return self._run(caller, reducer, args, timestamp)
+                    return self._run(caller, reducer, args, timestamp, host)
             finally:
                 if reducer == "init":
                     self._load_state()
@@ -100,7 +106,8 @@ class Engine:
                   ) -> list[Changes | ReducerError]:
         """Group commit: each call in its own savepoint (a refused call is rolled back alone),
         one COMMIT for the whole batch. Results are in call order. A call that fails with an
-        unexpected exception (a bug) is rolled back alone and reported as a ReducerError."""
+        unexpected exception (a bug) is rolled back alone and reported as a ReducerError.
+        These are clients' calls: a lifecycle reducer among them is refused."""
         results: list[Changes | ReducerError] = []
         if not calls:
             return results

@@ -21,18 +21,22 @@ Order of checks (when several refusals apply, the first in this order is reporte
    EDIT_RESERVED_TYPE; delete_server: DELETE_SERVER_FORBIDDEN, HUB_CANNOT_BE_DELETED;
    archive_thread: ARCHIVE_FORBIDDEN, THREAD_ALREADY_ARCHIVED);
 5. the arguments' values (format, length, then uniqueness), in parameter order
-   (register_user: USERNAME_INVALID, USERNAME_TAKEN, DISPLAY_NAME_TOO_LONG, then
-   AGENT_CANNOT_HOLD_ROLES; start_dm: CANNOT_DM_SELF; add_reaction: EMOJI_INVALID,
-   ALREADY_REACTED).
+   (register_user: AGENT_CANNOT_BECOME_PERSON first, then USERNAME_INVALID, USERNAME_TAKEN,
+   the display name's, then AGENT_CANNOT_HOLD_ROLES; start_dm: CANNOT_DM_SELF; add_reaction:
+   EMOJI_INVALID, EMOJI_CHARACTERS, ALREADY_REACTED). A name is checked for its length, then
+   for being blank, then for its characters (`validation.py`).
 
-Three kinds of message live here:
+Four kinds of message live here:
 - module-level string constants: reducer refusals, produced identically by both
   implementations and each exercised by at least one conformance scenario;
 - `ENGINE_ONLY`: refusals that SpacetimeDB's host makes before a module runs (unknown reducer,
   wrong arguments, calling init twice) or that a real server never reaches (a caller without a
   profile: every SpacetimeDB connection runs client_connected first). The module may use the
   same words for its defensive branches; the engine tests cover these;
-- functions for the engine's argument errors, whose text names the reducer and argument.
+- functions for the engine's argument errors, whose text names the reducer and argument
+  (a text argument that is not valid Unicode included: `invalid_text`);
+- `lifecycle_reducer`: the host's refusal of a client's call of init, client_connected or
+  client_disconnected, worded as a real SpacetimeDB server words it (`host_messages`).
 """
 
 from __future__ import annotations
@@ -90,12 +94,18 @@ BIO_TOO_LONG: Final = "bios are at most 512 characters"
 STATUS_TEXT_TOO_LONG: Final = "status texts are at most 128 characters"
 AGENT_CANNOT_HOLD_ROLES: Final = (
     "an agent can only hold the Agent role: give up Owner, Admin and Moderator roles first")
+AGENT_CANNOT_BECOME_PERSON: Final = "an agent stays an agent: is_agent cannot be turned off"
+DISPLAY_NAME_BLANK: Final = "display names cannot be blank (\"\" clears one)"
+DISPLAY_NAME_CHARACTERS: Final = (
+    "display names cannot contain control or bidirectional-control characters")
 
 # --------------------------------------------------------------------------------------------
 # Servers and roles
 
 AGENTS_CANNOT_CREATE_SERVERS: Final = "agents cannot create servers"
 SERVER_NAME_INVALID: Final = "server names are 1-100 characters and not blank"
+SERVER_NAME_CHARACTERS: Final = (
+    "server names cannot contain control or bidirectional-control characters")
 DESCRIPTION_TOO_LONG: Final = "descriptions are at most 1024 characters"
 ICON_URL_INVALID: Final = "icon URLs are http:// or https:// URLs of at most 512 characters"
 UPDATE_SERVER_FORBIDDEN: Final = "only Admins and the Owner can update a server"
@@ -108,6 +118,10 @@ OWNER_ROLE_FIXED: Final = "the Owner's role cannot be changed"
 ADMIN_ROLE_LIMIT: Final = "Admins can only give the Moderator, Member and Agent roles"
 ADMIN_TARGET_LIMIT: Final = "Admins can only change the roles of members below Admin"
 AGENT_ROLE_ONLY: Final = "an agent can only hold the Agent role"
+HUB_STAYS_OPEN: Final = "the Spaces Hub stays open to everyone"
+INVITE_FORBIDDEN: Final = "only Admins and the Owner can invite to a server"
+INVITE_NEEDED: Final = "this server is invite-only: an Admin or the Owner must invite you first"
+TARGET_ALREADY_MEMBER: Final = "that user is already a member of this server"
 
 # --------------------------------------------------------------------------------------------
 # Channels
@@ -134,7 +148,8 @@ EDIT_FORBIDDEN: Final = "only the sender can edit a message"
 EDIT_RESERVED_TYPE: Final = "system, join and leave messages cannot be edited"
 DELETE_MESSAGE_FORBIDDEN: Final = (
     "only the sender and Moderators, Admins or the Owner can delete a message")
-EMOJI_INVALID: Final = "emoji are 1-32 characters"
+EMOJI_INVALID: Final = "emoji are 1-32 characters and not blank"
+EMOJI_CHARACTERS: Final = "emoji cannot contain control or bidirectional-control characters"
 ALREADY_REACTED: Final = "you already reacted to this message with this emoji"
 READ_MESSAGE_OTHER_CHANNEL: Final = "that message is not in this channel"
 
@@ -142,6 +157,8 @@ READ_MESSAGE_OTHER_CHANNEL: Final = "that message is not in this channel"
 # Threads
 
 THREAD_NAME_INVALID: Final = "thread names are 1-100 characters and not blank"
+THREAD_NAME_CHARACTERS: Final = (
+    "thread names cannot contain control or bidirectional-control characters")
 VOICE_NO_THREADS: Final = "voice channels have no threads"
 ARCHIVE_FORBIDDEN: Final = (
     "only the thread's creator and Moderators, Admins or the Owner can archive a thread")
@@ -179,6 +196,28 @@ def not_an_array(reducer: str) -> str:
 
 def bad_argument(reducer: str, param: str, expected: str) -> str:
     return f"argument {param} of {reducer} must be {expected}"
+
+
+def invalid_text(reducer: str, param: str) -> str:
+    """A text argument holding a lone surrogate (U+D800..U+DFFF: no Unicode scalar value, so
+    neither UTF-8, BSATN nor SQLite can carry it)."""
+    return bad_argument(reducer, param, "valid Unicode text (it holds a lone surrogate)")
+
+#: The lifecycle reducers, by SpacetimeDB's name for them (its `Lifecycle` enum).
+LIFECYCLE: Final[dict[str, str]] = {
+    "init": "Init", "client_connected": "OnConnect", "client_disconnected": "OnDisconnect"}
+
+
+def lifecycle_reducer(name: str) -> str:
+    """A client's call of a lifecycle reducer: the host refuses it before the module runs,
+    in SpacetimeDB's words (`ReducerCallError::LifecycleReducer`)."""
+    return f"can't directly call special {LIFECYCLE[name]} lifecycle reducer"
+
+
+def host_messages() -> dict[str, str]:
+    """Refusals the host makes (a real SpacetimeDB server, and the engine for a client's
+    call): scenarios may expect them, and must produce each."""
+    return {f"lifecycle_reducer({name})": lifecycle_reducer(name) for name in LIFECYCLE}
 
 
 ENGINE_ONLY: Final[frozenset[str]] = frozenset({NO_PROFILE, ALREADY_INITIALIZED})

@@ -1,4 +1,5 @@
-// Spaces' 14 tables (the design's 13 and write_key) and the reducers' argument products, written by hand (from
+// Spaces' 15 tables (the design's 13, write_key and server_invite) and the reducers' argument
+// products, written by hand (from
 // spacesd/model.py) with the official SDK's own type builders. tests/test_oracle.py checks
 // that these agree with model.py (names, order and types) before trusting them.
 import { t } from './node_modules/spacetimedb/src/lib/type_builders.ts';
@@ -38,6 +39,7 @@ export const TABLES = {
     icon_url: t.option(t.string()),
     owner: t.identity(),
     created_at: t.timestamp(),
+    invite_only: t.bool(),
   }),
   server_member: t.object('ServerMember', {
     id: t.u64(),
@@ -123,6 +125,13 @@ export const TABLES = {
     row_id: t.u64(),
     created_at: t.timestamp(),
   }),
+  server_invite: t.object('ServerInvite', {
+    id: t.u64(),
+    server_id: t.u64(),
+    identity: t.identity(),
+    invited_by: t.identity(),
+    created_at: t.timestamp(),
+  }),
 };
 
 const args = (name, elements) => t.object(`${name}_args`, elements);
@@ -152,6 +161,8 @@ export const REDUCERS = {
   set_member_role: args('set_member_role', {
     server_id: t.u64(), identity: t.identity(), role: MemberRole,
   }),
+  set_invite_only: args('set_invite_only', { server_id: t.u64(), invite_only: t.bool() }),
+  invite_to_server: args('invite_to_server', { server_id: t.u64(), identity: t.identity() }),
   create_channel: args('create_channel', {
     server_id: t.u64(), name: t.string(), topic: t.option(t.string()),
     channel_type: ChannelType,

@@ -1,4 +1,5 @@
-//! The 28 reducers, grouped by domain, their keyed variants (`keyed.rs`), and the row helpers they share (cascading deletes,
+//! The 30 reducers, grouped by domain, their keyed variants (`keyed.rs`), and the row helpers
+//! they share (cascading deletes,
 //! notifications). Every reducer returns `Result<(), String>`: an `Err` rolls the whole
 //! transaction back, so a refusal changes nothing.
 

@@ -1,4 +1,4 @@
-"""The 28 reducers and their keyed variants, grouped by domain. Importing this package
+"""The 30 reducers and their keyed variants, grouped by domain. Importing this package
 registers them all."""
 
 from spacesd.engine.reducers import (

@@ -687,6 +687,7 @@ mod preinits {
         t_typing_indicator = "__preinit__20_register_describer_typing_indicator";
         t_system_notification = "__preinit__20_register_describer_system_notification";
         t_write_key = "__preinit__20_register_describer_write_key";
+        t_server_invite = "__preinit__20_register_describer_server_invite";
         r_init = "__preinit__20_register_describer_init";
         r_client_connected = "__preinit__20_register_describer_client_connected";
         r_client_disconnected = "__preinit__20_register_describer_client_disconnected";
@@ -699,6 +700,8 @@ mod preinits {
         r_update_server = "__preinit__20_register_describer_update_server";
         r_delete_server = "__preinit__20_register_describer_delete_server";
         r_set_member_role = "__preinit__20_register_describer_set_member_role";
+        r_set_invite_only = "__preinit__20_register_describer_set_invite_only";
+        r_invite_to_server = "__preinit__20_register_describer_invite_to_server";
         r_create_channel = "__preinit__20_register_describer_create_channel";
         r_update_channel = "__preinit__20_register_describer_update_channel";
         r_delete_channel = "__preinit__20_register_describer_delete_channel";
