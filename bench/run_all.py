@@ -23,7 +23,11 @@ goal:
   hooks run (goal: 0 doubled, 0 lost);
 - bench_limits.py: another client's ping while one pipelines 20,000 requests (goal: p99 < 10
   ms), 10,000 connections under a soft fd limit of 1,024 (goal: held, daemon answering), a
-  client past the connection cap (told busy), idle and half-sent connections (closed).
+  client past the connection cap (told busy), idle and half-sent connections (closed);
+- bench_live.py: a mention committed -> claimable by the recipient's hook, embedded and through
+  the real SpacetimeDB (two daemons) side by side (goal p50 <= 50 ms / <= 100 ms).
+- bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
+  hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -61,7 +65,10 @@ def main() -> int:
                                     if opts.quick else [])],
         ["bench_limits.py", *(["--pipelined", "5000", "--connections", "2000"]
                               if opts.quick else [])],
+        ["bench_live.py", "--mentions", "30" if opts.quick else "100"],
     ]
+    if not opts.quick:  # installs Spaces and runs ~40 real agent sessions: minutes
+        benches.append(["bench_agents.py", "--runs", "5"])
     failed = []
     t0 = time.perf_counter()
     for bench in benches:

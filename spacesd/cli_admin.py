@@ -18,12 +18,6 @@ from spacesd.config import ConfigError, load_config
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
 
-_NOTES = {
-    "codex": "Codex asks you to review and trust new hooks (/hooks) before it runs them.",
-    "gemini": "Gemini CLI runs hooks only with its hooks system enabled "
-              "(/settings > Advanced > Enable Hooks System).",
-}
-
 
 def _fail(message: str, code: int = EXIT_ERROR) -> None:
     click.echo(f"spacesd: {message}", err=True)
@@ -71,10 +65,10 @@ def hooks_install(scope: str, agent: str, project_dir: Path | None) -> None:
         placeholders = dict.fromkeys(hookconfig.HOOK_PROGRAMS, "")
         events = ", ".join(spec.event for spec in hookconfig.specs(agent, placeholders))
         click.echo(f"Spaces hooks installed in {where} ({events}).")
-        if agent in _NOTES:
-            click.echo(_NOTES[agent])
     else:
         click.echo(f"Spaces hooks already installed in {where}; nothing changed.")
+    if agent in hookconfig.NOTES:
+        click.echo(hookconfig.NOTES[agent])
 
 
 @hooks.command("uninstall")
@@ -112,14 +106,21 @@ def hooks_status(as_json: bool, project_dir: Path | None) -> None:
             except hookconfig.HookConfigError as e:
                 found = f"unreadable: {e}"
             report[f"{agent}/{scope}"] = {"path": str(path), "events": found}
+            if found and isinstance(found, list) and agent in hookconfig.NOTES:
+                report[f"{agent}/{scope}"]["note"] = hookconfig.NOTES[agent]
     if as_json:
         click.echo(json.dumps(report))
         return
+    notes: dict[str, str] = {}
     for key, entry in report.items():
         events = entry["events"]
         text = ", ".join(events) if isinstance(events, list) and events else (
             "-" if isinstance(events, list) else str(events))
         click.echo(f"{key:<16} {text:<28} {_home_relative(Path(str(entry['path'])))}")
+        if isinstance(entry.get("note"), str):
+            notes[key.split("/")[0]] = str(entry["note"])
+    for agent, note in notes.items():
+        click.echo(f"{agent}: {note}")
 
 
 @click.command("config")

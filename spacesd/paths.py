@@ -98,6 +98,11 @@ def live_dir() -> Path:
     return live_dir_override() or runtime_dir() / "live"
 
 
+def acks_dir() -> Path:
+    """Acks of inbox claims a hook could not deliver; the daemon applies them at start."""
+    return state_dir() / "acks"
+
+
 def outbox_dir() -> Path:
     """Posts the hooks could not deliver; the daemon sends them when it starts."""
     return state_dir() / "outbox"

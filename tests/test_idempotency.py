@@ -188,10 +188,11 @@ def test_writes_queued_in_an_outage_land_before_later_ones(spaces_env: SpacesEnv
         def available(self) -> bool:
             return not self.down and super().available
 
-        async def call(self, reducer: str, args: JsonArgs) -> Changes:
+        async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                       ) -> Changes:
             if self.down:
                 raise BackendUnavailable("SpacetimeDB is unreachable")
-            return await super().call(reducer, args)
+            return await super().call(reducer, args, caller=caller)
 
     d = ThreadDaemon(spaces_env, backend_class=Flaky).start()
     try:

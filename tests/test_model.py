@@ -8,13 +8,15 @@ from spacesd import model
 from spacesd.model import ChannelType, Identity, MemberRole, MessageType
 
 
-def test_the_design_tables_in_order_then_write_key_and_server_invite() -> None:
-    # The 13 of DESIGN.md, write_key (docs/idempotency.md), server_invite (docs/roles.md); the
-    # tables of issue 13 (task, path_lease, vote) are checked below.
+def test_the_design_tables_in_order_then_write_key_server_invite_and_the_live_block() -> None:
+    # The 13 of DESIGN.md, write_key (docs/idempotency.md), server_invite (docs/roles.md), then
+    # live sessions (issue 12), appended; the tables of issue 13 (task, path_lease, vote) are
+    # checked below.
     assert [t.name for t in model.TABLES if t.name not in ("task", "path_lease", "vote")] == [
         "user_profile", "user_presence", "server", "server_member", "channel", "thread",
         "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
         "typing_indicator", "system_notification", "write_key", "server_invite",
+        "session_info", "inbox_item", "channel_follow", "thread_poster",
     ]
 
 
@@ -61,9 +63,10 @@ def test_enum_tags_are_variant_order() -> None:
     assert [r.level for r in MemberRole] == [4, 3, 2, 1, 1]
 
 
-def test_thirty_reducers_and_the_keyed_variants() -> None:
+def test_thirty_reducers_the_keyed_variants_and_the_live_block() -> None:
     names = [r.name for r in model.REDUCERS]
-    assert len(names) == len(set(names)) == 31 + 13  # + tasks, path leases and votes
+    # + tasks, path leases and votes (13), and live sessions' 7 (issue 12)
+    assert len(names) == len(set(names)) == 31 + 13 + 7
     keyed = [n for n in names if n.endswith("_keyed")]
     assert keyed == ["send_message_keyed"]
     for name in keyed:  # a keyed variant takes the key, then its base reducer's parameters

@@ -316,6 +316,13 @@ FIXED_ROWS: list[tuple[str, Any]] = [
     ("write_key", model.WriteKey(f"{ALICE.hex}/summary:s:1", ALICE, "send_message", 2**64 - 1,
                                  14)),
     ("server_invite", model.ServerInvite(12, 1, BOB, ALICE, 14)),
+    ("session_info", model.SessionInfo(ALICE, BOB, model.AgentKind.Gemini, "git:abc", "api",
+                                       None, True, model.SessionState.WaitingForInput, 14, 15,
+                                       16)),
+    ("inbox_item", model.InboxItem(12, ALICE, BOB, model.InboxKind.Addressed, 3, None, 9, None,
+                                   True, model.DeliveryState.Read, 17, 18, None)),
+    ("channel_follow", model.ChannelFollow(13, 3, BOB)),
+    ("thread_poster", model.ThreadPoster(14, 4, ALICE)),
 ]
 
 

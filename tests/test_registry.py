@@ -27,7 +27,8 @@ def test_the_registry_is_the_protocol_table() -> None:
     assert {name for name, spec in REGISTRY.items() if spec.is_async} == {
         "call", "send", "post_summary", "task_create", "task_claim", "task_renew",
         "task_complete", "task_fail", "task_release", "task_cancel", "lease_acquire",
-        "lease_release", "vote_cast", "status", "web"}  # web: it may start the HTTP server
+        "lease_release", "vote_cast", "status", "session_event", "inbox", "wait", "post",
+        "follow", "address", "web"}  # web: it may start the HTTP server
 
 
 def test_unknown_op() -> None:

@@ -1,4 +1,4 @@
-//! Row-level security: who sees which rows of the four tables that concern only some
+//! Row-level security: who sees which rows of the tables that concern only some
 //! identities. Each filter is a subscription-style query with `:sender` bound to the
 //! subscribing client's identity; several filters on one table are OR-ed by the host.
 //!
@@ -47,3 +47,29 @@ const SYSTEM_NOTIFICATION_TARGET: Filter =
 /// A write key is visible to the identity that wrote under it only.
 #[client_visibility_filter]
 const WRITE_KEY_IDENTITY: Filter = Filter::Sql("SELECT * FROM write_key WHERE identity = :sender");
+
+/// An inbox item is visible to its recipient…
+#[client_visibility_filter]
+const INBOX_ITEM_RECIPIENT: Filter =
+    Filter::Sql("SELECT * FROM inbox_item WHERE recipient = :sender");
+
+/// …to its sender (the receipt)…
+#[client_visibility_filter]
+const INBOX_ITEM_SENDER: Filter = Filter::Sql("SELECT * FROM inbox_item WHERE sender = :sender");
+
+/// …to the machine whose daemon runs the recipient session (it delivers the items)…
+/// Written from the narrowed table to the returned one, over `inbox_item.recipient` (btree).
+#[client_visibility_filter]
+const INBOX_ITEM_MACHINE: Filter = Filter::Sql(
+    "SELECT inbox_item.* FROM session_info \
+     JOIN inbox_item ON session_info.identity = inbox_item.recipient \
+     WHERE session_info.machine = :sender",
+);
+
+/// …and to the machine whose daemon runs the sending session (its receipts).
+#[client_visibility_filter]
+const INBOX_ITEM_SENDER_MACHINE: Filter = Filter::Sql(
+    "SELECT inbox_item.* FROM session_info \
+     JOIN inbox_item ON session_info.identity = inbox_item.sender \
+     WHERE session_info.machine = :sender",
+);

@@ -143,16 +143,35 @@ class Backend(abc.ABC):
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def call(self, reducer: str, args: JsonArgs) -> Changes:
-        """Call `reducer` as `identity` with positional JSON arguments (as in protocol.md's
-        `call` op: Identity as hex, enums by variant name, Option as value or null). Its text
+    async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                   ) -> Changes:
+        """Call `reducer` as `identity` (or as `caller`, a participant opened with
+        `open_participant`) with positional JSON arguments (as in protocol.md's `call` op:
+        Identity as hex, enums by variant name, Option as value or null). Its text
         arguments pass the redaction gate first (spacesd/daemon/gate.py): this is the one way
-        out of the machine.
+        out of the machine, for the daemon and for every participant.
 
-        Returns the committed changes. Raises ReducerFailed, BadArguments or
-        BackendUnavailable.
+        Returns the committed changes (a participant's call on a remote backend: what its
+        own subscription saw, possibly nothing; the daemon's subscription brings the rows).
+        Raises ReducerFailed, BadArguments or BackendUnavailable.
         """
-        return await self._call(reducer, scrub_args(reducer, args))
+        return await self._call(reducer, scrub_args(reducer, args), caller=caller)
+
+    # -- participants (one per agent session; issue 12) --------------------------------------
+
+    async def mint_participant(self) -> tuple[Identity, str | None]:
+        """A new identity for an agent session, and the token that proves it (None where the
+        backend needs none: the embedded engine trusts the daemon)."""
+        raise BadArguments(f"the {self.name} backend has no participants")
+
+    async def open_participant(self, identity: Identity, token: str | None) -> None:
+        """Start acting as `identity` (client_connected for it): `call(..., caller=identity)`
+        works from then on. Opening an open participant does nothing."""
+        raise BadArguments(f"the {self.name} backend has no participants")
+
+    async def close_participant(self, identity: Identity) -> None:
+        """Stop acting as `identity` (client_disconnected for it). Idempotent."""
+        return None
 
     async def find_write(self, key: str) -> WriteKey | None:
         """The `write_key` row of `key` used by this daemon's identity, or None: where a
@@ -172,7 +191,8 @@ class Backend(abc.ABC):
         return await self._call_as_owner(reducer, scrub_args(reducer, args))
 
     @abc.abstractmethod
-    async def _call(self, reducer: str, args: JsonArgs) -> Changes:
+    async def _call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                    ) -> Changes:
         """The backend's own write: `call` with arguments that passed the gate."""
 
     async def _call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:

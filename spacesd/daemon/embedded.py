@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class EmbeddedBackend(Backend):
         self.agent_name = agent_name
         self.owner_name = owner_name
         self._owner: Identity | None = None
+        self._opened: set[Identity] = set()
         self._writer_store: Store | None = None
         self._engine: Engine | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -111,8 +113,41 @@ class EmbeddedBackend(Backend):
                 self._store.close()
                 self._store = None
 
-    async def _call(self, reducer: str, args: JsonArgs) -> Changes:
-        return await self._enqueue(self.identity, reducer, args)
+    async def _call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                    ) -> Changes:
+        if caller is not None and caller != self.identity and caller not in self._opened:
+            raise BadArguments(f"participant {caller.short()} is not open")
+        return await self._enqueue(caller or self.identity, reducer, args)
+
+    async def mint_participant(self) -> tuple[Identity, str | None]:
+        return Identity(secrets.randbits(256)), None
+
+    async def open_participant(self, identity: Identity, token: str | None) -> None:
+        if identity in self._opened:
+            return
+        self._opened.add(identity)
+        try:
+            await self._host_call(identity, "client_connected")
+        except BaseException:
+            self._opened.discard(identity)
+            raise
+
+    async def _host_call(self, identity: Identity, reducer: str) -> None:
+        """A lifecycle reducer for a participant, as the host runs it around a connection
+        (clients may not call them), on the writer thread; its changes are published."""
+        if self._executor is None or self._engine is None or self._stopping:
+            raise BackendUnavailable("the embedded engine is not running")
+        engine = self._engine
+        changes = await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: engine.call(identity, reducer, (), host=True))
+        self._publish(changes)
+
+    async def close_participant(self, identity: Identity) -> None:
+        if identity not in self._opened:
+            return
+        self._opened.discard(identity)
+        with contextlib.suppress(BackendUnavailable):
+            await self._host_call(identity, "client_disconnected")
 
     async def _call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """As the local human who owns the embedded database (and the hub)."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from spacesd import __version__ as _pkg_version
 from spacesd import idem
-from spacesd.daemon import ops_tasks, views
+from spacesd.daemon import live_views, ops_tasks, views
 from spacesd.daemon.backend import BackendError, BackendUnavailable
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.peer_context import peer_context
@@ -28,7 +28,7 @@ from spacesd.daemon.registry import (
     str_arg,
 )
 from spacesd.daemon.summary import summary_content
-from spacesd.model import MessageType
+from spacesd.model import Identity, MessageType
 from spacesd.store import Changes
 
 if TYPE_CHECKING:
@@ -114,6 +114,10 @@ def cmd_messages(daemon: Daemon, req: Request) -> Any:
     rows = views.recent_messages(store, info.channel.id, req.args["limit"],
                                  before=req.args["before"], thread_id=req.args["thread_id"])
     out = [views.message_object(store, m, info) for m in rows]
+    for obj, m in zip(out, rows, strict=True):  # receipts of live sessions' inbox items
+        receipts = live_views.receipts_of_message(store, m.sender, m.id)
+        if receipts:
+            obj["receipts"] = receipts
     # Keep the answer inside one frame: drop the oldest (a client pages with `before`).
     # Sizes are the encoded ones: a character may take up to 6 bytes (emoji in UTF-8,
     # control characters as \u escapes).
@@ -198,8 +202,8 @@ def _summary_key(summary: dict[str, Any]) -> str:
     return idem.summary_key(str(summary["session_id"]), digest)
 
 
-async def _send_keyed(daemon: Daemon, req: Request, op_name: str, key: str, call: list[Any]
-                      ) -> dict[str, Any]:
+async def _send_keyed(daemon: Daemon, req: Request, op_name: str, key: str, call: list[Any],
+                      caller: Identity | None = None) -> dict[str, Any]:
     """send_message_keyed: the message object; a repeated key answers the message its first
     call made, with `"duplicate": true`. Older writes waiting in the outbox are delivered
     first (posting order). Queued to the outbox (with its key) only when the backend cannot
@@ -208,7 +212,9 @@ async def _send_keyed(daemon: Daemon, req: Request, op_name: str, key: str, call
         # the backend cannot take the older writes now: this one waits behind them
         return daemon.queue_request(op_name, {**req.raw, "channel": call[0], "key": key})
     try:
-        changes = await daemon.backend.call("send_message_keyed", [key, *call])
+        if caller is not None:  # a live session's participant (ops_live)
+            await daemon.open_participant(daemon.require_live().participants.by_identity[caller])
+        changes = await daemon.backend.call("send_message_keyed", [key, *call], caller=caller)
     except BackendUnavailable as e:
         if not req.queue:
             raise OpError(e.code, e.message) from None
@@ -216,9 +222,12 @@ async def _send_keyed(daemon: Daemon, req: Request, op_name: str, key: str, call
     except BackendError as e:
         raise OpError(e.code, e.message) from None
     store = daemon.backend.store
+    me = caller or daemon.backend.identity
     for msg in views.inserted_messages(changes):
-        if msg.sender == daemon.backend.identity:
+        if msg.sender == me:
             return views.message_object(store, msg)
+    if caller is not None:  # a participant's own connection subscribes to no messages
+        return {"committed": True, "sender": caller.hex}
     found = await daemon.backend.find_write(key)
     first = store.message(found.row_id) if found is not None else None
     if first is not None:
@@ -258,4 +267,12 @@ async def cmd_post_summary(daemon: Daemon, req: Request) -> Any:
     info = daemon.resolve_channel(req.args["channel"])
     content = summary_content(summary, host=daemon.settings.host, agent=AGENT_KIND)
     call = [info.channel.id, content, None, None, MessageType.AgentEvent.name]
-    return await _send_keyed(daemon, req, "post_summary", key, call)
+    # a live session's summary is posted by its participant (its handle is the sender)
+    live = daemon.live
+    session = live.participants.get(summary["session_id"]) if live is not None else None
+    return await _send_keyed(daemon, req, "post_summary", key, call,
+                             caller=session.identity if session is not None else None)
+
+
+# The live-session ops (participants, inbox, receipts) register themselves on import.
+from spacesd.daemon import ops_live  # noqa: E402, F401

@@ -43,8 +43,11 @@ from spacesd.daemon.handouts import Handouts
 from spacesd.daemon.ipc_connection import IpcConnection
 from spacesd.daemon.lease_markers import LeaseMarkers
 from spacesd.daemon.limits import SWEEP_SECONDS, Limits, connection_cap, raise_fd_limit
+from spacesd.daemon.live import Live
 from spacesd.daemon.ops import REGISTRY, ops_tasks
+from spacesd.daemon.participants import Participant
 from spacesd.daemon.peer_context import SummaryCache
+from spacesd.model import Identity
 from spacesd.owner import OwnerGate, OwnerRefused
 from spacesd.store import Changes, Store
 
@@ -115,6 +118,8 @@ class Daemon:
         self.summaries = SummaryCache()
         self.web: WebServer | None = None
         self.lease_markers: LeaseMarkers | None = None
+        self.live: Live | None = None
+        self._opened: set[Identity] = set()
         self.max_clients = connection_cap(1024, self.settings.limits.max_clients)
         self._sweep_task: asyncio.Task[None] | None = None
         self._commits = 0
@@ -151,6 +156,8 @@ class Daemon:
                 self._backlog += 1  # written while no daemon ran: goes before new writes
             self.handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
             self._start_lease_markers()
+            self.live = Live(self)
+            await self.live.start()
             self.max_clients = connection_cap(raise_fd_limit(), self.settings.limits.max_clients)
             self.backend.add_listener(self._committed)
             await self._bind()
@@ -290,6 +297,13 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await self.web.stop()
             self.web = None
+        if self.live is not None:
+            with contextlib.suppress(Exception):
+                await self.live.stop()
+            for identity in list(self._opened):
+                with contextlib.suppress(Exception):
+                    await self.backend.close_participant(identity)
+            self._opened.clear()
         try:
             await self.backend.stop()
         except Exception:
@@ -344,6 +358,18 @@ class Daemon:
             self.require_cache()
             raise OpError("not_found", f"no such channel: {ref}")
         return info
+
+    def require_live(self) -> Live:
+        if self.live is None:
+            raise OpError("unavailable", "the daemon is starting")
+        return self.live
+
+    async def open_participant(self, p: Participant) -> None:
+        """Act as this session's participant on the backend from now on (once per run)."""
+        if p.identity in self._opened:
+            return
+        await self.backend.open_participant(p.identity, p.token)
+        self._opened.add(p.identity)
 
     async def check_owner(self, passphrase: str | None) -> None:
         """The one check of the owner's authority (docs/roles.md): the owner passphrase a

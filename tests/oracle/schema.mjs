@@ -21,7 +21,24 @@ const TaskState = t.enum('TaskState', {
 const VoteTarget = t.enum('VoteTarget', { Message: t.unit(), Task: t.unit() });
 // -- end of tasks, path leases and votes --
 
-export const ENUMS = { ChannelType, MessageType, MemberRole, TaskState, VoteTarget };
+// live sessions (issue 12)
+const AgentKind = t.enum('AgentKind', {
+  Claude: t.unit(), Codex: t.unit(), Gemini: t.unit(), Other: t.unit(),
+});
+const SessionState = t.enum('SessionState', {
+  Working: t.unit(), WaitingForInput: t.unit(), Idle: t.unit(), Ended: t.unit(),
+});
+const InboxKind = t.enum('InboxKind', {
+  Dm: t.unit(), Mention: t.unit(), Reply: t.unit(), Thread: t.unit(), Channel: t.unit(),
+  Addressed: t.unit(), Task: t.unit(),
+});
+const DeliveryState = t.enum('DeliveryState', {
+  Queued: t.unit(), Delivered: t.unit(), Read: t.unit(),
+});
+export const ENUMS = {
+  ChannelType, MessageType, MemberRole, TaskState, VoteTarget, AgentKind, SessionState,
+  InboxKind, DeliveryState,
+};
 
 export const TABLES = {
   user_profile: t.object('UserProfile', {
@@ -174,6 +191,45 @@ export const TABLES = {
     invited_by: t.identity(),
     created_at: t.timestamp(),
   }),
+  // live sessions (issue 12)
+  session_info: t.object('SessionInfo', {
+    identity: t.identity(),
+    machine: t.identity(),
+    agent: AgentKind,
+    project: t.string(),
+    project_label: t.string(),
+    branch: t.option(t.string()),
+    can_wake: t.bool(),
+    state: SessionState,
+    state_at: t.timestamp(),
+    started_at: t.timestamp(),
+    ended_at: t.option(t.timestamp()),
+  }),
+  inbox_item: t.object('InboxItem', {
+    id: t.u64(),
+    recipient: t.identity(),
+    sender: t.identity(),
+    kind: InboxKind,
+    channel_id: t.option(t.u64()),
+    message_id: t.option(t.u64()),
+    dm_id: t.option(t.u64()),
+    task_id: t.option(t.u64()),
+    priority: t.bool(),
+    state: DeliveryState,
+    created_at: t.timestamp(),
+    delivered_at: t.option(t.timestamp()),
+    read_at: t.option(t.timestamp()),
+  }),
+  channel_follow: t.object('ChannelFollow', {
+    id: t.u64(),
+    channel_id: t.u64(),
+    identity: t.identity(),
+  }),
+  thread_poster: t.object('ThreadPoster', {
+    id: t.u64(),
+    thread_id: t.u64(),
+    identity: t.identity(),
+  }),
 };
 
 const args = (name, elements) => t.object(`${name}_args`, elements);
@@ -258,4 +314,18 @@ export const REDUCERS = {
     key: t.string(), channel_id: t.u64(), content: t.string(), thread_id: t.option(t.u64()),
     reply_to_id: t.option(t.u64()), message_type: MessageType,
   }),
+  // live sessions (issue 12)
+  register_session: args('register_session', {
+    agent: AgentKind, machine: t.identity(), project: t.string(), project_label: t.string(),
+    branch: t.option(t.string()), can_wake: t.bool(),
+  }),
+  set_session_state: args('set_session_state', { identity: t.identity(), state: SessionState }),
+  end_session: args('end_session', {}),
+  follow_channel: args('follow_channel', { channel_id: t.u64(), follow: t.bool() }),
+  address_sessions: args('address_sessions', {
+    message_id: t.u64(), project: t.option(t.string()), machine: t.option(t.identity()),
+    participant: t.option(t.identity()), priority: t.bool(),
+  }),
+  mark_delivered: args('mark_delivered', { id: t.u64() }),
+  mark_read: args('mark_read', { id: t.u64() }),
 };

@@ -10,6 +10,7 @@ from spacesd.engine.reducers import (
     messages,
     notifications,
     servers,
+    sessions,
     tasks,
     threads,
     users,
@@ -17,4 +18,4 @@ from spacesd.engine.reducers import (
 )
 
 __all__ = ["channels", "dms", "keyed", "leases", "lifecycle", "messages", "notifications",
-           "servers", "tasks", "threads", "users", "votes"]
+           "servers", "sessions", "tasks", "threads", "users", "votes"]

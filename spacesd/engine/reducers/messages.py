@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Final
 
-from spacesd.engine import auth, effects, errors, validation
+from spacesd.engine import auth, effects, errors, inbox, validation
 from spacesd.engine.context import ReducerContext
 from spacesd.engine.context import reducer as register
 from spacesd.engine.errors import ReducerError
@@ -76,6 +76,7 @@ def post_message(ctx: ReducerContext, channel_id: int, content: str, thread_id: 
     ctx.db.delete_where("typing_indicator", channel_id=channel.id, identity=ctx.caller)
     if message_type == MessageType.Text:
         _notify_mentions(ctx, channel, content)
+    inbox.on_message(ctx, channel, message)
     return message
 
 
@@ -125,6 +126,7 @@ def add_reaction(ctx: ReducerContext, message_id: int, emoji: str) -> None:
                          emoji=emoji) is not None:
         raise ReducerError(errors.ALREADY_REACTED)
     ctx.db.insert(Reaction(0, message_id, ctx.caller, emoji))
+    inbox.read_where(ctx, lambda item: item.message_id == message_id)
 
 
 @register("remove_reaction")

@@ -692,6 +692,10 @@ mod preinits {
         t_expiry_schedule = "__preinit__20_register_describer_expiry_schedule";
         t_write_key = "__preinit__20_register_describer_write_key";
         t_server_invite = "__preinit__20_register_describer_server_invite";
+        t_session_info = "__preinit__20_register_describer_session_info";
+        t_inbox_item = "__preinit__20_register_describer_inbox_item";
+        t_channel_follow = "__preinit__20_register_describer_channel_follow";
+        t_thread_poster = "__preinit__20_register_describer_thread_poster";
         r_init = "__preinit__20_register_describer_init";
         r_client_connected = "__preinit__20_register_describer_client_connected";
         r_client_disconnected = "__preinit__20_register_describer_client_disconnected";
@@ -737,6 +741,13 @@ mod preinits {
         r_cast_vote = "__preinit__20_register_describer_cast_vote";
         r_expire = "__preinit__20_register_describer_expire";
         r_send_message_keyed = "__preinit__20_register_describer_send_message_keyed";
+        r_register_session = "__preinit__20_register_describer_register_session";
+        r_set_session_state = "__preinit__20_register_describer_set_session_state";
+        r_end_session = "__preinit__20_register_describer_end_session";
+        r_follow_channel = "__preinit__20_register_describer_follow_channel";
+        r_address_sessions = "__preinit__20_register_describer_address_sessions";
+        r_mark_delivered = "__preinit__20_register_describer_mark_delivered";
+        r_mark_read = "__preinit__20_register_describer_mark_read";
     }
 }
 
