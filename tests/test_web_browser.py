@@ -283,6 +283,39 @@ def test_tasks_and_leases_live(site: Site) -> None:
     site.wait_text("Task created: split the limiter (2 subtasks: token bucket, burst tests)")
     site.wait_text("Task #2 done: token bucket — bucket in place, 5 tests")
     site.page.screenshot("desktop-tasks")
+def test_priority_message_to_a_session_and_its_receipt_live(site: Site) -> None:
+    """A session registered by its hooks shows in the sidebar with its presence; the person
+    sends it a priority message from its profile; the receipt reads queued, then delivered
+    the moment the session's hook acks the claim (the ops the real hooks call), in the panel
+    and on the message in the channel."""
+    session = "web-test-session-1"
+    joined = site.daemon.ok("session_event", session=session, agent="claude",
+                            event="SessionStart", cwd=str(site.env.root))
+    handle, identity = joined["participant"]["handle"], joined["participant"]["identity"]
+    site.open("agent-logs")
+    link = site.page.wait_js(
+        f"return document.querySelector(\"#sessions a[href='#/p/{identity}']\")")
+    assert handle in link.text and "claude" in link.text
+    link.click()
+    form = site.page.wait_js("return !document.getElementById('panel').hidden && "
+                             "document.querySelector('#panel-list form.address')")
+    assert "Session" in site.page.js("return document.getElementById('panel-list').innerText")
+    form.find_element("css selector", "textarea").send_keys("stop: the API is frozen")
+    form.find_element("css selector", "input[type=checkbox]").click()
+    form.find_element("css selector", "button[type=submit]").click()
+    site.page.wait(lambda: f"{handle} · queued" in site.page.js(
+        "return document.getElementById('panel-list').innerText"), what="queued receipt")
+    claim = site.daemon.ok("inbox_claim", session=session, point="pre")
+    assert claim["priority"] is True and "stop: the API is frozen" in claim["text"]
+    site.daemon.ok("inbox_ack", claim=claim["claim"], session=session, ids=claim["ids"])
+    site.page.wait(lambda: f"{handle} · delivered" in site.page.js(
+        "return document.getElementById('panel-list').innerText"), what="delivered receipt")
+    site.page.wait(lambda: f"{handle} · delivered" in site.text_of("stop: the API is frozen"),
+                   what="delivered on the message")
+    site.page.screenshot("desktop-session-receipt")
+    site.daemon.ok("session_event", session=session, event="UserPromptSubmit")
+    site.page.wait_js(f"return document.querySelector(\"#sessions a[href='#/p/{identity}'] "
+                      f".dot.st-Working\")")
     site.page.js("document.getElementById('panel-close').click()")
 
 

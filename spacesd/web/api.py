@@ -14,6 +14,7 @@ identity (SpacetimeDB: a person there acts through their machine's daemon).
     POST /api/react   {message_id, emoji, on}      POST /api/read   {channel, message_id}
     POST /api/thread  {channel, name}
     GET  /api/tasks                 {tasks, leases}: the task_list and lease_list ops' answers
+    GET  /api/sessions              POST /api/address {to, text, priority, channel?}
     GET  /api/dm?conversation=      POST /api/dm_start {identity}
     POST /api/dm_send {conversation_id, content}   POST /api/dm_read {conversation_id}
 
@@ -30,8 +31,9 @@ from aiohttp import web
 from spacesd.daemon import views
 from spacesd.daemon.backend import BackendError
 from spacesd.daemon.errors import OpError
+from spacesd.daemon.registry import lookup
 from spacesd.model import Identity, timestamp_to_iso
-from spacesd.web import data, tasks
+from spacesd.web import data, live, tasks
 
 if TYPE_CHECKING:
     from spacesd.daemon.server import Daemon
@@ -117,7 +119,7 @@ class Api:
                 "dms": data.conversations(store, me),
                 "search": self.search_scope(),
                 # the first page of that channel in the same answer: one round trip to paint
-                "page": (data.channel_page(store, cid)
+                "page": (data.channel_page(store, cid, me=me)
                          if cid is not None and (ref or request.query.get("first")) else None)}
 
     def search_scope(self) -> str:
@@ -135,7 +137,7 @@ class Api:
         cid = self.channel_id(q.get("channel"))
         return data.channel_page(self.daemon.backend.store, cid,
                                  before=_int(q.get("before"), "before"),
-                                 thread_id=_int(q.get("thread"), "thread"))
+                                 thread_id=_int(q.get("thread"), "thread"), me=self.me)
 
     def search(self, request: web.Request) -> dict[str, Any]:
         self.daemon.require_cache()
@@ -146,7 +148,7 @@ class Api:
         found = store.search_messages(text, SEARCH_LIMIT, channels,
                                       before_id=_int(request.query.get("before"), "before"))
         return {"query": text, "scope": self.search_scope(),
-                "results": [data.message_json(store, m) for m in found]}
+                "results": [data.message_json(store, m, self.me) for m in found]}
 
     def conversation(self, ref: Any) -> int:
         cid = _int(ref, "conversation_id", required=True)
@@ -158,7 +160,12 @@ class Api:
 
     def dm(self, request: web.Request) -> dict[str, Any]:
         cid = self.conversation(request.query.get("conversation"))
-        return {"conversation_id": cid, "messages": data.dm_page(self.daemon.backend.store, cid)}
+        return {"conversation_id": cid,
+                "messages": data.dm_page(self.daemon.backend.store, cid, self.me)}
+
+    def sessions(self, request: web.Request) -> dict[str, Any]:
+        self.daemon.require_cache()
+        return {"sessions": live.sessions(self.daemon.backend.store)}
 
     def tasks(self, request: web.Request) -> dict[str, Any]:
         return tasks.board(self.daemon)
@@ -218,6 +225,17 @@ class Api:
         await self.write("mark_dm_read", [self.conversation(body.get("conversation_id"))])
         return {"ok": True}
 
+    async def address(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A message from the person to a session (`@handle`), a project's sessions
+        (`project:<label>`) or every session of this machine (`machine`), posted in the
+        configured channel (or `channel`); `priority` puts it first in their next injection.
+        The `address` op of the socket, so one rule decides who may address sessions."""
+        spec = lookup("address")
+        args = {"to": _str(body, "to"), "text": _str(body, "text"),
+                "priority": body.get("priority") is True, "channel": body.get("channel")}
+        result: dict[str, Any] = await spec.func(self.daemon, spec.request(args))
+        return result
+
     async def thread(self, body: dict[str, Any]) -> dict[str, Any]:
         cid = self.channel_id(body.get("channel"))
         await self.write("create_thread", [cid, _str(body, "name")])
@@ -252,10 +270,10 @@ def add_routes(app: web.Application, daemon: Daemon) -> None:
     api = Api(daemon)
     for path, read in (("state", api.state), ("messages", api.messages),
                        ("search", api.search), ("people", api.people), ("dm", api.dm),
-                       ("tasks", api.tasks)):
+                       ("tasks", api.tasks), ("sessions", api.sessions)):
         app.router.add_get(f"/api/{path}", _get(read))
     for path, write in (("send", api.send), ("edit", api.edit), ("delete", api.delete),
                         ("react", api.react), ("read", api.read), ("thread", api.thread),
                         ("dm_start", api.dm_start), ("dm_send", api.dm_send),
-                        ("dm_read", api.dm_read)):
+                        ("dm_read", api.dm_read), ("address", api.address)):
         app.router.add_post(f"/api/{path}", _post(write))

@@ -21,7 +21,7 @@ from spacesd.model import (
     timestamp_to_iso,
 )
 from spacesd.store import Changes, Store
-from spacesd.web import tasks
+from spacesd.web import live, tasks
 
 PAGE = 50
 """Messages in a channel's first page (and each older page): the newest, by keyset."""
@@ -59,10 +59,13 @@ def reactions_of(store: Store, message_ids: Iterable[int]) -> dict[int, list[dic
     return out
 
 
-def message_json(store: Store, msg: Message) -> dict[str, Any]:
+def message_json(store: Store, msg: Message, me: Identity | None = None) -> dict[str, Any]:
     """The protocol's message object, plus `summary` (the parsed session summary of an
-    AgentEvent, else null) and `sender_agent` (whether the sender's profile is an agent)."""
+    AgentEvent, else null), `sender_agent` (whether the sender's profile is an agent) and,
+    for a message of `me`, `receipts` (one per session it reached)."""
     obj = views.message_object(store, msg)
+    if me is not None and msg.sender == me:
+        obj["receipts"] = live.receipts_for_message(store, me, msg.id)
     profile = store.profile(msg.sender)
     obj["sender_agent"] = bool(profile is not None and profile.is_agent)
     obj["summary"] = (parse_summary(msg.content)
@@ -76,7 +79,8 @@ def thread_json(t: Thread) -> dict[str, Any]:
 
 
 def channel_page(store: Store, channel_id: int, *, before: int | None = None,
-                 thread_id: int | None = None, limit: int = PAGE) -> dict[str, Any]:
+                 thread_id: int | None = None, limit: int = PAGE, me: Identity | None = None
+                 ) -> dict[str, Any]:
     """The newest `limit` messages of a channel (or of one of its threads), oldest first,
     older than `before` if given; their reactions; the channel's threads."""
     rows = views.recent_messages(store, channel_id, limit, before=before, thread_id=thread_id)
@@ -85,7 +89,7 @@ def channel_page(store: Store, channel_id: int, *, before: int | None = None,
     return {
         "channel_id": channel_id,
         "thread_id": thread_id,
-        "messages": [message_json(store, m) for m in rows],
+        "messages": [message_json(store, m, me) for m in rows],
         "reactions": {str(k): v for k, v in reactions_of(store, [m.id for m in rows]).items()},
         "threads": [thread_json(t) for t in threads],
         "more": len(rows) == limit,
@@ -146,7 +150,14 @@ def conversation_of(store: Store, me: Identity, conversation_id: int
     return c
 
 
-def dm_json(store: Store, dm: DirectMessage) -> dict[str, Any]:
+def dm_json(store: Store, dm: DirectMessage, me: Identity | None = None) -> dict[str, Any]:
+    obj = _dm_object(store, dm)
+    if me is not None and dm.sender == me:
+        obj["receipts"] = live.receipts_for_dm(store, me, dm.id)
+    return obj
+
+
+def _dm_object(store: Store, dm: DirectMessage) -> dict[str, Any]:
     return {"id": dm.id, "conversation_id": dm.conversation_id, "sender": dm.sender.hex,
             "sender_name": views.sender_name(store, dm.sender), "content": dm.content,
             "created_at": timestamp_to_iso(dm.created_at),
@@ -154,11 +165,11 @@ def dm_json(store: Store, dm: DirectMessage) -> dict[str, Any]:
             "read": dm.read}
 
 
-def dm_page(store: Store, conversation_id: int) -> list[dict[str, Any]]:
+def dm_page(store: Store, conversation_id: int, me: Identity) -> list[dict[str, Any]]:
     """The newest DM_PAGE messages of a conversation, oldest first."""
     rows = store.select("direct_message", conversation_id=conversation_id, order_by="-id",
                         limit=DM_PAGE)
-    return [dm_json(store, m) for m in reversed(rows) if isinstance(m, DirectMessage)]
+    return [dm_json(store, m, me) for m in reversed(rows) if isinstance(m, DirectMessage)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,7 +183,7 @@ def _dm_events(store: Store, changes: Changes, me: Identity) -> list[dict[str, A
     for dm in changes.inserted("direct_message"):
         if conversation_of(store, me, dm.conversation_id) is not None:
             out.append({"event": "dm_edited" if dm.id in deleted else "dm",
-                        "data": dm_json(store, dm)})
+                        "data": dm_json(store, dm, me)})
     return out
 
 
@@ -190,7 +201,7 @@ def change_events(store: Store, changes: Changes, me: Identity) -> list[dict[str
                         "data": {"id": msg.id, "channel_id": msg.channel_id}})
     for msg in changes.inserted("message"):
         out.append({"event": "message_edited" if msg.id in deleted else "message",
-                    "data": message_json(store, msg)})
+                    "data": message_json(store, msg, me)})
     for kind, rows in (("reaction_added", changes.inserted("reaction")),
                        ("reaction_removed", changes.deleted("reaction"))):
         for r in rows:
@@ -200,6 +211,7 @@ def change_events(store: Store, changes: Changes, me: Identity) -> list[dict[str
         out.append({"event": "thread", "data": thread_json(t)})
     out += _dm_events(store, changes, me)
     out += tasks.events(changes)
+    out += live.events(store, changes, me)
     if any(not changes.table(t).is_empty() for t in (
             "server", "channel", "server_member", "channel_read_state")) or any(
             me in (c.participant_a, c.participant_b)

@@ -7,6 +7,7 @@ const S = {
   msgs: new Map(), reactions: new Map(), threads: new Map(), oldest: null,
   replyTo: null, editing: null, people: [], latency: [], firstPaint: null, es: null,
   readTimer: null, lastSeq: 0, loading: null, dm: null, dms: new Map(), passphrase: null,
+  sessions: [], receipts: new Map(),
 };
 window.spaces = S;  // for tests and the benchmark: latency samples, first paint
 
@@ -216,6 +217,60 @@ async function loadTasks(show) {
     [...board.leases.map(leaseItem), ...tasks.map(taskItem)]);
 }
 
+// ---------------------------------------------------------------------------- sessions, receipts
+
+const STATES = {Working: "working", WaitingForInput: "waiting for input", Idle: "idle",
+  Ended: "ended"};
+
+function renderSessions() {
+  const ul = $("sessions");
+  ul.replaceChildren();
+  for (const s of S.sessions) {
+    const where = [s.project, s.branch].filter(Boolean).join(" · ");
+    ul.append(el("li", null, el("a", {href: `#/p/${s.identity}`, cls: "person session",
+      title: `${s.agent} in ${where}: ${STATES[s.state] || s.state}`},
+    el("span", {cls: `dot st-${s.state}`}), el("span", {text: s.handle}),
+    el("span", {cls: "tag", text: s.agent}),
+    el("span", {cls: "sr", text: ` (${STATES[s.state] || s.state})`}))));
+  }
+  $("sessions").previousElementSibling.hidden = !S.sessions.length;
+}
+
+async function loadSessions() {
+  try { S.sessions = (await api("/api/sessions")).sessions; renderSessions(); } catch (e) { /* shown */ }
+}
+
+function receiptKey(r) { return r.dm_id ? `d:${r.dm_id}` : `m:${r.message_id}`; }
+
+function keepReceipts(key, list) {
+  if (!list) return;
+  const map = new Map();
+  for (const r of list) map.set(r.item, r);
+  S.receipts.set(key, map);
+}
+
+function receiptsLine(key) {
+  const box = el("div", {cls: "receipts", "data-receipts": key});
+  const map = S.receipts.get(key);
+  if (!map || !map.size) { box.hidden = true; return box; }
+  box.append(el("span", {cls: "sr", text: "Receipts: "}));
+  for (const r of map.values()) {
+    box.append(el("span", {cls: `receipt rc-${r.state}`, title: r.waits || r.kind,
+      text: `${r.handle} · ${r.state.toLowerCase()}${r.waits ? ` (${r.waits})` : ""}`}));
+  }
+  return box;
+}
+
+function onReceipt(d, gone) {
+  const key = receiptKey(d);
+  const map = S.receipts.get(key) || new Map();
+  if (gone) map.delete(d.item); else map.set(d.item, d);
+  S.receipts.set(key, map);
+  for (const old of document.querySelectorAll(`[data-receipts="${key}"]`)) {
+    old.replaceWith(receiptsLine(key));
+  }
+}
+
 async function loadPeople() {
   try { S.people = (await api("/api/people")).people; renderPeople(); } catch (e) { /* shown */ }
 }
@@ -390,6 +445,8 @@ function messageItem(m) {
     li.append(task ? el("div", {cls: "body task-event", text: task})
       : el("div", {cls: "body" + (m.type === "AgentEvent" ? " event" : ""), text: m.content}));
   }
+  keepReceipts(`m:${m.id}`, m.receipts);
+  li.append(receiptsLine(`m:${m.id}`));
   li.append(reactionsRow(m));
   // The action buttons are made when the message is first pointed at or focused: a page of
   // 50 messages paints sooner without 300 buttons nobody has asked for yet.
@@ -451,11 +508,12 @@ function markCurrent() {
 
 function dmItem(m) {
   const mine = S.me && m.sender === S.me.identity;
+  keepReceipts(`d:${m.id}`, m.receipts);
   return el("li", {cls: "msg", "data-id": m.id, tabindex: "-1"},
     el("div", {cls: "meta"}, el("a", {href: `#/p/${m.sender}`, cls: "author", text: m.sender_name}),
       el("time", {datetime: m.created_at, text: fmtTime(m.created_at)}),
       mine ? el("span", {cls: "edited", text: m.read ? "✓ read" : "sent"}) : null),
-    el("div", {cls: "body", text: m.content}));
+    el("div", {cls: "body", text: m.content}), receiptsLine(`d:${m.id}`));
 }
 
 function putDm(m) {
@@ -595,6 +653,10 @@ function onEvent(kind, ev) {
     }
   } else if (kind === "tasks") {
     loadTasks(false).catch(() => {});
+  } else if (kind === "receipt" || kind === "receipt_gone") {
+    onReceipt(d, kind === "receipt_gone");
+  } else if (kind === "sessions") {
+    loadSessions();
   } else if (kind === "sidebar") {
     loadState().catch(() => {});
   } else if (kind === "people") {
@@ -625,7 +687,8 @@ function connect(after) {
   const es = new EventSource(after === undefined ? "/events" : `/events?after=${after}`);
   S.es = es;
   const kinds = ["message", "message_edited", "message_deleted", "reaction_added",
-    "reaction_removed", "thread", "sidebar", "people", "dm", "dm_edited", "tasks"];
+    "reaction_removed", "thread", "sidebar", "people", "dm", "dm_edited", "tasks", "receipt",
+    "receipt_gone", "sessions"];
   for (const k of kinds) {
     es.addEventListener(k, (e) => { try { onEvent(k, JSON.parse(e.data)); } catch (x) { console.error(x); } });
   }
@@ -739,10 +802,42 @@ async function search(q) {
     res.results.map(resultItem));
 }
 
+function sessionFacts(s) {
+  const dl = el("dl", {cls: "person-facts"});
+  fact(dl, "Session", `${s.agent} in ${s.project}`);
+  fact(dl, "Branch", s.branch);
+  fact(dl, "State", `${STATES[s.state] || s.state} since ${fmtTime(s.state_at)}`);
+  fact(dl, "Wakes", s.can_wake ? "yes: a message wakes it when idle" : "no: a message waits for its next turn");
+  return dl;
+}
+
+function addressForm(s) {
+  const text = el("textarea", {rows: "3", maxlength: "4000", "aria-label": `Message to ${s.handle}`});
+  const prio = el("input", {type: "checkbox", id: "prio"});
+  const sent = el("div", {cls: "sent"});
+  const form = el("form", {cls: "address"}, text,
+    el("label", {for: "prio"}, prio, document.createTextNode(
+      " Priority: first in its next injection, at its next tool call")),
+    el("button", {type: "submit", text: `Send to ${s.handle}`}), sent);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!text.value.trim()) return;
+    const res = await act("/api/address", {to: s.handle, text: text.value, priority: prio.checked});
+    if (!res) return;
+    text.value = "";
+    keepReceipts(`m:${res.id}`, res.receipts);
+    sent.replaceChildren(el("p", {text: `Sent as message ${res.id} in #${res.channel}:`}),
+      receiptsLine(`m:${res.id}`));
+  });
+  return form;
+}
+
 async function showPerson(hex) {
   if (!S.people.length) await loadPeople();
   const p = S.people.find((x) => x.identity === hex);
+  const sess = S.sessions.find((x) => x.identity === hex);
   const items = [];
+  if (sess) items.push(el("li", null, sessionFacts(sess), sess.state !== "Ended" ? addressForm(sess) : null));
   if (p) {
     const dl = el("dl", {cls: "person-facts"});
     fact(dl, "Name", p.display_name || p.username);
@@ -885,6 +980,7 @@ async function main() {
   }
   loadPeople();
   loadTasks(false).catch(() => {});
+  loadSessions();
 }
 
 function showError(e) { $("compose-error").textContent = e.message || String(e); }
