@@ -416,7 +416,15 @@ async def cmd_address(daemon: Daemon, req: Request) -> Any:
     session of this machine): the message is posted in `channel` by the owner and addressed;
     each addressed session gets an Addressed item (priority: first in its next injection)."""
     await daemon.check_owner(req.args["owner_passphrase"])  # a person, not an agent
-    to = req.args["to"].strip()
+    return await address(daemon, req.args["to"], req.args["text"], req.args["priority"],
+                         req.args["channel"])
+
+
+async def address(daemon: Daemon, to: str, text: str, priority: bool,
+                  channel: int | str | None) -> dict[str, Any]:
+    """The `address` op once a person is known to be there: by the owner passphrase on this
+    call (the op), or by the web view's session, which the passphrase opened."""
+    to = to.strip()
     store = daemon.backend.store
     project: str | None = None
     machine: str | None = None
@@ -433,15 +441,14 @@ async def cmd_address(daemon: Daemon, req: Request) -> Any:
         machine = daemon.backend.identity.hex
     else:
         raise OpError("bad_args", "argument to must be @handle, project:<name> or machine")
-    info = daemon.resolve_channel(req.args["channel"])
+    info = daemon.resolve_channel(channel)
     changes = await as_person(daemon, "send_message_keyed", [
-        idem.new_key("address"), info.channel.id, req.args["text"], None, None, "Text"])
+        idem.new_key("address"), info.channel.id, text, None, None, "Text"])
     owner = getattr(daemon.backend, "owner", None)
     msg = next((m for m in views.inserted_messages(changes) if m.sender == owner), None)
     if msg is None:
         raise OpError("internal", "the message was committed but not found in the changes")
-    await as_person(daemon, "address_sessions",
-                    [msg.id, project, machine, target, req.args["priority"]])
+    await as_person(daemon, "address_sessions", [msg.id, project, machine, target, priority])
     out = views.message_object(store, msg)
     out["receipts"] = live_views.receipts_of_message(store, msg.sender, msg.id)
     out["recipients"] = len(out["receipts"])

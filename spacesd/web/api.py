@@ -28,10 +28,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from spacesd.daemon import views
+from spacesd.daemon import ops_live, views
 from spacesd.daemon.backend import BackendError
 from spacesd.daemon.errors import OpError
-from spacesd.daemon.registry import lookup
 from spacesd.model import Identity, timestamp_to_iso
 from spacesd.web import data, live, tasks
 
@@ -230,11 +229,13 @@ class Api:
         (`project:<label>`) or every session of this machine (`machine`), posted in the
         configured channel (or `channel`); `priority` puts it first in their next injection.
         The `address` op of the socket, so one rule decides who may address sessions."""
-        spec = lookup("address")
-        args = {"to": _str(body, "to"), "text": _str(body, "text"),
-                "priority": body.get("priority") is True, "channel": body.get("channel")}
-        result: dict[str, Any] = await spec.func(self.daemon, spec.request(args))
-        return result
+        channel = body.get("channel")
+        if channel is not None and (isinstance(channel, bool)
+                                    or not isinstance(channel, (int, str))):
+            raise OpError("bad_args", "argument channel must be a channel id or name")
+        # the person proved the owner passphrase when this session was opened (/login)
+        return await ops_live.address(self.daemon, _str(body, "to"), _str(body, "text"),
+                                      body.get("priority") is True, channel)
 
     async def thread(self, body: dict[str, Any]) -> dict[str, Any]:
         cid = self.channel_id(body.get("channel"))
