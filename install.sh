@@ -188,6 +188,11 @@ else:
          2>/dev/null) || rt=
     if [ -n "$rt" ] && [ -d "$rt" ] && ! daemon_up; then
       rm -f "$rt/spacesd.lock" "$rt/spacesd.sock"
+      # The live markers (empty files the daemon rebuilds at every start) go with it.
+      if [ -d "$rt/live" ]; then
+        find "$rt/live" -maxdepth 1 -type f \( -name '*.inbox' -o -name '*.lease' \) -delete
+        rmdir "$rt/live" 2>/dev/null || true
+      fi
       rmdir "$rt" 2>/dev/null || true
     fi
   fi
