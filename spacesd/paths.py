@@ -87,6 +87,26 @@ def socket_path() -> Path:
     return runtime_dir() / "spacesd.sock"
 
 
+def live_dir() -> Path:
+    """Marker files the daemon keeps for the hooks' fast path: `<session>.inbox` exists while
+    that session has something to deliver. SPACES_LIVE_DIR overrides; else `live/` in the
+    runtime dir. hooks/fast/spaces-hook.c computes the same folder (Linux): keep them in step.
+    """
+    if (d := _env_dir("SPACES_LIVE_DIR")) is not None:
+        return d
+    return runtime_dir() / "live"
+
+
+def acks_dir() -> Path:
+    """Acknowledgements a live hook could not hand to the daemon (it applies them first)."""
+    return state_dir() / "acks"
+
+
+def bin_dir() -> Path:
+    """Programs Spaces builds on this machine (the fast-path hook helper)."""
+    return data_dir() / "bin"
+
+
 def outbox_dir() -> Path:
     """Posts the hooks could not deliver; the daemon sends them when it starts."""
     return state_dir() / "outbox"
