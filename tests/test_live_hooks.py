@@ -169,8 +169,9 @@ def test_gemini_before_tool_has_no_context(helper: tuple[str, ...], env: dict[st
     assert "inbox_claim" not in daemon.ops()
     assert live.gemini_output("pre", "t", "stop now") == {"decision": "deny",
                                                           "reason": "stop now\n\nt"}
-    assert live.claude_output("pre", "t", "stop")["hookSpecificOutput"][
-        "permissionDecision"] == "deny"
+    denied = live.claude_output("pre", "t", "stop")
+    assert denied is not None
+    assert denied["hookSpecificOutput"]["permissionDecision"] == "deny"
 
 
 def test_nothing_pending_asks_nothing(helper: tuple[str, ...], env: dict[str, str],
