@@ -242,8 +242,14 @@ def test_hook_commands_are_absolute_installed_scripts() -> None:
 def runner_env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
+    fake_bin = tmp_path / "fakebin"  # `claude --version` as the pinned client answers it
+    fake_bin.mkdir()
+    (fake_bin / "claude").write_text("#!/bin/sh\necho '2.1.328 (Claude Code)'\n")
+    (fake_bin / "claude").chmod(0o755)
     return {"HOME": str(home), "CLAUDE_CONFIG_DIR": "", "CODEX_HOME": "",
-            "SPACES_CONFIG_DIR": str(tmp_path / "cfg"), "XDG_CONFIG_HOME": ""}
+            "SPACES_CONFIG_DIR": str(tmp_path / "cfg"), "XDG_CONFIG_HOME": "",
+            "SPACES_DATA_DIR": str(tmp_path / "data"),
+            "PATH": f"{fake_bin}:{os.environ['PATH']}"}
 
 
 def test_cli_install_uninstall(runner_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
@@ -260,8 +266,12 @@ def test_cli_install_uninstall(runner_env: dict[str, str], monkeypatch: pytest.M
     again = runner.invoke(hooks, ["install"])
     assert again.exit_code == 0 and "nothing changed" in again.output
     status = runner.invoke(hooks, ["status", "--json"])
-    assert json.loads(status.output)["claude/user"]["events"] == [
-        "SessionEnd", "SessionStart", "Stop"]
+    report = json.loads(status.output)
+    assert report["claude/user"]["events"] == [
+        "Notification", "PostToolBatch", "PostToolUse", "PreToolUse", "SessionEnd",
+        "SessionStart", "Stop", "UserPromptSubmit"]
+    assert report["live"]["agents"]["claude"] == {"version": "2.1.328", "can_wake": True,
+                                                  "fast": report["live"]["fast"]}
     project = tmp_path / "proj"
     project.mkdir()
     result = runner.invoke(hooks, ["install", "--scope", "project", "--agent", "gemini",
