@@ -83,7 +83,10 @@ def _strip_block(text: str) -> str:
     end = len(text) if end < 0 else end + len(END)
     if text[end:end + 1] == "\n":
         end += 1
-    return text[:start] + text[end:]
+    head = text[:start]
+    if head.endswith("\n\n"):  # the blank line install put before the block
+        head = head[:-1]
+    return head + text[end:]
 
 
 def _install_toml(path: Path, command: str) -> Result:

@@ -240,7 +240,12 @@ def test_presence_events(helper: tuple[str, ...], env: dict[str, str], daemon: D
     assert [e["event"] for e in events] == ["start", "notify", "end"]
     assert events[0] == {"session": SID, "agent": "claude", "event": "start", "pid": 4242,
                          "cwd": "/w", "transcript_path": "/t.jsonl", "source": "startup",
-                         "hook_event_name": "SessionStart"}
+                         "hook_event_name": "SessionStart", "can_wake": False}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "live-wiring.json").write_text(json.dumps(
+        {"claude": {"version": "2.1.328", "can_wake": True, "fast": True}}))
+    hook(helper, "start", "claude", payload("SessionStart"), env, tmp_path / "out")
+    assert daemon.seen[-1][1]["can_wake"] is True
     assert events[1]["notification_type"] == "idle_prompt"
     assert "inbox_claim" not in daemon.ops()  # no marker
 

@@ -189,9 +189,21 @@ def client_pid() -> int:
     return pid
 
 
+def can_wake(agent: str) -> bool:
+    """Whether `spacesd hooks install` wired a waiter for `agent` (spacesd/livesetup.py)."""
+    try:
+        with open(paths.data_dir() / "live-wiring.json", "rb") as f:
+            wired = json.loads(f.read(65536))
+        return bool(wired[agent]["can_wake"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def presence(agent: str, event: str, session: str, data: dict[str, Any]) -> None:
     args: dict[str, Any] = {"session": session, "agent": agent, "event": event,
                             "pid": client_pid()}
+    if event == "start":
+        args["can_wake"] = can_wake(agent)
     for key in ("cwd", "transcript_path", "source", "reason", "notification_type",
                 "hook_event_name"):
         if isinstance(data.get(key), str):
