@@ -324,7 +324,7 @@ def test_plugin_layout_matches_the_settings_entries() -> None:
     assert [p["name"] for p in market["plugins"]] == ["spaces"]
     plugin_hooks = load(ROOT / "hooks" / "hooks.json")["hooks"]
     for spec in hookconfig.specs("claude", COMMANDS):
-        (group,) = plugin_hooks[spec.event]
+        group = plugin_hooks[spec.event][0]
         assert group.get("matcher") == spec.matcher
         (handler,) = group["hooks"]
         assert handler["timeout"] == spec.handler["timeout"]  # explicit and short
@@ -332,4 +332,15 @@ def test_plugin_layout_matches_the_settings_entries() -> None:
         assert handler["command"] == f'"${{CLAUDE_PLUGIN_ROOT}}/hooks/{program}"'
         script = ROOT / "hooks" / program
         assert script.is_file() and os.access(script, os.X_OK)
-    assert set(plugin_hooks) == {"Stop", "SessionStart", "SessionEnd"}
+    # The live entries: those of a Claude Code without the version-gated ones (the plugin
+    # cannot know the version), through hooks/spaces-live-hook.
+    live = hookconfig.live_specs("claude", hookconfig.Live(("L",), None))
+    found = [(event, group.get("matcher"), h["command"], h["timeout"])
+             for event, groups in plugin_hooks.items() for group in groups
+             for h in group["hooks"] if "spaces-live-hook" in h["command"]]
+    assert sorted(found) == sorted(
+        (s.event, s.matcher, '"${CLAUDE_PLUGIN_ROOT}/hooks/spaces-live-hook" '
+         + s.handler["command"].split(" ", 1)[1], s.handler["timeout"]) for s in live)
+    assert os.access(ROOT / "hooks" / "spaces-live-hook", os.X_OK)
+    assert set(plugin_hooks) == {"Stop", "SessionStart", "SessionEnd", "PostToolUse",
+                                 "PreToolUse", "UserPromptSubmit", "Notification"}

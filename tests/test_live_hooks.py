@@ -303,3 +303,22 @@ def test_stdlib_only() -> None:
     assert mods - {"spacesd", "__main__"} <= set(sys.stdlib_module_names), mods - set(
         sys.stdlib_module_names)
     assert not mods & {"typing", "asyncio", "click", "sqlite3", "dataclasses", "subprocess"}
+
+
+def test_plugin_wrapper(helper: tuple[str, ...], env: dict[str, str], daemon: Daemon,
+                        tmp_path: Path) -> None:
+    """hooks/spaces-live-hook (the plugin's): the built helper when there is one, else the
+    Python pending path from the checkout; the same answer either way."""
+    wrapper = (str(Path(__file__).resolve().parents[1] / "hooks" / "spaces-live-hook"),)
+    (tmp_path / "live" / f"{SID}.inbox").touch()
+    want = {"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": TEXT}}
+    assert hook(wrapper, "post", "claude", payload("PostToolUse"), env, tmp_path / "out") == (
+        0, want, b"")
+    bin_dir = tmp_path / "data" / "bin"
+    bin_dir.mkdir(parents=True)
+    os.symlink(helper[0], bin_dir / "spaces-hook")
+    (tmp_path / "live" / f"{SID}.inbox").unlink()
+    daemon.seen.clear()
+    assert hook(wrapper, "post", "claude", payload("PostToolUse"), env, tmp_path / "out")[:2] == (
+        0, None)
+    assert daemon.seen == []
