@@ -1,4 +1,5 @@
-"""The Spaces data model: 13 tables, 3 enums and the reducer signatures, written once.
+"""The Spaces data model: 13 tables and 3 enums (then the live-session block: 4 tables, 4
+enums), and the reducer signatures, written once.
 
 Column order and enum variant order are part of the wire format (BSATN encodes rows and sums
 positionally), so this module is the single source for the engine's SQLite schema, the BSATN
@@ -147,10 +148,56 @@ ROLE_LEVEL: Final[dict[MemberRole, int]] = {
     MemberRole.Agent: 1,
 }
 
+
+# -- live sessions (issue 12): appended enums, variant order is the BSATN tag ------------------
+
+
+class AgentKind(enum.IntEnum):
+    Claude = 0
+    Codex = 1
+    Gemini = 2
+    Other = 3
+
+
+class SessionState(enum.IntEnum):
+    Working = 0
+    WaitingForInput = 1
+    Idle = 2
+    Ended = 3
+
+
+class InboxKind(enum.IntEnum):
+    """Why an item is in an inbox; when several rules match, the strongest (lowest rank in
+    INBOX_KIND_RANK) wins."""
+
+    Dm = 0
+    Mention = 1
+    Reply = 2
+    Thread = 3
+    Channel = 4
+    Addressed = 5
+    Task = 6
+
+
+INBOX_KIND_RANK: Final[dict[InboxKind, int]] = {
+    InboxKind.Dm: 0, InboxKind.Mention: 1, InboxKind.Addressed: 2, InboxKind.Reply: 3,
+    InboxKind.Thread: 4, InboxKind.Channel: 5, InboxKind.Task: 6,
+}
+
+
+class DeliveryState(enum.IntEnum):
+    Queued = 0
+    Delivered = 1
+    Read = 2
+
 ENUMS: Final[dict[str, type[enum.IntEnum]]] = {
     "ChannelType": ChannelType,
     "MessageType": MessageType,
     "MemberRole": MemberRole,
+    "AgentKind": AgentKind,
+    "SessionState": SessionState,
+    "InboxKind": InboxKind,
+    "DeliveryState": DeliveryState,
 }
 
 # --------------------------------------------------------------------------------------------
@@ -323,6 +370,55 @@ class SystemNotification:
     created_at: Timestamp
 
 
+# -- live sessions (issue 12) ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SessionInfo:
+    identity: Identity
+    machine: Identity
+    agent: AgentKind
+    project: str
+    project_label: str
+    branch: str | None
+    can_wake: bool
+    state: SessionState
+    state_at: Timestamp
+    started_at: Timestamp
+    ended_at: Timestamp | None
+
+
+@dataclass(slots=True)
+class InboxItem:
+    id: int
+    recipient: Identity
+    sender: Identity
+    kind: InboxKind
+    channel_id: int | None
+    message_id: int | None
+    dm_id: int | None
+    task_id: int | None
+    priority: bool
+    state: DeliveryState
+    created_at: Timestamp
+    delivered_at: Timestamp | None
+    read_at: Timestamp | None
+
+
+@dataclass(slots=True)
+class ChannelFollow:
+    id: int
+    channel_id: int
+    identity: Identity
+
+
+@dataclass(slots=True)
+class ThreadPoster:
+    id: int
+    thread_id: int
+    identity: Identity
+
+
 Row = Any
 """Any of the row dataclasses above."""
 
@@ -429,6 +525,25 @@ TABLES: Final[tuple[TableDef, ...]] = (
     _table("system_notification", SystemNotification,
            "id u64; target Identity; title String; body String; created_at Timestamp",
            "id", auto_inc=True, btree=("target",), visible_to=("target",)),
+    # -- live sessions (issue 12)
+    _table("session_info", SessionInfo,
+           "identity Identity; machine Identity; agent AgentKind; project String; "
+           "project_label String; branch Option<String>; can_wake bool; state SessionState; "
+           "state_at Timestamp; started_at Timestamp; ended_at Option<Timestamp>",
+           "identity", btree=("machine",)),
+    _table("inbox_item", InboxItem,
+           "id u64; recipient Identity; sender Identity; kind InboxKind; "
+           "channel_id Option<u64>; message_id Option<u64>; dm_id Option<u64>; "
+           "task_id Option<u64>; priority bool; state DeliveryState; created_at Timestamp; "
+           "delivered_at Option<Timestamp>; read_at Option<Timestamp>",
+           "id", auto_inc=True, btree=("recipient", "sender"),
+           visible_to=("recipient", "sender")),
+    _table("channel_follow", ChannelFollow,
+           "id u64; channel_id u64; identity Identity",
+           "id", auto_inc=True, btree=("channel_id",)),
+    _table("thread_poster", ThreadPoster,
+           "id u64; thread_id u64; identity Identity",
+           "id", auto_inc=True, btree=("thread_id",)),
 )
 
 TABLE_BY_NAME: Final[dict[str, TableDef]] = {t.name: t for t in TABLES}
@@ -508,6 +623,18 @@ REDUCERS: Final[tuple[ReducerDef, ...]] = (
     _reducer("mark_channel_read", "channel_id u64; message_id u64"),
     _reducer("set_typing", "channel_id u64; typing bool"),
     _reducer("dismiss_notification", "id u64"),
+    # live sessions (issue 12)
+    _reducer("register_session",
+             "agent AgentKind; machine Identity; project String; project_label String; "
+             "branch Option<String>; can_wake bool"),
+    _reducer("set_session_state", "identity Identity; state SessionState"),
+    _reducer("end_session"),
+    _reducer("follow_channel", "channel_id u64; follow bool"),
+    _reducer("address_sessions",
+             "message_id u64; project Option<String>; machine Option<Identity>; "
+             "participant Option<Identity>; priority bool"),
+    _reducer("mark_delivered", "id u64"),
+    _reducer("mark_read", "id u64"),
 )
 
 REDUCER_BY_NAME: Final[dict[str, ReducerDef]] = {r.name: r for r in REDUCERS}

@@ -87,23 +87,25 @@ def socket_path() -> Path:
     return runtime_dir() / "spacesd.sock"
 
 
+def live_dir_override() -> Path | None:
+    """SPACES_LIVE_DIR, if set: where the daemon keeps live sessions' marker files."""
+    return _env_dir("SPACES_LIVE_DIR")
+
+
 def live_dir() -> Path:
-    """Marker files the daemon keeps for the hooks' fast path: `<session>.inbox` exists while
-    that session has something to deliver. SPACES_LIVE_DIR overrides; else `live/` in the
-    runtime dir. hooks/fast/spaces-hook.c computes the same folder (Linux): keep them in step.
-    """
-    if (d := _env_dir("SPACES_LIVE_DIR")) is not None:
-        return d
-    return runtime_dir() / "live"
+    """The marker files of live sessions (`<session>.inbox`): SPACES_LIVE_DIR, else the
+    runtime dir's `live/` (tmpfs on systemd machines)."""
+    return live_dir_override() or runtime_dir() / "live"
 
 
 def acks_dir() -> Path:
-    """Acknowledgements a live hook could not hand to the daemon (it applies them first)."""
+    """Acks of inbox claims a hook could not deliver; the daemon applies them at start."""
     return state_dir() / "acks"
 
 
 def bin_dir() -> Path:
-    """Programs Spaces builds on this machine (the fast-path hook helper)."""
+    """Programs Spaces builds on this machine (the fast-path hook helper, spaces-hook.c
+    computes the same live dir as `live_dir`: keep them in step)."""
     return data_dir() / "bin"
 
 

@@ -16,6 +16,7 @@ from conftest import SpacesEnv, ThreadDaemon
 
 from spacesd import outbox
 from spacesd.ipc import Client, Err, FrameDecoder, Ok, decode_payload, encode_frame
+from spacesd.model import Identity
 
 
 def _summary(session_id: str, cwd: str = "/home/dev/src/acme-api", **extra: Any) -> dict[str, Any]:
@@ -380,10 +381,11 @@ def test_writes_queue_while_the_backend_is_unavailable(spaces_env: SpacesEnv) ->
         def available(self) -> bool:
             return not self.down and super().available
 
-        async def call(self, reducer: str, args: JsonArgs) -> Changes:
+        async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                       ) -> Changes:
             if self.down:
                 raise BackendUnavailable("SpacetimeDB is unreachable")
-            return await super().call(reducer, args)
+            return await super().call(reducer, args, caller=caller)
 
     d = ThreadDaemon(spaces_env, backend_class=Flaky).start()
     try:

@@ -24,7 +24,8 @@ def test_the_registry_is_the_protocol_table() -> None:
         "call", "send", "post_summary"}
     assert [name for name, spec in REGISTRY.items() if spec.stream] == ["tail"]
     assert {name for name, spec in REGISTRY.items() if spec.is_async} == {
-        "call", "send", "post_summary"}
+        "call", "send", "post_summary", "session_event", "inbox", "wait", "post", "follow",
+        "address"}
 
 
 def test_unknown_op() -> None:

@@ -141,13 +141,32 @@ class Backend(abc.ABC):
     # -- writes ------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def call(self, reducer: str, args: JsonArgs) -> Changes:
-        """Call `reducer` as `identity` with positional JSON arguments (as in protocol.md's
-        `call` op: Identity as hex, enums by variant name, Option as value or null).
+    async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                   ) -> Changes:
+        """Call `reducer` as `identity` (or as `caller`, a participant opened with
+        `open_participant`) with positional JSON arguments (as in protocol.md's `call` op:
+        Identity as hex, enums by variant name, Option as value or null).
 
-        Returns the committed changes. Raises ReducerFailed, BadArguments or
-        BackendUnavailable.
+        Returns the committed changes (a participant's call on a remote backend: what its
+        own subscription saw, possibly nothing; the daemon's subscription brings the rows).
+        Raises ReducerFailed, BadArguments or BackendUnavailable.
         """
+
+    # -- participants (one per agent session; issue 12) --------------------------------------
+
+    async def mint_participant(self) -> tuple[Identity, str | None]:
+        """A new identity for an agent session, and the token that proves it (None where the
+        backend needs none: the embedded engine trusts the daemon)."""
+        raise BadArguments(f"the {self.name} backend has no participants")
+
+    async def open_participant(self, identity: Identity, token: str | None) -> None:
+        """Start acting as `identity` (client_connected for it): `call(..., caller=identity)`
+        works from then on. Opening an open participant does nothing."""
+        raise BadArguments(f"the {self.name} backend has no participants")
+
+    async def close_participant(self, identity: Identity) -> None:
+        """Stop acting as `identity` (client_disconnected for it). Idempotent."""
+        return None
 
     async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """Call as the local human owner of the database, where the backend has one (the

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class EmbeddedBackend(Backend):
         self.agent_name = agent_name
         self.owner_name = owner_name
         self._owner: Identity | None = None
+        self._opened: set[Identity] = set()
         self._writer_store: Store | None = None
         self._engine: Engine | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -107,8 +109,31 @@ class EmbeddedBackend(Backend):
                 self._store.close()
                 self._store = None
 
-    async def call(self, reducer: str, args: JsonArgs) -> Changes:
-        return await self._enqueue(self.identity, reducer, args)
+    async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                   ) -> Changes:
+        if caller is not None and caller != self.identity and caller not in self._opened:
+            raise BadArguments(f"participant {caller.short()} is not open")
+        return await self._enqueue(caller or self.identity, reducer, args)
+
+    async def mint_participant(self) -> tuple[Identity, str | None]:
+        return Identity(secrets.randbits(256)), None
+
+    async def open_participant(self, identity: Identity, token: str | None) -> None:
+        if identity in self._opened:
+            return
+        self._opened.add(identity)
+        try:
+            await self._enqueue(identity, "client_connected", [])
+        except BaseException:
+            self._opened.discard(identity)
+            raise
+
+    async def close_participant(self, identity: Identity) -> None:
+        if identity not in self._opened:
+            return
+        self._opened.discard(identity)
+        with contextlib.suppress(BackendUnavailable):
+            await self._enqueue(identity, "client_disconnected", [])
 
     async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """As the local human who owns the embedded database (and the hub)."""

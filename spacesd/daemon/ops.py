@@ -216,3 +216,7 @@ async def cmd_post_summary(daemon: Daemon, req: Request) -> Any:
     content = summary_content(summary, host=daemon.settings.host, agent=AGENT_KIND)
     return await _send_message(daemon, req, "post_summary", info, [
         info.channel.id, content, None, None, MessageType.AgentEvent.name])
+
+
+# The live-session ops (participants, inbox, receipts) register themselves on import.
+from spacesd.daemon import ops_live  # noqa: E402, F401

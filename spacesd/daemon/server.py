@@ -40,8 +40,11 @@ from spacesd.daemon.backend import Backend
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.handouts import Handouts
 from spacesd.daemon.ipc_connection import IpcConnection
+from spacesd.daemon.live import Live
 from spacesd.daemon.ops import REGISTRY
+from spacesd.daemon.participants import Participant
 from spacesd.daemon.peer_context import SummaryCache
+from spacesd.model import Identity
 
 if TYPE_CHECKING:
     from spacesd.config import Config
@@ -63,6 +66,9 @@ class Settings:
     config: Config | None = None
     """The effective configuration the daemon was started with, shown (redacted) by `status`."""
     host: str = field(default_factory=lambda: socket.gethostname().split(".")[0])
+    live_dir: Path | None = field(default_factory=paths.live_dir_override)
+    """Where the marker files of live sessions are kept (SPACES_LIVE_DIR); None: the
+    runtime dir's `live/`."""
     listener: socket.socket | None = None
     """A listening socket handed over by systemd socket activation: served instead of binding
     `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
@@ -89,6 +95,8 @@ class Daemon:
         self._serving = False
         self._stopping = False
         self.summaries = SummaryCache()
+        self.live: Live | None = None
+        self._opened: set[Identity] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -115,6 +123,8 @@ class Daemon:
             self.backend.on_state(self._backend_state)
             await self.backend.start()
             self.handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
+            self.live = Live(self)
+            await self.live.start()
             await self._bind()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
@@ -229,6 +239,13 @@ class Daemon:
             await asyncio.sleep(0.01)
         for conn in list(self.clients):
             conn.close()
+        if self.live is not None:
+            with contextlib.suppress(Exception):
+                await self.live.stop()
+            for identity in list(self._opened):
+                with contextlib.suppress(Exception):
+                    await self.backend.close_participant(identity)
+            self._opened.clear()
         try:
             await self.backend.stop()
         except Exception:
@@ -258,6 +275,18 @@ class Daemon:
             self.require_cache()
             raise OpError("not_found", f"no such channel: {ref}")
         return info
+
+    def require_live(self) -> Live:
+        if self.live is None:
+            raise OpError("unavailable", "the daemon is starting")
+        return self.live
+
+    async def open_participant(self, p: Participant) -> None:
+        """Act as this session's participant on the backend from now on (once per run)."""
+        if p.identity in self._opened:
+            return
+        await self.backend.open_participant(p.identity, p.token)
+        self._opened.add(p.identity)
 
     def require_cache(self) -> None:
         """A read the backend's cache cannot answer yet (its first subscription is not

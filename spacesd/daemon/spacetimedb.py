@@ -94,9 +94,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacesd.stdb")
 
 PUBLIC_TABLES = ("user_profile", "user_presence", "server", "server_member", "channel",
-                 "thread")
+                 "thread", "session_info", "channel_follow", "thread_poster")
 PRIVATE_TABLES = ("direct_conversation", "direct_message", "system_notification",
-                  "channel_read_state")
+                  "channel_read_state", "inbox_item")
 GROUPS = ("public", "messages", "private")
 """The subscription groups (query sets), each applied or refused as one."""
 SYNCED_KEY = "stdb_cache_synced"
@@ -165,6 +165,7 @@ class SpacetimeBackend(Backend):
         self._message_low = 0  # the messages subscription's `id > low`, as last sent
         self._need_floor = False
         self._floor_task: asyncio.Task[None] | None = None
+        self._participants: dict[Identity, Connection] = {}
 
     # -- Backend -----------------------------------------------------------------------------
 
@@ -253,6 +254,8 @@ class SpacetimeBackend(Backend):
             await probe.close()
 
     async def stop(self) -> None:
+        for identity in list(self._participants):
+            await self.close_participant(identity)
         if self._floor_task is not None:
             self._floor_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -270,7 +273,10 @@ class SpacetimeBackend(Backend):
             self._store.close()
             self._store = None
 
-    async def call(self, reducer: str, args: JsonArgs) -> Changes:
+    async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                   ) -> Changes:
+        if caller is not None and caller != self._identity:
+            return await self._participant_call(caller, reducer, args)
         try:
             values = tuple(coerce_args(reducer, list(args)))
             payload = bsatn.encode_args(reducer, values)
@@ -305,6 +311,60 @@ class SpacetimeBackend(Backend):
         except CallUncertain as e:
             self._uncertain.append((reducer, values, mark))
             raise BackendUnavailable(f"the connection dropped during {reducer}: {e}") from None
+        assert isinstance(event, TransactionEvent)
+        return self._changes_of(event.deltas)
+
+    # -- participants: a minted identity each, over its own connection ----------------------
+
+    async def mint_participant(self) -> tuple[Identity, str | None]:
+        try:
+            return await HttpClient(self.host, None).create_identity()
+        except HttpError as e:
+            raise BackendUnavailable(f"cannot mint a participant at {self.host}: {e}") from None
+
+    async def open_participant(self, identity: Identity, token: str | None) -> None:
+        """A connection of its own (no subscription): `ctx.sender` is the participant for
+        every call, and its client_connected / client_disconnected bracket its life."""
+        if identity in self._participants:
+            return
+        if not token:
+            raise BadArguments(f"participant {identity.short()} has no token")
+        conn = Connection(self.host, self._database, token, compression=self.compression)
+        self._participants[identity] = conn
+        conn.start()
+        if not await conn.wait_ready(START_TIMEOUT):
+            raise BackendUnavailable(f"participant {identity.short()} cannot connect to "
+                                     f"{self.database}")
+
+    async def close_participant(self, identity: Identity) -> None:
+        conn = self._participants.pop(identity, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _participant_call(self, caller: Identity, reducer: str, args: JsonArgs
+                                ) -> Changes:
+        conn = self._participants.get(caller)
+        if conn is None:
+            raise BadArguments(f"participant {caller.short()} is not open")
+        try:
+            payload = bsatn.encode_args(reducer, tuple(coerce_args(reducer, list(args))))
+        except ReducerError as e:
+            raise BadArguments(e.message) from None
+        except BsatnError as e:
+            raise BadArguments(str(e)) from None
+        if not conn.connected:
+            raise BackendUnavailable(f"SpacetimeDB at {self.host} is unreachable")
+        self.calls += 1
+        try:
+            event = await conn.call(reducer, payload, timeout=CALL_TIMEOUT)
+        except ReducerRefused as e:
+            self.refusals += 1
+            raise ReducerFailed(reducer, e.message) from None
+        except ReducerHostError as e:
+            raise BackendError(f"SpacetimeDB could not run {reducer}: {e.message}") from None
+        except StdbError as e:
+            raise BackendUnavailable(f"{reducer} as a participant: {e}") from None
         assert isinstance(event, TransactionEvent)
         return self._changes_of(event.deltas)
 
@@ -432,6 +492,8 @@ class SpacetimeBackend(Backend):
             "SELECT * FROM direct_message",  # the module's row-level security: our DMs only
             f"SELECT * FROM system_notification WHERE target = {me}",
             f"SELECT * FROM channel_read_state WHERE identity = {me}",
+            # the module's row-level security: the items of this machine's sessions
+            "SELECT * FROM inbox_item",
         ]
 
     def _on_event(self, event: Event) -> None:

@@ -56,8 +56,10 @@ def join(ctx: ReducerContext, server_id: int, role: MemberRole) -> ServerMember:
 
 
 def delete_message_cascade(ctx: ReducerContext, message: Message) -> None:
-    """Delete a message and its reactions."""
+    """Delete a message with its reactions and inbox items."""
     ctx.db.delete_where("reaction", message_id=message.id)
+    for item in ctx.db.select("inbox_item", sender=message.sender, message_id=message.id):
+        ctx.db.delete_row(item)
     ctx.db.delete_row(message)
 
 
@@ -65,7 +67,10 @@ def delete_channel_cascade(ctx: ReducerContext, channel: Channel) -> None:
     """Delete a channel with its threads, messages, reactions, read states and typing rows."""
     for message in ctx.db.select("message", channel_id=channel.id):
         delete_message_cascade(ctx, message)
+    for thread in ctx.db.select("thread", channel_id=channel.id):
+        ctx.db.delete_where("thread_poster", thread_id=thread.id)
     ctx.db.delete_where("thread", channel_id=channel.id)
+    ctx.db.delete_where("channel_follow", channel_id=channel.id)
     ctx.db.delete_where("channel_read_state", channel_id=channel.id)
     ctx.db.delete_where("typing_indicator", channel_id=channel.id)
     ctx.db.delete_row(channel)

@@ -154,6 +154,21 @@ CANNOT_DM_SELF: Final = "you cannot start a conversation with yourself"
 DM_CONTENT_INVALID: Final = "direct messages are 1-4000 characters"
 
 # --------------------------------------------------------------------------------------------
+# Live sessions (issue 12): register_session, set_session_state, end_session, follow_channel,
+# address_sessions, mark_delivered, mark_read
+
+SESSION_AGENTS_ONLY: Final = "only agent profiles can register a session"
+SESSION_NOT_FOUND: Final = "no such session"
+SESSION_STATE_FORBIDDEN: Final = "only the session itself or its machine can set its state"
+SESSION_PROJECT_INVALID: Final = (
+    "a session's project is 1-256 characters, its label 1-64 and its branch at most 256")
+ADDRESS_PEOPLE_ONLY: Final = "only people can address sessions"
+ADDRESS_OWN_MESSAGE: Final = "only the sender of a message can address it to sessions"
+ADDRESS_NO_TARGET: Final = "name a project, a machine or a participant to address"
+INBOX_ITEM_NOT_FOUND: Final = "no such inbox item"
+INBOX_ITEM_NOT_YOURS: Final = "only its recipient can mark an inbox item"
+
+# --------------------------------------------------------------------------------------------
 # Engine only (see the module docstring): the host's refusals, and unreachable on a real server.
 
 NO_PROFILE: Final = "you have no profile yet: connect first"

@@ -1,4 +1,4 @@
-"""The 28 reducers, grouped by domain. Importing this package registers them all."""
+"""The reducers, grouped by domain. Importing this package registers them all."""
 
 from spacesd.engine.reducers import (
     channels,
@@ -7,9 +7,10 @@ from spacesd.engine.reducers import (
     messages,
     notifications,
     servers,
+    sessions,
     threads,
     users,
 )
 
-__all__ = ["channels", "dms", "lifecycle", "messages", "notifications", "servers", "threads",
-           "users"]
+__all__ = ["channels", "dms", "lifecycle", "messages", "notifications", "servers", "sessions",
+           "threads", "users"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from spacesd.engine import auth, errors, validation
+from spacesd.engine import auth, errors, inbox, validation
 from spacesd.engine.context import ReducerContext
 from spacesd.engine.context import reducer as register
 from spacesd.engine.errors import ReducerError
@@ -31,9 +31,10 @@ def send_dm(ctx: ReducerContext, conversation_id: int, content: str) -> None:
     conversation = auth.conversation(ctx, conversation_id)
     auth.participant(ctx, conversation)
     validation.dm_content(content)
-    ctx.db.insert(DirectMessage(0, conversation.id, ctx.caller, content, ctx.timestamp, None,
-                                False))
+    dm = ctx.db.insert(DirectMessage(0, conversation.id, ctx.caller, content, ctx.timestamp,
+                                     None, False))
     ctx.db.update(dataclasses.replace(conversation, last_message_at=ctx.timestamp))
+    inbox.on_dm(ctx, conversation, dm)
 
 
 @register("mark_dm_read")
@@ -44,3 +45,4 @@ def mark_dm_read(ctx: ReducerContext, conversation_id: int) -> None:
     for message in ctx.db.select("direct_message", conversation_id=conversation.id,
                                  sender=other, read=False):
         ctx.db.update(dataclasses.replace(message, read=True))
+    inbox.read_conversation(ctx, conversation.id)

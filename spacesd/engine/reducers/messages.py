@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Final
 
-from spacesd.engine import auth, effects, errors, validation
+from spacesd.engine import auth, effects, errors, inbox, validation
 from spacesd.engine.context import ReducerContext
 from spacesd.engine.context import reducer as register
 from spacesd.engine.errors import ReducerError
@@ -63,13 +63,14 @@ def send_message(ctx: ReducerContext, channel_id: int, content: str, thread_id: 
         raise ReducerError(errors.REPLY_OTHER_CHANNEL)
     check_content(message_type, content)
 
-    ctx.db.insert(Message(0, channel.id, thread_id, ctx.caller, content, message_type,
-                          ctx.timestamp, None, reply_to_id))
+    message = ctx.db.insert(Message(0, channel.id, thread_id, ctx.caller, content,
+                                    message_type, ctx.timestamp, None, reply_to_id))
     if thread is not None:
         ctx.db.update(dataclasses.replace(thread, last_message_at=ctx.timestamp))
     ctx.db.delete_where("typing_indicator", channel_id=channel.id, identity=ctx.caller)
     if message_type == MessageType.Text:
         _notify_mentions(ctx, channel, content)
+    inbox.on_message(ctx, channel, message)
 
 
 def _notify_mentions(ctx: ReducerContext, channel: Channel, content: str) -> None:
@@ -118,6 +119,7 @@ def add_reaction(ctx: ReducerContext, message_id: int, emoji: str) -> None:
                          emoji=emoji) is not None:
         raise ReducerError(errors.ALREADY_REACTED)
     ctx.db.insert(Reaction(0, message_id, ctx.caller, emoji))
+    inbox.read_where(ctx, lambda item: item.message_id == message_id)
 
 
 @register("remove_reaction")

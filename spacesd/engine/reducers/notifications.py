@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spacesd.engine import auth, errors
+from spacesd.engine import auth, errors, inbox
 from spacesd.engine.context import ReducerContext
 from spacesd.engine.context import reducer as register
 from spacesd.engine.errors import ReducerError
@@ -23,6 +23,8 @@ def mark_channel_read(ctx: ReducerContext, channel_id: int, message_id: int) -> 
         ctx.db.insert(ChannelReadState(0, ctx.caller, channel.id, message.id))
     elif message.id > state.last_read_msg_id:
         ctx.db.update(ChannelReadState(state.id, ctx.caller, channel.id, message.id))
+    inbox.read_where(ctx, lambda item: item.channel_id == channel.id
+                     and item.message_id is not None and item.message_id <= message.id)
 
 
 @register("set_typing")

@@ -1,0 +1,400 @@
+"""The ops of live sessions (docs/protocol.md, "Live sessions"): session_event,
+inbox_claim, inbox_ack, inbox, wait, receipts, post, who, follow, address. Registered on
+import (spacesd.daemon.ops imports this module)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from spacesd.daemon import live_views, views
+from spacesd.daemon.backend import BackendError
+from spacesd.daemon.errors import OpError
+from spacesd.daemon.live import Waiter
+from spacesd.daemon.participants import (
+    AGENTS,
+    SESSION_RE,
+    Participant,
+    handle_candidates,
+    new_participant,
+    project_of,
+)
+from spacesd.daemon.registry import Arg, Request, channel_arg, int_arg, op, str_arg
+from spacesd.ipc import parse_ref
+from spacesd.live.render import DEFAULT_BUDGET, render
+from spacesd.model import Identity, SessionInfo, SessionState
+from spacesd.store import Changes
+
+if TYPE_CHECKING:
+    from spacesd.daemon.server import Daemon
+
+WAIT_MAX_S = 600
+
+_STATES: dict[str, SessionState] = {
+    "UserPromptSubmit": SessionState.Working, "BeforeAgent": SessionState.Working,
+    "PermissionRequest": SessionState.WaitingForInput,
+    "Stop": SessionState.Idle, "AfterAgent": SessionState.Idle,
+    "SessionEnd": SessionState.Ended,
+}
+_WAITING_NOTIFICATIONS = frozenset({"permission_prompt", "elicitation_dialog",
+                                    "agent_needs_input", "ToolPermission"})
+
+
+def state_for(event: str, notification_type: str | None) -> SessionState | None:
+    """The presence a client's hook event means (docs/live-coordination.md section 3)."""
+    if event == "Notification":
+        if notification_type in _WAITING_NOTIFICATIONS:
+            return SessionState.WaitingForInput
+        return SessionState.Idle if notification_type == "idle_prompt" else None
+    return _STATES.get(event)
+
+
+def session_arg(required: bool = True) -> Arg:
+    return str_arg("session", required=required)
+
+
+def _session_id(value: str) -> str:
+    if not SESSION_RE.fullmatch(value):
+        raise OpError("bad_args", "argument session must be 1-64 characters of A-Z, a-z, 0-9, "
+                      "_ and -")
+    return value
+
+
+def participant(daemon: Daemon, session: str | None) -> Participant | None:
+    """The calling session's participant (None: no session given, act as the daemon)."""
+    if session is None:
+        return None
+    found = daemon.require_live().participants.get(_session_id(session))
+    if found is None:
+        raise OpError("not_found", f"no such session: {session} (its hooks register it; "
+                      "is Spaces installed for this agent?)")
+    return found
+
+
+async def call(daemon: Daemon, reducer: str, args: list[Any], p: Participant | None = None
+               ) -> Changes:
+    """One write, as the participant `p` (opened first) or the daemon, through
+    Backend.call (and so through whatever gates it)."""
+    try:
+        if p is not None:
+            await daemon.open_participant(p)
+        return await daemon.backend.call(reducer, args, caller=p.identity if p else None)
+    except BackendError as e:
+        raise OpError(e.code, e.message) from None
+
+
+async def as_person(daemon: Daemon, reducer: str, args: list[Any]) -> Changes:
+    """A write by the human owner of this machine: the one place that decides a person's
+    authority (embedded: the local owner identity; elsewhere refused until an owner
+    credential exists)."""
+    try:
+        return await daemon.backend.call_as_owner(reducer, args)
+    except BackendError as e:
+        raise OpError(e.code, e.message) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Participants
+
+
+async def _register(daemon: Daemon, p: Participant, can_wake: bool) -> None:
+    """The participant's profile (its handle, grown when taken) and session_info row."""
+    await daemon.open_participant(p)
+    store = daemon.backend.store
+    profile = store.profile(p.identity)
+    if profile is None or profile.username != p.handle or not profile.is_agent:
+        last: OpError | None = None
+        for handle in handle_candidates(p.project_label, p.agent, p.session):
+            try:
+                await call(daemon, "register_user", [handle, p.display_name, True], p)
+            except OpError as e:
+                last = e
+                if "taken" in e.message:
+                    continue
+                raise
+            if handle != p.handle:
+                p.handle = handle
+                daemon.require_live().participants.save(p)
+            break
+        else:
+            assert last is not None
+            raise last
+    await call(daemon, "register_session", [
+        AGENTS[p.agent].name, daemon.backend.identity.hex, p.project, p.project_label,
+        p.branch, can_wake], p)
+
+
+@op("session_event", session_arg(), str_arg("agent"), str_arg("event", ""),
+    str_arg("notification_type"), str_arg("cwd", ""), int_arg("pid"), str_arg("branch"),
+    Arg("can_wake", (bool,), "true or false", False))
+async def cmd_session_event(daemon: Daemon, req: Request) -> Any:
+    live = daemon.require_live()
+    session = _session_id(req.args["session"])
+    p = live.participants.get(session)
+    event = req.args["event"] or ""
+    store = daemon.backend.store
+    fresh = p is None
+    if p is None:
+        agent = req.args["agent"]
+        if agent not in AGENTS:
+            raise OpError("bad_args", "argument agent must be one of " + ", ".join(AGENTS))
+        project = await project_of(req.args["cwd"] or ".")
+        try:
+            identity, token = await daemon.backend.mint_participant()
+        except BackendError as e:
+            raise OpError(e.code, e.message) from None
+        p = new_participant(session, agent, identity, token, project)
+        live.participants.save(p)  # before registering: a crash keeps the identity
+    if req.args["pid"] is not None:
+        p.pid = req.args["pid"]
+    if req.args["branch"] and req.args["branch"] != p.branch:
+        p.branch = req.args["branch"][:256]
+    info: SessionInfo | None = store.get("session_info", p.identity)
+    if fresh or info is None or event == "SessionStart":
+        await _register(daemon, p, bool(req.args["can_wake"]))
+    state = state_for(event, req.args["notification_type"])
+    info = store.get("session_info", p.identity)
+    if state is not None and (info is None or info.state != state):
+        if state == SessionState.Ended:
+            await call(daemon, "end_session", [], p)
+        else:
+            await call(daemon, "set_session_state", [p.identity.hex, state.name], p)
+    if state == SessionState.Working:
+        live.wake(session, {"cancel": True})
+    info = store.get("session_info", p.identity)
+    return {"participant": {"handle": "@" + p.handle, "identity": p.identity.hex,
+                            "agent": p.agent, "session": p.session, "project": p.project_label,
+                            "state": info.state.name if info is not None else None},
+            "state": state.name if state is not None else None}
+
+
+# --------------------------------------------------------------------------------------------
+# Claim, ack, inbox, wait
+
+
+@op("inbox_claim", session_arg(), str_arg("point", ""),
+    int_arg("budget", DEFAULT_BUDGET, lo=200, hi=20_000))
+def cmd_inbox_claim(daemon: Daemon, req: Request) -> Any:
+    live = daemon.require_live()
+    empty: dict[str, Any] = {"claim": None, "text": "", "ids": [], "nonce": None, "priority": False}
+    session = _session_id(req.args["session"])
+    live.apply_spooled_acks()
+    p = live.participants.get(session)
+    if p is None:
+        return empty
+    if live.claimed_ids(session):
+        return empty  # another hook of this session holds the items: it delivers them
+    items = live.queued(p)
+    if not items:
+        live.refresh_marker(p)
+        return empty
+    store = daemon.backend.store
+    claim_nonce = live.new_claim(session, [])
+    rendered = render([live_views.render_item(store, i) for i in items], req.args["budget"],
+                      claim_nonce.nonce)
+    if not rendered.ids:
+        del live.claims[claim_nonce.id]
+        return empty
+    claim_nonce.ids = rendered.ids
+    priority = any(i.priority for i in items if i.id in set(rendered.ids))
+    return {"claim": claim_nonce.id, "text": rendered.text, "ids": rendered.ids,
+            "nonce": claim_nonce.nonce, "priority": priority}
+
+
+@op("inbox_ack", str_arg("claim", required=True), session_arg(),
+    Arg("ids", (list,), "a list of item ids", []))
+def cmd_inbox_ack(daemon: Daemon, req: Request) -> Any:
+    live = daemon.require_live()
+    p = live.participants.get(_session_id(req.args["session"]))
+    if p is None:
+        raise OpError("not_found", f"no such session: {req.args['session']}")
+    ids = req.args["ids"]
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        raise OpError("bad_args", "argument ids must be a list of item ids")
+    return {"acked": live.ack(p, req.args["claim"], ids)}
+
+
+@op("inbox", session_arg(), Arg("all", (bool,), "true or false", False),
+    int_arg("limit", 50, lo=1, hi=500), Arg("read", (list,), "a list of item ids", []))
+async def cmd_inbox(daemon: Daemon, req: Request) -> Any:
+    p = participant(daemon, req.args["session"])
+    assert p is not None
+    for item_id in req.args["read"]:
+        if isinstance(item_id, bool) or not isinstance(item_id, int):
+            raise OpError("bad_args", "argument read must be a list of item ids")
+        await call(daemon, "mark_read", [item_id], p)
+    store = daemon.backend.store
+    if req.args["all"]:
+        rows = store.select("inbox_item", recipient=p.identity, order_by="-id",
+                            limit=req.args["limit"])
+        rows.reverse()
+    else:  # pending: Queued and not delivered by a hook of this machine
+        rows = daemon.require_live().queued(p)[:req.args["limit"]]
+    return {"items": [live_views.item_object(store, r) for r in rows],
+            "receipts": live_views.receipts_of(store, p.identity, 20)}
+
+
+@op("wait", session_arg(), int_arg("timeout", 60, lo=0, hi=WAIT_MAX_S))
+async def cmd_wait(daemon: Daemon, req: Request) -> Any:
+    live = daemon.require_live()
+    p = participant(daemon, req.args["session"])
+    assert p is not None
+    pending = len(live.queued(p))
+    if pending:
+        return {"pending": pending}
+    live.wake(p.session, {"cancel": True})  # a newer waiter replaces the older
+    waiter = Waiter()
+    live.waiters[p.session] = waiter
+    try:
+        return await asyncio.wait_for(asyncio.shield(waiter.future), req.args["timeout"])
+    except asyncio.TimeoutError:
+        return {"timeout": True}
+    finally:
+        if live.waiters.get(p.session) is waiter:
+            del live.waiters[p.session]
+
+
+@op("receipts", session_arg(required=False), int_arg("message_id"),
+    int_arg("limit", 20, lo=1, hi=500))
+def cmd_receipts(daemon: Daemon, req: Request) -> Any:
+    p = participant(daemon, req.args["session"])
+    sender = p.identity if p is not None else daemon.backend.identity
+    store = daemon.backend.store
+    if req.args["message_id"] is not None:
+        return live_views.receipts_of_message(store, sender, req.args["message_id"])
+    return live_views.receipts_of(store, sender, req.args["limit"])
+
+
+# --------------------------------------------------------------------------------------------
+# Writing as a session: post (channel, reply, DM), follow; who
+
+
+def _sent(daemon: Daemon, changes: Changes, sender: Identity) -> dict[str, Any]:
+    store = daemon.backend.store
+    for msg in views.inserted_messages(changes):
+        if msg.sender == sender:
+            out = views.message_object(store, msg)
+            out["receipts"] = live_views.receipts_of_message(store, sender, msg.id)
+            return out
+    for dm in changes.inserted("direct_message"):
+        if dm.sender == sender:
+            return {"dm": True, "id": dm.id, "conversation_id": dm.conversation_id,
+                    "receipts": [live_views.receipt(store, i) for i in
+                                 changes.inserted("inbox_item") if i.dm_id == dm.id]}
+    return {"committed": True}
+
+
+async def _dm(daemon: Daemon, p: Participant | None, name: str, text: str,
+              person: bool = False) -> dict[str, Any]:
+    store = daemon.backend.store
+    daemon.require_cache()
+    profile = store.profile_by_username(name)
+    if profile is None:
+        raise OpError("not_found", f"no such participant: @{name}")
+    me = daemon.backend.identity if p is None else p.identity
+    if person:
+        me = getattr(daemon.backend, "owner", me)
+
+    async def writer(reducer: str, args: list[Any]) -> Changes:
+        if person:
+            return await as_person(daemon, reducer, args)
+        return await call(daemon, reducer, args, p)
+
+    await writer("start_dm", [profile.identity.hex])
+    conv = store.conversation_between(me, profile.identity)
+    if conv is None:
+        raise OpError("internal", "the conversation was started but is not in the store")
+    return _sent(daemon, await writer("send_dm", [conv.id, text]), me)
+
+
+@op("post", session_arg(required=False), str_arg("to", required=True),
+    str_arg("text", required=True), int_arg("thread_id"))
+async def cmd_post(daemon: Daemon, req: Request) -> Any:
+    p = participant(daemon, req.args["session"])
+    to, text = req.args["to"].strip(), req.args["text"]
+    me = daemon.backend.identity if p is None else p.identity
+    if to.startswith("@"):
+        return await _dm(daemon, p, to[1:], text)
+    reply_to: int | None = None
+    thread_id = req.args["thread_id"]
+    if to.startswith("reply:"):
+        ref = parse_ref(to[len("reply:"):])
+        replied = daemon.backend.store.message(ref) if isinstance(ref, int) else None
+        if replied is None:
+            daemon.require_cache()
+            raise OpError("not_found", f"no such message: {to[len('reply:'):]}")
+        channel_id, reply_to = replied.channel_id, replied.id
+        thread_id = thread_id if thread_id is not None else replied.thread_id
+    else:
+        channel_id = daemon.resolve_channel(to).channel.id
+    changes = await call(daemon, "send_message",
+                         [channel_id, text, thread_id, reply_to, "Text"], p)
+    return _sent(daemon, changes, me)
+
+
+@op("follow", session_arg(), channel_arg(), Arg("follow", (bool,), "true or false", True))
+async def cmd_follow(daemon: Daemon, req: Request) -> Any:
+    p = participant(daemon, req.args["session"])
+    info = daemon.resolve_channel(req.args["channel"])
+    await call(daemon, "follow_channel", [info.channel.id, req.args["follow"]], p)
+    return {"channel": info.channel.id, "following": req.args["follow"]}
+
+
+@op("who", session_arg(required=False), str_arg("project"),
+    Arg("all", (bool,), "true or false", False))
+def cmd_who(daemon: Daemon, req: Request) -> Any:
+    daemon.require_cache()
+    live = daemon.require_live()
+    store = daemon.backend.store
+    out = []
+    for info in store.rows("session_info"):
+        if info.state == SessionState.Ended and not req.args["all"]:
+            continue
+        project = req.args["project"]
+        if project is not None and project not in (info.project, info.project_label):
+            continue
+        mine = live.participants.by_identity.get(info.identity)
+        out.append(live_views.who_object(store, info, mine.session if mine else None))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# People: the human owner addresses sessions
+
+
+@op("address", str_arg("to", required=True), str_arg("text", required=True),
+    Arg("priority", (bool,), "true or false", False), channel_arg(required=False))
+async def cmd_address(daemon: Daemon, req: Request) -> Any:
+    """`@handle` (one session), `project:<label or repository>`, or `machine` (every live
+    session of this machine): the message is posted in `channel` by the owner and addressed;
+    each addressed session gets an Addressed item (priority: first in its next injection)."""
+    to = req.args["to"].strip()
+    store = daemon.backend.store
+    project: str | None = None
+    machine: str | None = None
+    target: str | None = None
+    if to.startswith("@"):
+        profile = store.profile_by_username(to[1:])
+        if profile is None:
+            daemon.require_cache()
+            raise OpError("not_found", f"no such participant: {to}")
+        target = profile.identity.hex
+    elif to.startswith("project:") and len(to) > len("project:"):
+        project = to[len("project:"):]
+    elif to == "machine":
+        machine = daemon.backend.identity.hex
+    else:
+        raise OpError("bad_args", "argument to must be @handle, project:<name> or machine")
+    info = daemon.resolve_channel(req.args["channel"])
+    changes = await as_person(daemon, "send_message",
+                              [info.channel.id, req.args["text"], None, None, "Text"])
+    owner = getattr(daemon.backend, "owner", None)
+    msg = next((m for m in views.inserted_messages(changes) if m.sender == owner), None)
+    if msg is None:
+        raise OpError("internal", "the message was committed but not found in the changes")
+    await as_person(daemon, "address_sessions",
+                    [msg.id, project, machine, target, req.args["priority"]])
+    out = views.message_object(store, msg)
+    out["receipts"] = live_views.receipts_of_message(store, msg.sender, msg.id)
+    out["recipients"] = len(out["receipts"])
+    return out
