@@ -156,7 +156,7 @@ def test_each_client_gets_its_shape_then_the_ack(
     claims = [(a, size) for op, a, size in daemon.seen if op == "inbox_claim"]
     assert claims == [({"session": SID, "point": event, "budget": 2000}, 0)]
     acks = [(a, size) for op, a, size in daemon.seen if op == "inbox_ack"]
-    assert len(acks) == 1 and acks[0][0] == {"claim": "c1"}
+    assert len(acks) == 1 and acks[0][0] == {"claim": "c1", "session": SID, "ids": [4812, 4815]}
     assert acks[0][1] > 0, "acked before the output was written"
     assert daemon.ops()[-1] == "inbox_ack"
 
@@ -205,7 +205,7 @@ def test_ack_spooled_when_the_daemon_is_gone(helper: tuple[str, ...], env: dict[
     assert rc == 0 and out["hookSpecificOutput"]["additionalContext"] == TEXT
     spooled = [p for p in (tmp_path / "state" / "acks").iterdir()]
     assert [json.loads(p.read_text()) for p in spooled] == [
-        {"claim": "c9", "ids": [7], "session": SID}]
+        {"op": "inbox_ack", "args": {"claim": "c9", "session": SID, "ids": [7]}}]
     assert oct(spooled[0].stat().st_mode & 0o777) == "0o600"
 
 
@@ -237,10 +237,9 @@ def test_presence_events(helper: tuple[str, ...], env: dict[str, str], daemon: D
         assert hook(helper, event, "claude", payload(name, **extra), env,
                     tmp_path / "out")[:2] == (0, None)
     events = [a for op, a, _ in daemon.seen if op == "session_event"]
-    assert [e["event"] for e in events] == ["start", "notify", "end"]
-    assert events[0] == {"session": SID, "agent": "claude", "event": "start", "pid": 4242,
-                         "cwd": "/w", "transcript_path": "/t.jsonl", "source": "startup",
-                         "hook_event_name": "SessionStart", "can_wake": False}
+    assert [e["event"] for e in events] == ["SessionStart", "Notification", "SessionEnd"]
+    assert events[0] == {"session": SID, "agent": "claude", "event": "SessionStart",
+                         "pid": 4242, "cwd": "/w", "can_wake": False}
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "live-wiring.json").write_text(json.dumps(
         {"claude": {"version": "2.1.328", "can_wake": True, "fast": True}}))
@@ -252,7 +251,7 @@ def test_presence_events(helper: tuple[str, ...], env: dict[str, str], daemon: D
 
 def test_waiter_exits_2_only_with_items(helper: tuple[str, ...], env: dict[str, str],
                                         daemon: Daemon, tmp_path: Path) -> None:
-    daemon.handlers["wait"] = lambda a: {"items": 1}
+    daemon.handlers["wait"] = lambda a: {"pending": 1}
     rc, out, err = hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out")
     assert (rc, out, err) == (2, None, (TEXT + "\n").encode())
     assert daemon.ops() == ["wait", "inbox_claim", "inbox_ack"]
@@ -262,6 +261,12 @@ def test_waiter_exits_2_only_with_items(helper: tuple[str, ...], env: dict[str, 
     assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out") == (
         0, None, b"")
     assert daemon.ops() == ["wait"]
+    daemon.seen.clear()
+    answers = iter([{"timeout": True}, {"timeout": True}, {"pending": 2}])
+    daemon.handlers["wait"] = lambda a: next(answers)
+    assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out")[0] == 2
+    assert daemon.ops() == ["wait", "wait", "wait", "inbox_claim", "inbox_ack"]
+    assert daemon.seen[0][1]["timeout"] == 600
     daemon.close()
     assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out") == (
         0, None, b"")

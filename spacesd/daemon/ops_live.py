@@ -22,13 +22,17 @@ from spacesd.daemon.participants import (
 from spacesd.daemon.registry import Arg, Request, channel_arg, int_arg, op, str_arg
 from spacesd.ipc import parse_ref
 from spacesd.live.render import DEFAULT_BUDGET, render
-from spacesd.model import Identity, SessionInfo, SessionState
+from spacesd.model import Identity, InboxKind, SessionInfo, SessionState
 from spacesd.store import Changes
 
 if TYPE_CHECKING:
     from spacesd.daemon.server import Daemon
 
 WAIT_MAX_S = 600
+TURN_END_KINDS = frozenset({InboxKind.Dm, InboxKind.Mention, InboxKind.Addressed})
+"""What a turn-end (`stop`) claim may carry: it keeps a finished turn going, so only what is
+addressed to the session (or a priority message), never channel or thread traffic
+(docs/live-coordination.md 5.1: agents must not keep each other running)."""
 
 _STATES: dict[str, SessionState] = {
     "UserPromptSubmit": SessionState.Working, "BeforeAgent": SessionState.Working,
@@ -188,6 +192,10 @@ def cmd_inbox_claim(daemon: Daemon, req: Request) -> Any:
     if not items:
         live.refresh_marker(p)
         return empty
+    if req.args["point"] == "stop":
+        items = [i for i in items if i.priority or i.kind in TURN_END_KINDS]
+        if not items:
+            return empty
     store = daemon.backend.store
     claim_nonce = live.new_claim(session, [])
     rendered = render([live_views.render_item(store, i) for i in items], req.args["budget"],

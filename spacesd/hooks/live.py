@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 HOOK = "spaces-live-hook"
 BUDGET = 2000
+WAIT_MAX_S = 600
+"""The daemon's longest `wait`; the waiter asks again until its own limit."""
 MAX_CONTINUATIONS = 2
 """Turn-end continuations per user turn and session (5.1): agents answering each other must
 not keep each other running for ever."""
@@ -199,13 +201,26 @@ def can_wake(agent: str) -> bool:
         return False
 
 
+EVENT_NAMES = {
+    "claude": {"start": "SessionStart", "prompt": "UserPromptSubmit", "notify": "Notification",
+               "stop": "Stop", "end": "SessionEnd"},
+    "codex": {"start": "SessionStart", "prompt": "UserPromptSubmit",
+              "notify": "PermissionRequest", "stop": "Stop", "end": "SessionEnd"},
+    "gemini": {"start": "SessionStart", "prompt": "BeforeAgent", "notify": "Notification",
+               "stop": "AfterAgent", "end": "SessionEnd"},
+}
+"""The client's event name for each presence point (when the payload lacks it)."""
+
+
 def presence(agent: str, event: str, session: str, data: dict[str, Any]) -> None:
-    args: dict[str, Any] = {"session": session, "agent": agent, "event": event,
-                            "pid": client_pid()}
+    """`session_event`: registers the session the first time, then its presence."""
+    name = data.get("hook_event_name")
+    args: dict[str, Any] = {
+        "session": session, "agent": agent, "pid": client_pid(),
+        "event": name if isinstance(name, str) and name else EVENT_NAMES[agent][event]}
     if event == "start":
         args["can_wake"] = can_wake(agent)
-    for key in ("cwd", "transcript_path", "source", "reason", "notification_type",
-                "hook_event_name"):
+    for key in ("cwd", "notification_type"):
         if isinstance(data.get(key), str):
             args[key] = data[key]
     try:
@@ -221,7 +236,8 @@ def spool_ack(claim: str, ids: list[Any], session: str) -> None:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = f"{time.time_ns()}-{os.getpid()}.json"
     tmp = folder / f".{name}.tmp"
-    body = json.dumps({"claim": claim, "ids": ids, "session": session}).encode()
+    body = json.dumps({"op": "inbox_ack",
+                       "args": {"claim": claim, "session": session, "ids": ids}}).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, body)
@@ -238,7 +254,7 @@ def spool_ack(claim: str, ids: list[Any], session: str) -> None:
 
 def ack(claim: str, ids: list[Any], session: str) -> None:
     try:
-        _call("inbox_ack", {"claim": claim})
+        _call("inbox_ack", {"claim": claim, "session": session, "ids": ids})
     except ipc.IpcError as e:
         if e.code in ("unreachable", "timeout", "disconnected", "protocol"):
             spool_ack(claim, ids, session)
@@ -294,15 +310,21 @@ def wake(session: str) -> int:
     """Claude Code's asyncRewake Stop waiter (section 8): wait on the daemon (pushed) until
     an item arrives, then claim, write the text to stderr, ack and exit 2 — which wakes the
     session. Nothing (a turn began, a newer waiter, the daemon away, a timeout): exit 0."""
-    limit = env_float("SPACES_WAKE_TIMEOUT", 86000.0)
-    try:
-        got = _call("wait", {"session": session, "timeout": limit}, timeout=limit + 5)
-    except ipc.IpcError as e:
-        if e.code not in ("unreachable", "timeout"):
-            log(HOOK, f"wait: {e.code}: {e.message}", session_id=session)
-        return 0
-    if not isinstance(got, dict) or got.get("cancel") or not got.get("items"):
-        return 0
+    deadline = time.monotonic() + env_float("SPACES_WAKE_TIMEOUT", 86000.0)
+    while True:
+        left = int(min(WAIT_MAX_S, deadline - time.monotonic()))
+        if left <= 0:
+            return 0
+        try:
+            got = _call("wait", {"session": session, "timeout": left}, timeout=left + 5)
+        except ipc.IpcError as e:
+            if e.code not in ("unreachable", "timeout", "disconnected"):
+                log(HOOK, f"wait: {e.code}: {e.message}", session_id=session)
+            return 0
+        if not isinstance(got, dict) or got.get("cancel"):
+            return 0
+        if got.get("pending"):
+            break
     found = claim(session, "wake", int(env_float("SPACES_LIVE_BUDGET", BUDGET)) or BUDGET)
     if found is None:
         return 0
