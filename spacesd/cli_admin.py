@@ -65,7 +65,9 @@ def hooks_install(scope: str, agent: str, project_dir: Path | None) -> None:
         path = hookconfig.settings_path(agent, scope, project_dir=project_dir)
         live, note = livesetup.live_for(agent)
         result = hookconfig.install(path, agent, live=live)
-        command = livesetup.mcp_command()
+        root = click.get_current_context().find_root().command
+        command = livesetup.mcp_command(
+            isinstance(root, click.Group) and "mcp" in root.commands)
         mcp = None if command is None else mcpconfig.install(
             mcpconfig.mcp_path(agent, scope, project_dir=project_dir), agent, command)
         livesetup.record(agent, live, fast=live.argv[0].endswith(f"/{hookconfig.LIVE_HOOK}"))

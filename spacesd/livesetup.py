@@ -54,11 +54,10 @@ def live_for(agent: str, bin_dir: Path | None = None) -> tuple[hookconfig.Live, 
     return hookconfig.Live(argv, client_version(agent)), built.note
 
 
-def mcp_command() -> str | None:
-    """The absolute `spacesd` to run as `spacesd mcp`, when this Spaces has that command."""
-    from spacesd.cli import main  # the CLI group is loaded by now (it runs this)
-
-    if "mcp" not in getattr(main, "commands", {}):
+def mcp_command(has_mcp: bool) -> str | None:
+    """The absolute `spacesd` to run as `spacesd mcp`, when this Spaces has that command
+    (`has_mcp`: the CLI group knows it)."""
+    if not has_mcp:
         return None
     found = hookconfig._find_program("spacesd")
     return str(found) if found else None

@@ -153,7 +153,7 @@ def test_killed_before_flush_stays_pending(d: ThreadDaemon, spaces_env: SpacesEn
     assert receipt(d, sent, "Queued")["state"] == "Queued"
     assert (spaces_env.runtime_dir / "live" / f"{B}.inbox").exists()
     time.sleep(0.6)  # the claim lapses
-    rc, out, _ = run_hook(helper, spaces_env, "post", "claude", B, "PostToolUse")
+    out = run_hook(helper, spaces_env, "post", "claude", B, "PostToolUse")[1]
     assert context_of(out).count("do not lose me") == 1
     assert receipt(d, sent, "Delivered")["state"] == "Delivered"
 
