@@ -182,6 +182,15 @@ else:
     say "Removed the systemd user units."
   fi
   stop_background
+  # The daemon's lock file (and a socket left by a killed daemon) in its runtime folder.
+  if [ -n "$py" ]; then
+    rt=$(PYTHONPATH=$src "$py" -c 'from spacesd import paths; print(paths.runtime_dir())' \
+         2>/dev/null) || rt=
+    if [ -n "$rt" ] && [ -d "$rt" ] && ! daemon_up; then
+      rm -f "$rt/spacesd.lock" "$rt/spacesd.sock"
+      rmdir "$rt" 2>/dev/null || true
+    fi
+  fi
   for p in $programs; do
     link=$bin/$p
     if [ -L "$link" ]; then
@@ -223,8 +232,14 @@ if [ "$reinstall" = yes ] || [ ! -x "$venv/bin/spacesd" ] || [ "$(cat "$stamp" 2
   say "Installing Spaces from $src (pip)"
   # shellcheck disable=SC2086 # word splitting of the extra arguments is intended
   # No cache and no version check, in the build-isolation pips too: nothing left in ~/.cache.
+  # setuptools builds in the checkout (build/, spacesd.egg-info/): what it made there goes.
+  made_build=yes; [ ! -e "$src/build" ] || made_build=no
+  made_egg=yes; [ ! -e "$src/spacesd.egg-info" ] || made_egg=no
   PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 "$venv/bin/python" -m pip install \
-    --quiet ${SPACES_INSTALL_PIP_ARGS:-} "$src" || die "pip install failed (see above)"
+    --quiet ${SPACES_INSTALL_PIP_ARGS:-} "$src" || pip_failed=yes
+  [ "$made_build" = no ] || rm -rf "$src/build"
+  [ "$made_egg" = no ] || rm -rf "$src/spacesd.egg-info"
+  [ "${pip_failed:-no}" = no ] || die "pip install failed (see above)"
   printf '%s\n' "$want" >"$stamp"
   updated=yes
 else

@@ -12,7 +12,7 @@ Cases:
 - spaces-context-hook: SessionStart, asks the daemon for `context` and prints it
 - spaces-session-hook, cooldown: a Stop inside the session's cooldown (the common per-turn
   case: no transcript read, no socket)
-- spaces-session-hook, post: SPACES_COOLDOWN=0 and a new final message each run, so every run
+- spaces-session-hook, post: SPACES_COOLDOWN=0 and a new session id each run, so every run
   parses the fixture transcript, redacts and posts `post_summary`
 - the same two session cases and the context case through the installed console scripts, if
   present (they add pip's wrapper)
@@ -44,9 +44,7 @@ from bench_daemon import DaemonProc  # noqa: E402
 
 from spacesd import ipc  # noqa: E402
 
-# Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout.
-FIXTURES = (Path(os.environ.get("SPACES_SHARED_DIR", "").strip() or ROOT.parent / "shared")
-            / "fixtures" / "claude-code")
+FIXTURES = ROOT / "tests" / "fixtures" / "claude-code"  # Claude Code's samples
 
 # --------------------------------------------------------------------------------------------
 # Measuring
@@ -92,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     py = a.python
     if not (FIXTURES / "stop.json").is_file():
-        raise SystemExit(f"bench: no Claude Code fixtures at {FIXTURES} (set SPACES_SHARED_DIR)")
+        raise SystemExit(f"bench: no Claude Code fixtures at {FIXTURES}")
     tmp = Path(tempfile.mkdtemp(prefix="spb-", dir="/tmp"))
     private: DaemonProc | None = None
     try:
@@ -137,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         cool_b = json.dumps(cool_stop).encode()
 
         def post_stdin(i: int) -> bytes:
-            return json.dumps(dict(stop, session_id=f"bench-post-{tag}",
-                                   last_assistant_message=f"bench run {i}: done.")).encode()
+            return json.dumps(dict(stop, session_id=f"bench-post-{tag}-{i}")).encode()
 
         env_post = dict(env, SPACES_COOLDOWN="0")
         session_script = str(ROOT / "hooks" / "spaces-session-hook")

@@ -13,7 +13,9 @@ goal:
   rows/s);
 - bench_stdb.py: post-to-peer latency A -> server -> B on loopback, on the stand-in and the real
   SpacetimeDB side by side (goal: p50 < 20 ms on the real one), and a reducer call's round trip
-  through the daemon on each.
+  through the daemon on each;
+- bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
+  hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -45,6 +47,8 @@ def main() -> int:
         ["bench_live.py", "--rounds", "100" if opts.quick else "300"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
     ]
+    if not opts.quick:  # installs Spaces and runs ~40 real agent sessions: minutes
+        benches.append(["bench_agents.py", "--runs", "5"])
     failed = []
     t0 = time.perf_counter()
     for bench in benches:

@@ -18,12 +18,6 @@ from spacesd.config import ConfigError, load_config
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
 
-_NOTES = {
-    "codex": "Codex asks you to review and trust new hooks (/hooks) before it runs them.",
-    "gemini": "Gemini CLI runs hooks only with its hooks system enabled "
-              "(/settings > Advanced > Enable Hooks System).",
-}
-
 
 def _fail(message: str, code: int = EXIT_ERROR) -> None:
     click.echo(f"spacesd: {message}", err=True)
@@ -80,10 +74,10 @@ def hooks_install(scope: str, agent: str, project_dir: Path | None) -> None:
             spec.event for spec in [*hookconfig.specs(agent, dict.fromkeys(
                 hookconfig.HOOK_PROGRAMS, "")), *hookconfig.live_specs(agent, live)]))
         click.echo(f"Spaces hooks installed in {where} ({events}).")
-        if agent in _NOTES:
-            click.echo(_NOTES[agent])
     else:
         click.echo(f"Spaces hooks already installed in {where}; nothing changed.")
+    if agent in hookconfig.NOTES:
+        click.echo(hookconfig.NOTES[agent])
     click.echo(f"Live hooks: {note}.")
     if agent == "claude":
         click.echo("Idle sessions: woken by a message (asyncRewake)." if live.can_wake else
@@ -135,11 +129,14 @@ def hooks_status(as_json: bool, project_dir: Path | None) -> None:
             except hookconfig.HookConfigError as e:
                 found, mcp = f"unreadable: {e}", False
             report[f"{agent}/{scope}"] = {"path": str(path), "events": found, "mcp": mcp}
+            if found and isinstance(found, list) and agent in hookconfig.NOTES:
+                report[f"{agent}/{scope}"]["note"] = hookconfig.NOTES[agent]
     fast = fasthook.status()
     live = {"fast": fast.fast, "note": fast.note, "agents": livesetup.wiring()}
     if as_json:
         click.echo(json.dumps({**report, "live": live}))
         return
+    notes: dict[str, str] = {}
     for key, entry in report.items():
         events = entry["events"]
         text = ", ".join(events) if isinstance(events, list) and events else (
@@ -147,6 +144,10 @@ def hooks_status(as_json: bool, project_dir: Path | None) -> None:
         mcp_text = " +mcp" if entry["mcp"] is True else ""
         click.echo(f"{key:<16} {text + mcp_text:<28} "
                    f"{_home_relative(Path(str(entry['path'])))}")
+        if isinstance(entry.get("note"), str):
+            notes[key.split("/")[0]] = str(entry["note"])
+    for agent, note in notes.items():
+        click.echo(f"{agent}: {note}")
     click.echo(f"live hooks: {fast.note}")
 
 

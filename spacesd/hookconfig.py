@@ -11,12 +11,17 @@ Agents and files (user scope / project scope):
   ``<project>/.codex/hooks.json``; the same shape as Claude Code's (codex-rs/config
   ``HooksFile``: ``{"hooks": {Event: [{"matcher", "hooks": [{"type": "command", "command",
   "timeout"}]}]}}``, timeout in seconds); its SessionStart sources are startup|resume|clear.
-  Codex's hook events are SessionStart, UserPromptSubmit, PreToolUse, PostToolUse and Stop:
-  it has no SessionEnd, so nothing posts what the last cooldown held back there.
+  Codex 0.169 has SessionEnd too (stdin carries ``reason``), with its timeout clamped to 3 s:
+  registered with 3 s. Codex runs a hook only once a person trusted it (``/hooks`` in the
+  TUI); headless, ``codex exec --dangerously-bypass-hook-trust`` (`NOTES`).
 - ``gemini``: ``~/.gemini/settings.json`` / ``<project>/.gemini/settings.json``: ``hooks``
   events ``SessionStart`` (matcher ``*``: Gemini matches lifecycle sources exactly),
   ``AfterAgent`` (its Stop) and ``SessionEnd`` (reasons exit, clear, logout, ...; the CLI does
   not wait for it, best effort), handlers with ``name`` and a ``timeout`` in milliseconds.
+  Hooks are on by default in Gemini CLI 0.61.
+
+The agents are spacesd.agentkinds' table (`AGENTS` are its install names; the summaries'
+``agent_kind`` comes from the same table).
 
 Live delivery (docs/live-coordination.md, 5.1 and 7.3; `live_specs`) adds, per agent, the
 hook points where inbox items reach a running session and the presence events, all running
@@ -50,9 +55,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spacesd.agentkinds import INSTALL_NAMES
+
 __all__ = [
     "AGENTS",
     "HOOK_PROGRAMS",
+    "NOTES",
     "SCOPES",
     "HookConfigError",
     "HookSpec",
@@ -68,7 +76,15 @@ __all__ = [
     "uninstall",
 ]
 
-AGENTS = ("claude", "codex", "gemini")
+AGENTS = INSTALL_NAMES
+NOTES = {
+    "codex": "Codex runs a hook only after you trust it: open codex and review Spaces' hooks "
+             "with /hooks; a headless `codex exec` needs --dangerously-bypass-hook-trust.",
+}
+"""What a person must do besides installing, by agent (shown by `spacesd hooks install` and
+`spacesd hooks status`)."""
+CODEX_SESSION_END_TIMEOUT = 3
+"""Codex clamps a SessionEnd hook's timeout to 3 s."""
 SCOPES = ("user", "project")
 SESSION_HOOK = "spaces-session-hook"
 CONTEXT_HOOK = "spaces-context-hook"
@@ -172,7 +188,9 @@ def specs(agent: str, commands: Mapping[str, str]) -> list[HookSpec]:
     if agent == "codex":
         return [HookSpec("Stop", None, {"type": "command", "command": session, "timeout": 10}),
                 HookSpec("SessionStart", "startup|resume|clear",
-                         {"type": "command", "command": context, "timeout": 5})]
+                         {"type": "command", "command": context, "timeout": 5}),
+                HookSpec("SessionEnd", None, {"type": "command", "command": session,
+                                              "timeout": CODEX_SESSION_END_TIMEOUT})]
     if agent == "gemini":
         return [HookSpec("AfterAgent", "*", {"name": "spaces-session", "type": "command",
                                              "command": session, "timeout": 10000,

@@ -7,8 +7,8 @@
 - `daemon`: a daemon on the embedded backend running in a background thread of this process
   (fast to start); `daemon.request(op, **args)` -> ipc Ok | Err; `daemon.stop()`.
 - `daemon_process`: the real `spacesd run` in a subprocess (`.start()`, `.stop()`, `.pid`).
-- `shared_dir()`: the shared fixtures folder (../shared beside the checkout, or
-  SPACES_SHARED_DIR).
+- `agent_world`: the real agent clients with Spaces installed by install.sh in a throwaway
+  HOME (tests/agents/harness.py), once per session.
 - `real_stdb`: the real SpacetimeDB server (tests/real_stdb.py), started once per session with
   an owner; `real_stdb.publish()` publishes the module as a fresh database. Skips every test
   using it with one reason when the binary or the .wasm is missing; fails with CI=true.
@@ -37,12 +37,6 @@ from spacesd.ipc import Client, Err, Ok
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-
-
-def shared_dir() -> Path:
-    """/work/shared in development, ../shared beside the checkout in CI."""
-    override = os.environ.get("SPACES_SHARED_DIR", "").strip()
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "shared"
 
 
 def console_script(name: str) -> str:
@@ -297,3 +291,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if (report.skipped and _REAL_STDB_MISSING and isinstance(longrepr, tuple)
             and _REAL_STDB_MISSING[0] in str(longrepr[2])):
         report.longrepr = (__file__, real_stdb_line, longrepr[2])
+
+
+@pytest.fixture(scope="session")
+def agent_world() -> Iterator[Any]:
+    """The real agent clients with Spaces installed in a throwaway HOME (tests/agents): one
+    install.sh run for the whole test session; tests use their own projects in it."""
+    from agents.harness import World
+
+    base = Path(tempfile.mkdtemp(prefix="sa-", dir="/tmp"))  # short: AF_UNIX path limit
+    world = World.create(base)
+    try:
+        yield world
+    finally:
+        world.close()

@@ -13,10 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "spacesd"
 
-KNOWN_CYCLES: list[set[str]] = [
-    # issue 9 item 4 (a spacesd/transcripts/ package) removes this one; delete it then.
-    {"spacesd.transcript", "spacesd.agent_transcripts"},
-]
+KNOWN_CYCLES: list[set[str]] = []
 
 STDB_ALLOWED = {"spacesd.model"}
 """What spacesd/stdb/ may import from the rest of spacesd."""

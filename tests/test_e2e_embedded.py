@@ -11,15 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-from conftest import ProcessDaemon, SpacesEnv, console_script, shared_dir
+from conftest import ProcessDaemon, SpacesEnv, console_script
 
 from spacesd import outbox
 
-FIXTURES = shared_dir() / "fixtures" / "claude-code"
-
-pytestmark = pytest.mark.skipif(not (FIXTURES / "stop.json").exists(),
-                                reason=f"no shared fixtures at {FIXTURES}")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "claude-code"
 
 
 def _fixture(tmp: Path, name: str, **changes: Any) -> bytes:

@@ -62,13 +62,15 @@ def test_claude_install_adds_exactly_ours(tmp_path: Path) -> None:
 
 
 def test_session_end_registered_where_the_agent_has_it(tmp_path: Path) -> None:
-    """Claude Code and Gemini CLI have a SessionEnd (the session hook posts what the Stop
-    cooldown held back); Codex has none, so none is written for it."""
+    """Claude Code, Codex (0.169) and Gemini CLI have a SessionEnd (the session hook posts
+    what the Stop cooldown held back); Codex clamps its timeout to 3 s."""
     events = {agent: [s.event for s in hookconfig.specs(agent, COMMANDS)]
               for agent in hookconfig.AGENTS}
     assert events == {"claude": ["Stop", "SessionStart", "SessionEnd"],
-                      "codex": ["Stop", "SessionStart"],
+                      "codex": ["Stop", "SessionStart", "SessionEnd"],
                       "gemini": ["AfterAgent", "SessionStart", "SessionEnd"]}
+    (codex_end,) = [s for s in hookconfig.specs("codex", COMMANDS) if s.event == "SessionEnd"]
+    assert codex_end.matcher is None and codex_end.handler["timeout"] == 3
     path = tmp_path / ".gemini" / "settings.json"
     hookconfig.install(path, "gemini", COMMANDS)
     (end,) = load(path)["hooks"]["SessionEnd"]
@@ -276,8 +278,15 @@ def test_cli_install_uninstall(runner_env: dict[str, str], monkeypatch: pytest.M
     project.mkdir()
     result = runner.invoke(hooks, ["install", "--scope", "project", "--agent", "gemini",
                                    "--project-dir", str(project)])
-    assert result.exit_code == 0 and "Enable Hooks System" in result.output
+    assert result.exit_code == 0 and "enable" not in result.output.lower()  # on by default
     assert (project / ".gemini" / "settings.json").exists()
+    codex = runner.invoke(hooks, ["install", "--agent", "codex"])
+    assert codex.exit_code == 0 and "SessionEnd" in codex.output
+    assert "/hooks" in codex.output and "--dangerously-bypass-hook-trust" in codex.output
+    status = runner.invoke(hooks, ["status"])
+    assert "codex: " in status.output and "--dangerously-bypass-hook-trust" in status.output
+    assert "trust" in json.loads(runner.invoke(hooks, ["status", "--json"]).output)[
+        "codex/user"]["note"]
     assert runner.invoke(hooks, ["uninstall"]).exit_code == 0
     assert not settings.exists()
     settings.parent.mkdir()

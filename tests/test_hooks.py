@@ -32,21 +32,12 @@ from spacesd.ipc import FrameDecoder, decode_payload, encode_frame
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _shared_fixtures() -> Path:
-    """Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout."""
-    override = os.environ.get("SPACES_SHARED_DIR", "").strip()
-    shared = Path(override) if override else ROOT.parent / "shared"
-    return shared / "fixtures" / "claude-code"
-
-
-FIXTURES = _shared_fixtures()
+FIXTURES = ROOT / "tests" / "fixtures" / "claude-code"  # Claude Code's samples
 HAVE_FIXTURES = (FIXTURES / "stop.json").is_file() and (FIXTURES / "transcript.jsonl").is_file()
 needs_fixtures = pytest.mark.skipif(not HAVE_FIXTURES, reason=f"no fixtures at {FIXTURES}")
 STOP: dict[str, Any] = (
     json.loads((FIXTURES / "stop.json").read_text()) if HAVE_FIXTURES else {}
 )
-# session-start.json is plain input; its content is repeated here so the context hook's tests
-# run without the shared folder.
 START: dict[str, Any] = {
     "session_id": "9a1d7c33-0e4b-4f5a-8d2c-6b7e1f0a2d44",
     "transcript_path": "/home/dev/.claude/projects/-home-dev-src-acme-api/"
@@ -280,6 +271,9 @@ def test_hooks_import_only_cheap_stdlib(env: dict[str, str], script: Path,
     assert not bad, f"{script.name} imported {sorted(bad)}"
     if script == SESSION_HOOK:
         assert daemon.ops("post_summary")  # the posting path, not a shortcut
+        # a Claude Code transcript loads Claude Code's reader only
+        assert "spacesd.transcripts.claude" in imported
+        assert not {"spacesd.transcripts.codex", "spacesd.transcripts.gemini"} & imported
     else:
         assert p.stdout
 
@@ -678,11 +672,21 @@ def test_session_end_posts_what_the_cooldown_held_back(env: dict[str, str], daem
             "id": "msg_late", "role": "assistant", "content": [
                 {"type": "text", "text": "Also bumped the version."}],
             "usage": {"input_tokens": 3, "output_tokens": 4}}}) + "\n")
+    # The turn's last message, written after its Stop read the transcript (Claude Code's
+    # transcript lags): the same turn, not posted twice.
+    assert session_hook.handle(end) == "unchanged"
+    with Path(stop_input["transcript_path"]).open("a") as f:  # a new turn, in the cooldown
+        f.write(json.dumps({"type": "user", "message": {"role": "user",
+                                                        "content": "Bump it again"}}) + "\n")
+        f.write(json.dumps({"type": "assistant", "message": {
+            "id": "msg_later", "role": "assistant", "content": [
+                {"type": "text", "text": "Bumped it again."}],
+            "usage": {"input_tokens": 5, "output_tokens": 6}}}) + "\n")
     assert session_hook.handle(stop_input) == "cooldown"  # a Stop still waits
     assert session_hook.handle(end) == "posted"  # the end does not
     last = daemon.ops("post_summary")[-1]["args"]["summary"]
-    assert last["final_message"] == "Also bumped the version."
-    assert last["tokens"]["input"] == 10768 + 3
+    assert last["final_message"] == "Bumped it again."
+    assert last["tokens"]["input"] == 10768 + 3 + 5
     assert len(daemon.ops("post_summary")) == 2
 
 
@@ -883,7 +887,8 @@ def test_codex_stop_summarizes_the_rollout(env: dict[str, str], daemon: FakeDaem
     assert p.returncode == 0 and p.stdout == b""
     imported = {row.rsplit("|", 1)[1].strip() for row in p.stderr.decode().splitlines()
                 if row.startswith("import time:") and "|" in row}
-    assert "spacesd.transcript" in imported  # the rollout was read
+    assert "spacesd.transcripts.codex" in imported  # the rollout was read
+    assert "spacesd.transcripts.gemini" not in imported
     bad = {m for m in imported if m in FORBIDDEN or m.split(".")[0] in FORBIDDEN}
     assert not bad, f"imported {sorted(bad)}"
     [req] = daemon.ops("post_summary")
@@ -921,3 +926,67 @@ def test_agent_kind_env_wins_over_detection(env: dict[str, str], daemon: FakeDae
     monkeypatch.delenv("SPACES_AGENT_KIND")
     assert session_hook.agent_kind(codex_input()) == "codex"
     assert session_hook.agent_kind({"hook_event_name": "Stop"}) == "claude-code"
+
+
+def test_gemini_prompt_with_spaces_context_is_not_the_task(env: dict[str, str],
+                                                           daemon: FakeDaemon) -> None:
+    """Gemini CLI 0.61's AfterAgent (recorded) carries the prompt with Spaces' SessionStart
+    context in front (<hook_context>): without a readable transcript the task is still only
+    what the user typed."""
+    data = json.loads((ROOT / "tests" / "fixtures" / "gemini-cli" / "hooks" /
+                       "AfterAgent.json").read_text())
+    assert data["prompt"].startswith("<hook_context>Recent activity of peer agent sessions")
+    data["transcript_path"] = "/nonexistent/session.jsonl"
+    assert session_hook.handle(data) == "posted"
+    [req] = daemon.ops("post_summary")
+    summary = req["args"]["summary"]
+    assert summary["task"] == "Say ok" and summary["agent_kind"] == "gemini-cli"
+    assert "hook_context" not in json.dumps(summary)
+
+
+@pytest.mark.parametrize(("kind", "events"), [
+    ("claude-code", {"SessionStart", "Stop", "SessionEnd"}),
+    ("codex", {"SessionStart", "Stop", "SessionEnd"}),
+    ("gemini-cli", {"SessionStart", "AfterAgent", "SessionEnd"}),
+])
+def test_recorded_hook_inputs_name_their_agent(kind: str, events: set[str]) -> None:
+    """The stdin each real client gave Spaces' hooks (tests/fixtures/<kind>/hooks, recorded
+    with the pinned versions) is told apart as that client's."""
+    folder = ROOT / "tests" / "fixtures" / kind / "hooks"
+    seen = {p.stem for p in folder.glob("*.json")}
+    assert seen == events
+    turn_end = json.loads((folder / ("AfterAgent.json" if kind == "gemini-cli"
+                                     else "Stop.json")).read_text())
+    assert session_hook.agent_kind(turn_end) == kind
+    end = json.loads((folder / "SessionEnd.json").read_text())
+    assert isinstance(end["reason"], str)
+    assert session_hook.agent_kind(end, {"agent_kind": kind}) == kind
+
+
+def test_stop_waits_for_a_lagging_transcript(tmp_path: Path) -> None:
+    """Claude Code's Stop can run before the turn's last assistant line is written: the hook
+    re-reads (up to LAG_WAIT) until the transcript holds stdin's final message, so that
+    message's tokens are in the one post of the turn."""
+    import threading
+
+    t = tmp_path / "t.jsonl"
+    t.write_text(json.dumps({"type": "user", "message": {"role": "user", "content": "go"}})
+                 + "\n")
+    late = json.dumps({"type": "assistant", "message": {
+        "id": "m9", "role": "assistant", "model": "claude-x",
+        "content": [{"type": "text", "text": "All done."}],
+        "usage": {"input_tokens": 11, "output_tokens": 7}}}) + "\n"
+
+    def write_late() -> None:
+        time.sleep(0.15)
+        with t.open("a") as f:
+            f.write(late)
+
+    writer = threading.Thread(target=write_late)
+    writer.start()
+    got = session_hook._read_settled(t, None, "All done.")
+    writer.join()
+    assert got["tokens"]["input"] == 11 and got["last_text"] == "All done."
+    started = time.monotonic()  # a final that never shows up costs LAG_WAIT, no more
+    session_hook._read_settled(t, None, "Something else")
+    assert time.monotonic() - started < session_hook.LAG_WAIT + 0.3

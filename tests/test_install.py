@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testutil import install_env, snapshot_checkout
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "install.sh"
@@ -116,35 +117,6 @@ def wait_gone(pid: int) -> bool:
     return False
 
 
-def install_env(base: Path) -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
-    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith("PIP_")}
-    venv_bin = str(Path(sys.executable).parent)  # not the repo's venv: the installed one
-    # Nor rustup's proxies: pip runs `rustc --version` for its user agent, and a proxy run
-    # under a new HOME creates ~/.rustup (a developer machine's quirk, not install.sh's).
-    env["PATH"] = os.pathsep.join(
-        p for p in env.get("PATH", "/usr/bin:/bin").split(os.pathsep)
-        if p != venv_bin and not (Path(p) / "rustup").exists())
-    run = base / "run"
-    run.mkdir(mode=0o700)
-    env.update({"HOME": str(base / "home"), "XDG_RUNTIME_DIR": str(run),
-                "SPACES_INSTALL_NO_SYSTEMD": "1"})
-    if os.environ.get("SPACES_INSTALL_PIP_ARGS"):
-        env["SPACES_INSTALL_PIP_ARGS"] = os.environ["SPACES_INSTALL_PIP_ARGS"]
-    return env
-
-
-def snapshot_checkout(dest: Path) -> None:
-    """install.sh installs from the checkout it sits in: a copy holds still while the working
-    tree changes under the test (and pip's build files stay out of it)."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    dest.mkdir()
-    for name in ("pyproject.toml", "README.md", "install.sh"):
-        shutil.copy2(ROOT / name, dest / name)
-    for name in ("spacesd", "systemd", "hooks"):
-        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-
-
 @pytest.fixture(scope="module")
 def installed() -> Iterator[Install]:
     base = Path(tempfile.mkdtemp(prefix="si-", dir="/tmp"))  # short: AF_UNIX path limit
@@ -176,6 +148,8 @@ def installed() -> Iterator[Install]:
 def test_install_brings_up_a_daemon_and_wires_hooks(installed: Install) -> None:
     first = installed.first
     assert first.returncode == 0, first.stdout + first.stderr
+    src = installed.base / "src"  # pip's build files do not stay in the checkout
+    assert not (src / "build").exists() and not (src / "spacesd.egg-info").exists()
     assert "started in the background" in first.stdout  # and says so
     assert "running" in first.stdout  # ends with `spacesd status`
     for name in ("spacesd", "spaces-session-hook", "spaces-context-hook"):
@@ -330,6 +304,9 @@ def test_uninstall_leaves_home_as_it_was_but_the_data(installed: Install) -> Non
         assert after.get(rel) == entry, f"changed or removed: {rel}"
     assert (installed.data / "spaces.sqlite").exists()  # data kept
     assert not (installed.data / "venv").exists()
+    runtime = installed.base / "run"  # XDG_RUNTIME_DIR: neither the lock nor its folder stay
+    assert not (runtime / "spacesd" / "spacesd.lock").exists()
+    assert not (runtime / "spacesd").exists()
     purge = installed.run("--uninstall", "--purge")
     assert purge.returncode == 0, purge.stdout + purge.stderr
     assert manifest(installed.home, ()) == installed.before

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from conftest import ProcessDaemon, SpacesEnv, console_script, make_spaces_env, shared_dir
+from conftest import ProcessDaemon, SpacesEnv, console_script, make_spaces_env
 from real_stdb import RealServer
 from testutil import free_port
 
@@ -255,7 +255,7 @@ def test_stop_hook_post_reaches_peer_tail_and_context(
     assert sa["username"] == "agent-a" and sb["username"] == "agent-b"
     assert sa["connection"] == "connected" and sa["host"].startswith("http://127.0.0.1:")
 
-    fixtures = shared_dir() / "fixtures" / "claude-code"
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "claude-code"
     tail = Tail(b.env)
     try:
         # the tail is connected (the status request itself is the other client)
@@ -336,7 +336,7 @@ def test_server_killed_and_restarted_while_posting(
     server, a, b = cluster
     total = 30
     outcomes: list[str] = []
-    fixtures = shared_dir() / "fixtures" / "claude-code"
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "claude-code"
     stop = json.loads((fixtures / "stop.json").read_text())
 
     def post(i: int) -> None:

@@ -1,10 +1,9 @@
-"""spacesd.transcript: the summarizers, on the Claude Code and Codex fixtures and on hostile
-input."""
+"""spacesd.transcripts: the readers, on the Claude Code, Codex and Gemini CLI fixtures and on
+hostile input."""
 
 from __future__ import annotations
 
 import json
-import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -12,16 +11,12 @@ from typing import Any
 
 import pytest
 
-from spacesd.agent_transcripts import CodexSummarizer
-from spacesd.transcript import MAX_LINE, Summarizer, cut, summarize
+from spacesd.transcripts import MAX_LINE, cut, summarize
+from spacesd.transcripts.claude import ClaudeSummarizer as Summarizer
+from spacesd.transcripts.codex import CodexSummarizer
 
-# Claude Code's samples: $SPACES_SHARED_DIR, else ../shared beside the checkout.
-_SHARED = os.environ.get("SPACES_SHARED_DIR", "").strip()
-FIXTURES = (Path(_SHARED) if _SHARED else Path(__file__).resolve().parents[2] / "shared") / (
-    "fixtures/claude-code"
-)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "claude-code"
 TRANSCRIPT = FIXTURES / "transcript.jsonl"
-needs_fixtures = pytest.mark.skipif(not TRANSCRIPT.is_file(), reason=f"no {TRANSCRIPT}")
 CWD = "/home/dev/src/acme-api"
 
 
@@ -50,7 +45,6 @@ def result(tid: str, text: str, is_error: bool = False) -> str:
                   "is_error": is_error}])
 
 
-@needs_fixtures
 def test_fixture_summary() -> None:
     s = summarize(TRANSCRIPT, cwd=CWD)
     assert s["task"] == (
@@ -85,7 +79,6 @@ def test_fixture_summary() -> None:
     assert s["partial"] is False and s["bad_lines"] == 0 and s["lines"] == 18
 
 
-@needs_fixtures
 def test_fixture_tokens_once_per_message_id() -> None:
     # By hand, one usage per message id (msg_01A is on 3 lines, msg_01C on 2):
     #   id       input  output  cache_read
@@ -591,3 +584,109 @@ def test_gemini_chat_file_limits(tmp_path: Path) -> None:
     broken.write_text(json.dumps(GEMINI_RECORD, indent=2)[:-40])  # caught mid-write
     s = summarize(broken)
     assert s["format"] == "gemini-cli" and s["bad_lines"] == 1 and s["task"] is None
+
+
+# -- transcripts recorded from the real clients (tests/agents/record.py) --------------------
+
+REAL = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.mark.parametrize("kind", ["claude-code", "codex", "gemini-cli"])
+def test_real_client_transcripts(kind: str) -> None:
+    """Each client's own transcript of one session (write a file, a passing and a failing
+    command, the tests, a quiet commit) reads as what Spaces posted for it."""
+    posted = json.loads((REAL / kind / "real-summary.json").read_text())
+    s = summarize(REAL / kind / "real-session.jsonl", cwd=posted["project"])
+    assert s["format"] == kind
+    for key in ("task", "files", "commands", "commands_total", "failed_commands", "tests",
+                "tokens", "model", "prompts"):
+        assert s[key] == posted[key], key
+    assert s["files"] == [f"calc_{kind.split('-')[0]}.py"]
+    assert s["failed_commands"] == ["ls /nonexistent-dir"]
+    assert [c["hash"] for c in s["commits"]] == [c["hash"] for c in posted["commits"]]
+    assert s["commits"][0]["message"].startswith("add calc for")
+    assert s["tokens"]["output"] > 0 and s["model"]
+
+
+def test_gemini_jsonl_keeps_only_a_message_s_last_line(tmp_path: Path) -> None:
+    """Gemini CLI 0.61 writes a message line again (same id) once its tool calls are done:
+    tokens count once, tool calls from the last line; $set lines and the header are state."""
+    quiet = "git commit -q -m x && git log --oneline -1"
+    call = {"id": "c1", "name": "run_shell_command", "args": {"command": quiet},
+            "status": "success",
+            "result": [{"functionResponse": {"id": "c1", "name": "run_shell_command", "response": {
+                "output": "<untrusted_context>\nOutput: 3e1f2a9 x\nProcess Group PGID: 1\n"
+                          "</untrusted_context>"}}}]}
+    msg = {"id": "g1", "timestamp": "2026-11-30T10:00:01.000Z", "type": "gemini", "content": "",
+           "tokens": {"input": 100, "output": 5, "cached": 40}, "model": "gemini-x"}
+    lines = [
+        {"sessionId": "s1", "projectHash": "h", "startTime": "2026-11-30T10:00:00.000Z",
+         "lastUpdated": "2026-11-30T10:00:00.000Z", "kind": "main"},
+        {"$set": {"messages": [{"id": "ctx", "type": "user", "content": [
+            {"text": "<session_context>\nThis is the Gemini CLI.</session_context>"}]}]}},
+        {"id": "u1", "timestamp": "2026-11-30T10:00:00.500Z", "type": "user", "content": [
+            {"text": "<hook_context>Recent activity of peer agent sessions, from Spaces: "
+                     "task 'old'</hook_context>\n\nShip it"}]},
+        msg, {"$set": {"lastUpdated": "2026-11-30T10:00:02.000Z"}}, {**msg, "toolCalls": [call]},
+    ]
+    p = tmp_path / "session-2026-11-30T10-00-s1.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    s = summarize(p)
+    assert s["format"] == "gemini-cli" and s["task"] == "Ship it" and s["prompts"] == 1
+    assert s["tokens"] == {"input": 60, "output": 5, "cache_read": 40, "cache_creation": 0}
+    assert s["commits"] == [{"hash": "3e1f2a9", "branch": "", "message": "x"}]
+    assert s["ended_at"] == "2026-11-30T10:00:02.000Z"
+
+
+def test_spaces_context_is_no_task_for_any_reader() -> None:
+    from spacesd.transcripts.base import strip_spaces_context
+
+    ctx = "Recent activity of peer agent sessions, from Spaces #agent-logs: - At 09:00 ..."
+    assert strip_spaces_context(ctx) == ""
+    assert strip_spaces_context(f"<hook_context>{ctx}</hook_context>\n\nFix the bug") == (
+        "Fix the bug")
+    assert strip_spaces_context("Fix the bug") == "Fix the bug"
+    s = Summarizer()
+    s.feed_line(user(f"<hook_context>{ctx}</hook_context>\nReal task"))
+    assert s.result()["task"] == "Real task"
+
+
+@pytest.mark.parametrize(("output", "expected"), [
+    ("3e1f2a9 add calc\n", ("3e1f2a9", "main", "add calc")),
+    ("3e1f2a9 (HEAD -> feat/x) add calc\n", ("3e1f2a9", "feat/x", "add calc")),
+])
+def test_a_quiet_commit_is_a_commit(output: str, expected: tuple[str, str, str]) -> None:
+    cmd = "git add -A && git commit -q -m 'add calc' && git log --oneline -1"
+    s = Summarizer()
+    s.feed_line(line(type="user", gitBranch="main", message={"role": "user", "content": "go"}))
+    s.feed_line(assistant("m1", [{"type": "tool_use", "id": "t1", "name": "Bash",
+                                  "input": {"command": cmd}}]))
+    s.feed_line(user([{"type": "tool_result", "tool_use_id": "t1", "content": output}]))
+    h, branch, message = expected
+    assert s.result()["commits"] == [{"hash": h, "branch": branch, "message": message}]
+    failed = Summarizer()  # a failed one is none
+    failed.feed_line(assistant("m1", [{"type": "tool_use", "id": "t1", "name": "Bash",
+                                       "input": {"command": cmd}}]))
+    failed.feed_line(user([{"type": "tool_result", "tool_use_id": "t1", "is_error": True,
+                            "content": output}]))
+    assert failed.result()["commits"] == []
+
+
+def test_the_readers_import_no_cycle_and_claude_loads_no_other_reader() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from spacesd.transcripts import summarize; "
+            f"summarize({str(TRANSCRIPT)!r}); "
+            "print(sorted(m for m in sys.modules if m.startswith('spacesd')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    loaded = eval(out)
+    assert "spacesd.transcripts.claude" in loaded
+    assert "spacesd.transcripts.codex" not in loaded
+    assert "spacesd.transcripts.gemini" not in loaded
+    for name in ("base", "claude", "codex", "gemini", "reader"):  # each imports alone
+        subprocess.run([sys.executable, "-c", f"import spacesd.transcripts.{name}"],
+                       check=True)
+    base = (Path(__file__).resolve().parents[1] / "spacesd/transcripts/base.py").read_text()
+    assert "from spacesd" not in base  # the base imports no reader: no circle

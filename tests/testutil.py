@@ -1,14 +1,20 @@
-"""Small helpers shared by the SpacetimeDB tests: a free TCP port, running a coroutine with a
-deadline, and polling a condition."""
+"""Small helpers shared by the tests: a free TCP port, running a coroutine with a deadline,
+polling a condition, and install.sh's environment and source snapshot (test_install and the
+real-client harness, tests/agents)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
+import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -34,3 +40,32 @@ async def wait_until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+def install_env(base: Path) -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith("PIP_")}
+    venv_bin = str(Path(sys.executable).parent)  # not the repo's venv: the installed one
+    # Nor rustup's proxies: pip runs `rustc --version` for its user agent, and a proxy run
+    # under a new HOME creates ~/.rustup (a developer machine's quirk, not install.sh's).
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+        if p != venv_bin and not (Path(p) / "rustup").exists())
+    run = base / "run"
+    run.mkdir(mode=0o700)
+    env.update({"HOME": str(base / "home"), "XDG_RUNTIME_DIR": str(run),
+                "SPACES_INSTALL_NO_SYSTEMD": "1"})
+    if os.environ.get("SPACES_INSTALL_PIP_ARGS"):
+        env["SPACES_INSTALL_PIP_ARGS"] = os.environ["SPACES_INSTALL_PIP_ARGS"]
+    return env
+
+
+def snapshot_checkout(dest: Path) -> None:
+    """install.sh installs from the checkout it sits in: a copy holds still while the working
+    tree changes under the test (and pip's build files stay out of it)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md", "install.sh"):
+        shutil.copy2(ROOT / name, dest / name)
+    for name in ("spacesd", "systemd", "hooks"):
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from spacesd.agentkinds import short_session_id
 from spacesd.model import Timestamp
 
 MAX_CONTENT = 16_384
@@ -250,7 +251,7 @@ def render_summary(summary: Mapping[str, Any], *, sender_name: str, created_at: 
     session = summary.get("session_id")
     tags = [_clean(agent, 30)] if agent else []
     if isinstance(session, str) and session:
-        tags.append(f"session {_clean(session[:8], 8)}")
+        tags.append(f"session {_clean(short_session_id(session), 8)}")
     if tags:
         head += f" ({', '.join(tags)})"
     host = summary.get("host")

@@ -3,9 +3,9 @@
 Claude Code runs it at the end of every turn with a JSON object on stdin (session_id,
 transcript_path, cwd, stop_hook_active, last_assistant_message, ...). Codex CLI's Stop adds
 turn_id and model (last_assistant_message and transcript_path may be null; the path, when
-given, is Codex's rollout JSONL, which spacesd.transcript summarizes too); Gemini CLI's
+given, is Codex's rollout JSONL, which spacesd.transcripts summarizes too); Gemini CLI's
 AfterAgent carries prompt, prompt_response and stop_hook_active instead, and its transcript is
-a JSON chat file (read whole up to a size cap). The final message is last_assistant_message
+its chat JSONL. The final message is last_assistant_message
 or prompt_response; the task is the transcript's first prompt, else the first `prompt` seen on
 stdin. The agent kind is SPACES_AGENT_KIND, else "gemini-cli" for AfterAgent, "codex" for
 an input with turn_id, else what an earlier turn of the session said, else "claude-code". It
@@ -13,7 +13,7 @@ an input with turn_id, else what an earlier turn of the session said, else "clau
 1. checks the session's cooldown first (the cheap path: no transcript read, no socket):
    at most one post per session per `SPACES_COOLDOWN` seconds (else config.toml's
    `cooldown`, else 300);
-2. summarises the transcript (spacesd.transcript, no model call), redacts secrets from every
+2. summarises the transcript (spacesd.transcripts, no model call), redacts secrets from every
    string (spacesd.redact), and skips the post if the summary is the same as the last one;
 3. sends `post_summary {summary, channel?}` to spacesd (channel: SPACES_CHANNEL_ID from the
    agent's environment; without it the daemon uses its configured channel, SPACES_CHANNEL_ID
@@ -23,7 +23,7 @@ an input with turn_id, else what an earlier turn of the session said, else "clau
 
 It always exits 0, prints nothing, and logs failures to `paths.log_file()`.
 
-Registered for SessionEnd as well (Claude Code, Gemini CLI), it posts the session's last
+Registered for SessionEnd as well (Claude Code, Codex CLI, Gemini CLI), it posts the session's last
 state regardless of the cooldown (unless nothing changed since the last post, or the
 session had no turn to report), so the turns a cooldown held back are not lost when the
 session closes. SessionEnd's stdin has no final
@@ -52,6 +52,7 @@ import zlib
 from pathlib import Path
 
 from spacesd import ipc, outbox, paths
+from spacesd.agentkinds import SUMMARY_KINDS
 from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, channel_from_env, env_float, log, run
 
 try:
@@ -145,8 +146,9 @@ def _state_name(session_id: str) -> str:
 class Cooldown:
     """The per-session state file, locked (flock, exclusive, non-blocking) while the hook runs.
 
-    State: {"last_post": epoch seconds, "digest": str, "core": str (the digest without the
-    final message), "via": "daemon" | "outbox", "facts": see `remember`}.
+    State: {"last_post": epoch seconds, "digest": str, "core": str (the digest without
+    `_LAG_FIELDS`), "tsize": the transcript's size when posted, "via": "daemon" | "outbox",
+    "facts": see `remember`}.
     """
 
     def __init__(self, session_id: str) -> None:
@@ -288,9 +290,9 @@ def _detected_kind(data: dict[str, Any]) -> str | None:
     if isinstance(given, str) and given.strip():
         return given.strip()[:64]
     if data.get("hook_event_name") == "AfterAgent" or "prompt_response" in data:
-        return "gemini-cli"
+        return SUMMARY_KINDS["gemini"]
     if "turn_id" in data:  # Codex's Stop (and its other events); Claude Code has no turn_id
-        return "codex"
+        return SUMMARY_KINDS["codex"]
     return None
 
 
@@ -298,7 +300,7 @@ def agent_kind(data: dict[str, Any], facts: dict[str, Any] | None = None) -> str
     kind = _detected_kind(data)
     if kind is None and facts and isinstance(facts.get("agent_kind"), str):
         kind = facts["agent_kind"]
-    return kind or "claude-code"
+    return kind or SUMMARY_KINDS["claude"]
 
 
 def _text(value: object) -> str | None:
@@ -311,6 +313,17 @@ def stdin_final(data: dict[str, Any]) -> str | None:
     return _text(data.get("last_assistant_message")) or _text(data.get("prompt_response"))
 
 
+def stdin_prompt(data: dict[str, Any]) -> str | None:
+    """The prompt on stdin (Gemini CLI's AfterAgent), without the context Spaces' own
+    SessionStart hook put in front of it (<hook_context>): never Spaces' text as a task."""
+    prompt = _text(data.get("prompt"))
+    if prompt is not None and ("<hook_context>" in prompt or "Recent activity" in prompt):
+        from spacesd.transcripts.base import strip_spaces_context
+
+        prompt = strip_spaces_context(prompt) or None
+    return prompt
+
+
 def remember(data: dict[str, Any], old: object) -> dict[str, Any]:
     """The session's stdin facts, updated with this input's: {"agent_kind", "task" (the first
     prompt), "final" (the latest final message), "model", "prompts" (inputs with a prompt)}.
@@ -319,7 +332,7 @@ def remember(data: dict[str, Any], old: object) -> dict[str, Any]:
     kind = _detected_kind(data)
     if kind is not None:
         facts["agent_kind"] = kind
-    prompt = _text(data.get("prompt"))
+    prompt = stdin_prompt(data)
     if prompt is not None:
         if not isinstance(facts.get("task"), str):
             facts["task"] = prompt[:FINAL_MESSAGE_CHARS * 2]
@@ -334,10 +347,39 @@ def remember(data: dict[str, Any], old: object) -> dict[str, Any]:
     return facts
 
 
+LAG_WAIT = 0.5
+"""Seconds a Stop waits at most for the transcript to hold the turn's final message."""
+
+
+def _has_final(t: dict[str, Any], final: str) -> bool:
+    last = t.get("last_text")
+    if not isinstance(last, str) or not last.strip():
+        return False
+    a, b = " ".join(last.split())[:120], " ".join(final.split())[:120]
+    return a in b or b in a
+
+
+def _read_settled(tpath: Path, cwd: str | None, final: str | None) -> dict[str, Any]:
+    """The transcript's summary, once it holds the turn's final message: Claude Code's Stop
+    may run before the last assistant line (its text, its usage) is written, and a summary of
+    it then misses that message's tokens. Waits up to `LAG_WAIT` s (re-reading every 40 ms)
+    only when stdin's final message is not in the transcript yet."""
+    from spacesd import transcripts
+
+    t = transcripts.summarize(tpath, cwd=cwd)
+    if not final or t.get("format") != "claude-code":
+        return t
+    deadline = time.monotonic() + LAG_WAIT
+    while not _has_final(t, final) and time.monotonic() < deadline:
+        time.sleep(0.04)
+        t = transcripts.summarize(tpath, cwd=cwd)
+    return t
+
+
 def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """The summary dict for a Stop / AfterAgent / SessionEnd input (before redaction);
     `facts` (see `remember`) fills in what neither this input nor the transcript says."""
-    from spacesd import transcript  # here, not at the top: the cooldown path never needs it
+    from spacesd import transcripts  # here, not at the top: the cooldown path never needs it
 
     session_id = str(data.get("session_id") or "")
     cwd = data.get("cwd") if isinstance(data.get("cwd"), str) and data.get("cwd") else None
@@ -346,7 +388,7 @@ def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> 
     tpath = resolve_transcript(data.get("transcript_path"), cwd)
     t: dict[str, Any] = {}
     if tpath is not None:
-        t = transcript.summarize(tpath, cwd=project or cwd)
+        t = _read_settled(tpath, project or cwd, stdin_final(data))
     if cwd is None:
         cwd = t.get("cwd")
         project = project or cwd
@@ -354,8 +396,11 @@ def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> 
     final = stdin_final(data) or _text(t.get("last_text")) or _text(facts.get("final"))
     if isinstance(final, str):
         final = final.strip()
-        final = transcript.cut(final, FINAL_MESSAGE_CHARS)
+        final = transcripts.cut(final, FINAL_MESSAGE_CHARS)
     tokens = t.get("tokens") or {"input": 0, "output": 0, "cache_read": 0, "cache_creation": 0}
+    branch = t.get("git_branch") or head_branch
+    # a quiet commit's branch is the session's (a transcript without branches: .git/HEAD)
+    commits = [{**c, "branch": c.get("branch") or branch or ""} for c in t.get("commits", [])]
     return {
         "kind": SUMMARY_KIND,
         "version": SUMMARY_VERSION,
@@ -364,14 +409,14 @@ def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> 
         "host": os.environ.get("SPACES_HOST", "").strip() or socket.gethostname(),
         "project": project,
         "cwd": cwd,
-        "git_branch": t.get("git_branch") or head_branch,
-        "task": (t.get("task") or _text(facts.get("task")) or _text(data.get("prompt"))),
+        "git_branch": branch,
+        "task": (t.get("task") or _text(facts.get("task")) or stdin_prompt(data)),
         "files": t.get("files", []),
         "commands": t.get("commands", []),
         "commands_total": t.get("commands_total", 0),
         "failed_commands": t.get("failed_commands", []),
         "tests": t.get("tests", []),
-        "commits": t.get("commits", []),
+        "commits": commits,
         "tokens": tokens,
         "started_at": t.get("started_at"),
         "ended_at": t.get("ended_at"),
@@ -391,7 +436,7 @@ def _size(obj: Any) -> int:
 def fit(summary: dict[str, Any], limit: int = MAX_SUMMARY_CHARS) -> dict[str, Any]:
     """Shrink the summary until its JSON is under `limit` chars: the longest list loses its
     tail half, else the longest string is halved. Field names and numbers always stay."""
-    from spacesd.transcript import cut
+    from spacesd.transcripts import cut
 
     for _ in range(200):
         if _size(summary) <= limit:
@@ -417,6 +462,8 @@ def fit(summary: dict[str, Any], limit: int = MAX_SUMMARY_CHARS) -> dict[str, An
 
 
 _NOT_NEWS = frozenset({"stop_hook_active", "started_at", "ended_at", "duration_s"})
+_LAG_FIELDS = frozenset({"final_message", "tokens", "model", "transcript_partial"})
+"""What a transcript read a moment too early (Claude Code's Stop) says differently of a turn."""
 _NEWS = ("task", "files", "commands", "failed_commands", "tests", "commits", "final_message",
          "prompts")
 
@@ -438,6 +485,17 @@ def digest(summary: dict[str, Any], *, without: frozenset[str] = frozenset()) ->
     body = {k: v for k, v in summary.items() if k not in _NOT_NEWS and k not in without}
     data = json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8", "replace")
     return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}-{len(data)}"
+
+
+def _transcript_size(data: dict[str, Any]) -> int | None:
+    """The transcript's size in bytes now (None without one): taken before it is read, so a
+    SessionEnd that finds the same size knows nothing was written since the last post."""
+    cwd = data.get("cwd") if isinstance(data.get("cwd"), str) else None
+    tpath = resolve_transcript(data.get("transcript_path"), cwd)
+    try:
+        return tpath.stat().st_size if tpath is not None else None
+    except OSError:
+        return None
 
 
 def _keep_facts(cool: Cooldown, facts: dict[str, Any]) -> None:
@@ -469,6 +527,10 @@ def handle(data: dict[str, Any]) -> str:
         if not ending and cool.in_cooldown(now, _cooldown_seconds()):
             _keep_facts(cool, facts)
             return "cooldown"
+        size = _transcript_size(data)
+        if ending and size is not None and size == cool.state.get("tsize"):
+            _keep_facts(cool, facts)
+            return "unchanged"  # nothing written since the last post: no need to read it
         from spacesd.redact import redact_obj
 
         summary = fit(redact_obj(build_summary(data, facts)))
@@ -477,8 +539,10 @@ def handle(data: dict[str, Any]) -> str:
             return "empty"
         fp = digest(summary)
         # SessionEnd has no last_assistant_message: its final text comes from the transcript
-        # and may be worded apart from the Stop's; compare without it.
-        core = digest(summary, without=frozenset({"final_message"}))
+        # and may be worded apart from the Stop's; and the Stop may have read the transcript
+        # before the turn's last message was written (its tokens, its model). Compared
+        # without those, the same turn is not posted twice.
+        core = digest(summary, without=_LAG_FIELDS)
         if fp == cool.state.get("digest") or (ending and core == cool.state.get("core")):
             _keep_facts(cool, facts)
             return "unchanged"
@@ -504,7 +568,7 @@ def handle(data: dict[str, Any]) -> str:
                 session_id=session_id)
             _keep_facts(cool, facts)
             return "refused"
-        cool.save(last_post=now, digest=fp, core=core,
+        cool.save(last_post=now, digest=fp, core=core, tsize=size,
                   via="daemon" if outcome == "posted" else "outbox", facts=facts)
         if time.time_ns() % 50 == 0:
             prune_cooldowns()

@@ -1,8 +1,7 @@
-"""Codex CLI's and Gemini CLI's transcripts, for spacesd.transcript. Standard library only.
+"""Codex CLI's rollout file (~/.codex/sessions/YYYY/MM/DD/rollout-<ts>-<id>.jsonl). Stdlib only.
 
-spacesd.transcript imports this module only when a file turns out to be one of these (see
-`spacesd.transcript.detect`), so a Claude Code session never loads it. The summaries have the
-same fields as Claude Code's (see spacesd.transcript's docstring).
+Read by spacesd.transcripts.reader only for a file that turns out to be a rollout: a Claude
+Code session never imports this module. See `CodexSummarizer` for the format.
 """
 
 from __future__ import annotations
@@ -10,24 +9,31 @@ from __future__ import annotations
 import json
 import re
 
-from spacesd.transcript import (
-    CODEX_ITEM_TYPES,
+from spacesd.transcripts.base import (
     Limits,
     Summarizer,
-    _bounded_put,
-    _cap,
-    _count,
-    _scan_window,
+    bounded_put,
+    cap,
+    count,
+    scan_window,
+    strip_spaces_context,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO
+    from typing import Any
 
-__all__ = ["GEMINI_MAX_BYTES", "CodexSummarizer", "GeminiSummarizer", "read_gemini"]
+__all__ = ["CODEX_ITEM_TYPES", "CODEX_LINE_TYPES", "CodexSummarizer"]
 
-# -- Codex CLI ---------------------------------------------------------------------------------
-
+# RolloutItem's tags (codex-rs/protocol/src/protocol.rs: #[serde(tag = "type", content =
+# "payload", rename_all = "snake_case")]); a RolloutLine is {"timestamp", "type", "payload"}.
+CODEX_LINE_TYPES = frozenset({"session_meta", "response_item", "event_msg", "turn_context",
+                              "compacted"})
+# ResponseItem's tags (codex-rs/protocol/src/models.rs), for rollouts written before
+# RolloutLine existed: then each line was a bare ResponseItem after a bare SessionMeta.
+CODEX_ITEM_TYPES = frozenset({"message", "reasoning", "function_call", "function_call_output",
+                              "local_shell_call", "custom_tool_call", "custom_tool_call_output",
+                              "web_search_call"})
 # User messages Codex injects, not typed by the user (codex-rs/core/src/event_mapping.rs
 # is_contextual_user_message: environment context, AGENTS.md / user instructions, skills,
 # `!cmd` shell commands; plus the turn-aborted notice).
@@ -190,7 +196,7 @@ class CodexSummarizer(Summarizer):
                      and b.get("type") == "output_text" and isinstance(b.get("text"), str)]
             text = "\n".join(texts)
             if text.strip():
-                self.last_text = _cap(text, self.limits.text_chars)
+                self.last_text = cap(text, self.limits.text_chars)
         elif role == "user":
             parts = []
             for b in content:
@@ -201,7 +207,7 @@ class CodexSummarizer(Summarizer):
             if parts:
                 self._item_prompts += 1
                 if self._item_task is None:
-                    self._item_task = _cap("\n".join(parts), self.limits.task_chars)
+                    self._item_task = cap("\n".join(parts), self.limits.task_chars)
 
     def _function_call(self, item: dict[str, Any]) -> None:
         name = item.get("name")
@@ -242,7 +248,7 @@ class CodexSummarizer(Summarizer):
         if capped is not None and isinstance(call_id, str):
             self._open(call_id, capped)
             if unified:
-                _bounded_put(self._pending_session, call_id, capped, self.limits.open_tools)
+                bounded_put(self._pending_session, call_id, capped, self.limits.open_tools)
 
     def _patch(self, text: str) -> None:
         for m in self._patch_re.finditer(text):
@@ -268,7 +274,7 @@ class CodexSummarizer(Summarizer):
                 if isinstance(meta, dict) and isinstance(meta.get("exit_code"), int):
                     code = meta["exit_code"]
                 text = obj["output"]
-        text = _scan_window(text, self.limits.result_scan_chars)
+        text = scan_window(text, self.limits.result_scan_chars)
         if code is None:
             head = text[:2048]
             m = self._exit_re.search(head)
@@ -277,7 +283,7 @@ class CodexSummarizer(Summarizer):
             elif pending is not None:
                 r = self._running_re.search(head)
                 if r is not None:  # still running: write_stdin calls will tell the rest
-                    _bounded_put(self._sessions, r.group(1), pending, self.limits.open_tools)
+                    bounded_put(self._sessions, r.group(1), pending, self.limits.open_tools)
         self._command_result(cmd, text, code is not None and code != 0)
 
     # -- events
@@ -292,7 +298,7 @@ class CodexSummarizer(Summarizer):
         elif etype == "agent_message":
             msg = ev.get("message")
             if isinstance(msg, str) and msg.strip():
-                self.last_text = _cap(msg, self.limits.text_chars)
+                self.last_text = cap(msg, self.limits.text_chars)
         elif etype == "user_message":
             kind = ev.get("kind")  # older rollouts: plain / user_instructions / environment_context
             if kind not in (None, "plain"):
@@ -301,7 +307,7 @@ class CodexSummarizer(Summarizer):
             if text:
                 self._event_prompts += 1
                 if self._event_task is None:
-                    self._event_task = _cap(text, self.limits.task_chars)
+                    self._event_task = cap(text, self.limits.task_chars)
         elif etype == "exec_command_end":
             call_id = ev.get("call_id")
             code = ev.get("exit_code")
@@ -316,9 +322,9 @@ class CodexSummarizer(Summarizer):
                         self._add_file(path)
 
     def _totals(self, usage: dict[str, Any]) -> None:
-        cached = _count(usage, "cached_input_tokens")
-        self.tokens = {"input": max(0, _count(usage, "input_tokens") - cached),
-                       "output": _count(usage, "output_tokens"),
+        cached = count(usage, "cached_input_tokens")
+        self.tokens = {"input": max(0, count(usage, "input_tokens") - cached),
+                       "output": count(usage, "output_tokens"),
                        "cache_read": cached, "cache_creation": 0}
 
     def result(self) -> dict[str, Any]:
@@ -329,148 +335,14 @@ class CodexSummarizer(Summarizer):
         return super().result()
 
 
-# -- Gemini CLI --------------------------------------------------------------------------------
-
-GEMINI_MAX_BYTES = 4 * 1024 * 1024
-"""A Gemini CLI chat file is one JSON document (not JSONL): it is parsed whole, so only up to
-this size; a bigger one gives an empty, `partial` summary (the hook falls back on stdin)."""
-_GEMINI_FILE_TOOLS = {"write_file": "file_path", "replace": "file_path"}
-_GEMINI_SHELL_TOOL = "run_shell_command"
-
-
-def _gemini_text(content: Any) -> str:
-    """The text of a PartListUnion: a string, a part {"text"}, or a list of either."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        t = content.get("text")
-        return t if isinstance(t, str) else ""
-    if isinstance(content, list):
-        return "\n".join(p for p in (_gemini_text(c) for c in content) if p)
-    return ""
-
-
-def _gemini_result(result: Any) -> str:
-    """A tool call's result (function response parts) as text."""
-    if isinstance(result, list):
-        return "\n".join(p for p in (_gemini_result(r) for r in result) if p)
-    if isinstance(result, dict):
-        fr = result.get("functionResponse")
-        if isinstance(fr, dict):
-            resp = fr.get("response")
-            if isinstance(resp, dict):
-                out = resp.get("output", resp.get("error"))
-                return out if isinstance(out, str) else ""
-        t = result.get("text")
-        return t if isinstance(t, str) else ""
-    return result if isinstance(result, str) else ""
-
-
-class GeminiSummarizer(Summarizer):
-    """Gemini CLI's chat file (~/.gemini/tmp/<project hash>/chats/session-*.json, written by
-    packages/core/src/services/chatRecordingService.ts): one pretty-printed ConversationRecord
-    {sessionId, projectHash, startTime, lastUpdated, messages: [MessageRecord]}; a message is
-    {id, timestamp, type: user|gemini|info|error|warning, content (PartListUnion)} and a gemini
-    one adds model, tokens {input, output, cached, thoughts, tool, total} (that response's
-    usage: summed) and toolCalls [{id, name, args, result, status}]. Tools: write_file and
-    replace {file_path}, run_shell_command {command} whose output ends with "Exit Code: N"."""
-
-    FORMAT = "gemini-cli"
-
-    def feed_record(self, rec: dict[str, Any]) -> None:
-        for key in ("startTime", "lastUpdated"):
-            self.feed({"timestamp": rec.get(key)})
-        messages = rec.get("messages")
-        if not isinstance(messages, list):
-            return
-        for msg in messages:
-            self.lines += 1
-            if not isinstance(msg, dict):
-                self.bad_lines += 1
-                continue
-            try:
-                self._gemini_message(msg)
-            except (AttributeError, TypeError, ValueError, KeyError):
-                self.bad_lines += 1
-
-    def feed(self, obj: dict[str, Any]) -> None:  # timestamps only: see feed_record
-        self._timestamp(obj.get("timestamp"))
-
-    def _gemini_message(self, msg: dict[str, Any]) -> None:
-        self.feed(msg)
-        kind = msg.get("type")
-        if kind == "user":
-            text = _gemini_text(msg.get("content")).strip()
-            if text:
-                self.prompts += 1
-                if self.task is None:
-                    self.task = _cap(text, self.limits.task_chars)
-            return
-        if kind != "gemini":
-            return
-        model = msg.get("model")
-        if isinstance(model, str) and model:
-            self.model = model
-        text = _gemini_text(msg.get("content"))
-        if text.strip():
-            self.last_text = _cap(text, self.limits.text_chars)
-        tokens = msg.get("tokens")
-        if isinstance(tokens, dict):
-            cached = _count(tokens, "cached")
-            self._add_usage([max(0, _count(tokens, "input") - cached),
-                             _count(tokens, "output") + _count(tokens, "thoughts"), cached, 0])
-        calls = msg.get("toolCalls")
-        if isinstance(calls, list):
-            for c in calls:
-                if isinstance(c, dict):
-                    self._gemini_tool(c)
-
-    def _gemini_tool(self, call: dict[str, Any]) -> None:
-        name = call.get("name")
-        args = call.get("args")
-        if not isinstance(name, str) or not isinstance(args, dict):
-            return
-        cmd = self._tool_call(name, args, _GEMINI_FILE_TOOLS, _GEMINI_SHELL_TOOL)
-        if cmd is None:
-            return
-        text = _scan_window(_gemini_result(call.get("result")), self.limits.result_scan_chars)
-        text = text.replace("\nOutput: ", "\n", 1)  # "Command: c\nDirectory: d\nOutput: ..."
-        m = re.search(r"^Exit Code: (-?\d+)", text[-4096:], re.MULTILINE)
-        failed = call.get("status") == "error" or (m is not None and m.group(1) != "0")
-        self._command_result(cmd, text, failed)
-
-
 def _codex_prompt(text: Any) -> str:
     """What the user typed, from a user message's text; "" for Codex's injected context."""
     if not isinstance(text, str):
         return ""
-    typed = text.strip()
+    typed = strip_spaces_context(text)
     if not typed or typed.startswith(_CODEX_NOT_A_PROMPT):
         return ""
     i = typed.find(_CODEX_USER_MESSAGE_BEGIN)
     if i >= 0:  # older Codex put the prompt after this marker, behind its context
         typed = typed[i + len(_CODEX_USER_MESSAGE_BEGIN):].strip()
     return typed
-
-
-def read_gemini(s: Summarizer, f: BinaryIO, size: int) -> dict[str, Any]:
-    """The summary of the Gemini CLI chat file `f` (`size` bytes) with `s`, a
-    GeminiSummarizer."""
-    if not isinstance(s, GeminiSummarizer):
-        raise TypeError("read_gemini wants a GeminiSummarizer")
-    if size > GEMINI_MAX_BYTES:
-        s.partial = True
-        s.skipped_bytes = size
-    else:
-        f.seek(0)
-        try:
-            rec = json.loads(f.read())
-        except (ValueError, RecursionError):
-            rec = None
-        if isinstance(rec, dict):
-            s.feed_record(rec)
-        else:
-            s.bad_lines += 1
-    out = s.result()
-    out["skipped_lines"] = 0
-    return out
