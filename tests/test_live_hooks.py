@@ -327,3 +327,26 @@ def test_plugin_wrapper(helper: tuple[str, ...], env: dict[str, str], daemon: Da
     assert hook(wrapper, "post", "claude", payload("PostToolUse"), env, tmp_path / "out")[:2] == (
         0, None)
     assert daemon.seen == []
+
+
+def test_waiter_never_holds_a_one_shot_claude(helper: tuple[str, ...], env: dict[str, str],
+                                              daemon: Daemon, tmp_path: Path) -> None:
+    """`claude -p PROMPT` waits for its asyncRewake hooks before it exits (seen with 2.1.328):
+    the waiter exits at once there, and such a session reports it cannot be woken."""
+    daemon.handlers["wait"] = lambda a: {"pending": 1}
+    for argv, waits in ((["-p", "go", "--output-format", "json"], False),
+                        (["-p", "--input-format", "stream-json"], True),
+                        (["--model", "x"], True)):
+        fake = subprocess.Popen(  # stands in for the client: its pid and its command line
+            [sys.executable, "-c", "import time; time.sleep(30)", *argv])
+        try:
+            daemon.seen.clear()
+            rc = hook(helper, "wake", "claude", payload("Stop"),
+                      {**env, "CLAUDE_PID": str(fake.pid)}, tmp_path / "out")[0]
+            assert (rc == 2) is waits and ("wait" in daemon.ops()) is waits
+            hook(helper, "start", "claude", payload("SessionStart"),
+                 {**env, "CLAUDE_PID": str(fake.pid)}, tmp_path / "out")
+            assert daemon.seen[-1][1]["can_wake"] is False  # no wiring file here either way
+        finally:
+            fake.kill()
+            fake.wait()

@@ -163,7 +163,7 @@ async def cmd_session_event(daemon: Daemon, req: Request) -> Any:
             await call(daemon, "end_session", [], p)
         else:
             await call(daemon, "set_session_state", [p.identity.hex, state.name], p)
-    if state == SessionState.Working:
+    if state in (SessionState.Working, SessionState.Ended):  # a turn began, or it is over
         live.wake(session, {"cancel": True})
     info = store.get("session_info", p.identity)
     return {"participant": {"handle": "@" + p.handle, "identity": p.identity.hex,

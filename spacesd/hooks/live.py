@@ -191,8 +191,30 @@ def client_pid() -> int:
     return pid
 
 
+def one_shot() -> bool:
+    """Claude Code run as `claude -p PROMPT` (print mode without stream-json input): it ends
+    after the turn, and waits for an asyncRewake hook before it exits — a waiter there would
+    hold the process for its whole timeout. Read from the client's command line (CLAUDE_PID)."""
+    pid = os.environ.get("CLAUDE_PID", "")
+    if not pid.isdigit():
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read(65536).split(b"\0")
+    except OSError:
+        return False
+    printing = any(a in (b"-p", b"--print") for a in argv)
+    streaming = b"--input-format=stream-json" in argv or any(
+        argv[i] == b"--input-format" and argv[i + 1] == b"stream-json"
+        for i in range(len(argv) - 1))
+    return printing and not streaming
+
+
 def can_wake(agent: str) -> bool:
-    """Whether `spacesd hooks install` wired a waiter for `agent` (spacesd/livesetup.py)."""
+    """Whether `spacesd hooks install` wired a waiter for `agent` (spacesd/livesetup.py) and
+    this session can be woken at all (not a one-shot `claude -p`)."""
+    if agent == "claude" and one_shot():
+        return False
     try:
         with open(paths.data_dir() / "live-wiring.json", "rb") as f:
             wired = json.loads(f.read(65536))
@@ -309,7 +331,10 @@ def deliver(agent: str, event: str, session: str, data: dict[str, Any]) -> None:
 def wake(session: str) -> int:
     """Claude Code's asyncRewake Stop waiter (section 8): wait on the daemon (pushed) until
     an item arrives, then claim, write the text to stderr, ack and exit 2 — which wakes the
-    session. Nothing (a turn began, a newer waiter, the daemon away, a timeout): exit 0."""
+    session. Nothing (a turn began, a newer waiter, the daemon away, a timeout, a one-shot
+    `claude -p` that only waits for this hook to end): exit 0."""
+    if one_shot():
+        return 0
     deadline = time.monotonic() + env_float("SPACES_WAKE_TIMEOUT", 86000.0)
     while True:
         left = int(min(WAIT_MAX_S, deadline - time.monotonic()))
