@@ -16,6 +16,9 @@ goal:
   through the daemon on each;
 - bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
   hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
+- bench_redact.py: the daemon's redaction gate on a 16 KB summary (goal: median < 2 ms), the
+  hook's own pass, and the catch rates on tests/corpus (goal: >= 95% in every context, < 1%
+  of ordinary lines touched).
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -46,6 +49,7 @@ def main() -> int:
         ["bench_codec.py"],
         ["bench_live.py", "--rounds", "100" if opts.quick else "300"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
+        ["bench_redact.py", "--repeat", "100" if opts.quick else "300"],
     ]
     if not opts.quick:  # installs Spaces and runs ~40 real agent sessions: minutes
         benches.append(["bench_agents.py", "--runs", "5"])

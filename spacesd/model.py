@@ -557,6 +557,12 @@ TABLE_BY_ROW: Final[dict[type, TableDef]] = {t.row_type: t for t in TABLES}
 # clears an optional text field.
 
 
+MACHINE_TEXT_PARAMS: Final = frozenset({"key"})
+"""String parameters a program fills with an identifier (an idempotency key), not text a person
+or agent wrote: the redaction gate leaves them as they are (a key scrubbed to `[REDACTED]`
+would make two writes one)."""
+
+
 @dataclass(frozen=True)
 class ReducerDef:
     name: str
@@ -569,6 +575,14 @@ class ReducerDef:
     @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(p for p, _ in self.params)
+
+    @property
+    def text_params(self) -> tuple[int, ...]:
+        """Positions of the parameters that carry text someone wrote (String,
+        Option<String>, except `MACHINE_TEXT_PARAMS`): what the daemon's redaction gate
+        scrubs before a call leaves the machine."""
+        return tuple(i for i, (name, t) in enumerate(self.params)
+                     if t in ("String", "Option<String>") and name not in MACHINE_TEXT_PARAMS)
 
 
 def _reducer(name: str, spec: str = "") -> ReducerDef:

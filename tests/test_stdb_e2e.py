@@ -302,6 +302,35 @@ def cached(daemon: ProcessDaemon, sql: str) -> list[tuple[Any, ...]]:
         db.close()
 
 
+def test_secrets_never_reach_the_database(cluster: Cluster) -> None:
+    """The daemon's redaction gate on the SpacetimeDB backend: `spacesd send`, a DM and a
+    profile field written with secrets arrive at the peer (through the server) redacted."""
+    _, a, b = cluster
+    token = "ghp_" + "Q1w2E3r4T5y6U7i8O9p0EXAMPLEasdfghjkl1"
+    password = "Tr0ub4dor-example-9"
+    res = subprocess.run([console_script("spacesd"), "send", "general", "--",
+                          f"deployed; note: DB_PASSWORD={password} and token {token}"],
+                         env=a.env.env, capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    ok(a, "call", reducer="update_profile", args=[None, None, f"my key is {token}"])
+    ok(a, "call", reducer="start_dm", args=[ok(b, "status")["identity"]])
+    (conversation,), = cached(a, "SELECT id FROM direct_conversation")
+    ok(a, "call", reducer="send_dm", args=[conversation, f"run: mysql -u root -p{password} app"])
+
+    def arrived() -> bool:
+        return (any("DB_PASSWORD=[REDACTED]" in m["content"]
+                    for m in ok(b, "messages", channel="general"))
+                and len(cached(b, "SELECT content FROM direct_message")) == 1
+                and cached(b, "SELECT bio FROM user_profile WHERE bio IS NOT NULL") != [])
+
+    wait_for(arrived, 15, "A's writes at B")
+    rows = (cached(b, "SELECT content FROM message") + cached(b, "SELECT content FROM "
+            "direct_message") + cached(b, "SELECT bio FROM user_profile"))
+    seen = json.dumps(rows)
+    assert token not in seen and password not in seen, seen
+    assert "[REDACTED]" in seen and "deployed; note: DB_PASSWORD=" in seen
+
+
 def test_a_dm_reaches_its_two_participants_only(cluster: Cluster) -> None:
     server, a, b = cluster
     c = ProcessDaemon(stdb_env(short_dir("agent-c"), server, "agent-c")).start()

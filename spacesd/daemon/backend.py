@@ -31,6 +31,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from spacesd.daemon.gate import scrub_args
+from spacesd.daemon.gate import warm as gate_warm
 from spacesd.model import Identity
 from spacesd.store import Changes, Store
 
@@ -88,6 +90,7 @@ class Backend(abc.ABC):
     name: str = "?"
 
     def __init__(self) -> None:
+        gate_warm()  # the redaction gate's first use costs ~0.2 s: not on a hook's write
         self._listeners: list[ChangeListener] = []
         self._state_listener: StateListener | None = None
         self.state_text: str | None = None
@@ -140,17 +143,19 @@ class Backend(abc.ABC):
 
     # -- writes ------------------------------------------------------------------------------
 
-    @abc.abstractmethod
     async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
                    ) -> Changes:
         """Call `reducer` as `identity` (or as `caller`, a participant opened with
         `open_participant`) with positional JSON arguments (as in protocol.md's `call` op:
-        Identity as hex, enums by variant name, Option as value or null).
+        Identity as hex, enums by variant name, Option as value or null). Its text arguments
+        pass the redaction gate first (spacesd/daemon/gate.py): this is the one way out of the
+        machine.
 
         Returns the committed changes (a participant's call on a remote backend: what its
         own subscription saw, possibly nothing; the daemon's subscription brings the rows).
         Raises ReducerFailed, BadArguments or BackendUnavailable.
         """
+        return await self._call(reducer, scrub_args(reducer, args), caller=caller)
 
     # -- participants (one per agent session; issue 12) --------------------------------------
 
@@ -170,8 +175,16 @@ class Backend(abc.ABC):
 
     async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """Call as the local human owner of the database, where the backend has one (the
-        embedded engine: the `spacesd call --as-owner` of a one-machine setup). Others raise
-        BadArguments."""
+        embedded engine: the `spacesd call --as-owner` of a one-machine setup), through the
+        same gate. Others raise BadArguments."""
+        return await self._call_as_owner(reducer, scrub_args(reducer, args))
+
+    @abc.abstractmethod
+    async def _call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                    ) -> Changes:
+        """The backend's own write: `call` with arguments that passed the gate."""
+
+    async def _call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         raise BadArguments(f"the {self.name} backend has no local owner identity")
 
     # -- change feed -------------------------------------------------------------------------

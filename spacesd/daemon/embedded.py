@@ -109,8 +109,8 @@ class EmbeddedBackend(Backend):
                 self._store.close()
                 self._store = None
 
-    async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
-                   ) -> Changes:
+    async def _call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                    ) -> Changes:
         if caller is not None and caller != self.identity and caller not in self._opened:
             raise BadArguments(f"participant {caller.short()} is not open")
         return await self._enqueue(caller or self.identity, reducer, args)
@@ -135,7 +135,7 @@ class EmbeddedBackend(Backend):
         with contextlib.suppress(BackendUnavailable):
             await self._enqueue(identity, "client_disconnected", [])
 
-    async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
+    async def _call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """As the local human who owns the embedded database (and the hub)."""
         return await self._enqueue(self.owner, reducer, args)
 

@@ -273,8 +273,8 @@ class SpacetimeBackend(Backend):
             self._store.close()
             self._store = None
 
-    async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
-                   ) -> Changes:
+    async def _call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                    ) -> Changes:
         if caller is not None and caller != self._identity:
             return await self._participant_call(caller, reducer, args)
         try:
