@@ -41,6 +41,7 @@ class Daemon:
             "inbox_ack": lambda a: {"acked": 2},
             "session_event": lambda a: {"ok": True},
         }
+        self.vanished = False
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(str(path))
         self.sock.listen(16)
@@ -79,6 +80,8 @@ class Daemon:
                     try:
                         conn.sendall(encode_frame(res))
                     except OSError:  # the hook was killed, or closed early
+                        return
+                    if self.vanished:  # the daemon died after answering
                         return
 
     def close(self) -> None:
@@ -198,6 +201,7 @@ def test_ack_spooled_when_the_daemon_is_gone(helper: tuple[str, ...], env: dict[
 
     def claim_then_vanish(args: dict[str, Any]) -> Any:
         daemon.close()
+        daemon.vanished = True
         return {"claim": "c9", "text": TEXT, "ids": [7]}
 
     daemon.handlers["inbox_claim"] = claim_then_vanish

@@ -209,3 +209,4 @@ def test_idle_claude_session_is_woken_by_a_dm(agent_world: World) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         model.stop()
+

@@ -165,8 +165,19 @@ def set_continuations(session: str, count: int) -> None:
 # --------------------------------------------------------------------------- the daemon
 
 
+_CLIENT: ipc.Client | None = None
+
+
+def _client() -> ipc.Client:
+    """One connection for a run's claim and ack (the ack then costs one write)."""
+    global _CLIENT
+    if _CLIENT is None:
+        _CLIENT = ipc.Client(timeout=HOOK_TIMEOUT, connect_timeout=CONNECT_TIMEOUT)
+    return _CLIENT
+
+
 def _call(op: str, args: dict[str, Any], timeout: float = HOOK_TIMEOUT) -> Any:
-    res = ipc.request(op, args, timeout=timeout, connect_timeout=CONNECT_TIMEOUT)
+    res = _client().request(op, args, timeout=timeout)
     if isinstance(res, ipc.Err):
         raise ipc.IpcError(res.code, res.message)
     return res.result
@@ -275,13 +286,12 @@ def spool_ack(claim: str, ids: list[Any], session: str) -> None:
 
 
 def ack(claim: str, ids: list[Any], session: str) -> None:
-    try:
-        _call("inbox_ack", {"claim": claim, "session": session, "ids": ids})
-    except ipc.IpcError as e:
-        if e.code in ("unreachable", "timeout", "disconnected", "protocol"):
-            spool_ack(claim, ids, session)
-        else:
-            log(HOOK, f"inbox_ack: {e.code}: {e.message}", session_id=session)
+    """`inbox_ack` as one frame on the claim's connection, not waited for (6.2): the daemon
+    acts on it whether or not this process is still there to read the answer. Spooled on
+    disk when it cannot be written."""
+    err = _client().send("inbox_ack", {"claim": claim, "session": session, "ids": ids})
+    if err is not None:
+        spool_ack(claim, ids, session)
 
 
 def write_all(fd: int, data: bytes) -> None:
