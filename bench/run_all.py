@@ -6,7 +6,7 @@ goal:
 - bench_daemon.py: request rate and p99 with 50 concurrent clients (goal: >= 5,000 req/s,
   p99 < 10 ms), durable send_message through the daemon (goal: >= 2,000 msg/s), recent
   messages at 1,000,000 stored (goal: < 2 ms);
-- bench_live.py: the per-tool-call live hook with nothing pending (C fast path) against hcom
+- bench_live_hooks.py: the per-tool-call live hook with nothing pending (C fast path) against hcom
   0.7.31's bound `hcom post` and the Python floor (goal: <= 10 ms and <= hcom), and with
   something pending (goal: <= 1.5x the floor);
 - bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
@@ -18,7 +18,9 @@ goal:
   hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 - bench_redact.py: the daemon's redaction gate on a 16 KB summary (goal: median < 2 ms), the
   hook's own pass, and the catch rates on tests/corpus (goal: >= 95% in every context, < 1%
-  of ordinary lines touched).
+  of ordinary lines touched);
+- bench_live.py: a mention committed -> claimable by the recipient's hook, embedded and through
+  the real SpacetimeDB (two daemons) side by side (goal p50 <= 50 ms / <= 100 ms).
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -47,9 +49,10 @@ def main() -> int:
         ["bench_daemon.py", "--seconds", "2" if opts.quick else "4",
          "--rows", "100000" if opts.quick else "1000000"],
         ["bench_codec.py"],
-        ["bench_live.py", "--rounds", "100" if opts.quick else "300"],
+        ["bench_live_hooks.py", "--rounds", "100" if opts.quick else "300"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
         ["bench_redact.py", "--repeat", "100" if opts.quick else "300"],
+        ["bench_live.py", "--mentions", "30" if opts.quick else "100"],
     ]
     if not opts.quick:  # installs Spaces and runs ~40 real agent sessions: minutes
         benches.append(["bench_agents.py", "--runs", "5"])

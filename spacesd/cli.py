@@ -12,62 +12,28 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from spacesd import __version__, ipc, outbox, paths
+from spacesd import __version__, ipc, outbox
 from spacesd.cli_admin import config as admin_config
 from spacesd.cli_admin import hooks as admin_hooks
+from spacesd.cli_common import (
+    EXIT_UNREACHABLE,
+    _fail,
+    _no_answer_line,
+    _request,
+    _socket_path,
+)
+from spacesd.cli_live import COMMANDS as live_commands
 from spacesd.ipc import Client, Err, IpcError
 
-EXIT_UNREACHABLE = 1
-EXIT_ERROR = 1
 MESSAGE_KEYS = ("id", "channel", "sender", "sender_name", "type", "content", "created_at")
 
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _socket_path(ctx: click.Context) -> Path:
-    given = ctx.obj.get("socket") if ctx.obj else None
-    return Path(given) if given else paths.socket_path()
-
-
-def _unreachable_line(sock: Path, reason: str) -> str:
-    return (f"spacesd: the daemon is not reachable at {sock} ({reason}); "
-            "start it with `spacesd run`")
-
-
-def _no_answer_line(sock: Path, code: str, message: str) -> str:
-    """The one line for a request the daemon did not answer: unreachable (start it), or
-    reached but silent (busy or hung: the request may still take effect, so no advice to
-    start a daemon that runs, nor to repeat a write that may yet land)."""
-    if code == "unreachable":
-        return _unreachable_line(sock, message.rsplit(": ", 1)[-1])
-    if code == "timeout":
-        return (f"spacesd: the daemon at {sock} did not answer in time (busy or hung?); "
-                "the request may still take effect")
-    return (f"spacesd: the daemon at {sock} closed the connection without answering "
-            f"({message}); the request may or may not have taken effect")
-
-
-def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def _request(ctx: click.Context, op: str, args: dict[str, Any] | None = None,
-             timeout: float = 10.0) -> Any:
-    sock = _socket_path(ctx)
-    with Client(sock, timeout=timeout) as client:
-        res = client.request(op, args or {})
-    if isinstance(res, Err):
-        if res.code in ("unreachable", "timeout", "disconnected"):
-            _fail(_no_answer_line(sock, res.code, res.message), EXIT_UNREACHABLE)
-        _fail(f"spacesd: {res.code}: {res.message}")
-    return res.result
 
 
 def _dump(obj: Any) -> str:
@@ -391,3 +357,7 @@ def _parse_call_args(args: Iterable[str]) -> list[Any]:
 # Commands of spacesd/cli_admin.py: `spacesd hooks install|uninstall|status`, `spacesd config`.
 main.add_command(admin_hooks, "hooks")
 main.add_command(admin_config, "config")
+
+# Agent-facing commands of spacesd/cli_live.py: post, reply, dm, inbox, wait, who, join, address.
+for _command in live_commands:
+    main.add_command(_command)

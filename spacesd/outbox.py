@@ -124,6 +124,16 @@ def write(request: Mapping[str, Any], *, directory: str | os.PathLike[str] | Non
     return final
 
 
+def spool_ack(claim: str, session: str, ids: list[int], *,
+              directory: str | os.PathLike[str] | None = None) -> Path:
+    """An `inbox_ack` a hook could not hand to the daemon (the socket was down): stored the
+    same durable way in `paths.acks_dir()`, applied by the daemon at start before it serves
+    any claim (docs/protocol.md, "Acks spooled by a hook")."""
+    return write({"op": "inbox_ack", "args": {"claim": claim, "session": session,
+                                              "ids": list(ids)}},
+                 directory=directory if directory is not None else paths.acks_dir())
+
+
 def _sort_key(name: str) -> tuple[int, int, str] | None:
     if not name.endswith(SUFFIX) or name.startswith("."):
         return None

@@ -473,6 +473,12 @@ class Database:
             return pair is not None and who in pair
         if table == "system_notification":
             return bool(row.target == who)
+        if table == "inbox_item":  # its recipient, its sender, and their sessions' machines
+            if who in (row.recipient, row.sender):
+                return True
+            return any(info is not None and info.machine == who for info in (
+                self.store.get("session_info", row.recipient),
+                self.store.get("session_info", row.sender)))
         return True
 
     def evaluate(self, query: Query, who: Identity) -> list[Any]:

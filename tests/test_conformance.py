@@ -695,7 +695,7 @@ WIRE_ALL = os.environ.get("SPACES_CONFORMANCE_WIRE", "") == "all"
 # the files whose steps take network-specific paths: lifecycle diffs, private tables);
 # SPACES_CONFORMANCE_WIRE=all sends them all (a few seconds).
 WIRE_SAMPLE = [s for i, s in enumerate(SCENARIOS)
-               if WIRE_ALL or s.file in ("lifecycle", "dms", "state")
+               if WIRE_ALL or s.file in ("lifecycle", "dms", "state", "sessions")
                or i == 0 or SCENARIOS[i - 1].file != s.file]
 
 

@@ -4,8 +4,6 @@ wait, receipts."""
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 
 from conftest import SpacesEnv, ThreadDaemon
 
+from spacesd import outbox
 from spacesd.ipc import Client, Err, Ok
 
 A = "aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa"
@@ -171,11 +170,8 @@ def test_ack_spooled_while_the_daemon_was_down(spaces_env: SpacesEnv) -> None:
         claim = d.ok("inbox_claim", session=B)
     finally:
         d.stop()
-    acks = spaces_env.state_dir / "acks"
-    acks.mkdir(parents=True, exist_ok=True)
-    entry = acks / f"{time.time_ns()}-{os.getpid()}.json"
-    entry.write_text(json.dumps({"op": "inbox_ack", "args": {
-        "claim": claim["claim"], "session": B, "ids": claim["ids"]}}))
+    entry = outbox.spool_ack(claim["claim"], B, claim["ids"])  # what a hook does
+    assert entry.parent == spaces_env.state_dir / "acks"
     assert marker(spaces_env, B).exists()
     d = ThreadDaemon(spaces_env).start()
     try:
@@ -248,3 +244,113 @@ def test_a_person_addresses_a_project_with_priority(daemon: ThreadDaemon) -> Non
     assert claim["priority"] is True and "PRIORITY from a person" in claim["text"]
     res = daemon.request("address", to="nowhere", text="x")
     assert isinstance(res, Err) and res.code == "bad_args"
+
+
+def test_summaries_and_context_name_the_participant(daemon: ThreadDaemon) -> None:
+    a = start(daemon, A)["participant"]
+    start(daemon, B)
+    summary = {"session_id": A, "project": "/tmp", "cwd": "/tmp", "agent": "claude-code",
+               "task": "fix the parser", "final": "done"}
+    posted = daemon.ok("post_summary", summary=summary)
+    assert posted["sender"] == a["identity"] and posted["sender_name"] == a["handle"][1:]
+    context = daemon.ok("context", session_id=B, cwd="/tmp")
+    assert f"agent {a['handle']} (claude-code" in context["text"]
+    # a session the daemon does not know posts as the daemon, as before
+    other = daemon.ok("post_summary", summary=dict(summary, session_id="unknown-1"))
+    assert other["sender"] == daemon.ok("status")["identity"]
+
+
+def test_a_session_whose_client_died_is_ended_by_its_machine(spaces_env: SpacesEnv,
+                                                            monkeypatch: Any) -> None:
+    import subprocess
+
+    import spacesd.daemon.live as live
+
+    monkeypatch.setattr(live, "PID_WATCH_S", 0.1)
+    client = subprocess.Popen(["sleep", "30"])
+    d = ThreadDaemon(spaces_env).start()
+    try:
+        d.ok("session_event", session=A, agent="claude", event="UserPromptSubmit", cwd="/tmp",
+             pid=client.pid)
+        time.sleep(0.3)
+        assert d.ok("who")[0]["state"] == "Working"
+        client.kill()
+        client.wait()
+        deadline = time.monotonic() + 5
+        while d.ok("who"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert d.ok("who", all=True)[0]["state"] == "Ended"
+    finally:
+        d.stop()
+        client.kill()
+
+
+def test_no_item_lost_or_doubled_with_hooks_killed_at_random(daemon: ThreadDaemon,
+                                                             monkeypatch: Any) -> None:
+    import random
+
+    import spacesd.daemon.live as live
+
+    monkeypatch.setattr(live, "CLAIM_S", 0.05)
+    start(daemon, A)
+    b = start(daemon, B)["participant"]
+    sent = set()
+    for i in range(120):
+        to = b["handle"] if i % 3 == 0 else "#general"
+        text = f"{b['handle']} n{i}" if to == "#general" else f"n{i}"
+        sent.add(daemon.ok("post", session=A, to=to, text=text)["id"])
+    rng = random.Random(7)
+    delivered: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(delivered) < 120:
+        assert time.monotonic() < deadline
+        claim = daemon.ok("inbox_claim", session=B, budget=600)
+        if not claim["claim"]:
+            time.sleep(0.06)  # a killed hook's claim lapses
+            continue
+        if rng.random() < 0.3:
+            continue  # the hook was killed before its ack: nothing counts
+        acked = daemon.ok("inbox_ack", claim=claim["claim"], session=B)["acked"]
+        assert acked == len(claim["ids"])
+        delivered.extend(claim["ids"])
+    assert len(delivered) == len(set(delivered)) == 120  # none doubled, none lost
+    assert daemon.ok("inbox_claim", session=B)["claim"] is None
+
+
+def test_mark_delivered_is_retried_while_the_backend_is_away(spaces_env: SpacesEnv,
+                                                            monkeypatch: Any) -> None:
+    import spacesd.daemon.live as live
+    from spacesd.daemon.backend import BackendUnavailable, JsonArgs
+    from spacesd.daemon.embedded import EmbeddedBackend
+    from spacesd.model import Identity
+    from spacesd.store import Changes
+
+    monkeypatch.setattr(live, "RETRY_S", 0.05)
+
+    class Away(EmbeddedBackend):
+        refuse = 0
+
+        async def _call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                        ) -> Changes:
+            if reducer == "mark_delivered" and Away.refuse > 0:
+                Away.refuse -= 1
+                raise BackendUnavailable("the server is away")
+            return await super()._call(reducer, args, caller=caller)
+
+    d = ThreadDaemon(spaces_env, backend_class=Away).start()
+    try:
+        start(d, A)
+        b = start(d, B)["participant"]
+        sent = d.ok("post", session=A, to=b["handle"], text="are you there")
+        claim = d.ok("inbox_claim", session=B)
+        Away.refuse = 5
+        assert d.ok("inbox_ack", claim=claim["claim"], session=B)["acked"] == 1
+        assert d.ok("inbox_claim", session=B)["claim"] is None  # delivered here already
+        deadline = time.monotonic() + 5
+        while d.ok("receipts", session=A)[0]["state"] != "Delivered":
+            assert time.monotonic() < deadline, sent
+            time.sleep(0.05)
+        assert Away.refuse == 0
+    finally:
+        d.stop()

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,14 @@ class Daemon:
 
     def ops(self) -> list[str]:
         return [op for op, _, _ in self.seen]
+
+    def acked(self, n: int = 1, timeout: float = 5.0) -> list[str]:
+        """ops(), once `n` acks arrived: the hook sends its ack and exits without waiting for
+        the answer, so the frame may still be on its way when the hook has exited."""
+        deadline = time.monotonic() + timeout
+        while self.ops().count("inbox_ack") < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.ops()
 
     def _accept(self) -> None:
         while True:
@@ -158,6 +167,7 @@ def test_each_client_gets_its_shape_then_the_ack(
     assert (rc, out, err) == (0, want, b"")
     claims = [(a, size) for op, a, size in daemon.seen if op == "inbox_claim"]
     assert claims == [({"session": SID, "point": event, "budget": 2000}, 0)]
+    daemon.acked()
     acks = [(a, size) for op, a, size in daemon.seen if op == "inbox_ack"]
     assert len(acks) == 1 and acks[0][0] == {"claim": "c1", "session": SID, "ids": [4812, 4815]}
     assert acks[0][1] > 0, "acked before the output was written"
@@ -258,7 +268,7 @@ def test_waiter_exits_2_only_with_items(helper: tuple[str, ...], env: dict[str, 
     daemon.handlers["wait"] = lambda a: {"pending": 1}
     rc, out, err = hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out")
     assert (rc, out, err) == (2, None, (TEXT + "\n").encode())
-    assert daemon.ops() == ["wait", "inbox_claim", "inbox_ack"]
+    assert daemon.acked() == ["wait", "inbox_claim", "inbox_ack"]
     assert daemon.seen[1][1]["point"] == "wake"
     daemon.seen.clear()
     daemon.handlers["wait"] = lambda a: {"cancel": True}
@@ -269,7 +279,7 @@ def test_waiter_exits_2_only_with_items(helper: tuple[str, ...], env: dict[str, 
     answers = iter([{"timeout": True}, {"timeout": True}, {"pending": 2}])
     daemon.handlers["wait"] = lambda a: next(answers)
     assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out")[0] == 2
-    assert daemon.ops() == ["wait", "wait", "wait", "inbox_claim", "inbox_ack"]
+    assert daemon.acked() == ["wait", "wait", "wait", "inbox_claim", "inbox_ack"]
     assert daemon.seen[0][1]["timeout"] == 600
     daemon.close()
     assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out") == (

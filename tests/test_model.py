@@ -8,11 +8,13 @@ from spacesd import model
 from spacesd.model import ChannelType, Identity, MemberRole, MessageType
 
 
-def test_thirteen_tables_in_design_order() -> None:
+def test_thirteen_tables_in_design_order_then_the_live_block() -> None:
     assert [t.name for t in model.TABLES] == [
         "user_profile", "user_presence", "server", "server_member", "channel", "thread",
         "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
         "typing_indicator", "system_notification",
+        # live sessions (issue 12), appended: the 13 keep their positions
+        "session_info", "inbox_item", "channel_follow", "thread_poster",
     ]
 
 
@@ -33,9 +35,9 @@ def test_enum_tags_are_variant_order() -> None:
     assert [r.level for r in MemberRole] == [4, 3, 2, 1, 1]
 
 
-def test_twenty_eight_reducers() -> None:
+def test_the_reducers() -> None:
     names = [r.name for r in model.REDUCERS]
-    assert len(names) == len(set(names)) == 28
+    assert len(names) == len(set(names)) == 28 + 7  # the seed's 28, then live sessions' 7
     for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification"):
         assert extra in names
     assert model.REDUCER_BY_NAME["send_message"].param_names == (

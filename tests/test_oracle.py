@@ -309,6 +309,13 @@ FIXED_ROWS: list[tuple[str, Any]] = [
     ("direct_message", model.DirectMessage(9, 8, BOB, "dm", 11, None, True)),
     ("typing_indicator", model.TypingIndicator(10, 3, ALICE, 12)),
     ("system_notification", model.SystemNotification(11, BOB, "title", "body", 13)),
+    ("session_info", model.SessionInfo(ALICE, BOB, model.AgentKind.Gemini, "git:abc", "api",
+                                       None, True, model.SessionState.WaitingForInput, 14, 15,
+                                       16)),
+    ("inbox_item", model.InboxItem(12, ALICE, BOB, model.InboxKind.Addressed, 3, None, 9, None,
+                                   True, model.DeliveryState.Read, 17, 18, None)),
+    ("channel_follow", model.ChannelFollow(13, 3, BOB)),
+    ("thread_poster", model.ThreadPoster(14, 4, ALICE)),
 ]
 
 

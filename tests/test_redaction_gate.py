@@ -235,7 +235,7 @@ class _Recorder(Backend):
 
     async def _call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
                     ) -> Changes:
-        self.calls.append(("agent", reducer, args))
+        self.calls.append(("agent" if caller is None else caller.hex, reducer, args))
         return Changes()
 
     async def _call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
@@ -252,8 +252,12 @@ def test_backend_call_is_the_gate_for_every_backend() -> None:
     b = _Recorder()
     asyncio.run(b.call("send_message", [1, f"DB_PASSWORD={PASSWORD}", None, None, "Text"]))
     asyncio.run(b.call_as_owner("update_profile", [f"token={PASSWORD}", None, None]))
+    session = Identity(7)
+    asyncio.run(b.call("send_dm", [3, f"DB_PASSWORD={PASSWORD}"], caller=session))
     assert b.calls == [("agent", "send_message", [1, f"DB_PASSWORD={MARK}", None, None, "Text"]),
-                       ("owner", "update_profile", [f"token={MARK}", None, None])]
+                       ("owner", "update_profile", [f"token={MARK}", None, None]),
+                       # a live session's participant writes through the same gate
+                       (session.hex, "send_dm", [3, f"DB_PASSWORD={MARK}"])]
     # Neither real backend has its own way around the gate.
     for cls in (EmbeddedBackend, SpacetimeBackend):
         assert cls.call is Backend.call and cls.call_as_owner is Backend.call_as_owner

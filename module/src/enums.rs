@@ -1,4 +1,4 @@
-//! The three enums of the data model. Variant order is the BSATN tag and part of the wire
+//! The enums of the data model (the three of the seed, then the live-session block). Variant order is the BSATN tag and part of the wire
 //! format: it must match `spacesd/model.py` exactly (checked by tests/test_schema_sync.py).
 
 use spaces_logic::roles::Role;
@@ -63,4 +63,60 @@ impl MemberRole {
     pub fn level(self) -> u8 {
         Role::from(self).level()
     }
+}
+
+// -- live sessions (issue 12) ------------------------------------------------------------------
+
+/// Which client runs a session.
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentKind {
+    Claude,
+    Codex,
+    Gemini,
+    Other,
+}
+
+/// A session's presence, from its client's hook events.
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionState {
+    Working,
+    WaitingForInput,
+    Idle,
+    Ended,
+}
+
+/// Why an item is in an inbox.
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InboxKind {
+    Dm,
+    Mention,
+    Reply,
+    Thread,
+    Channel,
+    Addressed,
+    Task,
+}
+
+impl InboxKind {
+    /// When several rules match, the lowest rank wins: Dm, Mention, Addressed, Reply, Thread,
+    /// Channel, Task.
+    pub fn rank(self) -> u8 {
+        match self {
+            InboxKind::Dm => 0,
+            InboxKind::Mention => 1,
+            InboxKind::Addressed => 2,
+            InboxKind::Reply => 3,
+            InboxKind::Thread => 4,
+            InboxKind::Channel => 5,
+            InboxKind::Task => 6,
+        }
+    }
+}
+
+/// An inbox item's receipt: queued, delivered into the session, read.
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DeliveryState {
+    Queued,
+    Delivered,
+    Read,
 }

@@ -6,7 +6,9 @@
 //! tables that concern only some identities (`direct_conversation`, `direct_message`,
 //! `system_notification`) are narrowed by row-level security filters in `visibility.rs`.
 
-use crate::enums::{ChannelType, MemberRole, MessageType};
+use crate::enums::{
+    AgentKind, ChannelType, DeliveryState, InboxKind, MemberRole, MessageType, SessionState,
+};
 use spacetimedb::{Identity, Timestamp};
 
 #[spacetimedb::table(accessor = user_profile, public)]
@@ -179,4 +181,72 @@ pub struct SystemNotification {
     pub title: String,
     pub body: String,
     pub created_at: Timestamp,
+}
+
+// -- live sessions (issue 12): appended after the 13, in one block -----------------------------
+
+/// One agent session taking part as its own identity: where it runs and its presence.
+#[spacetimedb::table(accessor = session_info, public)]
+#[derive(Clone)]
+pub struct SessionInfo {
+    #[primary_key]
+    pub identity: Identity,
+    #[index(btree)]
+    pub machine: Identity,
+    pub agent: AgentKind,
+    pub project: String,
+    pub project_label: String,
+    pub branch: Option<String>,
+    pub can_wake: bool,
+    pub state: SessionState,
+    pub state_at: Timestamp,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
+
+/// What was addressed to a session, with its delivery state (the sender's receipt).
+#[spacetimedb::table(accessor = inbox_item, public)]
+#[derive(Clone)]
+pub struct InboxItem {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub recipient: Identity,
+    #[index(btree)]
+    pub sender: Identity,
+    pub kind: InboxKind,
+    pub channel_id: Option<u64>,
+    pub message_id: Option<u64>,
+    pub dm_id: Option<u64>,
+    pub task_id: Option<u64>,
+    pub priority: bool,
+    pub state: DeliveryState,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+    pub read_at: Option<Timestamp>,
+}
+
+/// A participant follows a channel: its new messages reach the participant's inbox.
+#[spacetimedb::table(accessor = channel_follow, public)]
+#[derive(Clone)]
+pub struct ChannelFollow {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub channel_id: u64,
+    pub identity: Identity,
+}
+
+/// A participant posted in a thread: the thread's new messages reach its inbox.
+#[spacetimedb::table(accessor = thread_poster, public)]
+#[derive(Clone)]
+pub struct ThreadPoster {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub thread_id: u64,
+    pub identity: Identity,
 }

@@ -1,4 +1,4 @@
-//! Row-level security: who sees which rows of the three tables that concern only some
+//! Row-level security: who sees which rows of the tables that concern only some
 //! identities. Each filter is a subscription-style query with `:sender` bound to the
 //! subscribing client's identity; several filters on one table are OR-ed by the host.
 //!
@@ -43,3 +43,29 @@ const DIRECT_MESSAGE_PARTICIPANT_B: Filter = Filter::Sql(
 #[client_visibility_filter]
 const SYSTEM_NOTIFICATION_TARGET: Filter =
     Filter::Sql("SELECT * FROM system_notification WHERE target = :sender");
+
+/// An inbox item is visible to its recipient…
+#[client_visibility_filter]
+const INBOX_ITEM_RECIPIENT: Filter =
+    Filter::Sql("SELECT * FROM inbox_item WHERE recipient = :sender");
+
+/// …to its sender (the receipt)…
+#[client_visibility_filter]
+const INBOX_ITEM_SENDER: Filter = Filter::Sql("SELECT * FROM inbox_item WHERE sender = :sender");
+
+/// …to the machine whose daemon runs the recipient session (it delivers the items)…
+/// Written from the narrowed table to the returned one, over `inbox_item.recipient` (btree).
+#[client_visibility_filter]
+const INBOX_ITEM_MACHINE: Filter = Filter::Sql(
+    "SELECT inbox_item.* FROM session_info \
+     JOIN inbox_item ON session_info.identity = inbox_item.recipient \
+     WHERE session_info.machine = :sender",
+);
+
+/// …and to the machine whose daemon runs the sending session (its receipts).
+#[client_visibility_filter]
+const INBOX_ITEM_SENDER_MACHINE: Filter = Filter::Sql(
+    "SELECT inbox_item.* FROM session_info \
+     JOIN inbox_item ON session_info.identity = inbox_item.sender \
+     WHERE session_info.machine = :sender",
+);

@@ -147,9 +147,9 @@ class Backend(abc.ABC):
                    ) -> Changes:
         """Call `reducer` as `identity` (or as `caller`, a participant opened with
         `open_participant`) with positional JSON arguments (as in protocol.md's `call` op:
-        Identity as hex, enums by variant name, Option as value or null). Its text arguments
-        pass the redaction gate first (spacesd/daemon/gate.py): this is the one way out of the
-        machine.
+        Identity as hex, enums by variant name, Option as value or null). Its text
+        arguments pass the redaction gate first (spacesd/daemon/gate.py): this is the one way
+        out of the machine, for the daemon and for every participant.
 
         Returns the committed changes (a participant's call on a remote backend: what its
         own subscription saw, possibly nothing; the daemon's subscription brings the rows).

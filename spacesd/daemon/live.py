@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from spacesd.daemon.backend import BackendError
+from spacesd.daemon.backend import BackendError, BackendUnavailable
 from spacesd.daemon.participants import Participant, Participants
-from spacesd.model import DeliveryState, Identity, InboxItem
+from spacesd.model import DeliveryState, Identity, InboxItem, SessionState
 from spacesd.store import Changes
 
 if TYPE_CHECKING:
@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacesd.live")
 
 CLAIM_S: Final = 15.0
+RETRY_S: Final = 2.0
+RETRY_FOR_S: Final = 300.0
+PID_WATCH_S: Final = 30.0
+"""How often live sessions' client processes are checked: one that is gone without a
+SessionEnd is marked Ended by its machine."""
 
 
 @dataclass
@@ -50,6 +55,16 @@ class Claim:
 class Waiter:
     future: asyncio.Future[dict[str, Any]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class DeliveredLocal:
@@ -96,6 +111,7 @@ class Live:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.unsubscribe: Any = None
         self.claims_served = 0
+        self.watch: asyncio.Future[None] | None = None
         self.acks_applied = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -108,17 +124,40 @@ class Live:
         self.rebuild_markers()
         self.unsubscribe = self.daemon.backend.add_listener(self.on_changes)
         self.spawn(self.resync_delivered())
+        self.watch = asyncio.ensure_future(self.watch_pids())
 
     async def stop(self) -> None:
         if self.unsubscribe is not None:
             self.unsubscribe()
+        if self.watch is not None:
+            self.watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.watch
         for waiter in self.waiters.values():
             if not waiter.future.done():
                 waiter.future.set_result({"cancel": True})
         for task in list(self.tasks):
-            with contextlib.suppress(asyncio.TimeoutError, Exception):
+            try:
                 await asyncio.wait_for(asyncio.shield(task), 2.0)
+            except (asyncio.TimeoutError, Exception):
+                task.cancel()  # a retry still waiting: the next start resyncs it
         self.delivered.close()
+
+    async def watch_pids(self) -> None:
+        while True:
+            await asyncio.sleep(PID_WATCH_S)
+            for p in list(self.participants.by_session.values()):
+                if p.pid is None or _alive(p.pid):
+                    continue
+                info = self.daemon.backend.store.get("session_info", p.identity)
+                if info is None or info.state == SessionState.Ended:
+                    continue
+                log.info("session %s (%s): its client %d is gone; ended", p.session, p.handle,
+                         p.pid)
+                with contextlib.suppress(BackendError):
+                    await self.daemon.backend.call("set_session_state",
+                                                   [p.identity.hex, "Ended"])
+                self.wake(p.session, {"cancel": True})
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -215,13 +254,26 @@ class Live:
         return added
 
     async def mark_delivered(self, p: Participant, ids: list[int]) -> None:
-        for item_id in ids:
+        """As the participant (mark_delivered is a no-op on a Delivered or Read item, so a
+        retry is safe); while the backend is unavailable, retried every RETRY_S for up to
+        RETRY_FOR_S, then at the next start (resync_delivered)."""
+        deadline = time.monotonic() + RETRY_FOR_S
+        pending = list(ids)
+        while pending:
             try:
-                await self.daemon.backend.call("mark_delivered", [item_id], caller=p.identity)
+                await self.daemon.open_participant(p)
+                await self.daemon.backend.call("mark_delivered", [pending[0]],
+                                               caller=p.identity)
+            except BackendUnavailable as e:
+                if time.monotonic() > deadline:
+                    log.info("mark_delivered as %s: %s (retried at the next start)", p.handle,
+                             e.message)
+                    return
+                await asyncio.sleep(RETRY_S)
+                continue
             except BackendError as e:
-                log.info("mark_delivered %d as %s: %s (retried at the next start)", item_id,
-                         p.handle, e.message)
-                return
+                log.warning("mark_delivered %d as %s: %s", pending[0], p.handle, e.message)
+            pending.pop(0)
 
     async def resync_delivered(self) -> None:
         """Items acked here whose backend row is still Queued (a call that failed or never
@@ -234,9 +286,7 @@ class Live:
             p = self.participants.by_identity.get(row.recipient)
             if p is None:
                 continue
-            with contextlib.suppress(BackendError):
-                await self.daemon.open_participant(p)
-                await self.mark_delivered(p, [item_id])
+            await self.mark_delivered(p, [item_id])
 
     def apply_spooled_acks(self) -> None:
         """The acks hooks wrote to disk while the daemon was away: applied, then removed."""

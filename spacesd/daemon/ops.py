@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from spacesd import __version__ as _pkg_version
 from spacesd import outbox as hook_outbox
-from spacesd.daemon import views
+from spacesd.daemon import live_views, views
 from spacesd.daemon.backend import BackendError, BackendUnavailable
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.peer_context import peer_context
@@ -27,7 +27,7 @@ from spacesd.daemon.registry import (
     str_arg,
 )
 from spacesd.daemon.summary import summary_content
-from spacesd.model import MessageType
+from spacesd.model import Identity, MessageType
 from spacesd.store import Changes
 
 if TYPE_CHECKING:
@@ -110,6 +110,10 @@ def cmd_messages(daemon: Daemon, req: Request) -> Any:
     rows = views.recent_messages(store, info.channel.id, req.args["limit"],
                                  before=req.args["before"], thread_id=req.args["thread_id"])
     out = [views.message_object(store, m, info) for m in rows]
+    for obj, m in zip(out, rows, strict=True):  # receipts of live sessions' inbox items
+        receipts = live_views.receipts_of_message(store, m.sender, m.id)
+        if receipts:
+            obj["receipts"] = receipts
     # Keep the answer inside one frame: drop the oldest (a client pages with `before`).
     # Sizes are the encoded ones: a character may take up to 6 bytes (emoji in UTF-8,
     # control characters as \u escapes).
@@ -165,7 +169,8 @@ async def _write(daemon: Daemon, reducer: str, args: list[Any], as_owner: bool =
 
 
 async def _send_message(daemon: Daemon, req: Request, op_name: str,
-                        info: views.ChannelInfo, call: list[Any]) -> dict[str, Any]:
+                        info: views.ChannelInfo, call: list[Any],
+                        caller: Identity | None = None) -> dict[str, Any]:
     """send_message with `call`'s arguments, answered with the message object; queued in the
     outbox as the op `op_name` (its channel resolved) when earlier writes wait there or the
     backend is unavailable, unless the outbox itself is delivering it (`req.queue` False)."""
@@ -174,16 +179,21 @@ async def _send_message(daemon: Daemon, req: Request, op_name: str,
         # earlier writes still wait in the outbox: keep the order, go behind them
         return daemon.queue_request(op_name, queued)
     try:
-        changes = await daemon.backend.call("send_message", call)
+        if caller is not None:
+            await daemon.open_participant(daemon.require_live().participants.by_identity[caller])
+        changes = await daemon.backend.call("send_message", call, caller=caller)
     except BackendUnavailable as e:
         if not req.queue:
             raise OpError(e.code, e.message) from None
         return daemon.queue_request(op_name, queued)
     except BackendError as e:
         raise OpError(e.code, e.message) from None
+    me = caller or daemon.backend.identity
     for msg in views.inserted_messages(changes):
-        if msg.sender == daemon.backend.identity:
+        if msg.sender == me:
             return views.message_object(daemon.backend.store, msg)
+    if caller is not None:  # a participant's own connection subscribes to nothing
+        return {"committed": True, "sender": caller.hex}
     raise OpError("internal", "the message was committed but not found in the changes")
 
 
@@ -214,8 +224,12 @@ async def cmd_post_summary(daemon: Daemon, req: Request) -> Any:
         raise OpError("bad_args", "argument summary must hold a session_id string")
     info = daemon.resolve_channel(req.args["channel"])
     content = summary_content(summary, host=daemon.settings.host, agent=AGENT_KIND)
+    # a live session's summary is posted by its participant (its handle is the sender)
+    live = daemon.live
+    session = live.participants.get(summary["session_id"]) if live is not None else None
     return await _send_message(daemon, req, "post_summary", info, [
-        info.channel.id, content, None, None, MessageType.AgentEvent.name])
+        info.channel.id, content, None, None, MessageType.AgentEvent.name],
+        caller=session.identity if session is not None else None)
 
 
 # The live-session ops (participants, inbox, receipts) register themselves on import.

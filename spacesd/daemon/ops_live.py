@@ -5,6 +5,7 @@ import (spacesd.daemon.ops imports this module)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from spacesd.daemon import live_views, views
@@ -149,8 +150,9 @@ async def cmd_session_event(daemon: Daemon, req: Request) -> Any:
             raise OpError(e.code, e.message) from None
         p = new_participant(session, agent, identity, token, project)
         live.participants.save(p)  # before registering: a crash keeps the identity
-    if req.args["pid"] is not None:
+    if req.args["pid"] is not None and req.args["pid"] != p.pid:
         p.pid = req.args["pid"]
+        live.participants.save(p)
     if req.args["branch"] and req.args["branch"] != p.branch:
         p.branch = req.args["branch"][:256]
     info: SessionInfo | None = store.get("session_info", p.identity)
@@ -277,6 +279,36 @@ def cmd_receipts(daemon: Daemon, req: Request) -> Any:
 # Writing as a session: post (channel, reply, DM), follow; who
 
 
+SEEN_TIMEOUT_S = 10.0
+
+
+async def _call_seen(daemon: Daemon, reducer: str, args: list[Any], p: Participant | None,
+                     sender: Identity) -> Changes:
+    """`call`, then the changes that hold the caller's new message: the call's own (the
+    embedded engine, the daemon's connection) or, for a participant's connection (which
+    subscribes to nothing), the daemon's subscription's, awaited on the change feed."""
+    seen: list[Changes] = []
+    arrived = asyncio.Event()
+
+    def on_changes(changes: Changes) -> None:
+        if any(m.sender == sender for m in views.inserted_messages(changes)):
+            seen.append(changes)
+            arrived.set()
+
+    unsubscribe = daemon.backend.add_listener(on_changes)
+    try:
+        changes = await call(daemon, reducer, args, p)
+        if any(m.sender == sender for m in views.inserted_messages(changes)):
+            return changes
+        if changes.inserted("direct_message"):
+            return changes
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(arrived.wait(), SEEN_TIMEOUT_S)
+        return seen[0] if seen else changes
+    finally:
+        unsubscribe()
+
+
 def _sent(daemon: Daemon, changes: Changes, sender: Identity) -> dict[str, Any]:
     store = daemon.backend.store
     for msg in views.inserted_messages(changes):
@@ -335,8 +367,8 @@ async def cmd_post(daemon: Daemon, req: Request) -> Any:
         thread_id = thread_id if thread_id is not None else replied.thread_id
     else:
         channel_id = daemon.resolve_channel(to).channel.id
-    changes = await call(daemon, "send_message",
-                         [channel_id, text, thread_id, reply_to, "Text"], p)
+    changes = await _call_seen(daemon, "send_message",
+                               [channel_id, text, thread_id, reply_to, "Text"], p, me)
     return _sent(daemon, changes, me)
 
 

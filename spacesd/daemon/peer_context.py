@@ -105,7 +105,10 @@ def peer_context(store: Store, handouts: Handouts, cache: SummaryCache,
         if room < 160:
             break
         if msg.sender not in names:
-            names[msg.sender] = views.sender_name(store, msg.sender)
+            name = views.sender_name(store, msg.sender)
+            # a live session's summary names its participant: "@api-claude-3f2a"
+            is_session = store.get("session_info", msg.sender) is not None
+            names[msg.sender] = f"@{name}" if is_session else name
         line = "- " + render_summary(summary, sender_name=names[msg.sender],
                                      created_at=msg.created_at, now=now)
         if len(line) > room:

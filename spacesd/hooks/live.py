@@ -262,36 +262,15 @@ def presence(agent: str, event: str, session: str, data: dict[str, Any]) -> None
         log(HOOK, f"session_event: {e.code}: {e.message}", session_id=session)
 
 
-def spool_ack(claim: str, ids: list[Any], session: str) -> None:
-    """The ack, on disk, for the daemon to apply before it serves another claim (outbox
-    discipline: temporary name, fsync, rename, directory fsync)."""
-    folder = paths.acks_dir()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = f"{time.time_ns()}-{os.getpid()}.json"
-    tmp = folder / f".{name}.tmp"
-    body = json.dumps({"op": "inbox_ack",
-                       "args": {"claim": claim, "session": session, "ids": ids}}).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, body)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, folder / name)
-    dfd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 def ack(claim: str, ids: list[Any], session: str) -> None:
     """`inbox_ack` as one frame on the claim's connection, not waited for (6.2): the daemon
     acts on it whether or not this process is still there to read the answer. Spooled on
     disk when it cannot be written."""
     err = _client().send("inbox_ack", {"claim": claim, "session": session, "ids": ids})
     if err is not None:
-        spool_ack(claim, ids, session)
+        from spacesd import outbox  # only on this rare path: not an import every hook pays
+
+        outbox.spool_ack(claim, session, [int(i) for i in ids])
 
 
 def write_all(fd: int, data: bytes) -> None:

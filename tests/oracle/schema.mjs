@@ -1,4 +1,4 @@
-// Spaces' 13 tables and the reducers' argument products, written by hand (from
+// Spaces' tables (the 13, then the live-session block) and the reducers' argument products, written by hand (from
 // spacesd/model.py) with the official SDK's own type builders. tests/test_oracle.py checks
 // that these agree with model.py (names, order and types) before trusting them.
 import { t } from './node_modules/spacetimedb/src/lib/type_builders.ts';
@@ -13,7 +13,23 @@ const MemberRole = t.enum('MemberRole', {
   Owner: t.unit(), Admin: t.unit(), Moderator: t.unit(), Member: t.unit(), Agent: t.unit(),
 });
 
-export const ENUMS = { ChannelType, MessageType, MemberRole };
+// live sessions (issue 12)
+const AgentKind = t.enum('AgentKind', {
+  Claude: t.unit(), Codex: t.unit(), Gemini: t.unit(), Other: t.unit(),
+});
+const SessionState = t.enum('SessionState', {
+  Working: t.unit(), WaitingForInput: t.unit(), Idle: t.unit(), Ended: t.unit(),
+});
+const InboxKind = t.enum('InboxKind', {
+  Dm: t.unit(), Mention: t.unit(), Reply: t.unit(), Thread: t.unit(), Channel: t.unit(),
+  Addressed: t.unit(), Task: t.unit(),
+});
+const DeliveryState = t.enum('DeliveryState', {
+  Queued: t.unit(), Delivered: t.unit(), Read: t.unit(),
+});
+export const ENUMS = {
+  ChannelType, MessageType, MemberRole, AgentKind, SessionState, InboxKind, DeliveryState,
+};
 
 export const TABLES = {
   user_profile: t.object('UserProfile', {
@@ -116,6 +132,45 @@ export const TABLES = {
     body: t.string(),
     created_at: t.timestamp(),
   }),
+  // live sessions (issue 12)
+  session_info: t.object('SessionInfo', {
+    identity: t.identity(),
+    machine: t.identity(),
+    agent: AgentKind,
+    project: t.string(),
+    project_label: t.string(),
+    branch: t.option(t.string()),
+    can_wake: t.bool(),
+    state: SessionState,
+    state_at: t.timestamp(),
+    started_at: t.timestamp(),
+    ended_at: t.option(t.timestamp()),
+  }),
+  inbox_item: t.object('InboxItem', {
+    id: t.u64(),
+    recipient: t.identity(),
+    sender: t.identity(),
+    kind: InboxKind,
+    channel_id: t.option(t.u64()),
+    message_id: t.option(t.u64()),
+    dm_id: t.option(t.u64()),
+    task_id: t.option(t.u64()),
+    priority: t.bool(),
+    state: DeliveryState,
+    created_at: t.timestamp(),
+    delivered_at: t.option(t.timestamp()),
+    read_at: t.option(t.timestamp()),
+  }),
+  channel_follow: t.object('ChannelFollow', {
+    id: t.u64(),
+    channel_id: t.u64(),
+    identity: t.identity(),
+  }),
+  thread_poster: t.object('ThreadPoster', {
+    id: t.u64(),
+    thread_id: t.u64(),
+    identity: t.identity(),
+  }),
 };
 
 const args = (name, elements) => t.object(`${name}_args`, elements);
@@ -170,4 +225,18 @@ export const REDUCERS = {
   mark_channel_read: args('mark_channel_read', { channel_id: t.u64(), message_id: t.u64() }),
   set_typing: args('set_typing', { channel_id: t.u64(), typing: t.bool() }),
   dismiss_notification: args('dismiss_notification', { id: t.u64() }),
+  // live sessions (issue 12)
+  register_session: args('register_session', {
+    agent: AgentKind, machine: t.identity(), project: t.string(), project_label: t.string(),
+    branch: t.option(t.string()), can_wake: t.bool(),
+  }),
+  set_session_state: args('set_session_state', { identity: t.identity(), state: SessionState }),
+  end_session: args('end_session', {}),
+  follow_channel: args('follow_channel', { channel_id: t.u64(), follow: t.bool() }),
+  address_sessions: args('address_sessions', {
+    message_id: t.u64(), project: t.option(t.string()), machine: t.option(t.identity()),
+    participant: t.option(t.identity()), priority: t.bool(),
+  }),
+  mark_delivered: args('mark_delivered', { id: t.u64() }),
+  mark_read: args('mark_read', { id: t.u64() }),
 };

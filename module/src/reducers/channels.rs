@@ -5,6 +5,7 @@ use crate::auth::{
     require_moderator,
 };
 use crate::enums::ChannelType;
+use crate::reducers::inbox;
 use crate::reducers::{clear_typing, delete_channel_rows};
 use crate::tables::*;
 use spaces_logic::errors;
@@ -138,6 +139,10 @@ pub fn mark_channel_read(
             });
         }
     }
+    let channel_id = channel.id;
+    inbox::read_where(ctx, |item| {
+        item.channel_id == Some(channel_id) && item.message_id.is_some_and(|m| m <= message.id)
+    });
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use crate::auth::{
     caller_profile, check, find_conversation, profile_of, refuse, require_participant,
 };
+use crate::reducers::inbox;
 use crate::tables::*;
 use spaces_logic::dm::order_pair;
 use spaces_logic::errors;
@@ -49,7 +50,7 @@ pub fn send_dm(ctx: &ReducerContext, conversation_id: u64, content: String) -> R
     require_participant(ctx, &conversation)?;
     check(validation::dm_content(&content))?;
     let now = ctx.timestamp;
-    ctx.db.direct_message().insert(DirectMessage {
+    let dm = ctx.db.direct_message().insert(DirectMessage {
         id: 0,
         conversation_id: conversation.id,
         sender: ctx.sender(),
@@ -63,8 +64,9 @@ pub fn send_dm(ctx: &ReducerContext, conversation_id: u64, content: String) -> R
         .id()
         .update(DirectConversation {
             last_message_at: now,
-            ..conversation
+            ..conversation.clone()
         });
+    inbox::on_dm(ctx, &conversation, &dm);
     Ok(())
 }
 
@@ -87,5 +89,6 @@ pub fn mark_dm_read(ctx: &ReducerContext, conversation_id: u64) -> Result<(), St
             ..message
         });
     }
+    inbox::read_conversation(ctx, conversation.id);
     Ok(())
 }

@@ -4,6 +4,7 @@ use crate::auth::{
     check, find_channel, find_message, find_thread, member_role, membership, refuse, require_member,
 };
 use crate::enums::{ChannelType, MessageType};
+use crate::reducers::inbox;
 use crate::reducers::notifications::notify;
 use crate::reducers::{clear_typing, delete_message_rows, name_of};
 use crate::tables::*;
@@ -109,8 +110,8 @@ pub fn send_message(
     }
     clear_typing(ctx, channel.id, me);
     let mut sender_name: Option<String> = None;
-    for username in mentioned {
-        let Some(profile) = ctx.db.user_profile().username().find(&username) else {
+    for username in &mentioned {
+        let Some(profile) = ctx.db.user_profile().username().find(username) else {
             continue;
         };
         if profile.identity == me || membership(ctx, channel.server_id, profile.identity).is_none()
@@ -125,6 +126,7 @@ pub fn send_message(
             message.content.clone(),
         );
     }
+    inbox::on_message(ctx, &channel, &message, &mentioned);
     Ok(())
 }
 
@@ -189,6 +191,7 @@ pub fn add_reaction(ctx: &ReducerContext, message_id: u64, emoji: String) -> Res
         identity: ctx.sender(),
         emoji,
     });
+    inbox::read_where(ctx, |item| item.message_id == Some(message.id));
     Ok(())
 }
 

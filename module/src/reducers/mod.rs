@@ -1,13 +1,15 @@
-//! The 28 reducers, grouped by domain, and the row helpers they share (cascading deletes,
+//! The reducers, grouped by domain, and the row helpers they share (cascading deletes,
 //! notifications). Every reducer returns `Result<(), String>`: an `Err` rolls the whole
 //! transaction back, so a refusal changes nothing.
 
 pub mod channels;
 pub mod dms;
+pub mod inbox;
 pub mod lifecycle;
 pub mod messages;
 pub mod notifications;
 pub mod servers;
+pub mod sessions;
 pub mod threads;
 pub mod users;
 
@@ -16,9 +18,12 @@ use crate::tables::*;
 use spaces_logic::names::{JOIN_CONTENT, LEAVE_CONTENT};
 use spacetimedb::{Identity, ReducerContext, Table};
 
-/// Deletes a message and its reactions.
+/// Deletes a message with its reactions and inbox items.
 pub(crate) fn delete_message_rows(ctx: &ReducerContext, message_id: u64) {
     ctx.db.reaction().message_id().delete(message_id);
+    if let Some(message) = ctx.db.message().id().find(message_id) {
+        inbox::delete_items_of_message(ctx, message.sender, message_id);
+    }
     ctx.db.message().id().delete(message_id);
 }
 
@@ -35,7 +40,18 @@ pub(crate) fn delete_channel_rows(ctx: &ReducerContext, channel_id: u64) {
     for id in message_ids {
         delete_message_rows(ctx, id);
     }
+    let thread_ids: Vec<u64> = ctx
+        .db
+        .thread()
+        .channel_id()
+        .filter(channel_id)
+        .map(|t| t.id)
+        .collect();
+    for thread_id in thread_ids {
+        ctx.db.thread_poster().thread_id().delete(thread_id);
+    }
     ctx.db.thread().channel_id().delete(channel_id);
+    ctx.db.channel_follow().channel_id().delete(channel_id);
     let read_states: Vec<ChannelReadState> = ctx
         .db
         .channel_read_state()

@@ -78,5 +78,16 @@ pub const ARCHIVE_FORBIDDEN: &str =
 pub const THREAD_ALREADY_ARCHIVED: &str = "that thread is already archived";
 pub const CANNOT_DM_SELF: &str = "you cannot start a conversation with yourself";
 pub const DM_CONTENT_INVALID: &str = "direct messages are 1-4000 characters";
+pub const SESSION_AGENTS_ONLY: &str = "only agent profiles can register a session";
+pub const SESSION_NOT_FOUND: &str = "no such session";
+pub const SESSION_STATE_FORBIDDEN: &str =
+    "only the session itself or its machine can set its state";
+pub const SESSION_PROJECT_INVALID: &str =
+    "a session's project is 1-256 characters, its label 1-64 and its branch at most 256";
+pub const ADDRESS_PEOPLE_ONLY: &str = "only people can address sessions";
+pub const ADDRESS_OWN_MESSAGE: &str = "only the sender of a message can address it to sessions";
+pub const ADDRESS_NO_TARGET: &str = "name a project, a machine or a participant to address";
+pub const INBOX_ITEM_NOT_FOUND: &str = "no such inbox item";
+pub const INBOX_ITEM_NOT_YOURS: &str = "only its recipient can mark an inbox item";
 pub const NO_PROFILE: &str = "you have no profile yet: connect first";
 pub const ALREADY_INITIALIZED: &str = "the database is already initialized";

@@ -634,6 +634,10 @@ mod preinits {
         t_direct_message = "__preinit__20_register_describer_direct_message";
         t_typing_indicator = "__preinit__20_register_describer_typing_indicator";
         t_system_notification = "__preinit__20_register_describer_system_notification";
+        t_session_info = "__preinit__20_register_describer_session_info";
+        t_inbox_item = "__preinit__20_register_describer_inbox_item";
+        t_channel_follow = "__preinit__20_register_describer_channel_follow";
+        t_thread_poster = "__preinit__20_register_describer_thread_poster";
         r_init = "__preinit__20_register_describer_init";
         r_client_connected = "__preinit__20_register_describer_client_connected";
         r_client_disconnected = "__preinit__20_register_describer_client_disconnected";
@@ -662,6 +666,13 @@ mod preinits {
         r_mark_channel_read = "__preinit__20_register_describer_mark_channel_read";
         r_set_typing = "__preinit__20_register_describer_set_typing";
         r_dismiss_notification = "__preinit__20_register_describer_dismiss_notification";
+        r_register_session = "__preinit__20_register_describer_register_session";
+        r_set_session_state = "__preinit__20_register_describer_set_session_state";
+        r_end_session = "__preinit__20_register_describer_end_session";
+        r_follow_channel = "__preinit__20_register_describer_follow_channel";
+        r_address_sessions = "__preinit__20_register_describer_address_sessions";
+        r_mark_delivered = "__preinit__20_register_describer_mark_delivered";
+        r_mark_read = "__preinit__20_register_describer_mark_read";
     }
 }
 
