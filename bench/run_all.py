@@ -19,6 +19,12 @@ goal:
 - bench_redact.py: the daemon's redaction gate on a 16 KB summary (goal: median < 2 ms), the
   hook's own pass, and the catch rates on tests/corpus (goal: >= 95% in every context, < 1%
   of ordinary lines touched);
+- bench_exactly_once.py: messages doubled and lost with 200 concurrent hooks + 50 CLI clients
+  for 60 s, kill -9 during outbox delivery (20 kills), a daemon stopped with SIGSTOP while
+  hooks run (goal: 0 doubled, 0 lost);
+- bench_limits.py: another client's ping while one pipelines 20,000 requests (goal: p99 < 10
+  ms), 10,000 connections under a soft fd limit of 1,024 (goal: held, daemon answering), a
+  client past the connection cap (told busy), idle and half-sent connections (closed);
 - bench_live.py: a mention committed -> claimable by the recipient's hook, embedded and through
   the real SpacetimeDB (two daemons) side by side (goal p50 <= 50 ms / <= 100 ms).
 
@@ -52,6 +58,10 @@ def main() -> int:
         ["bench_live_hooks.py", "--rounds", "100" if opts.quick else "300"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
         ["bench_redact.py", "--repeat", "100" if opts.quick else "300"],
+        ["bench_exactly_once.py", *(["--hooks", "40", "--clients", "10", "--seconds", "10"]
+                                    if opts.quick else [])],
+        ["bench_limits.py", *(["--pipelined", "5000", "--connections", "2000"]
+                              if opts.quick else [])],
         ["bench_live.py", "--mentions", "30" if opts.quick else "100"],
     ]
     if not opts.quick:  # installs Spaces and runs ~40 real agent sessions: minutes

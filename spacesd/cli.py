@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from spacesd import __version__, ipc, outbox
+from spacesd import __version__, idem, ipc, outbox
 from spacesd.cli_admin import config as admin_config
 from spacesd.cli_admin import hooks as admin_hooks
 from spacesd.cli_common import (
@@ -256,13 +256,17 @@ def send(ctx: click.Context, channel: str, text: str, event: bool, reply_to: int
         args["reply_to_id"] = reply_to
     if thread_id is not None:
         args["thread_id"] = thread_id
-    msg: dict[str, Any] = _request(ctx, "send", args)
+    # One key per invocation (docs/idempotency.md): the daemon's outbox and a retry after a
+    # lost answer carry it, and the backend makes the message once.
+    args["key"] = idem.new_key("send")
+    msg: dict[str, Any] = _request(ctx, "send", args, retry=True)
     if as_json:
         click.echo(_dump(_message_json(msg) if "id" in msg else msg))
     elif msg.get("queued"):
         click.echo("queued (the backend is unreachable; it will be sent later)")
     else:
-        click.echo(f"sent #{msg.get('channel')} message {msg.get('id')}")
+        again = " (sent before under the same key)" if msg.get("duplicate") else ""
+        click.echo(f"sent #{msg.get('channel')} message {msg.get('id')}{again}")
 
 
 @main.command()

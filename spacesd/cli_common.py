@@ -4,6 +4,7 @@ one-line answers when the daemon cannot be reached, and failing with a message."
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -45,10 +46,17 @@ def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 
 def _request(ctx: click.Context, op: str, args: dict[str, Any] | None = None,
-             timeout: float = 10.0) -> Any:
+             timeout: float = 10.0, *, retry: bool = False) -> Any:
+    """One request; `retry` (a keyed write: asking again cannot double it) asks once more
+    when the answer was lost (a timeout or a dropped connection)."""
     sock = _socket_path(ctx)
-    with Client(sock, timeout=timeout) as client:
-        res = client.request(op, args or {})
+    for attempt in range(2 if retry else 1):
+        with Client(sock, timeout=timeout) as client:
+            res = client.request(op, args or {})
+        if not (isinstance(res, Err) and res.code in ("timeout", "disconnected")):
+            break
+        if attempt == 0 and retry:
+            time.sleep(0.2)
     if isinstance(res, Err):
         if res.code in ("unreachable", "timeout", "disconnected"):
             _fail(_no_answer_line(sock, res.code, res.message), EXIT_UNREACHABLE)

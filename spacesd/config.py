@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spacesd import paths
+from spacesd import paths, safeio
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -204,9 +204,18 @@ def spaces_config_path(env: Mapping[str, str] | None = None) -> Path:
 # ------------------------------------------------------------------------------------ reading
 
 
+CONFIG_MAX_BYTES = 1024 * 1024
+"""A configuration file (config.toml, spacetime.json, cli.toml, a token file) is read up to
+this; a longer one is refused rather than read without end."""
+
+
 def _read_text(path: Path) -> str:
+    """A regular file's UTF-8 text (never a FIFO or device: spacesd.safeio), at most 1 MiB."""
     try:
-        return path.read_text(encoding="utf-8")
+        data = safeio.read_bytes(path, CONFIG_MAX_BYTES + 1)
+        if len(data) > CONFIG_MAX_BYTES:
+            raise ConfigError(path, f"is larger than {CONFIG_MAX_BYTES} bytes")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(path, "is not UTF-8 text") from None
     except OSError as e:

@@ -1,5 +1,5 @@
-"""The Spaces data model: 13 tables and 3 enums (then the live-session block: 4 tables, 4
-enums), and the reducer signatures, written once.
+"""The Spaces data model: 14 tables (the design's 13 and `write_key`), 3 enums, then the
+live-session block (4 tables, 4 enums), and the reducer signatures, written once.
 
 Column order and enum variant order are part of the wire format (BSATN encodes rows and sums
 positionally), so this module is the single source for the engine's SQLite schema, the BSATN
@@ -370,6 +370,19 @@ class SystemNotification:
     created_at: Timestamp
 
 
+@dataclass(slots=True)
+class WriteKey:
+    """An idempotency key: the write `reducer` made under `key` (the caller's identity hex,
+    "/", the key the client chose), and the id of the row it made (`row_id`; 0 when the write
+    makes no single row). See docs/idempotency.md."""
+
+    key: str
+    identity: Identity
+    reducer: str
+    row_id: int
+    created_at: Timestamp
+
+
 # -- live sessions (issue 12) ---------------------------------------------------------------
 
 
@@ -525,6 +538,9 @@ TABLES: Final[tuple[TableDef, ...]] = (
     _table("system_notification", SystemNotification,
            "id u64; target Identity; title String; body String; created_at Timestamp",
            "id", auto_inc=True, btree=("target",), visible_to=("target",)),
+    _table("write_key", WriteKey,
+           "key String; identity Identity; reducer String; row_id u64; created_at Timestamp",
+           "key", btree=("created_at",), visible_to=("identity",)),
     # -- live sessions (issue 12)
     _table("session_info", SessionInfo,
            "identity Identity; machine Identity; agent AgentKind; project String; "
@@ -637,6 +653,11 @@ REDUCERS: Final[tuple[ReducerDef, ...]] = (
     _reducer("mark_channel_read", "channel_id u64; message_id u64"),
     _reducer("set_typing", "channel_id u64; typing bool"),
     _reducer("dismiss_notification", "id u64"),
+    # keyed writes (docs/idempotency.md): the write of the reducer named without `_keyed`,
+    # made at most once per (caller, key)
+    _reducer("send_message_keyed",
+             "key String; channel_id u64; content String; thread_id Option<u64>; "
+             "reply_to_id Option<u64>; message_type MessageType"),
     # live sessions (issue 12)
     _reducer("register_session",
              "agent AgentKind; machine Identity; project String; project_label String; "
@@ -652,6 +673,19 @@ REDUCERS: Final[tuple[ReducerDef, ...]] = (
 )
 
 REDUCER_BY_NAME: Final[dict[str, ReducerDef]] = {r.name: r for r in REDUCERS}
+
+WRITE_KEY_MAX: Final = 128
+"""A client's idempotency key: 1-128 printable ASCII characters, no spaces."""
+WRITE_KEY_TTL_S: Final = 7 * 24 * 3600
+"""Keys older than this (by the database's clock) are pruned, a few at each keyed write."""
+WRITE_KEY_PRUNE: Final = 16
+"""How many expired keys one keyed write deletes at most (the work of a write stays small)."""
+
+
+def write_key_of(caller: Identity, key: str) -> str:
+    """The `write_key` primary key of `key` sent by `caller`: keys are namespaced by the
+    caller's identity, so one client can never shadow another's."""
+    return f"{caller.hex}/{key}"
 
 HUB_NAME: Final = "Spaces Hub"
 HUB_CHANNELS: Final = (

@@ -30,7 +30,7 @@ import os
 import time
 from pathlib import Path
 
-from spacesd import paths
+from spacesd import paths, safeio
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -165,8 +165,7 @@ def read(entry: str | os.PathLike[str]) -> dict[str, Any]:
     """The request an entry holds. Raises FileNotFoundError if it is gone, OutboxError if bad."""
     p = Path(entry)
     try:
-        with p.open("rb") as f:
-            data = f.read(MAX_ENTRY + 1)
+        data = safeio.read_bytes(p, MAX_ENTRY + 1)  # a FIFO planted here cannot hang us
     except FileNotFoundError:
         raise
     except OSError as e:

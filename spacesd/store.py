@@ -1,4 +1,4 @@
-"""A SQLite store of the 13 Spaces tables.
+"""A SQLite store of the 14 Spaces tables.
 
 The schema is generated from `spacesd.model.TABLES`: one SQL table per model table, columns in
 model order. Storage of the column types:
@@ -44,6 +44,7 @@ from spacesd.model import (
     TypeSpec,
     UserPresence,
     UserProfile,
+    WriteKey,
 )
 
 R = TypeVar("R")
@@ -72,6 +73,7 @@ _INDEXES: Final[tuple[tuple[str, str, str, bool, str], ...]] = (
     ("typing_indicator_channel", "typing_indicator", "channel_id, identity", False, ""),
     ("typing_indicator_identity", "typing_indicator", "identity", False, ""),
     ("system_notification_target", "system_notification", "target", False, ""),
+    ("write_key_created", "write_key", "created_at", False, ""),
 )
 
 
@@ -296,7 +298,7 @@ def _int_key_ok(value: Any) -> bool:
 
 
 class Store:
-    """The 13 tables in one SQLite database (a file path, or ":memory:")."""
+    """The 14 tables in one SQLite database (a file path, or ":memory:")."""
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
         self.path = os.fspath(path)
@@ -461,7 +463,7 @@ class Store:
                     codec.replace_sql, [codec.values(r) for r in table_changes.inserts])
 
     def clear(self, tables: Iterable[str] | None = None) -> None:
-        """Delete every row of these tables (all 13 by default); ids are not reused after."""
+        """Delete every row of these tables (all 14 by default); ids are not reused after."""
         with self.transaction():
             for name in tables if tables is not None else _CODECS:
                 self.conn.execute(f"DELETE FROM {_codec(name).name}")
@@ -645,6 +647,18 @@ class Store:
         first, second = (a, b) if a <= b else (b, a)
         row: DirectConversation | None = self.select_one(
             "direct_conversation", participant_a=first, participant_b=second)
+        return row
+
+    def write_keys_before(self, cutoff: int, limit: int) -> list[WriteKey]:
+        """At most `limit` write keys created before `cutoff`, oldest first (pruning)."""
+        codec = _CODECS["write_key"]
+        cur = self.conn.execute(
+            f"{codec.select} WHERE created_at < ? ORDER BY created_at LIMIT ?", (cutoff, limit))
+        return [codec.row(r) for r in cur]
+
+    def write_key(self, scoped_key: str) -> WriteKey | None:
+        """The write_key row of a scoped key (`model.write_key_of`)."""
+        row: WriteKey | None = self.get("write_key", scoped_key)
         return row
 
     def conversations_of(self, identity: Identity) -> list[DirectConversation]:

@@ -30,10 +30,10 @@ What it implements, as crates/client-api and crates/core do:
   the subscription grammar: no LIMIT, ORDER BY nor COUNT over the WebSocket); a Timestamp
   literal is an RFC 3339 string (`created_at > '2026-11-25T09:00:00Z'`). Row-level security
   as the Spaces module has it: a direct conversation and its messages go only to their two
-  participants, a notification only to its target; the database owner sees every row, as on
-  the real server. Narrower than the real server's grammar: no JOIN (the real one takes
-  one); error texts are the real server's where Spaces meets them (unknown table,
-  projection, unsupported clause, unknown reducer).
+  participants, a notification only to its target, a write key only to its identity; the
+  database owner sees every row, as on the real server. Narrower than the real server's
+  grammar: no JOIN (the real one takes one); error texts are the real server's where Spaces
+  meets them (unknown table, projection, unsupported clause, unknown reducer).
 - State in `--data DIR` (SQLite, WAL): kill it, start it again on the same DIR, nothing
   committed is lost; auto_inc ids go on from the next multiple of 4096 (plus one), as the
   real server's do after a restart. The database is named `spaces`; its owner identity and
@@ -473,6 +473,8 @@ class Database:
             return pair is not None and who in pair
         if table == "system_notification":
             return bool(row.target == who)
+        if table == "write_key":
+            return bool(row.identity == who)
         if table == "inbox_item":  # its recipient, its sender, and their sessions' machines
             if who in (row.recipient, row.sender):
                 return True

@@ -8,14 +8,23 @@ from spacesd import model
 from spacesd.model import ChannelType, Identity, MemberRole, MessageType
 
 
-def test_thirteen_tables_in_design_order_then_the_live_block() -> None:
+def test_the_design_tables_in_order_then_write_key_then_the_live_block() -> None:
     assert [t.name for t in model.TABLES] == [
         "user_profile", "user_presence", "server", "server_member", "channel", "thread",
         "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
-        "typing_indicator", "system_notification",
-        # live sessions (issue 12), appended: the 13 keep their positions
+        "typing_indicator", "system_notification", "write_key",
+        # live sessions (issue 12), appended: the others keep their positions
         "session_info", "inbox_item", "channel_follow", "thread_poster",
     ]
+
+
+def test_write_key_columns_and_namespacing() -> None:
+    table = model.TABLE_BY_NAME["write_key"]
+    assert [(c.name, c.type_name) for c in table.columns] == [
+        ("key", "String"), ("identity", "Identity"), ("reducer", "String"), ("row_id", "u64"),
+        ("created_at", "Timestamp")]
+    assert (table.primary_key, table.visible_to) == ("key", ("identity",))
+    assert model.write_key_of(Identity(1), "k") == "0" * 63 + "1/k"
 
 
 def test_message_columns_in_wire_order() -> None:
@@ -35,9 +44,14 @@ def test_enum_tags_are_variant_order() -> None:
     assert [r.level for r in MemberRole] == [4, 3, 2, 1, 1]
 
 
-def test_the_reducers() -> None:
+def test_twenty_eight_reducers_the_keyed_variants_and_the_live_block() -> None:
     names = [r.name for r in model.REDUCERS]
-    assert len(names) == len(set(names)) == 28 + 7  # the seed's 28, then live sessions' 7
+    assert len(names) == len(set(names)) == 29 + 7  # and live sessions' 7 (issue 12)
+    keyed = [n for n in names if n.endswith("_keyed")]
+    assert keyed == ["send_message_keyed"]
+    for name in keyed:  # a keyed variant takes the key, then its base reducer's parameters
+        base = model.REDUCER_BY_NAME[name.removesuffix("_keyed")]
+        assert model.REDUCER_BY_NAME[name].params == (("key", "String"), *base.params)
     for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification"):
         assert extra in names
     assert model.REDUCER_BY_NAME["send_message"].param_names == (

@@ -309,6 +309,8 @@ FIXED_ROWS: list[tuple[str, Any]] = [
     ("direct_message", model.DirectMessage(9, 8, BOB, "dm", 11, None, True)),
     ("typing_indicator", model.TypingIndicator(10, 3, ALICE, 12)),
     ("system_notification", model.SystemNotification(11, BOB, "title", "body", 13)),
+    ("write_key", model.WriteKey(f"{ALICE.hex}/summary:s:1", ALICE, "send_message", 2**64 - 1,
+                                 14)),
     ("session_info", model.SessionInfo(ALICE, BOB, model.AgentKind.Gemini, "git:abc", "api",
                                        None, True, model.SessionState.WaitingForInput, 14, 15,
                                        16)),

@@ -1105,3 +1105,50 @@ def test_the_simulator_registers_every_table_and_reducer() -> None:
     text = (MODULE_DIR / "crates" / "spaces-sim" / "src" / "main.rs").read_text(encoding="utf-8")
     registered = set(re.findall(r'"__preinit__20_register_describer_(\w+)"', text))
     assert registered == set(rust_tables()) | set(rust_reducers())
+
+
+def test_the_module_prunes_expired_write_keys_as_the_engine_does() -> None:
+    # The same timeline on the module (spaces-sim, its btree range scan of created_at) and on
+    # the engine: 20 keys, then a keyed write 8 days later deletes the 16 oldest, and a key
+    # still inside the 7 days keeps its write from happening twice.
+    from spacesd.engine import Engine, ReducerError, coerce_args
+    from spacesd.store import Store
+
+    runner = _conformance_runner()
+    sim = SimBackend(runner, [runner.OWNER, "alice"])
+    engine = Engine(Store(), sim.identity(runner.OWNER))
+    engine.ensure_initialized()
+    alice = sim.identity("alice")
+    hub_general = 1  # the hub's first channel, on a fresh database of either
+
+    def both(reducer: str, args: list[object], ts: int) -> tuple[object, object]:
+        sim._clock = ts - 1000  # _call_raw advances it by 1 ms first
+        on_module = sim.call("alice", reducer, args)
+        try:
+            on_engine: object = engine.call(alice, reducer, coerce_args(reducer, args),
+                                            timestamp=ts)
+        except ReducerError as e:
+            on_engine = e.message
+        return on_module, on_engine
+
+    def keys() -> tuple[list[str], list[str]]:
+        return (sorted(k.key for k in sim._all_rows("write_key")),
+                sorted(k.key for k in engine.store.rows("write_key")))
+
+    try:
+        t0 = model.now_micros()
+        both("client_connected", [], t0)
+        for i in range(model.WRITE_KEY_PRUNE + 4):
+            both("send_message_keyed", [f"old-{i}", hub_general, f"m{i}", None, None, "Text"],
+                 t0 + 1000 * (i + 1))
+        on_module, on_engine = keys()
+        assert len(on_module) == len(on_engine) == 20 and on_module == on_engine
+        later = t0 + (model.WRITE_KEY_TTL_S + 86_400) * 1_000_000
+        both("send_message_keyed", ["new", hub_general, "new", None, None, "Text"], later)
+        on_module, on_engine = keys()
+        assert on_module == on_engine and len(on_module) == 5
+        again = both("send_message_keyed", ["new", hub_general, "new", None, None, "Text"],
+                     later + 1000)
+        assert all(not getattr(c, "tables", None) for c in again), again  # nothing written
+    finally:
+        sim.close()

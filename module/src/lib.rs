@@ -1,12 +1,12 @@
 //! Spaces: the SpacetimeDB 2.x server module.
 //!
-//! The data model (13 tables, 3 enums) and the 28 reducers follow `/DESIGN.md` and
+//! The data model (13 tables, 3 enums, and `write_key`) and the 28 reducers (and keyed variants) follow `/DESIGN.md` and
 //! `spacesd/model.py` to the letter; the rules are the same as the embedded engine's
 //! (`spacesd/engine/`), and so are the refusal messages, which live in the `spaces-logic`
 //! crate together with validation, role levels, DM ordering and mention parsing.
 //!
 //! Layout:
-//! - `tables.rs`: the 13 tables; `enums.rs`: the 3 enums;
+//! - `tables.rs`: the 14 tables; `enums.rs`: the 3 enums;
 //! - `visibility.rs`: row-level security for DMs and notifications;
 //! - `auth.rs`: lookups, membership and role checks (every authorization goes through here,
 //!   always about `ctx.sender()`);

@@ -1,4 +1,4 @@
-//! The 13 tables of the data model, in one place. Field order is column order and part of the
+//! The 14 tables of the data model (the design's 13 and `write_key`), in one place. Field order is column order and part of the
 //! wire format: it must match `spacesd/model.py` exactly (checked by
 //! tests/test_schema_sync.py).
 //!
@@ -183,7 +183,22 @@ pub struct SystemNotification {
     pub created_at: Timestamp,
 }
 
-// -- live sessions (issue 12): appended after the 13, in one block -----------------------------
+/// An idempotency key (docs/idempotency.md): the write `reducer` made under `key` (the caller's
+/// identity hex, "/", the key the client chose) and the id of the row it made (`row_id`; 0
+/// when the write makes no single row). Visible to its `identity` only (`visibility.rs`).
+#[spacetimedb::table(accessor = write_key, public)]
+#[derive(Clone)]
+pub struct WriteKey {
+    #[primary_key]
+    pub key: String,
+    pub identity: Identity,
+    pub reducer: String,
+    pub row_id: u64,
+    #[index(btree)]
+    pub created_at: Timestamp,
+}
+
+// -- live sessions (issue 12): appended after the 14, in one block -----------------------------
 
 /// One agent session taking part as its own identity: where it runs and its presence.
 #[spacetimedb::table(accessor = session_info, public)]

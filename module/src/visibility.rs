@@ -44,6 +44,10 @@ const DIRECT_MESSAGE_PARTICIPANT_B: Filter = Filter::Sql(
 const SYSTEM_NOTIFICATION_TARGET: Filter =
     Filter::Sql("SELECT * FROM system_notification WHERE target = :sender");
 
+/// A write key is visible to the identity that wrote under it only.
+#[client_visibility_filter]
+const WRITE_KEY_IDENTITY: Filter = Filter::Sql("SELECT * FROM write_key WHERE identity = :sender");
+
 /// An inbox item is visible to its recipient…
 #[client_visibility_filter]
 const INBOX_ITEM_RECIPIENT: Filter =

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from spacesd.daemon.gate import scrub_args
 from spacesd.daemon.gate import warm as gate_warm
-from spacesd.model import Identity
+from spacesd.model import Identity, WriteKey, write_key_of
 from spacesd.store import Changes, Store
 
 log = logging.getLogger("spacesd.backend")
@@ -172,6 +172,12 @@ class Backend(abc.ABC):
     async def close_participant(self, identity: Identity) -> None:
         """Stop acting as `identity` (client_disconnected for it). Idempotent."""
         return None
+
+    async def find_write(self, key: str) -> WriteKey | None:
+        """The `write_key` row of `key` used by this daemon's identity, or None: where a
+        repeated keyed write (a success that wrote nothing) finds the row its first call made.
+        Reads the store; a remote backend asks its database."""
+        return self.store.write_key(write_key_of(self.identity, key))
 
     async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """Call as the local human owner of the database, where the backend has one (the

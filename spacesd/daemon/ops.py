@@ -5,13 +5,14 @@ docs/contributing.md."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
 from spacesd import __version__ as _pkg_version
-from spacesd import outbox as hook_outbox
+from spacesd import idem
 from spacesd.daemon import live_views, views
 from spacesd.daemon.backend import BackendError, BackendUnavailable
 from spacesd.daemon.errors import OpError
@@ -53,8 +54,9 @@ def cmd_ping(daemon: Daemon, req: Request) -> Any:
 
 
 @op("status")
-def cmd_status(daemon: Daemon, req: Request) -> Any:
+async def cmd_status(daemon: Daemon, req: Request) -> Any:
     backend, settings = daemon.backend, daemon.settings
+    counts, depth = await daemon.table_counts()
     result: dict[str, Any] = {
         "version": _pkg_version,
         "pid": os.getpid(),
@@ -66,11 +68,12 @@ def cmd_status(daemon: Daemon, req: Request) -> Any:
         "host": settings.host,
         "socket": daemon.socket_name,
         "connection": "open",
-        "outbox_depth": hook_outbox.depth(settings.outbox_dir),
+        "outbox_depth": depth,
         "outbox_delivered": daemon.delivered,
         "channel": settings.channel,
         "clients": len(daemon.clients),
-        "counts": views.counts(backend.store),
+        "max_clients": daemon.max_clients,
+        "counts": counts,
     }
     result.update(backend.status())
     if settings.config is not None:
@@ -168,33 +171,54 @@ async def _write(daemon: Daemon, reducer: str, args: list[Any], as_owner: bool =
         raise OpError(e.code, e.message) from None
 
 
-async def _send_message(daemon: Daemon, req: Request, op_name: str,
-                        info: views.ChannelInfo, call: list[Any],
-                        caller: Identity | None = None) -> dict[str, Any]:
-    """send_message with `call`'s arguments, answered with the message object; queued in the
-    outbox as the op `op_name` (its channel resolved) when earlier writes wait there or the
-    backend is unavailable, unless the outbox itself is delivering it (`req.queue` False)."""
-    queued = {**req.raw, "channel": info.channel.id}
-    if req.queue and hook_outbox.depth(daemon.settings.outbox_dir):
-        # earlier writes still wait in the outbox: keep the order, go behind them
-        return daemon.queue_request(op_name, queued)
+def _key(req: Request) -> str | None:
+    """The request's idempotency key (docs/idempotency.md), if it gives one."""
+    key: str | None = req.args["key"]
+    if key is not None and not idem.valid_key(key):
+        raise OpError("bad_args", "argument key must be 1-128 printable ASCII characters "
+                      "without spaces")
+    return key
+
+
+def _summary_key(summary: dict[str, Any]) -> str:
+    """The key of a summary posted without one (an older hook): its session and a digest of
+    its content, so the same request replayed from the outbox is the same write."""
+    body = json.dumps(summary, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return idem.summary_key(str(summary["session_id"]), digest)
+
+
+async def _send_keyed(daemon: Daemon, req: Request, op_name: str, key: str, call: list[Any],
+                      caller: Identity | None = None) -> dict[str, Any]:
+    """send_message_keyed: the message object; a repeated key answers the message its first
+    call made, with `"duplicate": true`. Older writes waiting in the outbox are delivered
+    first (posting order). Queued to the outbox (with its key) only when the backend cannot
+    be reached, and the request may be queued (not when the outbox is delivering it)."""
+    if req.queue and not await daemon.flush_outbox():
+        # the backend cannot take the older writes now: this one waits behind them
+        return daemon.queue_request(op_name, {**req.raw, "channel": call[0], "key": key})
     try:
-        if caller is not None:
+        if caller is not None:  # a live session's participant (ops_live)
             await daemon.open_participant(daemon.require_live().participants.by_identity[caller])
-        changes = await daemon.backend.call("send_message", call, caller=caller)
+        changes = await daemon.backend.call("send_message_keyed", [key, *call], caller=caller)
     except BackendUnavailable as e:
         if not req.queue:
             raise OpError(e.code, e.message) from None
-        return daemon.queue_request(op_name, queued)
+        return daemon.queue_request(op_name, {**req.raw, "channel": call[0], "key": key})
     except BackendError as e:
         raise OpError(e.code, e.message) from None
+    store = daemon.backend.store
     me = caller or daemon.backend.identity
     for msg in views.inserted_messages(changes):
         if msg.sender == me:
-            return views.message_object(daemon.backend.store, msg)
-    if caller is not None:  # a participant's own connection subscribes to nothing
+            return views.message_object(store, msg)
+    if caller is not None:  # a participant's own connection subscribes to no messages
         return {"committed": True, "sender": caller.hex}
-    raise OpError("internal", "the message was committed but not found in the changes")
+    found = await daemon.backend.find_write(key)
+    first = store.message(found.row_id) if found is not None else None
+    if first is not None:
+        return {**views.message_object(store, first), "duplicate": True}
+    return {"id": found.row_id if found is not None else None, "duplicate": True}
 
 
 @op("call", str_arg("reducer", required=True), Arg("args", (list,), "a JSON array", []),
@@ -205,31 +229,33 @@ async def cmd_call(daemon: Daemon, req: Request) -> Any:
 
 
 @op("send", channel_arg(), str_arg("content", required=True), str_arg("type", "Text"),
-    int_arg("thread_id"), int_arg("reply_to_id"), write=True)
+    int_arg("thread_id"), int_arg("reply_to_id"), str_arg("key"), write=True)
 async def cmd_send(daemon: Daemon, req: Request) -> Any:
     info = daemon.resolve_channel(req.args["channel"])
     mtype = req.args["type"]
     if mtype not in ("Text", "AgentEvent"):
         raise OpError("bad_args", "argument type must be Text or AgentEvent")
-    return await _send_message(daemon, req, "send", info, [
-        info.channel.id, req.args["content"], req.args["thread_id"], req.args["reply_to_id"],
-        mtype])
+    key = _key(req) or idem.new_key("send")
+    call = [info.channel.id, req.args["content"], req.args["thread_id"],
+            req.args["reply_to_id"], mtype]
+    return await _send_keyed(daemon, req, "send", key, call)
 
 
 @op("post_summary", Arg("summary", (dict,), "an object", required=True),
-    channel_arg(required=False), write=True)
+    channel_arg(required=False), str_arg("key"), write=True)
 async def cmd_post_summary(daemon: Daemon, req: Request) -> Any:
     summary = req.args["summary"]
     if not isinstance(summary.get("session_id"), str) or not summary["session_id"]:
         raise OpError("bad_args", "argument summary must hold a session_id string")
+    key = _key(req) or _summary_key(summary)
     info = daemon.resolve_channel(req.args["channel"])
     content = summary_content(summary, host=daemon.settings.host, agent=AGENT_KIND)
+    call = [info.channel.id, content, None, None, MessageType.AgentEvent.name]
     # a live session's summary is posted by its participant (its handle is the sender)
     live = daemon.live
     session = live.participants.get(summary["session_id"]) if live is not None else None
-    return await _send_message(daemon, req, "post_summary", info, [
-        info.channel.id, content, None, None, MessageType.AgentEvent.name],
-        caller=session.identity if session is not None else None)
+    return await _send_keyed(daemon, req, "post_summary", key, call,
+                             caller=session.identity if session is not None else None)
 
 
 # The live-session ops (participants, inbox, receipts) register themselves on import.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import signal
@@ -40,11 +41,13 @@ from spacesd.daemon.backend import Backend
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.handouts import Handouts
 from spacesd.daemon.ipc_connection import IpcConnection
+from spacesd.daemon.limits import SWEEP_SECONDS, Limits, connection_cap, raise_fd_limit
 from spacesd.daemon.live import Live
 from spacesd.daemon.ops import REGISTRY
 from spacesd.daemon.participants import Participant
 from spacesd.daemon.peer_context import SummaryCache
 from spacesd.model import Identity
+from spacesd.store import Changes, Store
 
 if TYPE_CHECKING:
     from spacesd.config import Config
@@ -52,6 +55,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacesd")
 
 OUTBOX_POLL_S = 1.0
+COUNTS_TTL_S = 1.0
+"""`status` counts rows at most this often."""
+LISTEN_BACKLOG = 4096
+"""Connections the kernel queues before the daemon accepts them (capped by somaxconn)."""
 
 
 @dataclass
@@ -72,6 +79,8 @@ class Settings:
     listener: socket.socket | None = None
     """A listening socket handed over by systemd socket activation: served instead of binding
     `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
+    limits: Limits = field(default_factory=Limits)
+    """The connection cap and the idle and request timeouts (spacesd.daemon.limits)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,6 +99,10 @@ class Daemon:
         self.handouts: Handouts | None = None
         self._outbox_task: asyncio.Task[None] | None = None
         self._outbox_kick = asyncio.Event()
+        self._outbox_lock = asyncio.Lock()
+        self._backlog = 0
+        """Writes queued since the outbox was last delivered in full (0: none): an outage's
+        backlog, which new writes must not overtake."""
         self._outbox_mtime: int | None = None
         self.delivered = 0
         self._serving = False
@@ -97,6 +110,11 @@ class Daemon:
         self.summaries = SummaryCache()
         self.live: Live | None = None
         self._opened: set[Identity] = set()
+        self.max_clients = connection_cap(1024, self.settings.limits.max_clients)
+        self._sweep_task: asyncio.Task[None] | None = None
+        self._commits = 0
+        self._counts: tuple[int, float, dict[str, int], int] | None = None
+        self._counting: tuple[int, asyncio.Future[tuple[dict[str, int], int]]] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -122,10 +140,18 @@ class Daemon:
             systemd.status(f"starting the {self.backend.name} backend")
             self.backend.on_state(self._backend_state)
             await self.backend.start()
+            if hook_outbox.depth(self.settings.outbox_dir):
+                self._backlog += 1  # written while no daemon ran: goes before new writes
             self.handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
             self.live = Live(self)
             await self.live.start()
+            self.max_clients = connection_cap(raise_fd_limit(), self.settings.limits.max_clients)
+            self.backend.add_listener(self._committed)
             await self._bind()
+            self._sweep_task = asyncio.create_task(self._sweep_loop(), name="sweep")
+            # What start-up made lives as long as the daemon: out of the collector's way, so a
+            # full collection walks only what requests make (pauses of a few ms otherwise).
+            gc.freeze()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(sig, self.request_stop)
@@ -217,7 +243,7 @@ class Daemon:
         old = os.umask(0o177)
         try:
             self._server = await loop.create_unix_server(
-                lambda: IpcConnection(self), str(path), backlog=512)
+                lambda: IpcConnection(self), str(path), backlog=LISTEN_BACKLOG)
         except OSError as e:
             hint = (" (a Unix socket path is limited to about 107 bytes: set SPACES_SOCKET or "
                     "SPACES_RUNTIME_DIR to a shorter one)" if len(os.fsencode(path)) > 100 else "")
@@ -226,9 +252,20 @@ class Daemon:
             os.umask(old)
         os.chmod(path, 0o600)
 
+    async def _sweep_loop(self) -> None:
+        """Close idle and half-sent connections (spacesd.daemon.limits), once a second."""
+        limits = self.settings.limits
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            now = time.monotonic()
+            for conn in list(self.clients):
+                conn.check_timeouts(now, limits.idle_timeout, limits.request_timeout)
+
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()  # stop accepting
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
         if self._outbox_task is not None:
             self._outbox_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -296,9 +333,41 @@ class Daemon:
             raise OpError("unavailable", f"the {self.backend.name} link is not ready: nothing "
                           f"received from {self.backend.database} yet ({state})")
 
+    async def table_counts(self) -> tuple[dict[str, int], int]:
+        """Rows per table and the outbox's depth, for `status`: counted off the event loop
+        (a count(*) over a million messages takes milliseconds, which would hold every other
+        client) on a connection of its own; kept until the next commit, or COUNTS_TTL_S."""
+        cached = self._counts
+        if cached is not None and cached[0] == self._commits and (
+                time.monotonic() - cached[1] < COUNTS_TTL_S):
+            return cached[2], cached[3]
+        gen = self._commits
+        counting = self._counting
+        if counting is None or counting[0] != gen:
+            counting = (gen, asyncio.ensure_future(asyncio.to_thread(self._count)))
+            self._counting = counting
+        counts, depth = await asyncio.shield(counting[1])
+        if self._counting is counting:
+            self._counting = None
+            self._counts = (gen, time.monotonic(), counts, depth)
+        return counts, depth
+
+    def _committed(self, changes: Changes) -> None:
+        self._commits += 1  # what `status` counted is out of date
+
+    def _count(self) -> tuple[dict[str, int], int]:
+        depth = hook_outbox.depth(self.settings.outbox_dir)
+        path = self.backend.store.path
+        if path == ":memory:":  # tests: one connection only, and a small one
+            return views.counts(self.backend.store), depth
+        with Store(path) as store:
+            return views.counts(store), depth
+
     def queue_request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Put a write in the outbox (delivered in order when the backend takes writes)."""
         entry = hook_outbox.write({"op": op, "args": args}, directory=self.settings.outbox_dir)
+        self._backlog += 1
+        self._commits += 1  # the outbox's depth changed
         self._outbox_kick.set()
         return {"queued": True, "entry": entry.name}
 
@@ -325,9 +394,27 @@ class Daemon:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._outbox_kick.wait(), OUTBOX_POLL_S)
 
+    async def flush_outbox(self) -> bool:
+        """Before a new write: deliver the writes queued while the backend was away (or no
+        daemon ran), so writes land in the order they were made. False if the backend cannot
+        take them now (the new write then waits behind them). Entries that hooks wrote after
+        giving up on a slow answer are no backlog: they were sent, and their keys make their
+        delivery harmless whenever it comes, so nobody waits for them."""
+        if not self._backlog:
+            return True
+        return await self.deliver_outbox()
+
     async def deliver_outbox(self) -> bool:
-        """Deliver pending entries oldest first. Returns False if the backend was unavailable
-        (the rest stay for the next round)."""
+        """Deliver pending entries oldest first, one delivery at a time. Returns False if the
+        backend was unavailable (the rest stay for the next round)."""
+        async with self._outbox_lock:
+            backlog = self._backlog
+            delivered = await self._deliver_pending()
+            if delivered and self._backlog == backlog:
+                self._backlog = 0  # what was queued before this pass is delivered
+            return delivered
+
+    async def _deliver_pending(self) -> bool:
         for entry in hook_outbox.list_pending(self.settings.outbox_dir):
             try:
                 req = hook_outbox.read(entry)
@@ -347,6 +434,9 @@ class Daemon:
                 continue
             if not self.backend.available:
                 return False
+            if op == "send" and "key" not in args:
+                # an entry from before keys: its name is its key, so a replay is one write
+                args = {**args, "key": f"outbox:{entry.name}"}
             try:
                 await spec.func(self, spec.request(args, queue=False))
             except OpError as e:
@@ -360,6 +450,7 @@ class Daemon:
                 log.exception("outbox: delivering %s failed", entry.name)
                 return False
             hook_outbox.remove(entry)
+            self._commits += 1
             self.delivered += 1
             log.info("outbox: delivered %s", entry.name)
         return True

@@ -63,7 +63,7 @@ from spacesd.daemon.backend import (
 )
 from spacesd.daemon.identity import default_agent_name, name_candidates
 from spacesd.engine import ReducerError, coerce_args
-from spacesd.model import TABLE_BY_NAME, Identity
+from spacesd.model import TABLE_BY_NAME, Identity, WriteKey, write_key_of
 from spacesd.stdb import bsatn
 from spacesd.stdb.bsatn import BsatnError
 from spacesd.stdb.connection import (
@@ -313,6 +313,20 @@ class SpacetimeBackend(Backend):
             raise BackendUnavailable(f"the connection dropped during {reducer}: {e}") from None
         assert isinstance(event, TransactionEvent)
         return self._changes_of(event.deltas)
+
+    async def find_write(self, key: str) -> WriteKey | None:
+        """A one-off query of `write_key` (not subscribed: the row-level security shows the
+        daemon its own keys only, and nothing reads them but a repeated keyed write)."""
+        scoped = write_key_of(self.identity, key)
+        if "'" in scoped or "\\" in scoped or self.conn is None or not self.conn.connected:
+            return None
+        try:
+            rows = (await self.conn.query(f"SELECT * FROM write_key WHERE key = '{scoped}'",
+                                          timeout=CALL_TIMEOUT)).get("write_key", [])
+        except (QueryError, NotConnected, asyncio.TimeoutError) as e:
+            log.warning("cannot read write key %s: %s", key, e)
+            return None
+        return rows[0] if rows else None
 
     # -- participants: a minted identity each, over its own connection ----------------------
 

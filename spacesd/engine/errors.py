@@ -154,6 +154,9 @@ CANNOT_DM_SELF: Final = "you cannot start a conversation with yourself"
 DM_CONTENT_INVALID: Final = "direct messages are 1-4000 characters"
 
 # --------------------------------------------------------------------------------------------
+# Idempotency keys (the `_keyed` reducers; docs/idempotency.md)
+
+WRITE_KEY_INVALID: Final = "write keys are 1-128 printable ASCII characters without spaces"
 # Live sessions (issue 12): register_session, set_session_state, end_session, follow_channel,
 # address_sessions, mark_delivered, mark_read
 

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 
-from spacesd import ipc, paths
+from spacesd import ipc, paths, safeio
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def log(hook: str, message: str, *, session_id: object = None) -> None:
         sid = f" session={str(session_id)[:64]}" if session_id else ""
         text = " ".join(str(message).split())[:2000]
         line = f"{stamp} {hook}[{os.getpid()}]{sid}: {text}\n".encode("utf-8", "replace")
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = safeio.open_fd(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
         finally:

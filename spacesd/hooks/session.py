@@ -51,7 +51,7 @@ import time
 import zlib
 from pathlib import Path
 
-from spacesd import ipc, outbox, paths
+from spacesd import idem, ipc, outbox, paths, safeio
 from spacesd.agentkinds import SUMMARY_KINDS
 from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, channel_from_env, env_float, log, run
 
@@ -115,8 +115,7 @@ def _config_cooldown() -> float | None:
     without a TOML parser (the hook stays cheap); None when the file or the key is not there
     or the value is not a number. `spacesd config` reports a broken file."""
     try:
-        with open(paths.config_file(), encoding="utf-8") as f:
-            text = f.read(65536)
+        text = safeio.read_text(paths.config_file(), 65536)
     except (OSError, UnicodeDecodeError):
         return None
     for line in text.splitlines():
@@ -160,10 +159,10 @@ class Cooldown:
     def acquire(self) -> bool:
         """Open and lock the state file; False if another hook of this session holds it."""
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = safeio.open_fd(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except FileNotFoundError:
             self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = safeio.open_fd(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -255,9 +254,8 @@ def git_root_and_branch(cwd: str | None) -> tuple[str | None, str | None]:
             return d, _branch_from_head(dotgit)
         if os.path.isfile(dotgit):  # a worktree or submodule: "gitdir: <path>"
             try:
-                with open(dotgit, encoding="utf-8") as f:
-                    line = f.read(4096).strip()
-            except OSError:
+                line = safeio.read_text(dotgit, 4096).strip()
+            except (OSError, UnicodeDecodeError):
                 return d, None
             gitdir = line[len("gitdir:"):].strip() if line.startswith("gitdir:") else ""
             if gitdir and not os.path.isabs(gitdir):
@@ -272,9 +270,8 @@ def git_root_and_branch(cwd: str | None) -> tuple[str | None, str | None]:
 
 def _branch_from_head(gitdir: str) -> str | None:
     try:
-        with open(os.path.join(gitdir, "HEAD"), encoding="utf-8") as f:
-            head = f.read(1024).strip()
-    except OSError:
+        head = safeio.read_text(os.path.join(gitdir, "HEAD"), 1024).strip()
+    except (OSError, UnicodeDecodeError):
         return None
     if head.startswith("ref: refs/heads/"):
         return head[len("ref: refs/heads/"):]
@@ -546,7 +543,12 @@ def handle(data: dict[str, Any]) -> str:
         if fp == cool.state.get("digest") or (ending and core == cool.state.get("core")):
             _keep_facts(cool, facts)
             return "unchanged"
-        args: dict[str, Any] = {"summary": summary}
+        # The idempotency key (docs/idempotency.md): this session and turn (the session's
+        # post number and what the post says), in the request and in its outbox entry alike.
+        seq = cool.state.get("posts")
+        seq = (seq if isinstance(seq, int) and seq >= 0 else 0) + 1
+        args: dict[str, Any] = {"summary": summary,
+                                "key": idem.summary_key(session_id, f"{seq}.{fp}")}
         channel = channel_from_env()
         if channel is not None:
             args["channel"] = channel
@@ -557,7 +559,7 @@ def handle(data: dict[str, Any]) -> str:
             outcome = "posted"
         elif res.client_side or res.code == "unavailable":
             # Not delivered (or not known to be): keep it for the daemon. A timeout after the
-            # request went out may mean a duplicate post later; never a lost one.
+            # request went out is no duplicate: the replay carries the same key.
             outbox.write({"id": 1, "op": "post_summary", "args": args})
             outcome = "queued"
             if res.code != "unreachable":
@@ -568,7 +570,7 @@ def handle(data: dict[str, Any]) -> str:
                 session_id=session_id)
             _keep_facts(cool, facts)
             return "refused"
-        cool.save(last_post=now, digest=fp, core=core, tsize=size,
+        cool.save(last_post=now, digest=fp, core=core, tsize=size, posts=seq,
                   via="daemon" if outcome == "posted" else "outbox", facts=facts)
         if time.time_ns() % 50 == 0:
             prune_cooldowns()

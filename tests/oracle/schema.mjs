@@ -1,5 +1,5 @@
-// Spaces' tables (the 13, then the live-session block) and the reducers' argument products, written by hand (from
-// spacesd/model.py) with the official SDK's own type builders. tests/test_oracle.py checks
+// Spaces' tables (the design's 13, write_key, then the live-session block) and the reducers'
+// argument products, written by hand (spacesd/model.py) with the official SDK's own type builders. tests/test_oracle.py checks
 // that these agree with model.py (names, order and types) before trusting them.
 import { t } from './node_modules/spacetimedb/src/lib/type_builders.ts';
 
@@ -132,6 +132,13 @@ export const TABLES = {
     body: t.string(),
     created_at: t.timestamp(),
   }),
+  write_key: t.object('WriteKey', {
+    key: t.string(),
+    identity: t.identity(),
+    reducer: t.string(),
+    row_id: t.u64(),
+    created_at: t.timestamp(),
+  }),
   // live sessions (issue 12)
   session_info: t.object('SessionInfo', {
     identity: t.identity(),
@@ -225,6 +232,10 @@ export const REDUCERS = {
   mark_channel_read: args('mark_channel_read', { channel_id: t.u64(), message_id: t.u64() }),
   set_typing: args('set_typing', { channel_id: t.u64(), typing: t.bool() }),
   dismiss_notification: args('dismiss_notification', { id: t.u64() }),
+  send_message_keyed: args('send_message_keyed', {
+    key: t.string(), channel_id: t.u64(), content: t.string(), thread_id: t.option(t.u64()),
+    reply_to_id: t.option(t.u64()), message_type: MessageType,
+  }),
   // live sessions (issue 12)
   register_session: args('register_session', {
     agent: AgentKind, machine: t.identity(), project: t.string(), project_label: t.string(),

@@ -47,6 +47,26 @@ pub fn send_message(
     reply_to_id: Option<u64>,
     message_type: MessageType,
 ) -> Result<(), String> {
+    post_message(
+        ctx,
+        channel_id,
+        content,
+        thread_id,
+        reply_to_id,
+        message_type,
+    )
+    .map(drop)
+}
+
+/// `send_message`'s work; returns the message stored (`send_message_keyed` keeps its id).
+pub(crate) fn post_message(
+    ctx: &ReducerContext,
+    channel_id: u64,
+    content: String,
+    thread_id: Option<u64>,
+    reply_to_id: Option<u64>,
+    message_type: MessageType,
+) -> Result<Message, String> {
     let channel = find_channel(ctx, channel_id)?;
     let thread = match thread_id {
         Some(id) => Some(find_thread(ctx, id)?),
@@ -127,7 +147,7 @@ pub fn send_message(
         );
     }
     inbox::on_message(ctx, &channel, &message, &mentioned);
-    Ok(())
+    Ok(message)
 }
 
 /// Edits a message's content (its sender only; not System, Join or Leave messages) and sets

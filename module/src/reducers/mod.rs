@@ -1,10 +1,11 @@
-//! The reducers, grouped by domain, and the row helpers they share (cascading deletes,
-//! notifications). Every reducer returns `Result<(), String>`: an `Err` rolls the whole
+//! The reducers, grouped by domain, their keyed variants (`keyed.rs`), and the row helpers
+//! they share (cascading deletes, notifications). Every reducer returns `Result<(), String>`: an `Err` rolls the whole
 //! transaction back, so a refusal changes nothing.
 
 pub mod channels;
 pub mod dms;
 pub mod inbox;
+pub mod keyed;
 pub mod lifecycle;
 pub mod messages;
 pub mod notifications;

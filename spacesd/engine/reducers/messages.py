@@ -35,7 +35,13 @@ def check_content(message_type: MessageType, content: str) -> None:
 @register("send_message")
 def send_message(ctx: ReducerContext, channel_id: int, content: str, thread_id: int | None,
                  reply_to_id: int | None, message_type: MessageType) -> None:
-    """Members of the channel's server. Checks, in order: channel, thread and replied-to
+    post_message(ctx, channel_id, content, thread_id, reply_to_id, message_type)
+
+
+def post_message(ctx: ReducerContext, channel_id: int, content: str, thread_id: int | None,
+                 reply_to_id: int | None, message_type: MessageType) -> Message:
+    """send_message's work; returns the message stored (send_message_keyed keeps its id).
+    Members of the channel's server. Checks, in order: channel, thread and replied-to
     message exist; membership; message type (Text or AgentEvent); channel type (Voice takes
     none, Announcement Admin+); thread of this channel and not archived; reply in this channel;
     content. Then: the message, the thread's last_message_at, the sender's typing row cleared,
@@ -63,14 +69,15 @@ def send_message(ctx: ReducerContext, channel_id: int, content: str, thread_id: 
         raise ReducerError(errors.REPLY_OTHER_CHANNEL)
     check_content(message_type, content)
 
-    message = ctx.db.insert(Message(0, channel.id, thread_id, ctx.caller, content,
-                                    message_type, ctx.timestamp, None, reply_to_id))
+    message = ctx.db.insert(Message(0, channel.id, thread_id, ctx.caller, content, message_type,
+                                    ctx.timestamp, None, reply_to_id))
     if thread is not None:
         ctx.db.update(dataclasses.replace(thread, last_message_at=ctx.timestamp))
     ctx.db.delete_where("typing_indicator", channel_id=channel.id, identity=ctx.caller)
     if message_type == MessageType.Text:
         _notify_mentions(ctx, channel, content)
     inbox.on_message(ctx, channel, message)
+    return message
 
 
 def _notify_mentions(ctx: ReducerContext, channel: Channel, content: str) -> None:

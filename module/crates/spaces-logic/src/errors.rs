@@ -78,6 +78,8 @@ pub const ARCHIVE_FORBIDDEN: &str =
 pub const THREAD_ALREADY_ARCHIVED: &str = "that thread is already archived";
 pub const CANNOT_DM_SELF: &str = "you cannot start a conversation with yourself";
 pub const DM_CONTENT_INVALID: &str = "direct messages are 1-4000 characters";
+pub const WRITE_KEY_INVALID: &str =
+    "write keys are 1-128 printable ASCII characters without spaces";
 pub const SESSION_AGENTS_ONLY: &str = "only agent profiles can register a session";
 pub const SESSION_NOT_FOUND: &str = "no such session";
 pub const SESSION_STATE_FORBIDDEN: &str =

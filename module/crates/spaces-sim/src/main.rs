@@ -37,6 +37,7 @@ use spacetimedb::spacetimedb_lib::RawModuleDef;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, Write};
+use std::ops::{Bound, RangeBounds};
 
 // --------------------------------------------------------------------------------------------
 // Errno values of the ABI (spacetimedb-primitives `errno`).
@@ -345,6 +346,57 @@ pub unsafe extern "C" fn datastore_index_scan_point_bsatn(
     })
 }
 
+/// A `Bound<AlgebraicValue>` as the bindings encode it: tag 0 included, 1 excluded, 2
+/// unbounded, then the value of the index's key type.
+fn decode_bound(h: &Host, index: usize, bytes: &[u8]) -> Result<Bound<AlgebraicValue>, u16> {
+    let (&tag, rest) = bytes.split_first().ok_or(BSATN_DECODE_ERROR)?;
+    match tag {
+        0 => h.decode_point(index, rest).map(Bound::Included),
+        1 => h.decode_point(index, rest).map(Bound::Excluded),
+        2 if rest.is_empty() => Ok(Bound::Unbounded),
+        _ => Err(BSATN_DECODE_ERROR),
+    }
+}
+
+/// A range scan of a single-column btree index (no prefix: the module's indexes have one
+/// column), in key order, as the host's btree yields them.
+#[no_mangle]
+pub unsafe extern "C" fn datastore_index_scan_range_bsatn(
+    index_id: u32,
+    _prefix_ptr: *const u8,
+    _prefix_len: usize,
+    prefix_elems: u16,
+    rstart_ptr: *const u8,
+    rstart_len: usize,
+    rend_ptr: *const u8,
+    rend_len: usize,
+    out: *mut u32,
+) -> u16 {
+    let (rstart, rend) = unsafe { (slice(rstart_ptr, rstart_len), slice(rend_ptr, rend_len)) };
+    with_host(|h| {
+        status((|| {
+            let index = index_index(h, index_id)?;
+            if prefix_elems != 0 {
+                return Err(BSATN_DECODE_ERROR);
+            }
+            let range = (
+                decode_bound(h, index, rstart)?,
+                decode_bound(h, index, rend)?,
+            );
+            let idx = &h.indexes[index];
+            let mut found: Vec<(AlgebraicValue, Vec<u8>)> = h.rows[idx.table]
+                .iter()
+                .map(|r| (Host::key_of(&r.value, &idx.columns), r.bytes.clone()))
+                .filter(|(key, _)| range.contains(key))
+                .collect();
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            let rows = found.into_iter().map(|(_, bytes)| bytes).collect();
+            unsafe { *out = h.new_iter(rows) };
+            Ok(())
+        })())
+    })
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn datastore_delete_by_index_scan_point_bsatn(
     index_id: u32,
@@ -634,6 +686,7 @@ mod preinits {
         t_direct_message = "__preinit__20_register_describer_direct_message";
         t_typing_indicator = "__preinit__20_register_describer_typing_indicator";
         t_system_notification = "__preinit__20_register_describer_system_notification";
+        t_write_key = "__preinit__20_register_describer_write_key";
         t_session_info = "__preinit__20_register_describer_session_info";
         t_inbox_item = "__preinit__20_register_describer_inbox_item";
         t_channel_follow = "__preinit__20_register_describer_channel_follow";
@@ -666,6 +719,7 @@ mod preinits {
         r_mark_channel_read = "__preinit__20_register_describer_mark_channel_read";
         r_set_typing = "__preinit__20_register_describer_set_typing";
         r_dismiss_notification = "__preinit__20_register_describer_dismiss_notification";
+        r_send_message_keyed = "__preinit__20_register_describer_send_message_keyed";
         r_register_session = "__preinit__20_register_describer_register_session";
         r_set_session_state = "__preinit__20_register_describer_set_session_state";
         r_end_session = "__preinit__20_register_describer_end_session";
