@@ -160,14 +160,17 @@ if [ "$mode" = uninstall ]; then
   if [ -n "$py" ]; then
     for agent in claude codex gemini; do
       PYTHONPATH=$src "$py" -c 'import sys
-from spacesd import hookconfig
+from spacesd import hookconfig, mcpconfig
 try:
     r = hookconfig.uninstall(hookconfig.settings_path(sys.argv[1]))
+    m = mcpconfig.uninstall(mcpconfig.mcp_path(sys.argv[1]), sys.argv[1])
 except hookconfig.HookConfigError as e:
     print("install.sh: left alone:", e)
 else:
     if r.changed:
-        print("Removed Spaces hooks from", r.path)' "$agent"
+        print("Removed Spaces hooks from", r.path)
+    if m.changed:
+        print("Removed the Spaces MCP server from", m.path)' "$agent"
     done
   else
     say "No Python 3.10+ found: remove Spaces' entries from ~/.claude/settings.json by hand."
