@@ -185,13 +185,15 @@ else:
     say "Removed the systemd user units."
   fi
   stop_background
-  # The daemon's lock file (and a socket left by a killed daemon) in its runtime folder.
+  # The daemon's lock file (and a socket left by a killed daemon) and the live markers in its
+  # runtime folder.
   if [ -n "$py" ]; then
     rt=$(PYTHONPATH=$src "$py" -c 'from spacesd import paths; print(paths.runtime_dir())' \
          2>/dev/null) || rt=
     if [ -n "$rt" ] && [ -d "$rt" ] && ! daemon_up; then
       rm -f "$rt/spacesd.lock" "$rt/spacesd.sock"
-      rmdir "$rt" 2>/dev/null || true
+      rm -f "$rt"/live/*.inbox "$rt"/live/*.lease  # the live hooks' markers
+      rmdir "$rt/live" "$rt" 2>/dev/null || true
     fi
   fi
   for p in $programs; do
