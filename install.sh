@@ -340,6 +340,14 @@ else
   say "Hooks: skipped (--no-hooks). Later: spacesd hooks install [--agent codex|gemini]"
 fi
 
+# The owner's authority needs a person (docs/roles.md): never asked here, so that install.sh
+# runs unattended; said once while no owner passphrase is set.
+if ! "$venv/bin/python" -c 'import sys; from spacesd import owner
+sys.exit(owner.load_hash(owner.passphrase_file()) is None)' 2>/dev/null; then
+  say "Owner: no owner passphrase yet. To act as the hub's owner (spacesd call --as-owner),"
+  say "  set one yourself at a terminal: spacesd owner passphrase"
+fi
+
 case ":$PATH:" in
   *":$bin:"*) ;;
   *) say "Note: $bin is not on your PATH; add it (e.g. in ~/.profile) to run spacesd." ;;

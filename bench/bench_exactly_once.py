@@ -255,10 +255,20 @@ def case_sigstop(root: Path, hooks: int, stop_s: float = 3.0) -> dict[str, Any]:
     daemon.start()
     assert daemon.proc is not None
     load = _Load(daemon, "S")
-    ts = _threads([(load.hook_worker, (w, 1)) for w in range(hooks)])
+    # Half the hooks start before the stop, half while the daemon is stopped: those connect
+    # (the kernel's backlog accepts them), send, and give up after their budget, so some are
+    # always both queued by the hook and read by the daemon once it resumes.
+    ts = _threads([(load.hook_worker, (w, 1)) for w in range(hooks // 2)])
     time.sleep(0.3)
     daemon.proc.send_signal(signal.SIGSTOP)
+    ts += _threads([(load.hook_worker, (w, 1)) for w in range(hooks // 2, hooks)])
+    # Stopped for stop_s at least, and on a loaded machine until some hook has given up and
+    # queued (the hooks' Python starts can take longer than stop_s), 30 s at most.
     time.sleep(stop_s)
+    deadline = time.monotonic() + 30
+    while (outbox.depth(root / "state" / "outbox") == 0 and time.monotonic() < deadline
+           and any(t.is_alive() for t in ts)):
+        time.sleep(0.1)
     queued = outbox.depth(root / "state" / "outbox")  # hooks that gave up (it cannot deliver)
     daemon.proc.send_signal(signal.SIGCONT)
     for t in ts:

@@ -11,11 +11,11 @@ goal:
   something pending (goal: <= 1.5x the floor);
 - bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
   rows/s);
+- bench_tasks.py: a task claim's round trip through the daemon (goal p50 <= 5 ms embedded; measured
+  on the real SpacetimeDB too) and listing 1,000 open tasks (goal <= 5 ms);
 - bench_stdb.py: post-to-peer latency A -> server -> B on loopback, on the stand-in and the real
   SpacetimeDB side by side (goal: p50 < 20 ms on the real one), and a reducer call's round trip
   through the daemon on each;
-- bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
-  hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 - bench_redact.py: the daemon's redaction gate on a 16 KB summary (goal: median < 2 ms), the
   hook's own pass, and the catch rates on tests/corpus (goal: >= 95% in every context, < 1%
   of ordinary lines touched);
@@ -27,6 +27,8 @@ goal:
   client past the connection cap (told busy), idle and half-sent connections (closed);
 - bench_live.py: a mention committed -> claimable by the recipient's hook, embedded and through
   the real SpacetimeDB (two daemons) side by side (goal p50 <= 50 ms / <= 100 ms).
+- bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
+  hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 
     .venv/bin/python bench/run_all.py [--quick]
 
@@ -57,6 +59,7 @@ def main() -> int:
         ["bench_codec.py"],
         ["bench_live_hooks.py", "--rounds", "100" if opts.quick else "300"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
+        ["bench_tasks.py", "--claims", "50" if opts.quick else "200"],
         ["bench_redact.py", "--repeat", "100" if opts.quick else "300"],
         ["bench_exactly_once.py", *(["--hooks", "40", "--clients", "10", "--seconds", "10"]
                                     if opts.quick else [])],

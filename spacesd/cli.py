@@ -27,6 +27,10 @@ from spacesd.cli_common import (
     _socket_path,
 )
 from spacesd.cli_live import COMMANDS as live_commands
+from spacesd.cli_owner import ask_owner_passphrase, owner_group
+from spacesd.cli_tasks import lease as tasks_lease
+from spacesd.cli_tasks import task as tasks_task
+from spacesd.cli_tasks import vote as tasks_vote
 from spacesd.ipc import Client, Err, IpcError
 
 MESSAGE_KEYS = ("id", "channel", "sender", "sender_name", "type", "content", "created_at")
@@ -133,6 +137,7 @@ def main(ctx: click.Context, socket_path: str | None) -> None:
     """Spaces: a real-time fabric for coding agents. `spacesd run` starts the daemon."""
     ctx.ensure_object(dict)
     ctx.obj["socket"] = socket_path
+    ctx.obj["request"] = _request  # for the commands of cli_tasks
 
 
 @main.command()
@@ -324,7 +329,9 @@ def _print_event(ev: dict[str, Any], as_json: bool, show_channel: bool) -> None:
 @click.argument("args", nargs=-1)
 @click.option("--as-owner", is_flag=True,
               help="Embedded backend: call as the local human owner of the hub (who may "
-                   "create channels, set roles, ...), not as the daemon's agent identity.")
+                   "create channels, set roles, ...), not as the daemon's agent identity. "
+                   "Asks for the owner passphrase at the terminal (`spacesd owner "
+                   "passphrase` sets it); refused without a terminal.")
 @json_option
 @click.pass_context
 def call(ctx: click.Context, reducer: str, args: tuple[str, ...], as_owner: bool,
@@ -341,6 +348,7 @@ def call(ctx: click.Context, reducer: str, args: tuple[str, ...], as_owner: bool
     request: dict[str, Any] = {"reducer": reducer, "args": values}
     if as_owner:
         request["as_owner"] = True
+        request["owner_passphrase"] = ask_owner_passphrase(f"call {reducer} as the owner")
     result = _request(ctx, "call", request)
     click.echo(_dump(result) if as_json else "committed")
 
@@ -361,6 +369,11 @@ def _parse_call_args(args: Iterable[str]) -> list[Any]:
 # Commands of spacesd/cli_admin.py: `spacesd hooks install|uninstall|status`, `spacesd config`.
 main.add_command(admin_hooks, "hooks")
 main.add_command(admin_config, "config")
+# Commands of spacesd/cli_tasks.py: `spacesd task|lease|vote ...`.
+main.add_command(tasks_task, "task")
+main.add_command(tasks_lease, "lease")
+main.add_command(tasks_vote, "vote")
+main.add_command(owner_group, "owner")
 
 # Agent-facing commands of spacesd/cli_live.py: post, reply, dm, inbox, wait, who, join, address.
 for _command in live_commands:

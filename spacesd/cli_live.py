@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from spacesd import cli_common, ipc
+from spacesd.cli_owner import ask_owner_passphrase
 from spacesd.ipc import Client, Err
 
 SESSION_ENV = (("CLAUDE_CODE_SESSION_ID", "claude"), ("GEMINI_SESSION_ID", "gemini"),
@@ -216,7 +217,8 @@ def address(ctx: click.Context, to: str, text: str, priority: bool, channel: str
         click.echo("spacesd: address speaks for a person; it is refused inside an agent "
                    "session", err=True)
         sys.exit(2)
-    args: dict[str, Any] = {"to": to, "text": text, "priority": priority}
+    args: dict[str, Any] = {"to": to, "text": text, "priority": priority,
+                            "owner_passphrase": ask_owner_passphrase(f"address {to}")}
     if channel is not None:
         args["channel"] = ipc.parse_ref(channel.lstrip("#"))
     msg = _request(ctx, "address", args)

@@ -1,5 +1,6 @@
-"""The Spaces data model: 14 tables (the design's 13 and `write_key`), 3 enums, then the
-live-session block (4 tables, 4 enums), and the reducer signatures, written once.
+"""The Spaces data model: its tables (the design's 13, `write_key`, `server_invite`, issue
+13's task, path_lease and vote, then the live-session block of issue 12), enums and the
+reducer signatures, written once.
 
 Column order and enum variant order are part of the wire format (BSATN encodes rows and sums
 positionally), so this module is the single source for the engine's SQLite schema, the BSATN
@@ -148,6 +149,23 @@ ROLE_LEVEL: Final[dict[MemberRole, int]] = {
     MemberRole.Agent: 1,
 }
 
+# -- tasks, path leases and votes (issue 13) --
+
+
+class TaskState(enum.IntEnum):
+    Open = 0
+    Claimed = 1
+    Done = 2
+    Failed = 3
+    Cancelled = 4
+
+
+class VoteTarget(enum.IntEnum):
+    Message = 0
+    Task = 1
+
+
+# -- end of tasks, path leases and votes --
 
 # -- live sessions (issue 12): appended enums, variant order is the BSATN tag ------------------
 
@@ -194,6 +212,8 @@ ENUMS: Final[dict[str, type[enum.IntEnum]]] = {
     "ChannelType": ChannelType,
     "MessageType": MessageType,
     "MemberRole": MemberRole,
+    "TaskState": TaskState,
+    "VoteTarget": VoteTarget,
     "AgentKind": AgentKind,
     "SessionState": SessionState,
     "InboxKind": InboxKind,
@@ -271,6 +291,7 @@ class Server:
     icon_url: str | None
     owner: Identity
     created_at: Timestamp
+    invite_only: bool = False
 
 
 @dataclass(slots=True)
@@ -370,6 +391,50 @@ class SystemNotification:
     created_at: Timestamp
 
 
+# -- tasks, path leases and votes (issue 13) --
+
+
+@dataclass(slots=True)
+class Task:
+    id: int
+    channel_id: int
+    message_id: int | None
+    parent_id: int | None
+    title: str
+    body: str
+    state: TaskState
+    creator: Identity
+    assignee: Identity | None
+    created_at: Timestamp
+    claimed_at: Timestamp | None
+    lease_expires: Timestamp | None
+    result: str | None
+    updated_at: Timestamp
+
+
+@dataclass(slots=True)
+class PathLease:
+    id: int
+    project: str
+    pattern: str
+    holder: Identity
+    acquired_at: Timestamp
+    expires_at: Timestamp
+    reason: str | None
+
+
+@dataclass(slots=True)
+class Vote:
+    id: int
+    target_kind: VoteTarget
+    target_id: int
+    voter: Identity
+    choice: str
+    created_at: Timestamp
+
+
+# -- end of tasks, path leases and votes --
+
 @dataclass(slots=True)
 class WriteKey:
     """An idempotency key: the write `reducer` made under `key` (the caller's identity hex,
@@ -380,6 +445,15 @@ class WriteKey:
     identity: Identity
     reducer: str
     row_id: int
+    created_at: Timestamp
+
+
+@dataclass(slots=True)
+class ServerInvite:
+    id: int
+    server_id: int
+    identity: Identity
+    invited_by: Identity
     created_at: Timestamp
 
 
@@ -498,7 +572,7 @@ TABLES: Final[tuple[TableDef, ...]] = (
            "identity"),
     _table("server", Server,
            "id u64; name String; description Option<String>; icon_url Option<String>; "
-           "owner Identity; created_at Timestamp",
+           "owner Identity; created_at Timestamp; invite_only bool",
            "id", auto_inc=True),
     _table("server_member", ServerMember,
            "id u64; server_id u64; identity Identity; role MemberRole; joined_at Timestamp",
@@ -538,9 +612,29 @@ TABLES: Final[tuple[TableDef, ...]] = (
     _table("system_notification", SystemNotification,
            "id u64; target Identity; title String; body String; created_at Timestamp",
            "id", auto_inc=True, btree=("target",), visible_to=("target",)),
+    # -- tasks, path leases and votes (issue 13) --
+    _table("task", Task,
+           "id u64; channel_id u64; message_id Option<u64>; parent_id Option<u64>; "
+           "title String; body String; state TaskState; creator Identity; "
+           "assignee Option<Identity>; created_at Timestamp; claimed_at Option<Timestamp>; "
+           "lease_expires Option<Timestamp>; result Option<String>; updated_at Timestamp",
+           "id", auto_inc=True, btree=("channel_id",)),
+    _table("path_lease", PathLease,
+           "id u64; project String; pattern String; holder Identity; acquired_at Timestamp; "
+           "expires_at Timestamp; reason Option<String>",
+           "id", auto_inc=True, btree=("project", "holder")),
+    _table("vote", Vote,
+           "id u64; target_kind VoteTarget; target_id u64; voter Identity; choice String; "
+           "created_at Timestamp",
+           "id", auto_inc=True, btree=("target_id",)),
+    # -- end of tasks, path leases and votes --
     _table("write_key", WriteKey,
            "key String; identity Identity; reducer String; row_id u64; created_at Timestamp",
            "key", btree=("created_at",), visible_to=("identity",)),
+    _table("server_invite", ServerInvite,
+           "id u64; server_id u64; identity Identity; invited_by Identity; "
+           "created_at Timestamp",
+           "id", auto_inc=True, btree=("server_id",)),
     # -- live sessions (issue 12)
     _table("session_info", SessionInfo,
            "identity Identity; machine Identity; agent AgentKind; project String; "
@@ -573,10 +667,12 @@ TABLE_BY_ROW: Final[dict[type, TableDef]] = {t.row_type: t for t in TABLES}
 # clears an optional text field.
 
 
-MACHINE_TEXT_PARAMS: Final = frozenset({"key"})
+MACHINE_TEXT_PARAMS: Final = frozenset({"key", "project", "pattern"})
 """String parameters a program fills with an identifier (an idempotency key), not text a person
 or agent wrote: the redaction gate leaves them as they are (a key scrubbed to `[REDACTED]`
-would make two writes one)."""
+would make two writes one). A lease's project (`git:<root commit>`) and pattern (a path) are
+identifiers too: a path with a random-looking directory name scrubbed to `[REDACTED]` would
+lease nothing the PreToolUse check ever compares against."""
 
 
 @dataclass(frozen=True)
@@ -628,6 +724,8 @@ REDUCERS: Final[tuple[ReducerDef, ...]] = (
              "icon_url Option<String>"),
     _reducer("delete_server", "server_id u64"),
     _reducer("set_member_role", "server_id u64; identity Identity; role MemberRole"),
+    _reducer("set_invite_only", "server_id u64; invite_only bool"),
+    _reducer("invite_to_server", "server_id u64; identity Identity"),
     # channels
     _reducer("create_channel",
              "server_id u64; name String; topic Option<String>; channel_type ChannelType"),
@@ -653,6 +751,24 @@ REDUCERS: Final[tuple[ReducerDef, ...]] = (
     _reducer("mark_channel_read", "channel_id u64; message_id u64"),
     _reducer("set_typing", "channel_id u64; typing bool"),
     _reducer("dismiss_notification", "id u64"),
+    # -- tasks, path leases and votes (issue 13) --
+    _reducer("create_task",
+             "channel_id u64; title String; body String; parent_id Option<u64>; "
+             "message_id Option<u64>"),
+    _reducer("claim_task", "task_id u64; ttl_secs u32"),
+    _reducer("renew_task", "task_id u64; ttl_secs u32"),
+    _reducer("complete_task", "task_id u64; result String"),
+    _reducer("fail_task", "task_id u64; result String"),
+    _reducer("release_task", "task_id u64"),
+    _reducer("cancel_task", "task_id u64"),
+    _reducer("reassign_task", "task_id u64; identity Identity; ttl_secs u32"),
+    _reducer("acquire_lease",
+             "project String; pattern String; ttl_secs u32; reason Option<String>"),
+    _reducer("renew_lease", "lease_id u64; ttl_secs u32"),
+    _reducer("release_lease", "lease_id u64"),
+    _reducer("release_all"),
+    _reducer("cast_vote", "target_kind VoteTarget; target_id u64; choice String"),
+    # -- end of tasks, path leases and votes --
     # keyed writes (docs/idempotency.md): the write of the reducer named without `_keyed`,
     # made at most once per (caller, key)
     _reducer("send_message_keyed",

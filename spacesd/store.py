@@ -1,7 +1,8 @@
 """A SQLite store of the 14 Spaces tables.
 
 The schema is generated from `spacesd.model.TABLES`: one SQL table per model table, columns in
-model order. Storage of the column types:
+model order (a file made before a column was appended to a table gets it on open, with the
+column's default: false, 0 or NULL). Storage of the column types:
 - Identity: a 32-byte BLOB, big-endian (so byte order is numeric order, as the hex is);
 - bool, integers, Timestamp: INTEGER; enums: INTEGER holding the BSATN tag;
 - Option<T>: T or NULL.
@@ -73,6 +74,15 @@ _INDEXES: Final[tuple[tuple[str, str, str, bool, str], ...]] = (
     ("typing_indicator_channel", "typing_indicator", "channel_id, identity", False, ""),
     ("typing_indicator_identity", "typing_indicator", "identity", False, ""),
     ("system_notification_target", "system_notification", "target", False, ""),
+    # tasks, path leases and votes (issue 13)
+    ("task_channel", "task", "channel_id, state", False, ""),
+    ("task_parent", "task", "parent_id", False, "parent_id IS NOT NULL"),
+    ("task_claims", "task", "lease_expires", False, "state = 1"),
+    ("task_assignee", "task", "assignee", False, "assignee IS NOT NULL"),
+    ("path_lease_project", "path_lease", "project", False, ""),
+    ("path_lease_holder", "path_lease", "holder", False, ""),
+    ("path_lease_expiry", "path_lease", "expires_at", False, ""),
+    ("vote_target", "vote", "target_id, voter", False, ""),
     ("write_key_created", "write_key", "created_at", False, ""),
 )
 
@@ -251,6 +261,20 @@ class _TableCodec:
             parts.append(sql)
         return f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(parts)})"
 
+    def added_columns(self, existing: Sequence[str]) -> list[str]:
+        """ALTER TABLE statements for the model's columns a table made by an older version
+        lacks (columns are only ever appended, with a default: false/0, or NULL)."""
+        out = []
+        for column in self.table.columns[len(existing):]:
+            spec = column.type
+            default = "NULL" if spec.kind == "Option" else "0"
+            not_null = "" if spec.kind == "Option" else " NOT NULL"
+            if spec.kind in ("String", "Identity"):
+                raise AssertionError(f"{self.name}.{column.name}: no default to add it with")
+            out.append(f"ALTER TABLE {self.name} ADD COLUMN {column.name} "
+                       f"{_sql_type(spec)}{not_null} DEFAULT {default}")
+        return out
+
     def values(self, row: Row) -> list[Any]:
         out = []
         for name, conv in zip(self.columns, self.to_db, strict=True):
@@ -298,6 +322,7 @@ def _int_key_ok(value: Any) -> bool:
 
 
 class Store:
+    """The tables of the model in one SQLite database (a file path, or ":memory:")."""
     """The 14 tables in one SQLite database (a file path, or ":memory:")."""
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
@@ -313,6 +338,9 @@ class Store:
         with self.transaction():
             for codec in _CODECS.values():
                 self.conn.execute(codec.ddl())
+                existing = [r[1] for r in self.conn.execute(f"PRAGMA table_info({codec.name})")]
+                for statement in codec.added_columns(existing):
+                    self.conn.execute(statement)
             for name, table, columns, unique, where in _INDEXES:
                 self.conn.execute(
                     f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS {name} "
@@ -521,6 +549,57 @@ class Store:
 
     def rows_where(self, table: str, column: str, value: Any) -> list[Row]:
         return self.select(table, **{column: value})
+
+    def task_listing(self, now: int | None, *, states: Iterable[int] | None = None,
+                     channel_id: int | None = None, parent_id: int | None = None,
+                     limit: int = 200, channel_ids: Iterable[int] | None = None
+                     ) -> list[tuple[Any, ...]]:
+        """Task rows as raw column tuples (model order; identities as 32 big-endian bytes),
+        by id, with the expiry rule applied at `now` when given: a claim that has ended reads
+        as Open with no assignee, claimed_at nor lease_expires (what `sweep` would write)."""
+        cols = list(_codec("task").columns)
+        state_at = cols.index("state")
+        if now is not None:
+            expired = "(state = 1 AND lease_expires <= :now)"
+            cols[cols.index("state")] = f"CASE WHEN {expired} THEN 0 ELSE state END"
+            for name in ("assignee", "claimed_at", "lease_expires"):
+                cols[cols.index(name)] = f"CASE WHEN {expired} THEN NULL ELSE {name} END"
+        clauses: list[str] = []
+        params: dict[str, Any] = {"now": now, "limit": limit}
+        if states is not None:
+            wanted = ", ".join(str(int(x)) for x in states) or "NULL"
+            clauses.append(f"({cols[state_at]}) IN ({wanted})")
+        if channel_ids is not None:
+            listed = ", ".join(str(int(c)) for c in channel_ids) or "NULL"
+            clauses.append(f"channel_id IN ({listed})")
+        for name, value in (("channel_id", channel_id), ("parent_id", parent_id)):
+            if value is not None:
+                if not _int_key_ok(value):
+                    return []
+                clauses.append(f"{name} = :{name}")
+                params[name] = value
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {', '.join(cols)} FROM task{where} ORDER BY id LIMIT :limit"
+        return self.conn.execute(sql, params).fetchall()
+
+    def next_expiry(self) -> int | None:
+        """The earliest end of a claim or a lease (microseconds), None when there is none."""
+        found = self.conn.execute(
+            "SELECT min(t) FROM (SELECT min(lease_expires) AS t FROM task WHERE state = 1 "
+            "UNION ALL SELECT min(expires_at) FROM path_lease)").fetchone()
+        return None if found is None or found[0] is None else int(found[0])
+
+    def expired_claims(self, now: int) -> list[Row]:
+        """Claimed tasks whose claim ended at or before `now` (microseconds)."""
+        codec = _codec("task")
+        sql = f"{codec.select} WHERE state = 1 AND lease_expires <= ? ORDER BY id"
+        return [codec.row(r) for r in self.conn.execute(sql, (now,))]
+
+    def expired_leases(self, now: int) -> list[Row]:
+        """Path leases that ended at or before `now` (microseconds)."""
+        codec = _codec("path_lease")
+        sql = f"{codec.select} WHERE expires_at <= ? ORDER BY id"
+        return [codec.row(r) for r in self.conn.execute(sql, (now,))]
 
     def count(self, table: str) -> int:
         codec = _codec(table)

@@ -78,7 +78,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from spacesd import model  # noqa: E402
-from spacesd.engine import Engine, ReducerError, coerce_args  # noqa: E402
+from spacesd.engine import Engine, ReducerError, coerce_args, errors  # noqa: E402
 from spacesd.model import TABLE_BY_NAME, Identity, TableDef  # noqa: E402
 from spacesd.stdb import bsatn  # noqa: E402
 from spacesd.stdb import messages as m  # noqa: E402
@@ -451,8 +451,11 @@ class Database:
     def close(self) -> None:
         self.store.close()
 
-    def call(self, caller: Identity, reducer: str, args: tuple[Any, ...]) -> Changes:
-        changes = self.engine.call(caller, reducer, args)
+    def call(self, caller: Identity, reducer: str, args: tuple[Any, ...], *,
+             host: bool = False) -> Changes:
+        """A reducer call: a client's (a lifecycle reducer is refused, as SpacetimeDB refuses
+        it), or the host's own (`host`: the lifecycle reducers around a connection)."""
+        changes = self.engine.call(caller, reducer, args, host=host)
         for c in changes.inserted("direct_conversation"):
             self._participants[c.id] = (c.participant_a, c.participant_b)
         return changes
@@ -685,9 +688,9 @@ class TestServer:
     # -- commits and broadcast ---------------------------------------------------------------
 
     def _commit(self, caller: Identity, reducer: str, args: tuple[Any, ...],
-                caller_session: Session | None = None) -> Changes:
+                caller_session: Session | None = None, *, host: bool = False) -> Changes:
         assert self.db is not None
-        changes = self.db.call(caller, reducer, args)
+        changes = self.db.call(caller, reducer, args, host=host)
         self.reducer_calls += 1
         self.calls_by_reducer[reducer] += 1
         self._broadcast(changes, exclude=caller_session)
@@ -823,7 +826,7 @@ class TestServer:
         if rdef is None:
             return 404, b"No such procedure"  # the real server's words, for a reducer too
         if rdef.lifecycle:
-            return 400, f"lifecycle reducer `{reducer}` cannot be called".encode()
+            return 400, errors.lifecycle_reducer(reducer).encode()
         try:
             raw = json.loads(body or b"[]")
             if isinstance(raw, dict):
@@ -852,14 +855,14 @@ class TestServer:
         request's 403, and nothing else runs), then the request, then client_disconnected
         whatever the request did."""
         try:
-            self._commit(identity, "client_connected", ())
+            self._commit(identity, "client_connected", (), host=True)
         except ReducerError as e:
             yield e.message
             return
         try:
             yield None
         finally:
-            self._commit(identity, "client_disconnected", ())
+            self._commit(identity, "client_disconnected", (), host=True)
 
     def _http_sql(self, identity: Identity, sql: str) -> tuple[int, str, bytes]:
         assert self.db is not None
@@ -927,7 +930,7 @@ class TestServer:
             return reject(400, "Invalid connection ID")
         # client_connected runs before the upgrade completes; a refusal rejects the client.
         try:
-            self._commit(identity, "client_connected", ())
+            self._commit(identity, "client_connected", (), host=True)
         except ReducerError as e:
             return reject(403, e.message)
         proto.send_response(response)
@@ -943,7 +946,7 @@ class TestServer:
             self.sessions.discard(session)
             if self.db is not None:
                 try:
-                    self._commit(identity, "client_disconnected", ())
+                    self._commit(identity, "client_disconnected", (), host=True)
                 except Exception:
                     log.exception("client_disconnected failed")
 
@@ -1044,8 +1047,8 @@ class TestServer:
         if rdef is None:
             outcome = m.ReducerInternalError("no such reducer")
         elif rdef.lifecycle:
-            outcome = m.ReducerInternalError(
-                f"lifecycle reducer `{msg.reducer}` cannot be called by clients")
+            # SpacetimeDB's host refuses it before the module runs, in these words.
+            outcome = m.ReducerInternalError(errors.lifecycle_reducer(msg.reducer))
         else:
             try:
                 args = bsatn.decode_args(msg.reducer, msg.args)

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
@@ -29,10 +30,15 @@ import pytest
 from real_stdb import RealServer
 
 from spacesd import model
-from spacesd.engine import Engine, ReducerError, coerce_args, errors
+from spacesd.engine import Engine, ReducerError, coerce_args, errors, patterns
 from spacesd.model import Identity, TableDef, TypeSpec
 from spacesd.stdb import bsatn
-from spacesd.stdb.connection import Connection, ReducerRefused, StdbError
+from spacesd.stdb.connection import (
+    Connection,
+    ReducerHostError,
+    ReducerRefused,
+    StdbError,
+)
 from spacesd.stdb.http import HttpClient
 from spacesd.store import Changes, Store, TableChanges
 
@@ -42,7 +48,7 @@ SCENARIO_DIR = Path(__file__).parent / "conformance"
 OWNER = "owner"
 LIFECYCLE = frozenset({"client_connected", "client_disconnected"})
 STEP_KEYS = frozenset({"as", "call", "args", "error", "changes", "capture", "note", "check",
-                       "where", "rows", "count"})
+                       "where", "rows", "count", "direct", "wait"})
 
 
 class ScenarioError(AssertionError):
@@ -90,11 +96,18 @@ class Backend(Protocol):
     def call(self, caller: str, reducer: str, json_args: list[Any]) -> Changes | str:
         """The changes of the transaction, or the refusal message."""
 
+    def call_directly(self, caller: str, reducer: str) -> Changes | str:
+        """A client's own request to run a lifecycle reducer (on its open connection): what
+        the host answers."""
+
     def rows(self, table: str, viewer: str | None) -> list[Any]:
         """The table's rows, only those `viewer` may see if the table is private."""
 
     def counts(self, viewer: str) -> dict[str, int]:
         """How many rows of each table `viewer` sees."""
+
+    def wait(self, millis: int) -> None:
+        """Let `millis` pass before the next step (a clock, or real time on a server)."""
 
 
 def _identity_for(name: str) -> Identity:
@@ -116,12 +129,24 @@ class EngineBackend:
         except KeyError:
             raise ScenarioError(f"unknown identity {name!r}") from None
 
+    def wait(self, millis: int) -> None:
+        self._clock += millis * 1000
+
     def call(self, caller: str, reducer: str, json_args: list[Any]) -> Changes | str:
         self._clock += 1000  # strictly increasing, 1 ms apart, as steps of a real client
         try:
             args = coerce_args(reducer, json_args)
+            # client_connected / client_disconnected steps stand for a connection opening and
+            # closing: the host runs them.
             return self.engine.call(self.identity(caller), reducer, args,
-                                    timestamp=self._clock)
+                                    timestamp=self._clock, host=reducer in LIFECYCLE)
+        except ReducerError as refusal:
+            return refusal.message
+
+    def call_directly(self, caller: str, reducer: str) -> Changes | str:
+        self._clock += 1000
+        try:
+            return self.engine.call(self.identity(caller), reducer, [], timestamp=self._clock)
         except ReducerError as refusal:
             return refusal.message
 
@@ -275,6 +300,9 @@ class NetworkBackend:
     def counts(self, viewer: str) -> dict[str, int]:
         return {name: len(rows) for name, rows in self._snapshot(viewer).items()}
 
+    def wait(self, millis: int) -> None:
+        time.sleep(millis / 1000)
+
     # -------------------------------------------------------------- calls
 
     def call(self, caller: str, reducer: str, json_args: list[Any]) -> Changes | str:
@@ -282,17 +310,22 @@ class NetworkBackend:
             return self._lifecycle(caller, self._connect)
         if reducer == "client_disconnected":
             return self._lifecycle(caller, self._disconnect)
-        args = coerce_args(reducer, json_args)
+        try:
+            args = coerce_args(reducer, json_args)
+        except ReducerError as refusal:  # refused before sending: no text the wire can carry
+            return refusal.message
         try:
             event = self._run(self._conns[caller].call(reducer, bsatn.encode_args(reducer, args)))
         except ReducerRefused as refusal:
             return refusal.message
-        changes = Changes()
-        for delta in event.deltas:
-            part = changes.tables.setdefault(delta.table, TableChanges())
-            part.inserts.extend(delta.inserts)
-            part.deletes.extend(delta.deletes)
-        return changes
+        return _event_changes(event)
+
+    def call_directly(self, caller: str, reducer: str) -> Changes | str:
+        try:
+            event = self._run(self._conns[caller].call(reducer, b""))
+        except (ReducerRefused, ReducerHostError) as refusal:
+            return refusal.message
+        return _event_changes(event)
 
     def _lifecycle(self, caller: str, action: Callable[[str], Coroutine[Any, Any, None]]
                    ) -> Changes:
@@ -322,6 +355,16 @@ class NetworkBackend:
         for conn in [*self._conns.values(), self._reader]:
             self._run(conn.close())
         self._conns.clear()
+
+
+def _event_changes(event: Any) -> Changes:
+    """The rows a committed call's ReducerResult carries, as Changes."""
+    changes = Changes()
+    for delta in event.deltas:
+        part = changes.tables.setdefault(delta.table, TableChanges())
+        part.inserts.extend(delta.inserts)
+        part.deletes.extend(delta.deletes)
+    return changes
 
 
 def _diff(before: Mapping[str, list[Any]], after: Mapping[str, list[Any]]) -> Changes:
@@ -372,6 +415,8 @@ class Run:
                 return self.backend.identity(name).hex[:digits]
             if key == "$hex":
                 return self.backend.identity(arg).hex
+            if key == "$iso":
+                return patterns.until_text(int(self.generate(arg)))
             if key == "$ref":
                 if arg not in self.captured:
                     raise ScenarioError(f"nothing captured as {arg!r} yet")
@@ -482,14 +527,38 @@ class Run:
                     self.call_step(step)
                 elif "check" in step:
                     self.check_step(step)
+                elif "wait" in step:
+                    self.backend.wait(int(step["wait"]))
                 else:
-                    raise ScenarioError("a step has \"call\" or \"check\"")
+                    raise ScenarioError("a step has \"call\", \"check\" or \"wait\"")
             except ScenarioError as failure:
                 raise ScenarioError(
                     f"{self.scenario.id} step {index} {json.dumps(step)[:300]}: {failure}"
                 ) from None
 
+    def direct_step(self, step: Mapping[str, Any]) -> None:
+        """`"direct": true`: the caller, connected, asks to run a lifecycle reducer itself;
+        the host refuses (and the connection stays as it was)."""
+        caller, reducer = step.get("as"), step["call"]
+        if reducer not in errors.LIFECYCLE or step.get("args", []) or "error" not in step:
+            raise ScenarioError("a direct step calls a lifecycle reducer, no args, an error")
+        if caller not in self.connected:
+            raise ScenarioError(f"{caller} must call client_connected before {reducer}")
+        self.reducers_called.add(reducer)
+        before = self.backend.counts(caller)
+        outcome = self.backend.call_directly(caller, reducer)
+        if not isinstance(outcome, str):
+            raise ScenarioError(f"a client ran {reducer}: {outcome}")
+        self.errors_produced.add(outcome)
+        if outcome != step["error"]:
+            raise ScenarioError(f"refused with {outcome!r}, expected {step['error']!r}")
+        if self.backend.counts(caller) != before:
+            raise ScenarioError("a refused call changed rows")
+
     def call_step(self, step: Mapping[str, Any]) -> None:
+        if step.get("direct"):
+            self.direct_step(step)
+            return
         caller = step.get("as")
         reducer = step["call"]
         if caller not in self.scenario.identities:
@@ -515,8 +584,10 @@ class Run:
         self.reducers_called.add(reducer)
         before = self.backend.counts(caller) if "error" in step else None
         outcome = self.backend.call(caller, reducer, json_args)
-        expected_error = step.get("error")
+        expected_error = self.generate(step.get("error"))
         if isinstance(outcome, str):
+            if not is_known_message(outcome):
+                raise ScenarioError(f"refused with a message errors.py lacks: {outcome!r}")
             self.errors_produced.add(outcome)
             if expected_error is None:
                 raise ScenarioError(f"refused: {outcome!r}")
@@ -644,19 +715,51 @@ def test_every_reducer_is_exercised() -> None:
     assert not missing, f"reducers no scenario calls: {missing}"
 
 
+def template_pattern(text: str) -> re.Pattern[str]:
+    """A template message (errors.TEMPLATES) as a pattern: each `{field}` one or more
+    characters."""
+    return re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(text)))
+
+
+def is_known_message(text: str) -> bool:
+    """A refusal errors.py defines: a module or host message, a lone-surrogate refusal, or a
+    filled template."""
+    messages = errors.module_messages()
+    if (text in messages.values() or text in errors.host_messages().values()
+            or text in _invalid_text_messages()):
+        return True
+    return any(template_pattern(messages[name]).fullmatch(text) for name in errors.TEMPLATES)
+
+
 def test_every_refusal_message_is_produced() -> None:
     produced = _coverage().errors
-    missing = {name: text for name, text in errors.module_messages().items()
-               if text not in produced}
+    expected = {**errors.module_messages(), **errors.host_messages()}
+    missing = {name: text for name, text in expected.items()
+               if not any(template_pattern(text).fullmatch(p) if name in errors.TEMPLATES
+                          else p == text for p in produced)}
     assert not missing, f"refusals no scenario produces: {missing}"
 
 
+def _invalid_text_messages() -> set[str]:
+    """A lone surrogate in a text argument: refused, naming it, before any reducer runs."""
+    return {errors.invalid_text(r.name, name) for r in model.REDUCERS
+            for name, type_name in r.params if "String" in type_name}
+
+
 def test_scenario_error_messages_are_known() -> None:
-    known = set(errors.module_messages().values())
     for scenario in SCENARIOS:
         for step in scenario.steps:
-            if "error" in step:
-                assert step["error"] in known, f"{scenario.id}: unknown message {step['error']}"
+            # a generated message ($concat, for a template's fields) is checked as it is produced
+            if isinstance(step.get("error"), str):
+                assert is_known_message(step["error"]), (
+                    f"{scenario.id}: unknown message {step['error']}")
+
+
+def test_templates_fill_to_known_messages() -> None:
+    filled = errors.fill(errors.TASK_CLAIMED, task=7, holder="@ada",
+                         until=patterns.until_text(951_782_400_999_999))
+    assert filled == "task 7 is claimed by @ada until 2000-02-29T00:00:00Z"
+    assert is_known_message(filled) and not is_known_message("task 7 is claimed")
 
 
 # --------------------------------------------------------------------------------------------
@@ -679,7 +782,8 @@ def run_on_test_server(scenario: Scenario, data_dir: Path) -> None:
             Run(backend, scenario).run()
             # The runner's reads ran no lifecycle reducer: the server ran client_connected
             # for the reader's connection and for the steps, client_disconnected for the steps.
-            steps = Counter(s["call"] for s in scenario.steps if s.get("call") in LIFECYCLE)
+            steps = Counter(s["call"] for s in scenario.steps
+                            if s.get("call") in LIFECYCLE and not s.get("direct"))
             ran = {name: server.calls_by_reducer[name] for name in LIFECYCLE}
             assert ran == {"client_connected": steps["client_connected"] + 1,
                            "client_disconnected": steps["client_disconnected"]}, ran

@@ -31,7 +31,7 @@ def engine() -> Iterator[Engine]:
 
 
 def connect(engine: Engine, who: Identity, username: str, agent: bool = False) -> None:
-    engine.call(who, "client_connected", [])
+    engine.call(who, "client_connected", [], host=True)
     engine.call(who, "register_user", [username, None, agent])
 
 
@@ -63,8 +63,12 @@ def test_ensure_initialized_runs_init_once(tmp_path: Path) -> None:
         assert [(c.name, c.channel_type, c.position) for c in store.channels(hub.id)] == list(
             model.HUB_CHANNELS)
         with pytest.raises(ReducerError) as refused:
-            engine.call(OWNER, "init", [])
+            engine.call(OWNER, "init", [], host=True)
         assert refused.value.message == errors.ALREADY_INITIALIZED
+        for reducer in ("init", "client_connected", "client_disconnected"):
+            with pytest.raises(ReducerError) as refused:  # a client's call: the host's refusal
+                engine.call(OWNER, reducer, [])
+            assert refused.value.message == errors.lifecycle_reducer(reducer)
     with Store(path) as store:
         engine = Engine(store, OWNER)
         assert engine.initialized and engine.hub_id == hub.id
@@ -127,7 +131,13 @@ def test_register_user_creates_a_profile_without_a_connection(engine: Engine) ->
 @pytest.mark.parametrize(("reducer", "args", "message"), [
     ("no_such_reducer", [], errors.unknown_reducer("no_such_reducer")),
     ("join_server", [], errors.wrong_arity("join_server", 1, 0)),
-    ("client_connected", [1], errors.wrong_arity("client_connected", 0, 1)),
+    ("client_connected", [1], errors.lifecycle_reducer("client_connected")),
+    ("leave_server", [1, 2], errors.wrong_arity("leave_server", 1, 2)),
+    # A lone surrogate is no Unicode text: named, never an internal error.
+    ("send_message", [1, "hi \ud800", None, None, MessageType.Text],
+     errors.invalid_text("send_message", "content")),
+    ("register_user", ["abc", "\udfff", False],
+     errors.invalid_text("register_user", "display_name")),
     ("join_server", "1", errors.not_an_array("join_server")),
     ("join_server", ["1"], errors.bad_argument("join_server", "server_id", "a u64")),
     ("join_server", [True], errors.bad_argument("join_server", "server_id", "a u64")),

@@ -190,7 +190,7 @@ def test_random_calls_keep_invariants_and_refusals_change_nothing(
         engine.ensure_initialized()
         assert engine.hub_id is not None
         for who in PEOPLE:
-            engine.call(who, "client_connected", [])
+            engine.call(who, "client_connected", [], host=True)
         engine.call(OWNER, "create_server", ["Team", None, None])  # server 2, channel 4
         for who, name in zip(PEOPLE[1:], NAMES[1:], strict=True):
             engine.call(who, "register_user", [name, None, name == "cat"])

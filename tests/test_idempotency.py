@@ -32,7 +32,7 @@ def _summary(session_id: str, **extra: Any) -> dict[str, Any]:
 def engine() -> Engine:
     e = Engine(Store(), Identity(1))
     e.ensure_initialized()
-    e.call(ALICE, "client_connected", [])
+    e.call(ALICE, "client_connected", [], host=True)
     return e
 
 

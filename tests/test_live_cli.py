@@ -9,6 +9,7 @@ from typing import Any
 from click.testing import CliRunner
 from conftest import ThreadDaemon
 
+from spacesd import owner
 from spacesd.cli import main
 
 A = "eeeeeeee-5555-4555-8555-eeeeeeeeeeee"
@@ -61,6 +62,10 @@ def test_dm_join_and_refusals(daemon: ThreadDaemon) -> None:
     code, out = run("address", "project:tmp", "stop", env=as_claude(A))
     assert code == 2 and "refused inside an agent session" in out
     code, out = run("address", "--priority", "--json", b, "stop now")
-    assert code == 0 and json.loads(out)["recipients"] == 1
+    assert code == 1 and "terminal" in out  # the owner's passphrase is typed by a person
+    owner.store_hash(daemon.daemon_obj.settings.owner_passphrase_file, "owner words")
+    sent = daemon.ok("address", to=b, text="stop now", priority=True,
+                     owner_passphrase="owner words")
+    assert sent["recipients"] == 1
     code, out = run("wait", "--timeout", "0", env=as_claude(A))
     assert code == 1 and "nothing arrived" in out

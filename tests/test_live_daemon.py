@@ -236,13 +236,19 @@ def test_wait_is_pushed_and_cancelled_by_a_new_turn(daemon: ThreadDaemon) -> Non
 
 
 def test_a_person_addresses_a_project_with_priority(daemon: ThreadDaemon) -> None:
+    from spacesd import owner
+
     start(daemon, A)
     start(daemon, B)
-    sent = daemon.ok("address", to="project:tmp", text="stop and rebase", priority=True)
+    res = daemon.request("address", to="project:tmp", text="stop", priority=True)
+    assert isinstance(res, Err) and res.code == "forbidden"  # an agent has no passphrase
+    owner.store_hash(daemon.daemon_obj.settings.owner_passphrase_file, "owner words")
+    sent = daemon.ok("address", to="project:tmp", text="stop and rebase", priority=True,
+                     owner_passphrase="owner words")
     assert sent["recipients"] == 2
     claim = daemon.ok("inbox_claim", session=B)
     assert claim["priority"] is True and "PRIORITY from a person" in claim["text"]
-    res = daemon.request("address", to="nowhere", text="x")
+    res = daemon.request("address", to="nowhere", text="x", owner_passphrase="owner words")
     assert isinstance(res, Err) and res.code == "bad_args"
 
 
@@ -354,3 +360,15 @@ def test_mark_delivered_is_retried_while_the_backend_is_away(spaces_env: SpacesE
         assert Away.refuse == 0
     finally:
         d.stop()
+
+
+def test_a_post_with_a_repeated_key_is_written_once(daemon: ThreadDaemon) -> None:
+    start(daemon, A)
+    first = daemon.ok("post", session=A, to="#general", text="once", key="post-1")
+    again = daemon.ok("post", session=A, to="#general", text="once", key="post-1")
+    assert first["content"] == "once"
+    assert [m["content"] for m in daemon.ok("messages", channel="general", limit=500)
+            ].count("once") == 1
+    assert again.get("id") in (None, first["id"])  # no second message
+    res = daemon.request("post", session=A, to="#general", text="x", key="has space")
+    assert isinstance(res, Err) and res.code == "bad_args"

@@ -8,14 +8,33 @@ from spacesd import model
 from spacesd.model import ChannelType, Identity, MemberRole, MessageType
 
 
-def test_the_design_tables_in_order_then_write_key_then_the_live_block() -> None:
-    assert [t.name for t in model.TABLES] == [
+def test_the_design_tables_in_order_then_write_key_server_invite_and_the_live_block() -> None:
+    # The 13 of DESIGN.md, write_key (docs/idempotency.md), server_invite (docs/roles.md), then
+    # live sessions (issue 12), appended; the tables of issue 13 (task, path_lease, vote) are
+    # checked below.
+    assert [t.name for t in model.TABLES if t.name not in ("task", "path_lease", "vote")] == [
         "user_profile", "user_presence", "server", "server_member", "channel", "thread",
         "message", "reaction", "channel_read_state", "direct_conversation", "direct_message",
-        "typing_indicator", "system_notification", "write_key",
-        # live sessions (issue 12), appended: the others keep their positions
+        "typing_indicator", "system_notification", "write_key", "server_invite",
         "session_info", "inbox_item", "channel_follow", "thread_poster",
     ]
+
+
+def test_task_lease_and_vote_tables_and_enums() -> None:
+    names = [t.name for t in model.TABLES]
+    assert {"task", "path_lease", "vote"} <= set(names)
+    assert [m.name for m in model.TaskState] == ["Open", "Claimed", "Done", "Failed",
+                                                 "Cancelled"]
+    assert [m.name for m in model.VoteTarget] == ["Message", "Task"]
+    cols = [(c.name, c.type_name) for c in model.TABLE_BY_NAME["task"].columns]
+    assert cols[6:9] == [("state", "TaskState"), ("creator", "Identity"),
+                         ("assignee", "Option<Identity>")]
+
+
+def test_server_columns_end_with_the_join_policy() -> None:
+    cols = [c.name for c in model.TABLE_BY_NAME["server"].columns]
+    assert cols == ["id", "name", "description", "icon_url", "owner", "created_at",
+                    "invite_only"]
 
 
 def test_write_key_columns_and_namespacing() -> None:
@@ -44,15 +63,17 @@ def test_enum_tags_are_variant_order() -> None:
     assert [r.level for r in MemberRole] == [4, 3, 2, 1, 1]
 
 
-def test_twenty_eight_reducers_the_keyed_variants_and_the_live_block() -> None:
+def test_thirty_reducers_the_keyed_variants_and_the_live_block() -> None:
     names = [r.name for r in model.REDUCERS]
-    assert len(names) == len(set(names)) == 29 + 7  # and live sessions' 7 (issue 12)
+    # + tasks, path leases and votes (13), and live sessions' 7 (issue 12)
+    assert len(names) == len(set(names)) == 31 + 13 + 7
     keyed = [n for n in names if n.endswith("_keyed")]
     assert keyed == ["send_message_keyed"]
     for name in keyed:  # a keyed variant takes the key, then its base reducer's parameters
         base = model.REDUCER_BY_NAME[name.removesuffix("_keyed")]
         assert model.REDUCER_BY_NAME[name].params == (("key", "String"), *base.params)
-    for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification"):
+    for extra in ("set_member_role", "delete_server", "set_typing", "dismiss_notification",
+                  "set_invite_only", "invite_to_server"):
         assert extra in names
     assert model.REDUCER_BY_NAME["send_message"].param_names == (
         "channel_id", "content", "thread_id", "reply_to_id", "message_type")

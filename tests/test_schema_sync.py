@@ -555,8 +555,27 @@ def test_reader_reads_items(tmp_path: Path) -> None:
 # Tables
 
 
-def test_the_thirteen_tables_and_nothing_else() -> None:
-    assert sorted(rust_tables()) == sorted(t.name for t in model.TABLES)
+# The module's own machinery, not part of the data model clients see: the scheduled table whose
+# rows the host turns into calls of `expire` (claims and leases ending without a daemon).
+MODULE_ONLY_TABLES = {"expiry_schedule"}
+MODULE_ONLY_REDUCERS = {"expire"}
+
+
+def model_tables() -> dict[str, RustTable]:
+    return {n: t for n, t in rust_tables().items() if n not in MODULE_ONLY_TABLES}
+
+
+def test_the_model_tables_and_nothing_else() -> None:
+    assert sorted(model_tables()) == sorted(t.name for t in model.TABLES)
+
+
+def test_the_expiry_schedule_is_a_private_scheduled_table() -> None:
+    table = rust_tables()["expiry_schedule"]
+    assert not table.public
+    assert table.with_attr("primary_key") == ["scheduled_id"] == table.with_attr("auto_inc")
+    text = strip_comments((MODULE_SRC / "tables.rs").read_text(encoding="utf-8"))
+    assert "scheduled(crate::reducers::tasks::expire)" in text
+    assert rust_reducers()["expire"].params == [("row", "ExpirySchedule")]
 
 
 @pytest.mark.parametrize("table", model.TABLES, ids=lambda t: t.name)
@@ -576,8 +595,15 @@ def test_table_keys_and_indexes(table: model.TableDef) -> None:
     assert sorted(rust.with_attr("unique")) == sorted(table.unique)
     assert sorted(rust.btree) == sorted(table.btree)
     known = {"primary_key", "auto_inc", "unique", "index(btree)"}
+    types = {c.name: c.type_name for c in table.columns}
     for column in rust.columns:
-        assert set(column.attrs) <= known, f"{table.name}.{column.name}: {column.attrs}"
+        defaults = [a for a in column.attrs if a.startswith("default(")]
+        # A column appended to a published table carries a default (SpacetimeDB migrates
+        # with it); the engine's store adds it with the same one (false).
+        assert defaults in ([], ["default(false)"]), f"{table.name}.{column.name}: {defaults}"
+        assert not defaults or types[column.name] == "bool"
+        assert set(column.attrs) - set(defaults) <= known, \
+            f"{table.name}.{column.name}: {column.attrs}"
 
 
 def test_tables_live_in_one_file() -> None:
@@ -603,7 +629,7 @@ def filters_by_table() -> dict[str, list[str]]:
 def test_every_table_is_public() -> None:
     # Clients subscribe to every table by its own name; rows that concern only some
     # identities are narrowed by the filters below, never by making the table private.
-    assert [t.name for t in rust_tables().values() if not t.public] == []
+    assert [t.name for t in model_tables().values() if not t.public] == []
 
 
 @pytest.mark.parametrize("table", model.TABLES, ids=lambda t: t.name)
@@ -658,7 +684,10 @@ def test_names_are_not_case_converted() -> None:
 
 
 def test_enums_and_variant_order() -> None:
-    assert rust_enums() == {name: [m.name for m in enum] for name, enum in model.ENUMS.items()}
+    # ExpiryKind is a column of the module-only expiry_schedule.
+    enums = rust_enums()
+    assert enums.pop("ExpiryKind") == ["TaskClaim", "PathLease"]
+    assert enums == {name: [m.name for m in enum] for name, enum in model.ENUMS.items()}
 
 
 def test_role_levels_in_the_logic_crate() -> None:
@@ -677,7 +706,8 @@ def test_role_levels_in_the_logic_crate() -> None:
 
 
 def test_the_reducers_and_nothing_else() -> None:
-    assert sorted(rust_reducers()) == sorted(r.name for r in model.REDUCERS)
+    assert sorted(set(rust_reducers()) - MODULE_ONLY_REDUCERS) == sorted(
+        r.name for r in model.REDUCERS)
 
 
 @pytest.mark.parametrize("reducer", model.REDUCERS, ids=lambda r: r.name)
@@ -708,6 +738,9 @@ def test_reducers_are_grouped_by_domain() -> None:
     assert files["create_thread"] == "threads.rs"
     assert files["start_dm"] == files["send_dm"] == "dms.rs"
     assert files["dismiss_notification"] == "notifications.rs"
+    assert files["create_task"] == files["claim_task"] == files["expire"] == "tasks.rs"
+    assert files["acquire_lease"] == files["release_lease"] == "leases.rs"
+    assert files["cast_vote"] == "votes.rs"
 
 
 # --------------------------------------------------------------------------------------------
@@ -751,6 +784,21 @@ def test_every_refusal_the_module_returns_is_a_named_message() -> None:
         assert used <= set(logic_consts("errors.rs")), f"{path.name}: unknown {used}"
 
 
+def _rust_ranges(name: str) -> list[tuple[int, int]]:
+    text = strip_comments((LOGIC_SRC / "validation.rs").read_text(encoding="utf-8"))
+    start = text.index(f"pub const {name}")
+    body = text[text.index("= &[", start) + 3:]
+    body = body[:matching(body, 0)]
+    return [(int(a, 16), int(b, 16)) for a, b in
+            re.findall(r"\(\s*0x([0-9A-Fa-f]+)\s*,\s*0x([0-9A-Fa-f]+)\s*\)", body)]
+
+
+def test_name_character_sets_match_the_engine() -> None:
+    validation = engine_module("validation")
+    assert _rust_ranges("FORBIDDEN_RANGES") == list(validation.FORBIDDEN_RANGES)
+    assert _rust_ranges("INVISIBLE_RANGES") == list(validation.INVISIBLE_RANGES)
+
+
 def test_validation_bounds_match_the_engine() -> None:
     validation = engine_module("validation")
     python = {name: value for name, value in vars(validation).items()
@@ -771,6 +819,10 @@ def test_texts_match_the_engine() -> None:
     assert names["JOIN_CONTENT"] == effects.JOIN_CONTENT
     assert names["LEAVE_CONTENT"] == effects.LEAVE_CONTENT
     assert names["ROLE_CHANGED_TITLE"] == servers.ROLE_CHANGED_TITLE
+    assert names["INVITE_TITLE"] == servers.INVITE_TITLE
+    rendered = logic_fn_template("names.rs", "invite_body").format(
+        inviter="ada", server_name="Research Lab")
+    assert rendered == servers.invite_body("ada", "Research Lab")
     for role in model.MemberRole:
         rendered = logic_fn_template("names.rs", "role_changed_body").format(
             server_name="Research Lab", role=role.name)
@@ -813,7 +865,9 @@ _PIECES = [
     "a", "z", "0", "9", "_", ".", "-", "@", " ", "A", "Z", "é", "😀", "\t", "\n", "\x1c",
     "\x1f", "\u00a0", "\u2003", "\u200b", "\u3000", "#", ":", "/", "{", "}", "[", "]", '"',
     ",", "\\", "e", "E", "+", "true", "null", "http://", "https://", "HTTPS://", "mail@",
-    "@al.", "@Bob", "@bob", "x@y",
+    "@al.", "@Bob", "@bob", "x@y", "\x00", "\x1b", "\x7f", "\x85", "\u061c", "\u200e",
+    "\u202e", "\u2066", "\u2069", "\u2028", "\u00ad", "\u200d", "\u2060", "\u2800",
+    "\u3164", "\ufe0f", "\ufeff", "\U000e0067", "\U000e007f", "\U0001d173", "👍",
 ]
 _JSON_SCALARS = [
     "1", "-0", "0.5", "1e400", "01", "1.", ".5", "2E-3", "-", "true", "false", "null", "nul",
@@ -987,6 +1041,8 @@ class SimBackend:
         changes = Changes()
         for line in answer[1:]:
             kind, table, row = line.split(" ")
+            if table in MODULE_ONLY_TABLES:
+                continue  # what clients never see
             part = changes.tables.setdefault(table, TableChanges())
             decoded = self._bsatn.decode_row(table, bytes.fromhex(row))
             (part.inserts if kind == "ins" else part.deletes).append(decoded)
@@ -1001,6 +1057,14 @@ class SimBackend:
             return refusal.message
         return self._call_raw(reducer, self.identity(caller),
                               self._bsatn.encode_args(reducer, args))
+
+    def call_directly(self, caller: str, reducer: str) -> object:
+        # A client's call of a lifecycle reducer: the host refuses it before the module runs
+        # (SpacetimeDB's ReducerCallError::LifecycleReducer), so the module never sees it.
+        from spacesd.engine import errors
+
+        self.identity(caller)
+        return errors.lifecycle_reducer(reducer)
 
     def _all_rows(self, table: str) -> list[Any]:
         return [self._bsatn.decode_row(table, bytes.fromhex(line[4:]))
@@ -1020,6 +1084,9 @@ class SimBackend:
 
     def counts(self, viewer: str) -> dict[str, int]:
         return {t.name: len(self.rows(t.name, viewer)) for t in model.TABLES}
+
+    def wait(self, millis: int) -> None:
+        self._clock += millis * 1000  # the next call's timestamp (the sim has no scheduler)
 
     def close(self) -> None:
         if self._proc.stdin is not None:
@@ -1126,7 +1193,7 @@ def test_the_module_prunes_expired_write_keys_as_the_engine_does() -> None:
         on_module = sim.call("alice", reducer, args)
         try:
             on_engine: object = engine.call(alice, reducer, coerce_args(reducer, args),
-                                            timestamp=ts)
+                                            timestamp=ts, host=reducer == "client_connected")
         except ReducerError as e:
             on_engine = e.message
         return on_module, on_engine

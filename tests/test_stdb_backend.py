@@ -241,7 +241,8 @@ def test_edits_and_deletions_while_away_are_reconciled(tmp_path: Path) -> None:
                 sent.append(ch.inserted("message")[0].id)
             await wait_until(lambda: b.store.last_message_id() == sent[-1])
             events: list[dict[str, object]] = []
-            b.add_listener(lambda c: events.extend(views.change_events(b.store, c, None)))
+            b.add_listener(lambda c: events.extend(
+                views.change_events(b.store, c, None, b.identity)))
             assert b.conn is not None
             b.conn.backoff = Backoff(initial=4.0, factor=1.0, cap=4.0)  # B stays away longer
             await server.stop()  # killed: both lose their connection

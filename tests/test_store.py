@@ -310,3 +310,21 @@ def test_unknown_tables_and_columns_are_errors(store: Store) -> None:
         store.select("message", nope=1)
     with pytest.raises(TypeError):
         store.insert(object())
+
+
+def test_a_file_from_before_the_join_policy_gets_the_column(tmp_path: Path) -> None:
+    # A spaces.sqlite made before `server.invite_only` existed: its servers stay open.
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE server (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+                 " description TEXT, icon_url TEXT, owner BLOB NOT NULL,"
+                 " created_at INTEGER NOT NULL)")
+    conn.execute("INSERT INTO server (name, owner, created_at) VALUES ('Old', ?, 5)",
+                 (bytes(32),))
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert store.rows("server") == [model.Server(1, "Old", None, None, Identity(0), 5, False)]
+        store.insert(model.Server(0, "New", None, None, Identity(0), 6, True))
+    with Store(path) as store:
+        assert [s.invite_only for s in store.rows("server")] == [False, True]

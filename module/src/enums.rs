@@ -1,4 +1,5 @@
-//! The enums of the data model (the three of the seed, then the live-session block). Variant order is the BSATN tag and part of the wire
+//! The enums of the data model (the three of the seed, then the tasks block, then the
+//! live-session block). Variant order is the BSATN tag and part of the wire
 //! format: it must match `spacesd/model.py` exactly (checked by tests/test_schema_sync.py).
 
 use spaces_logic::roles::Role;
@@ -63,6 +64,33 @@ impl MemberRole {
     pub fn level(self) -> u8 {
         Role::from(self).level()
     }
+}
+
+// -- tasks, path leases and votes (issue 13) --
+
+/// Where a task stands. Claimed carries an assignee and a lease expiry; Done and Failed keep
+/// the assignee and carry a result.
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    Open,
+    Claimed,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+/// What a vote is about.
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoteTarget {
+    Message,
+    Task,
+}
+
+/// What an `expiry_schedule` row expires (module only: the engine sweeps instead).
+#[derive(SpacetimeType, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryKind {
+    TaskClaim,
+    PathLease,
 }
 
 // -- live sessions (issue 12) ------------------------------------------------------------------

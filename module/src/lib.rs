@@ -1,12 +1,14 @@
 //! Spaces: the SpacetimeDB 2.x server module.
 //!
-//! The data model (13 tables, 3 enums, and `write_key`) and the 28 reducers (and keyed variants) follow `/DESIGN.md` and
+//! The data model (the design's 13 tables, `write_key`, `server_invite`, issue 13's task,
+//! path_lease and vote; 5 enums) and its reducers (and keyed variants) follow `/DESIGN.md`
+//! (`docs/roles.md` for invites, `docs/tasks.md` for tasks) and
 //! `spacesd/model.py` to the letter; the rules are the same as the embedded engine's
 //! (`spacesd/engine/`), and so are the refusal messages, which live in the `spaces-logic`
 //! crate together with validation, role levels, DM ordering and mention parsing.
 //!
 //! Layout:
-//! - `tables.rs`: the 14 tables; `enums.rs`: the 3 enums;
+//! - `tables.rs`: the tables (and the scheduled `expiry_schedule`); `enums.rs`: the enums;
 //! - `visibility.rs`: row-level security for DMs and notifications;
 //! - `auth.rs`: lookups, membership and role checks (every authorization goes through here,
 //!   always about `ctx.sender()`);

@@ -1,4 +1,5 @@
-//! The 14 tables of the data model (the design's 13 and `write_key`), in one place. Field order is column order and part of the
+//! The tables of the data model (the design's 13, `write_key`, `server_invite`, and issue 13's
+//! task, path_lease and vote), in one place. Field order is column order and part of the
 //! wire format: it must match `spacesd/model.py` exactly (checked by
 //! tests/test_schema_sync.py).
 //!
@@ -7,9 +8,10 @@
 //! `system_notification`) are narrowed by row-level security filters in `visibility.rs`.
 
 use crate::enums::{
-    AgentKind, ChannelType, DeliveryState, InboxKind, MemberRole, MessageType, SessionState,
+    AgentKind, ChannelType, DeliveryState, ExpiryKind, InboxKind, MemberRole, MessageType,
+    SessionState, TaskState, VoteTarget,
 };
-use spacetimedb::{Identity, Timestamp};
+use spacetimedb::{Identity, ScheduleAt, Timestamp};
 
 #[spacetimedb::table(accessor = user_profile, public)]
 #[derive(Clone)]
@@ -46,6 +48,10 @@ pub struct Server {
     pub icon_url: Option<String>,
     pub owner: Identity,
     pub created_at: Timestamp,
+    /// Joining needs an invite (`server_invite`); appended with a default, so a database
+    /// published before it migrates with its servers open.
+    #[default(false)]
+    pub invite_only: bool,
 }
 
 #[spacetimedb::table(accessor = server_member, public)]
@@ -183,6 +189,74 @@ pub struct SystemNotification {
     pub created_at: Timestamp,
 }
 
+// -- tasks, path leases and votes (issue 13) --
+
+#[spacetimedb::table(accessor = task, public)]
+#[derive(Clone)]
+pub struct Task {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub channel_id: u64,
+    pub message_id: Option<u64>,
+    pub parent_id: Option<u64>,
+    pub title: String,
+    pub body: String,
+    pub state: TaskState,
+    pub creator: Identity,
+    pub assignee: Option<Identity>,
+    pub created_at: Timestamp,
+    pub claimed_at: Option<Timestamp>,
+    pub lease_expires: Option<Timestamp>,
+    pub result: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+#[spacetimedb::table(accessor = path_lease, public)]
+#[derive(Clone)]
+pub struct PathLease {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub project: String,
+    pub pattern: String,
+    #[index(btree)]
+    pub holder: Identity,
+    pub acquired_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub reason: Option<String>,
+}
+
+#[spacetimedb::table(accessor = vote, public)]
+#[derive(Clone)]
+pub struct Vote {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    pub target_kind: VoteTarget,
+    #[index(btree)]
+    pub target_id: u64,
+    pub voter: Identity,
+    pub choice: String,
+    pub created_at: Timestamp,
+}
+
+/// Module only (not in `spacesd/model.py`): one row per claim or lease expiry to run; the
+/// host calls `reducers::tasks::expire` with it at `scheduled_at` and then deletes it. Private:
+/// clients have no use for it (the database owner still reads it).
+#[spacetimedb::table(accessor = expiry_schedule, scheduled(crate::reducers::tasks::expire))]
+#[derive(Clone)]
+pub struct ExpirySchedule {
+    #[primary_key]
+    #[auto_inc]
+    pub scheduled_id: u64,
+    pub scheduled_at: ScheduleAt,
+    pub kind: ExpiryKind,
+    pub target_id: u64,
+    pub due: Timestamp,
+}
 /// An idempotency key (docs/idempotency.md): the write `reducer` made under `key` (the caller's
 /// identity hex, "/", the key the client chose) and the id of the row it made (`row_id`; 0
 /// when the write makes no single row). Visible to its `identity` only (`visibility.rs`).
@@ -198,7 +272,22 @@ pub struct WriteKey {
     pub created_at: Timestamp,
 }
 
-// -- live sessions (issue 12): appended after the 14, in one block -----------------------------
+/// An invitation to join a server: `identity` may join it even while it is invite-only. Used
+/// up by `join_server`; goes with its server.
+#[spacetimedb::table(accessor = server_invite, public)]
+#[derive(Clone)]
+pub struct ServerInvite {
+    #[primary_key]
+    #[auto_inc]
+    pub id: u64,
+    #[index(btree)]
+    pub server_id: u64,
+    pub identity: Identity,
+    pub invited_by: Identity,
+    pub created_at: Timestamp,
+}
+
+// -- live sessions (issue 12): appended after the others, in one block -----------------------------
 
 /// One agent session taking part as its own identity: where it runs and its presence.
 #[spacetimedb::table(accessor = session_info, public)]

@@ -123,17 +123,27 @@ class EmbeddedBackend(Backend):
             return
         self._opened.add(identity)
         try:
-            await self._enqueue(identity, "client_connected", [])
+            await self._host_call(identity, "client_connected")
         except BaseException:
             self._opened.discard(identity)
             raise
+
+    async def _host_call(self, identity: Identity, reducer: str) -> None:
+        """A lifecycle reducer for a participant, as the host runs it around a connection
+        (clients may not call them), on the writer thread; its changes are published."""
+        if self._executor is None or self._engine is None or self._stopping:
+            raise BackendUnavailable("the embedded engine is not running")
+        engine = self._engine
+        changes = await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: engine.call(identity, reducer, (), host=True))
+        self._publish(changes)
 
     async def close_participant(self, identity: Identity) -> None:
         if identity not in self._opened:
             return
         self._opened.discard(identity)
         with contextlib.suppress(BackendUnavailable):
-            await self._enqueue(identity, "client_disconnected", [])
+            await self._host_call(identity, "client_disconnected")
 
     async def _call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """As the local human who owns the embedded database (and the hub)."""
@@ -218,10 +228,10 @@ class EmbeddedBackend(Backend):
         self._writer_store, self._engine = store, engine
         owner, agent = self._owner, self._identity
         if store.profile(owner) is None:
-            engine.call(owner, "client_connected", ())
+            engine.call(owner, "client_connected", (), host=True)
             self._register(owner, self.owner_name or default_owner_name(), is_agent=False)
-            engine.call(owner, "client_disconnected", ())
-        engine.call(agent, "client_connected", ())
+            engine.call(owner, "client_disconnected", (), host=True)
+        engine.call(agent, "client_connected", (), host=True)
         profile = store.profile(agent)
         wanted = self.agent_name or default_agent_name()
         if profile is None or (profile.username != wanted and (
@@ -250,7 +260,7 @@ class EmbeddedBackend(Backend):
     def _close(self) -> None:
         if self._engine is not None and self._identity is not None:
             try:
-                self._engine.call(self._identity, "client_disconnected", ())
+                self._engine.call(self._identity, "client_disconnected", (), host=True)
             except Exception:
                 log.exception("client_disconnected failed")
         if self._writer_store is not None:

@@ -248,8 +248,9 @@ class IpcConnection(asyncio.BufferedProtocol):
         if self.closed or self.transport is None:
             return
         try:
-            for event in views.change_events(self.daemon.backend.store, changes,
-                                             self.tail_channels):
+            backend = self.daemon.backend
+            for event in views.change_events(backend.store, changes, self.tail_channels,
+                                             backend.identity):
                 self._send(event)
         except Exception:
             log.exception("tail: cannot render changes")

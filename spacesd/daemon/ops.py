@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from spacesd import __version__ as _pkg_version
 from spacesd import idem
-from spacesd.daemon import live_views, views
+from spacesd.daemon import live_views, ops_tasks, views
 from spacesd.daemon.backend import BackendError, BackendUnavailable
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.peer_context import peer_context
@@ -34,7 +34,7 @@ from spacesd.store import Changes
 if TYPE_CHECKING:
     from spacesd.daemon.server import Daemon
 
-__all__ = ["REGISTRY", "lookup"]
+__all__ = ["REGISTRY", "lookup", "ops_tasks"]  # ops_tasks: the task, lease and vote ops
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 20
@@ -88,7 +88,7 @@ def cmd_channels(daemon: Daemon, req: Request) -> Any:
     if server_ref is None:
         servers = views.servers_of(store, daemon.backend.identity)
     else:
-        server = views.resolve_server(store, server_ref)
+        server = views.resolve_server(store, server_ref, daemon.backend.identity)
         if server is None:
             daemon.require_cache()
             raise OpError("not_found", f"no such server: {server_ref}")
@@ -161,8 +161,10 @@ def cmd_tail(daemon: Daemon, req: Request) -> Any:
 # Writes
 
 
-async def _write(daemon: Daemon, reducer: str, args: list[Any], as_owner: bool = False
-                 ) -> Changes:
+async def _write(daemon: Daemon, reducer: str, args: list[Any], as_owner: bool = False,
+                 owner_passphrase: str | None = None) -> Changes:
+    if as_owner:
+        await daemon.check_owner(owner_passphrase)
     try:
         if as_owner:
             return await daemon.backend.call_as_owner(reducer, args)
@@ -222,9 +224,11 @@ async def _send_keyed(daemon: Daemon, req: Request, op_name: str, key: str, call
 
 
 @op("call", str_arg("reducer", required=True), Arg("args", (list,), "a JSON array", []),
-    Arg("as_owner", (bool,), "true or false", False), write=True)
+    Arg("as_owner", (bool,), "true or false", False), str_arg("owner_passphrase"),
+    write=True)
 async def cmd_call(daemon: Daemon, req: Request) -> Any:
-    await _write(daemon, req.args["reducer"], req.args["args"], as_owner=req.args["as_owner"])
+    await _write(daemon, req.args["reducer"], req.args["args"], as_owner=req.args["as_owner"],
+                 owner_passphrase=req.args["owner_passphrase"])
     return {"committed": True}
 
 

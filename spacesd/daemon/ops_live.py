@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from spacesd import idem
 from spacesd.daemon import live_views, views
 from spacesd.daemon.backend import BackendError
 from spacesd.daemon.errors import OpError
@@ -89,9 +90,9 @@ async def call(daemon: Daemon, reducer: str, args: list[Any], p: Participant | N
 
 
 async def as_person(daemon: Daemon, reducer: str, args: list[Any]) -> Changes:
-    """A write by the human owner of this machine: the one place that decides a person's
-    authority (embedded: the local owner identity; elsewhere refused until an owner
-    credential exists)."""
+    """A write by the human owner of this machine (embedded: the local owner identity; the
+    SpacetimeDB backend has none and refuses). The caller checked the owner passphrase first
+    (`daemon.check_owner`, docs/roles.md: the one check of a person's authority)."""
     try:
         return await daemon.backend.call_as_owner(reducer, args)
     except BackendError as e:
@@ -300,8 +301,8 @@ async def _call_seen(daemon: Daemon, reducer: str, args: list[Any], p: Participa
         changes = await call(daemon, reducer, args, p)
         if any(m.sender == sender for m in views.inserted_messages(changes)):
             return changes
-        if changes.inserted("direct_message"):
-            return changes
+        if changes.inserted("direct_message") or p is None or daemon.backend.name == "embedded":
+            return changes  # (a repeated key commits nothing: nothing to wait for)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(arrived.wait(), SEEN_TIMEOUT_S)
         return seen[0] if seen else changes
@@ -347,8 +348,20 @@ async def _dm(daemon: Daemon, p: Participant | None, name: str, text: str,
     return _sent(daemon, await writer("send_dm", [conv.id, text]), me)
 
 
+def _post_key(req: Request) -> str:
+    """The idempotency key of a channel message (docs/idempotency.md): the client's, or a
+    fresh one (a retry of this very request inside the daemon cannot double it)."""
+    key: str | None = req.args["key"]
+    if key is None:
+        return idem.new_key("post")
+    if not idem.valid_key(key):
+        raise OpError("bad_args", "argument key must be 1-128 printable ASCII characters "
+                      "without spaces")
+    return key
+
+
 @op("post", session_arg(required=False), str_arg("to", required=True),
-    str_arg("text", required=True), int_arg("thread_id"))
+    str_arg("text", required=True), int_arg("thread_id"), str_arg("key"))
 async def cmd_post(daemon: Daemon, req: Request) -> Any:
     p = participant(daemon, req.args["session"])
     to, text = req.args["to"].strip(), req.args["text"]
@@ -367,8 +380,9 @@ async def cmd_post(daemon: Daemon, req: Request) -> Any:
         thread_id = thread_id if thread_id is not None else replied.thread_id
     else:
         channel_id = daemon.resolve_channel(to).channel.id
-    changes = await _call_seen(daemon, "send_message",
-                               [channel_id, text, thread_id, reply_to, "Text"], p, me)
+    changes = await _call_seen(daemon, "send_message_keyed",
+                               [_post_key(req), channel_id, text, thread_id, reply_to, "Text"],
+                               p, me)
     return _sent(daemon, changes, me)
 
 
@@ -403,11 +417,13 @@ def cmd_who(daemon: Daemon, req: Request) -> Any:
 
 
 @op("address", str_arg("to", required=True), str_arg("text", required=True),
-    Arg("priority", (bool,), "true or false", False), channel_arg(required=False))
+    Arg("priority", (bool,), "true or false", False), channel_arg(required=False),
+    str_arg("owner_passphrase"))
 async def cmd_address(daemon: Daemon, req: Request) -> Any:
     """`@handle` (one session), `project:<label or repository>`, or `machine` (every live
     session of this machine): the message is posted in `channel` by the owner and addressed;
     each addressed session gets an Addressed item (priority: first in its next injection)."""
+    await daemon.check_owner(req.args["owner_passphrase"])  # a person, not an agent
     to = req.args["to"].strip()
     store = daemon.backend.store
     project: str | None = None
@@ -426,8 +442,8 @@ async def cmd_address(daemon: Daemon, req: Request) -> Any:
     else:
         raise OpError("bad_args", "argument to must be @handle, project:<name> or machine")
     info = daemon.resolve_channel(req.args["channel"])
-    changes = await as_person(daemon, "send_message",
-                              [info.channel.id, req.args["text"], None, None, "Text"])
+    changes = await as_person(daemon, "send_message_keyed", [
+        idem.new_key("address"), info.channel.id, req.args["text"], None, None, "Text"])
     owner = getattr(daemon.backend, "owner", None)
     msg = next((m for m in views.inserted_messages(changes) if m.sender == owner), None)
     if msg is None:

@@ -34,19 +34,21 @@ import filelock
 
 from spacesd import __version__ as _pkg_version
 from spacesd import outbox as hook_outbox
-from spacesd import paths, systemd
+from spacesd import owner, paths, systemd
 from spacesd.config import DEFAULT_CHANNEL
 from spacesd.daemon import views
 from spacesd.daemon.backend import Backend
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.handouts import Handouts
 from spacesd.daemon.ipc_connection import IpcConnection
+from spacesd.daemon.lease_markers import LeaseMarkers
 from spacesd.daemon.limits import SWEEP_SECONDS, Limits, connection_cap, raise_fd_limit
 from spacesd.daemon.live import Live
-from spacesd.daemon.ops import REGISTRY
+from spacesd.daemon.ops import REGISTRY, ops_tasks
 from spacesd.daemon.participants import Participant
 from spacesd.daemon.peer_context import SummaryCache
 from spacesd.model import Identity
+from spacesd.owner import OwnerGate, OwnerRefused
 from spacesd.store import Changes, Store
 
 if TYPE_CHECKING:
@@ -81,6 +83,8 @@ class Settings:
     `socket_path`, and its file left in place at exit (it belongs to spacesd.socket)."""
     limits: Limits = field(default_factory=Limits)
     """The connection cap and the idle and request timeouts (spacesd.daemon.limits)."""
+    owner_passphrase_file: Path = field(default_factory=owner.passphrase_file)
+    """The owner passphrase's hash (`spacesd owner passphrase`): owner calls need it."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,6 +112,7 @@ class Daemon:
         self._serving = False
         self._stopping = False
         self.summaries = SummaryCache()
+        self.lease_markers: LeaseMarkers | None = None
         self.live: Live | None = None
         self._opened: set[Identity] = set()
         self.max_clients = connection_cap(1024, self.settings.limits.max_clients)
@@ -115,6 +120,8 @@ class Daemon:
         self._commits = 0
         self._counts: tuple[int, float, dict[str, int], int] | None = None
         self._counting: tuple[int, asyncio.Future[tuple[dict[str, int], int]]] | None = None
+        self.owner_gate = OwnerGate(self.settings.owner_passphrase_file)
+        self._owner_lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -143,6 +150,7 @@ class Daemon:
             if hook_outbox.depth(self.settings.outbox_dir):
                 self._backlog += 1  # written while no daemon ran: goes before new writes
             self.handouts = Handouts(self.settings.state_dir / "context-handouts.sqlite")
+            self._start_lease_markers()
             self.live = Live(self)
             await self.live.start()
             self.max_clients = connection_cap(raise_fd_limit(), self.settings.limits.max_clients)
@@ -264,6 +272,8 @@ class Daemon:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()  # stop accepting
+        if self.lease_markers is not None:
+            self.lease_markers.stop()
         if self._sweep_task is not None:
             self._sweep_task.cancel()
         if self._outbox_task is not None:
@@ -301,6 +311,20 @@ class Daemon:
             self._lock.release()
         log.info("stopped")
 
+    def _start_lease_markers(self) -> None:
+        """The PreToolUse fast path's markers (spacesd.daemon.lease_markers)."""
+        backend = self.backend
+        live_dir = self.settings.live_dir or self.settings.runtime_dir / "live"
+        self.lease_markers = LeaseMarkers(live_dir, lambda: backend.store,
+                                          lambda: ops_tasks.now_of(self))
+        try:
+            self.lease_markers.start()
+        except OSError:
+            log.exception("lease markers unavailable in %s", live_dir)
+            self.lease_markers = None
+            return
+        backend.add_listener(self.lease_markers.on_changes)
+
     # -- what the ops share ----------------------------------------------------------------
 
     def resolve_channel(self, ref: int | str | None) -> views.ChannelInfo:
@@ -324,6 +348,16 @@ class Daemon:
             return
         await self.backend.open_participant(p.identity, p.token)
         self._opened.add(p.identity)
+
+    async def check_owner(self, passphrase: str | None) -> None:
+        """The one check of the owner's authority (docs/roles.md): the owner passphrase a
+        person typed; `forbidden` otherwise. One at a time (scrypt, off the event loop)."""
+        async with self._owner_lock:
+            try:
+                await asyncio.to_thread(self.owner_gate.check, passphrase)
+            except OwnerRefused as refused:
+                log.warning("owner call refused: %s", refused.message)
+                raise OpError("forbidden", refused.message) from None
 
     def require_cache(self) -> None:
         """A read the backend's cache cannot answer yet (its first subscription is not

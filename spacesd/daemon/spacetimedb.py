@@ -94,7 +94,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacesd.stdb")
 
 PUBLIC_TABLES = ("user_profile", "user_presence", "server", "server_member", "channel",
-                 "thread", "session_info", "channel_follow", "thread_poster")
+                 "thread", "task", "path_lease", "vote", "session_info", "channel_follow",
+                 "thread_poster")
 PRIVATE_TABLES = ("direct_conversation", "direct_message", "system_notification",
                   "channel_read_state", "inbox_item")
 GROUPS = ("public", "messages", "private")

@@ -1,9 +1,13 @@
 """Read-side views over a `Store`, shared by every backend: channel lookup, message objects,
-counts and the change events `tail` pushes (docs/protocol.md's shapes)."""
+counts and the change events `tail` pushes (docs/protocol.md's shapes).
+
+Membership decides what an identity reads (docs/roles.md): the channels, messages and tail
+events of servers it is a member of, and nothing of the others; a channel or server it is
+not a member of is looked up as if it did not exist."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,20 +34,27 @@ def hub(store: Store) -> Server | None:
     return min(hubs, key=lambda s: s.id) if hubs else None
 
 
+def is_member(store: Store, identity: Identity, server_id: int) -> bool:
+    return store.member(server_id, identity) is not None
+
+
 def servers_of(store: Store, identity: Identity) -> list[Server]:
-    """The hub first, then the other servers `identity` belongs to, by id."""
+    """The servers `identity` belongs to: the hub first, then the others by id."""
     h = hub(store)
-    out = [h] if h is not None else []
+    out = [h] if h is not None and is_member(store, identity, h.id) else []
     out += [s for s in store.servers_of(identity) if h is None or s.id != h.id]
     return out
 
 
-def resolve_server(store: Store, ref: int | str) -> Server | None:
+def resolve_server(store: Store, ref: int | str, identity: Identity) -> Server | None:
+    """A server `identity` belongs to, by id or name (the lowest id of that name)."""
     if isinstance(ref, str):
         ref = parse_ref(ref)
     if isinstance(ref, int):
-        return store.server(ref)
-    matches = sorted((s for s in store.servers() if s.name == ref), key=lambda s: s.id)
+        found = store.server(ref)
+        return found if found is not None and is_member(store, identity, found.id) else None
+    matches = sorted((s for s in servers_of(store, identity) if s.name == ref),
+                     key=lambda s: s.id)
     return matches[0] if matches else None
 
 
@@ -52,8 +63,8 @@ def channels_of(store: Store, server_id: int) -> list[Channel]:
 
 
 def resolve_channel(store: Store, ref: int | str, identity: Identity) -> ChannelInfo | None:
-    """A channel by id, or by name (with or without `#`): the hub first, then the other
-    servers `identity` belongs to."""
+    """A channel of a server `identity` belongs to, by id, or by name (with or without `#`):
+    the hub first, then the other servers."""
     if isinstance(ref, str):
         ref = parse_ref(ref.strip().removeprefix("#"))
     if isinstance(ref, str):
@@ -63,7 +74,7 @@ def resolve_channel(store: Store, ref: int | str, identity: Identity) -> Channel
                 return ChannelInfo(ch, server)
         return None
     ch = store.channel(ref)
-    if ch is None:
+    if ch is None or not is_member(store, identity, ch.server_id):
         return None
     return ChannelInfo(ch, store.server(ch.server_id))
 
@@ -115,20 +126,44 @@ def inserted_messages(changes: Changes) -> Iterator[Message]:
     yield from changes.inserted("message")
 
 
-def change_events(store: Store, changes: Changes, channels: set[int] | None
-                  ) -> Iterable[dict[str, Any]]:
-    """The tail events of one committed transaction: `message` for new messages,
-    `message_edited` for edits, `message_deleted` for deletions."""
+def _reader_sees(store: Store, changes: Changes, viewer: Identity) -> Callable[[int], bool]:
+    """Whether `viewer` may see a change in a channel: a member of its server, now or just
+    before this transaction (a channel, server or membership it deleted is still known)."""
+    gone_channels = {c.id: c.server_id for c in changes.deleted("channel")}
+    was_member = {m.server_id for m in changes.deleted("server_member") if m.identity == viewer}
+    seen: dict[int, bool] = {}
+
+    def sees(channel_id: int) -> bool:
+        if channel_id not in seen:
+            ch = store.channel(channel_id)
+            server_id = ch.server_id if ch is not None else gone_channels.get(channel_id)
+            seen[channel_id] = server_id is not None and (
+                server_id in was_member or is_member(store, viewer, server_id))
+        return seen[channel_id]
+
+    return sees
+
+
+def change_events(store: Store, changes: Changes, channels: set[int] | None,
+                  viewer: Identity) -> Iterable[dict[str, Any]]:
+    """The tail events of one committed transaction that `viewer` may see (`channels`: only
+    those): `message` for new messages, `message_edited` for edits, `message_deleted` for
+    deletions."""
     inserted = {m.id for m in changes.inserted("message")}
     deleted = {m.id for m in changes.deleted("message")}
+    sees = _reader_sees(store, changes, viewer)
     out: list[dict[str, Any]] = []
     for msg in changes.deleted("message"):
         if msg.id in inserted or (channels is not None and msg.channel_id not in channels):
+            continue
+        if not sees(msg.channel_id):
             continue
         out.append({"event": "message_deleted",
                     "data": {"id": msg.id, "channel_id": msg.channel_id}})
     for msg in changes.inserted("message"):
         if channels is not None and msg.channel_id not in channels:
+            continue
+        if not sees(msg.channel_id):
             continue
         event = "message_edited" if msg.id in deleted else "message"
         out.append({"event": event, "data": message_object(store, msg)})

@@ -1,4 +1,4 @@
-"""The Spaces engine: the 28 reducers as pure logic over a SQLite store.
+"""The Spaces engine: the reducers as pure logic over a SQLite store.
 
 It is the embedded backend (one machine) and the host of the test server. Layout, as in a
 SpacetimeDB module: `errors` (every refusal message), `validation` (every bound),

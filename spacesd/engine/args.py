@@ -1,6 +1,7 @@
 """Reducer arguments: checking Python values, and converting simple JSON to them.
 
-Python values per `model.REDUCERS` types: `str` for String, `bool` for bool, `int` for the
+Python values per `model.REDUCERS` types: `str` for String (Unicode text: a lone surrogate
+is refused, naming the argument), `bool` for bool, `int` for the
 integer types and Timestamp (in range), `Identity`, the IntEnum member (or its integer tag)
 for enums, `None` or the inner value for Option.
 
@@ -61,6 +62,11 @@ class _Bad(Exception):
     pass
 
 
+class _BadText(_Bad):
+    """A str that is not Unicode text: it holds a lone surrogate (U+D800..U+DFFF), which
+    UTF-8, BSATN and SQLite cannot carry."""
+
+
 def _check_value(spec: TypeSpec, value: Any) -> Any:
     kind = spec.kind
     if kind == "Option":
@@ -68,6 +74,10 @@ def _check_value(spec: TypeSpec, value: Any) -> Any:
         return None if value is None else _check_value(spec.inner, value)
     if kind == "String":
         if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _BadText from None
             return value
     elif kind == "bool":
         if isinstance(value, bool):
@@ -92,6 +102,12 @@ def _check_value(spec: TypeSpec, value: Any) -> Any:
     raise _Bad
 
 
+def _refusal(reducer: str, name: str, spec: TypeSpec, bad: _Bad) -> ReducerError:
+    if isinstance(bad, _BadText):
+        return ReducerError(errors.invalid_text(reducer, name))
+    return ReducerError(errors.bad_argument(reducer, name, describe(spec)))
+
+
 def check_args(reducer: str, args: Sequence[Any]) -> list[Any]:
     """Python values for a reducer call, checked against its parameter types."""
     specs = _PARAM_SPECS.get(reducer)
@@ -105,8 +121,8 @@ def check_args(reducer: str, args: Sequence[Any]) -> list[Any]:
     for (name, spec), value in zip(specs, args, strict=True):
         try:
             out.append(_check_value(spec, value))
-        except _Bad:
-            raise ReducerError(errors.bad_argument(reducer, name, describe(spec))) from None
+        except _Bad as bad:
+            raise _refusal(reducer, name, spec, bad) from None
     return out
 
 
@@ -165,6 +181,6 @@ def coerce_args(reducer: str, json_args: list[Any]) -> list[Any]:
     for (name, spec), value in zip(specs, json_args, strict=True):
         try:
             out.append(_coerce_value(spec, value))
-        except _Bad:
-            raise ReducerError(errors.bad_argument(reducer, name, describe(spec))) from None
+        except _Bad as bad:
+            raise _refusal(reducer, name, spec, bad) from None
     return out

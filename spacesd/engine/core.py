@@ -17,6 +17,7 @@ from spacesd.engine.context import (
     ReducerContext,
 )
 from spacesd.engine.errors import ReducerError
+from spacesd.engine.reducers import tasks
 from spacesd.model import Identity
 from spacesd.store import Changes, Store
 
@@ -40,6 +41,8 @@ class Engine:
         self.owner = owner
         self._lock = threading.RLock()
         self._hub_id: int | None = None
+        self._next_expiry: int | None = None
+        self._expiry_known = False
         self._load_state()
 
     def _load_state(self) -> None:
@@ -59,12 +62,14 @@ class Engine:
         """Run init as the owner if this database has never been initialized."""
         with self._lock:
             if not self.initialized:
-                self.call(self.owner, "init", [])
+                self.call(self.owner, "init", [], host=True)
 
     def _prepare(self, caller: Identity, reducer: str, args: Sequence[Any],
-                 timestamp: int | None) -> tuple[Any, ReducerContext, list[Any]]:
+                 timestamp: int | None, host: bool) -> tuple[Any, ReducerContext, list[Any]]:
         if not isinstance(caller, Identity):
             raise TypeError(f"caller must be an Identity, not {type(caller).__name__}")
+        if reducer in errors.LIFECYCLE and not host:
+            raise ReducerError(errors.lifecycle_reducer(reducer))
         checked = check_args(reducer, args)
         fn = REDUCER_FUNCTIONS[reducer]
         ctx = ReducerContext(self.store, caller,
@@ -73,25 +78,46 @@ class Engine:
         return fn, ctx, checked
 
     def _run(self, caller: Identity, reducer: str, args: Sequence[Any],
-             timestamp: int | None) -> Changes:
+             timestamp: int | None, host: bool = False) -> Changes:
         """One call inside the current transaction, in its own savepoint."""
-        fn, ctx, checked = self._prepare(caller, reducer, args, timestamp)
+        fn, ctx, checked = self._prepare(caller, reducer, args, timestamp, host)
         try:
             with self.store.savepoint(), self.store.recording() as changes:
+                if reducer != "init" and self._expiry_due(ctx.timestamp):
+                    # expiry: what SpacetimeDB's scheduled reducer does, due at this timestamp
+                    tasks.sweep(ctx)
                 fn(ctx, *checked)
+        except BaseException:
+            self._expiry_known = False
+            raise
         finally:
             if reducer == "init":
                 self._load_state()
-        return changes()
+        done = changes()
+        if "task" in done.tables or "path_lease" in done.tables:
+            self._expiry_known = False
+        return done
+
+    def _expiry_due(self, now: int) -> bool:
+        """Whether a claim or lease may have ended by `now` (the earliest end is cached until a
+        transaction touches tasks or leases), so most calls skip the sweep's queries."""
+        if not self._expiry_known:
+            self._next_expiry = self.store.next_expiry()
+            self._expiry_known = True
+        return self._next_expiry is not None and self._next_expiry <= now
 
     def call(self, caller: Identity, reducer: str, args: Sequence[Any] = (), *,
-             timestamp: int | None = None) -> Changes:
+             timestamp: int | None = None, host: bool = False) -> Changes:
         """Run one reducer as `caller` in one transaction: it commits whole, or raises
-        ReducerError (unknown reducer, wrong arguments, or a refusal) and changes nothing."""
+        ReducerError (unknown reducer, wrong arguments, or a refusal) and changes nothing.
+
+        A client's call (`host` False) of a lifecycle reducer (init, client_connected,
+        client_disconnected) is refused, as a SpacetimeDB host refuses it: only the host runs
+        them, around a connection (`host=True`: the daemon's backend, the test server)."""
         with self._lock:
             try:
                 with self.store.transaction():
-                    return self._run(caller, reducer, args, timestamp)
+                    return self._run(caller, reducer, args, timestamp, host)
             finally:
                 if reducer == "init":
                     self._load_state()
@@ -100,7 +126,8 @@ class Engine:
                   ) -> list[Changes | ReducerError]:
         """Group commit: each call in its own savepoint (a refused call is rolled back alone),
         one COMMIT for the whole batch. Results are in call order. A call that fails with an
-        unexpected exception (a bug) is rolled back alone and reported as a ReducerError."""
+        unexpected exception (a bug) is rolled back alone and reported as a ReducerError.
+        These are clients' calls: a lifecycle reducer among them is refused."""
         results: list[Changes | ReducerError] = []
         if not calls:
             return results

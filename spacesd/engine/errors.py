@@ -21,18 +21,22 @@ Order of checks (when several refusals apply, the first in this order is reporte
    EDIT_RESERVED_TYPE; delete_server: DELETE_SERVER_FORBIDDEN, HUB_CANNOT_BE_DELETED;
    archive_thread: ARCHIVE_FORBIDDEN, THREAD_ALREADY_ARCHIVED);
 5. the arguments' values (format, length, then uniqueness), in parameter order
-   (register_user: USERNAME_INVALID, USERNAME_TAKEN, DISPLAY_NAME_TOO_LONG, then
-   AGENT_CANNOT_HOLD_ROLES; start_dm: CANNOT_DM_SELF; add_reaction: EMOJI_INVALID,
-   ALREADY_REACTED).
+   (register_user: AGENT_CANNOT_BECOME_PERSON first, then USERNAME_INVALID, USERNAME_TAKEN,
+   the display name's, then AGENT_CANNOT_HOLD_ROLES; start_dm: CANNOT_DM_SELF; add_reaction:
+   EMOJI_INVALID, EMOJI_CHARACTERS, ALREADY_REACTED). A name is checked for its length, then
+   for being blank, then for its characters (`validation.py`).
 
-Three kinds of message live here:
+Four kinds of message live here:
 - module-level string constants: reducer refusals, produced identically by both
   implementations and each exercised by at least one conformance scenario;
 - `ENGINE_ONLY`: refusals that SpacetimeDB's host makes before a module runs (unknown reducer,
   wrong arguments, calling init twice) or that a real server never reaches (a caller without a
   profile: every SpacetimeDB connection runs client_connected first). The module may use the
   same words for its defensive branches; the engine tests cover these;
-- functions for the engine's argument errors, whose text names the reducer and argument.
+- functions for the engine's argument errors, whose text names the reducer and argument
+  (a text argument that is not valid Unicode included: `invalid_text`);
+- `lifecycle_reducer`: the host's refusal of a client's call of init, client_connected or
+  client_disconnected, worded as a real SpacetimeDB server words it (`host_messages`).
 """
 
 from __future__ import annotations
@@ -90,12 +94,18 @@ BIO_TOO_LONG: Final = "bios are at most 512 characters"
 STATUS_TEXT_TOO_LONG: Final = "status texts are at most 128 characters"
 AGENT_CANNOT_HOLD_ROLES: Final = (
     "an agent can only hold the Agent role: give up Owner, Admin and Moderator roles first")
+AGENT_CANNOT_BECOME_PERSON: Final = "an agent stays an agent: is_agent cannot be turned off"
+DISPLAY_NAME_BLANK: Final = "display names cannot be blank (\"\" clears one)"
+DISPLAY_NAME_CHARACTERS: Final = (
+    "display names cannot contain control or bidirectional-control characters")
 
 # --------------------------------------------------------------------------------------------
 # Servers and roles
 
 AGENTS_CANNOT_CREATE_SERVERS: Final = "agents cannot create servers"
 SERVER_NAME_INVALID: Final = "server names are 1-100 characters and not blank"
+SERVER_NAME_CHARACTERS: Final = (
+    "server names cannot contain control or bidirectional-control characters")
 DESCRIPTION_TOO_LONG: Final = "descriptions are at most 1024 characters"
 ICON_URL_INVALID: Final = "icon URLs are http:// or https:// URLs of at most 512 characters"
 UPDATE_SERVER_FORBIDDEN: Final = "only Admins and the Owner can update a server"
@@ -108,6 +118,10 @@ OWNER_ROLE_FIXED: Final = "the Owner's role cannot be changed"
 ADMIN_ROLE_LIMIT: Final = "Admins can only give the Moderator, Member and Agent roles"
 ADMIN_TARGET_LIMIT: Final = "Admins can only change the roles of members below Admin"
 AGENT_ROLE_ONLY: Final = "an agent can only hold the Agent role"
+HUB_STAYS_OPEN: Final = "the Spaces Hub stays open to everyone"
+INVITE_FORBIDDEN: Final = "only Admins and the Owner can invite to a server"
+INVITE_NEEDED: Final = "this server is invite-only: an Admin or the Owner must invite you first"
+TARGET_ALREADY_MEMBER: Final = "that user is already a member of this server"
 
 # --------------------------------------------------------------------------------------------
 # Channels
@@ -134,7 +148,8 @@ EDIT_FORBIDDEN: Final = "only the sender can edit a message"
 EDIT_RESERVED_TYPE: Final = "system, join and leave messages cannot be edited"
 DELETE_MESSAGE_FORBIDDEN: Final = (
     "only the sender and Moderators, Admins or the Owner can delete a message")
-EMOJI_INVALID: Final = "emoji are 1-32 characters"
+EMOJI_INVALID: Final = "emoji are 1-32 characters and not blank"
+EMOJI_CHARACTERS: Final = "emoji cannot contain control or bidirectional-control characters"
 ALREADY_REACTED: Final = "you already reacted to this message with this emoji"
 READ_MESSAGE_OTHER_CHANNEL: Final = "that message is not in this channel"
 
@@ -142,6 +157,8 @@ READ_MESSAGE_OTHER_CHANNEL: Final = "that message is not in this channel"
 # Threads
 
 THREAD_NAME_INVALID: Final = "thread names are 1-100 characters and not blank"
+THREAD_NAME_CHARACTERS: Final = (
+    "thread names cannot contain control or bidirectional-control characters")
 VOICE_NO_THREADS: Final = "voice channels have no threads"
 ARCHIVE_FORBIDDEN: Final = (
     "only the thread's creator and Moderators, Admins or the Owner can archive a thread")
@@ -154,6 +171,46 @@ CANNOT_DM_SELF: Final = "you cannot start a conversation with yourself"
 DM_CONTENT_INVALID: Final = "direct messages are 1-4000 characters"
 
 # --------------------------------------------------------------------------------------------
+# Tasks, path leases and votes (issue 13). TASK_CLAIMED and LEASE_CONFLICT are templates:
+# `{task}` the task's id, `{pattern}` the lease's pattern, `{holder}` `@username` of the holder,
+# `{until}` the expiry as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds); fill them with `fill`.
+
+TASK_NOT_FOUND: Final = "no such task"
+LEASE_NOT_FOUND: Final = "no such lease"
+PARENT_TASK_NOT_FOUND: Final = "the parent task does not exist"
+SUBTASK_OTHER_CHANNEL: Final = "a subtask must be in its parent task's channel"
+TASK_MESSAGE_OTHER_CHANNEL: Final = "a task's announcing message must be in the task's channel"
+TASK_MANAGE_FORBIDDEN: Final = (
+    "only the task's creator and Moderators, Admins or the Owner can cancel or reassign a task")
+TASK_CLOSED: Final = "that task is closed"
+TASK_CLAIMED: Final = "task {task} is claimed by {holder} until {until}"
+TASK_ALREADY_YOURS: Final = "you hold that task already: renew it instead"
+NOT_TASK_HOLDER: Final = "only the task's holder can do that"
+LEASE_RELEASE_FORBIDDEN: Final = (
+    "only the lease's holder and Admins or the Owner of the Spaces Hub can release a lease")
+NOT_LEASE_HOLDER: Final = "only the lease's holder can renew it"
+LEASE_CONFLICT: Final = "{pattern} is leased by {holder} until {until}"
+TASK_TITLE_INVALID: Final = "task titles are 1-200 characters and not blank"
+TASK_BODY_TOO_LONG: Final = "task bodies are at most 8000 characters"
+TASK_RESULT_TOO_LONG: Final = "task results are at most 8000 characters"
+TTL_INVALID: Final = "claims and leases last 1 to 86400 seconds"
+LEASE_PROJECT_INVALID: Final = "lease projects are 1-200 characters and not blank"
+LEASE_PATTERN_INVALID: Final = (
+    "lease patterns are 1-500 characters: a path relative to the repository root, a directory "
+    "ending in /, or a glob with * and **; no .., no leading /, no ? [ ] or backslash")
+LEASE_REASON_TOO_LONG: Final = "lease reasons are at most 200 characters"
+VOTE_CHOICE_INVALID: Final = "vote choices are 1-32 characters and not blank"
+
+
+def fill(template: str, **values: object) -> str:
+    """A template message with its `{name}` fields filled (TASK_CLAIMED, LEASE_CONFLICT)."""
+    text = template
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
+TEMPLATES: Final = ("TASK_CLAIMED", "LEASE_CONFLICT")
 # Idempotency keys (the `_keyed` reducers; docs/idempotency.md)
 
 WRITE_KEY_INVALID: Final = "write keys are 1-128 printable ASCII characters without spaces"
@@ -176,6 +233,9 @@ INBOX_ITEM_NOT_YOURS: Final = "only its recipient can mark an inbox item"
 
 NO_PROFILE: Final = "you have no profile yet: connect first"
 ALREADY_INITIALIZED: Final = "the database is already initialized"
+# The module's scheduled `expire` refuses any caller but the database itself; it is not a
+# reducer of the model, so no client of Spaces can reach it (the engine expires by `sweep`).
+SCHEDULER_ONLY: Final = "only the database's scheduler may call expire"
 
 
 def unknown_reducer(name: str) -> str:
@@ -194,7 +254,30 @@ def bad_argument(reducer: str, param: str, expected: str) -> str:
     return f"argument {param} of {reducer} must be {expected}"
 
 
-ENGINE_ONLY: Final[frozenset[str]] = frozenset({NO_PROFILE, ALREADY_INITIALIZED})
+def invalid_text(reducer: str, param: str) -> str:
+    """A text argument holding a lone surrogate (U+D800..U+DFFF: no Unicode scalar value, so
+    neither UTF-8, BSATN nor SQLite can carry it)."""
+    return bad_argument(reducer, param, "valid Unicode text (it holds a lone surrogate)")
+
+#: The lifecycle reducers, by SpacetimeDB's name for them (its `Lifecycle` enum).
+LIFECYCLE: Final[dict[str, str]] = {
+    "init": "Init", "client_connected": "OnConnect", "client_disconnected": "OnDisconnect"}
+
+
+def lifecycle_reducer(name: str) -> str:
+    """A client's call of a lifecycle reducer: the host refuses it before the module runs,
+    in SpacetimeDB's words (`ReducerCallError::LifecycleReducer`)."""
+    return f"can't directly call special {LIFECYCLE[name]} lifecycle reducer"
+
+
+def host_messages() -> dict[str, str]:
+    """Refusals the host makes (a real SpacetimeDB server, and the engine for a client's
+    call): scenarios may expect them, and must produce each."""
+    return {f"lifecycle_reducer({name})": lifecycle_reducer(name) for name in LIFECYCLE}
+
+
+ENGINE_ONLY: Final[frozenset[str]] = frozenset({NO_PROFILE, ALREADY_INITIALIZED,
+                                               SCHEDULER_ONLY})
 
 
 def all_messages() -> dict[str, str]:

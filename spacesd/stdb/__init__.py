@@ -2,7 +2,7 @@
 
 The sans-I/O codec (no sockets; bytes in, values out, like h11/wsproto):
 - `spacesd.stdb.bsatn`: BSATN primitives, `BsatnError` (the one codec error, with the byte
-  offset), `ConnectionId`, generated row codecs for the 13 tables and argument codecs for the
+  offset), `ConnectionId`, generated row codecs for the tables and argument codecs for the
   reducers;
 - `spacesd.stdb.messages`: the WebSocket v2 ClientMessage / ServerMessage dataclasses, their
   encoders and decoders, server frames (compression tag, gzip, v3 batches), BsatnRowList

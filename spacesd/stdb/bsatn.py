@@ -14,7 +14,7 @@ This module offers:
   byte `offset` where decoding failed; values that cannot be encoded raise it too.
 - `Reader` / `Writer`: bounds-checked primitives, used by the message layer.
 - `ConnectionId`.
-- `RowCodec` for each of the 13 tables (`row_codec(table_name)`, `ROW_CODECS`): `encode`,
+- `RowCodec` for each table (`row_codec(table_name)`, `ROW_CODECS`): `encode`,
   `encode_into`, `decode` (exactly one row), `decode_at` (one row at an offset),
   `decode_concat` (rows back to back, as in a BsatnRowList). The codecs are generated
   Python source per table (struct.unpack_from over runs of fixed-size columns, local

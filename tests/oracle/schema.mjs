@@ -1,5 +1,6 @@
-// Spaces' tables (the design's 13, write_key, then the live-session block) and the reducers'
-// argument products, written by hand (spacesd/model.py) with the official SDK's own type builders. tests/test_oracle.py checks
+// Spaces' tables (the design's 13, write_key, server_invite, and issue 13's task, path_lease
+// and vote) and the reducers' argument products, written by hand (from
+// spacesd/model.py) with the official SDK's own type builders. tests/test_oracle.py checks
 // that these agree with model.py (names, order and types) before trusting them.
 import { t } from './node_modules/spacetimedb/src/lib/type_builders.ts';
 
@@ -12,6 +13,13 @@ const MessageType = t.enum('MessageType', {
 const MemberRole = t.enum('MemberRole', {
   Owner: t.unit(), Admin: t.unit(), Moderator: t.unit(), Member: t.unit(), Agent: t.unit(),
 });
+
+// -- tasks, path leases and votes (issue 13) --
+const TaskState = t.enum('TaskState', {
+  Open: t.unit(), Claimed: t.unit(), Done: t.unit(), Failed: t.unit(), Cancelled: t.unit(),
+});
+const VoteTarget = t.enum('VoteTarget', { Message: t.unit(), Task: t.unit() });
+// -- end of tasks, path leases and votes --
 
 // live sessions (issue 12)
 const AgentKind = t.enum('AgentKind', {
@@ -28,7 +36,8 @@ const DeliveryState = t.enum('DeliveryState', {
   Queued: t.unit(), Delivered: t.unit(), Read: t.unit(),
 });
 export const ENUMS = {
-  ChannelType, MessageType, MemberRole, AgentKind, SessionState, InboxKind, DeliveryState,
+  ChannelType, MessageType, MemberRole, TaskState, VoteTarget, AgentKind, SessionState,
+  InboxKind, DeliveryState,
 };
 
 export const TABLES = {
@@ -54,6 +63,7 @@ export const TABLES = {
     icon_url: t.option(t.string()),
     owner: t.identity(),
     created_at: t.timestamp(),
+    invite_only: t.bool(),
   }),
   server_member: t.object('ServerMember', {
     id: t.u64(),
@@ -132,11 +142,53 @@ export const TABLES = {
     body: t.string(),
     created_at: t.timestamp(),
   }),
+  // -- tasks, path leases and votes (issue 13) --
+  task: t.object('Task', {
+    id: t.u64(),
+    channel_id: t.u64(),
+    message_id: t.option(t.u64()),
+    parent_id: t.option(t.u64()),
+    title: t.string(),
+    body: t.string(),
+    state: TaskState,
+    creator: t.identity(),
+    assignee: t.option(t.identity()),
+    created_at: t.timestamp(),
+    claimed_at: t.option(t.timestamp()),
+    lease_expires: t.option(t.timestamp()),
+    result: t.option(t.string()),
+    updated_at: t.timestamp(),
+  }),
+  path_lease: t.object('PathLease', {
+    id: t.u64(),
+    project: t.string(),
+    pattern: t.string(),
+    holder: t.identity(),
+    acquired_at: t.timestamp(),
+    expires_at: t.timestamp(),
+    reason: t.option(t.string()),
+  }),
+  vote: t.object('Vote', {
+    id: t.u64(),
+    target_kind: VoteTarget,
+    target_id: t.u64(),
+    voter: t.identity(),
+    choice: t.string(),
+    created_at: t.timestamp(),
+  }),
+  // -- end of tasks, path leases and votes --
   write_key: t.object('WriteKey', {
     key: t.string(),
     identity: t.identity(),
     reducer: t.string(),
     row_id: t.u64(),
+    created_at: t.timestamp(),
+  }),
+  server_invite: t.object('ServerInvite', {
+    id: t.u64(),
+    server_id: t.u64(),
+    identity: t.identity(),
+    invited_by: t.identity(),
     created_at: t.timestamp(),
   }),
   // live sessions (issue 12)
@@ -207,6 +259,8 @@ export const REDUCERS = {
   set_member_role: args('set_member_role', {
     server_id: t.u64(), identity: t.identity(), role: MemberRole,
   }),
+  set_invite_only: args('set_invite_only', { server_id: t.u64(), invite_only: t.bool() }),
+  invite_to_server: args('invite_to_server', { server_id: t.u64(), identity: t.identity() }),
   create_channel: args('create_channel', {
     server_id: t.u64(), name: t.string(), topic: t.option(t.string()),
     channel_type: ChannelType,
@@ -232,6 +286,30 @@ export const REDUCERS = {
   mark_channel_read: args('mark_channel_read', { channel_id: t.u64(), message_id: t.u64() }),
   set_typing: args('set_typing', { channel_id: t.u64(), typing: t.bool() }),
   dismiss_notification: args('dismiss_notification', { id: t.u64() }),
+  // -- tasks, path leases and votes (issue 13) --
+  create_task: args('create_task', {
+    channel_id: t.u64(), title: t.string(), body: t.string(), parent_id: t.option(t.u64()),
+    message_id: t.option(t.u64()),
+  }),
+  claim_task: args('claim_task', { task_id: t.u64(), ttl_secs: t.u32() }),
+  renew_task: args('renew_task', { task_id: t.u64(), ttl_secs: t.u32() }),
+  complete_task: args('complete_task', { task_id: t.u64(), result: t.string() }),
+  fail_task: args('fail_task', { task_id: t.u64(), result: t.string() }),
+  release_task: args('release_task', { task_id: t.u64() }),
+  cancel_task: args('cancel_task', { task_id: t.u64() }),
+  reassign_task: args('reassign_task', {
+    task_id: t.u64(), identity: t.identity(), ttl_secs: t.u32(),
+  }),
+  acquire_lease: args('acquire_lease', {
+    project: t.string(), pattern: t.string(), ttl_secs: t.u32(), reason: t.option(t.string()),
+  }),
+  renew_lease: args('renew_lease', { lease_id: t.u64(), ttl_secs: t.u32() }),
+  release_lease: args('release_lease', { lease_id: t.u64() }),
+  release_all: args('release_all', {}),
+  cast_vote: args('cast_vote', {
+    target_kind: VoteTarget, target_id: t.u64(), choice: t.string(),
+  }),
+  // -- end of tasks, path leases and votes --
   send_message_keyed: args('send_message_keyed', {
     key: t.string(), channel_id: t.u64(), content: t.string(), thread_id: t.option(t.u64()),
     reply_to_id: t.option(t.u64()), message_type: MessageType,

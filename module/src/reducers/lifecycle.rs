@@ -30,6 +30,7 @@ pub fn init(ctx: &ReducerContext) -> Result<(), String> {
         icon_url: None,
         owner,
         created_at: now,
+        invite_only: false,
     });
     ctx.db.server_member().insert(ServerMember {
         id: 0,

@@ -1,18 +1,23 @@
-//! The reducers, grouped by domain, their keyed variants (`keyed.rs`), and the row helpers
-//! they share (cascading deletes, notifications). Every reducer returns `Result<(), String>`: an `Err` rolls the whole
+//! The reducers (the design's, the invites', issue 13's tasks, leases and votes, issue 12's
+//! live sessions), grouped by domain, their keyed variants
+//! (`keyed.rs`), and the row helpers they share (cascading deletes, notifications). Every
+//! reducer returns `Result<(), String>`: an `Err` rolls the whole
 //! transaction back, so a refusal changes nothing.
 
 pub mod channels;
 pub mod dms;
 pub mod inbox;
 pub mod keyed;
+pub mod leases;
 pub mod lifecycle;
 pub mod messages;
 pub mod notifications;
 pub mod servers;
 pub mod sessions;
+pub mod tasks;
 pub mod threads;
 pub mod users;
+pub mod votes;
 
 use crate::enums::{ChannelType, MemberRole, MessageType};
 use crate::tables::*;

@@ -1,4 +1,4 @@
-//! Servers and roles.
+//! Servers, roles and invites.
 
 use crate::auth::{
     caller_profile, check, find_server, is_hub, member_role, membership, profile_of, refuse,
@@ -6,10 +6,14 @@ use crate::auth::{
 };
 use crate::enums::{ChannelType, MemberRole, MessageType};
 use crate::reducers::notifications::notify;
-use crate::reducers::{delete_channel_rows, delete_typing_rows, join, post_membership_message};
+use crate::reducers::{
+    delete_channel_rows, delete_typing_rows, join, name_of, post_membership_message,
+};
 use crate::tables::*;
 use spaces_logic::errors;
-use spaces_logic::names::{role_changed_body, DEFAULT_CHANNEL, ROLE_CHANGED_TITLE};
+use spaces_logic::names::{
+    invite_body, role_changed_body, DEFAULT_CHANNEL, INVITE_TITLE, ROLE_CHANGED_TITLE,
+};
 use spaces_logic::roles::{self, Role};
 use spaces_logic::validation;
 use spacetimedb::{Identity, ReducerContext, Table};
@@ -38,6 +42,7 @@ pub fn create_server(
         icon_url,
         owner: ctx.sender(),
         created_at: now,
+        invite_only: false,
     });
     ctx.db.server_member().insert(ServerMember {
         id: 0,
@@ -59,13 +64,20 @@ pub fn create_server(
 }
 
 /// Joins a server as Agent (agent profiles) or Member, with a Join message; joining twice is
-/// refused.
+/// refused. An invite-only server takes only the invited, and the invite is used up.
 #[spacetimedb::reducer]
 pub fn join_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> {
     let profile = caller_profile(ctx)?;
     let server = find_server(ctx, server_id)?;
     if membership(ctx, server.id, ctx.sender()).is_some() {
         return refuse(errors::ALREADY_MEMBER);
+    }
+    let invite = invite_of(ctx, server.id, ctx.sender());
+    if server.invite_only && invite.is_none() {
+        return refuse(errors::INVITE_NEEDED);
+    }
+    if let Some(invite) = invite {
+        ctx.db.server_invite().id().delete(invite.id);
     }
     join(ctx, server.id, Role::for_newcomer(profile.is_agent).into());
     Ok(())
@@ -125,7 +137,7 @@ pub fn update_server(
     Ok(())
 }
 
-/// Deletes a server and everything under it (Owner only; never the hub).
+/// Deletes a server and everything under it, invites included (Owner only; never the hub).
 #[spacetimedb::reducer]
 pub fn delete_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String> {
     let server = find_server(ctx, server_id)?;
@@ -139,6 +151,7 @@ pub fn delete_server(ctx: &ReducerContext, server_id: u64) -> Result<(), String>
         delete_channel_rows(ctx, channel_id);
     }
     ctx.db.server_member().server_id().delete(server.id);
+    ctx.db.server_invite().server_id().delete(server.id);
     ctx.db.server().id().delete(server.id);
     Ok(())
 }
@@ -179,6 +192,74 @@ pub fn set_member_role(
         role_changed_body(&server.name, Role::from(role).name()),
     );
     Ok(())
+}
+
+/// Makes a server invite-only, or open to anyone (Admin+); the hub stays open.
+#[spacetimedb::reducer]
+pub fn set_invite_only(
+    ctx: &ReducerContext,
+    server_id: u64,
+    invite_only: bool,
+) -> Result<(), String> {
+    let server = find_server(ctx, server_id)?;
+    let member = require_member(ctx, server.id)?;
+    require_admin(&member, errors::UPDATE_SERVER_FORBIDDEN)?;
+    if invite_only && is_hub(ctx, server.id) {
+        return refuse(errors::HUB_STAYS_OPEN);
+    }
+    if server.invite_only != invite_only {
+        ctx.db.server().id().update(Server {
+            invite_only,
+            ..server
+        });
+    }
+    Ok(())
+}
+
+/// Invites a user who is not a member (Admin+); the invitee is notified. Inviting again
+/// changes nothing.
+#[spacetimedb::reducer]
+pub fn invite_to_server(
+    ctx: &ReducerContext,
+    server_id: u64,
+    identity: Identity,
+) -> Result<(), String> {
+    let server = find_server(ctx, server_id)?;
+    if profile_of(ctx, identity).is_none() {
+        return refuse(errors::USER_NOT_FOUND);
+    }
+    let member = require_member(ctx, server.id)?;
+    require_admin(&member, errors::INVITE_FORBIDDEN)?;
+    if membership(ctx, server.id, identity).is_some() {
+        return refuse(errors::TARGET_ALREADY_MEMBER);
+    }
+    if invite_of(ctx, server.id, identity).is_some() {
+        return Ok(());
+    }
+    ctx.db.server_invite().insert(ServerInvite {
+        id: 0,
+        server_id: server.id,
+        identity,
+        invited_by: ctx.sender(),
+        created_at: ctx.timestamp,
+    });
+    let inviter = name_of(ctx, ctx.sender());
+    notify(
+        ctx,
+        identity,
+        INVITE_TITLE.to_string(),
+        invite_body(&inviter, &server.name),
+    );
+    Ok(())
+}
+
+/// `identity`'s invite to a server, if any.
+fn invite_of(ctx: &ReducerContext, server_id: u64, identity: Identity) -> Option<ServerInvite> {
+    ctx.db
+        .server_invite()
+        .server_id()
+        .filter(server_id)
+        .find(|i| i.identity == identity)
 }
 
 /// The ids of a server's channels (collected, so the caller may delete while it goes).

@@ -10,8 +10,8 @@ use spacetimedb::{ReducerContext, Table};
 
 /// Sets the caller's username, display name (`None` keeps it, `""` clears it) and agent flag,
 /// creating the profile if there is none. Becoming an agent turns every Member role of the
-/// caller into Agent (refused while the caller holds an Owner, Admin or Moderator role);
-/// becoming a person turns Agent roles into Member.
+/// caller into Agent (refused while the caller holds an Owner, Admin or Moderator role). It
+/// is one-way: an agent profile never becomes a person's.
 #[spacetimedb::reducer]
 pub fn register_user(
     ctx: &ReducerContext,
@@ -20,6 +20,10 @@ pub fn register_user(
     is_agent: bool,
 ) -> Result<(), String> {
     let me = ctx.sender();
+    let current = ctx.db.user_profile().identity().find(me);
+    if current.as_ref().is_some_and(|p| p.is_agent) && !is_agent {
+        return refuse(errors::AGENT_CANNOT_BECOME_PERSON);
+    }
     check(validation::username(&username))?;
     if let Some(holder) = ctx.db.user_profile().username().find(&username) {
         if holder.identity != me {
@@ -27,7 +31,7 @@ pub fn register_user(
         }
     }
     let checked_display = check(validation::display_name(display_name.as_deref()))?;
-    let was_agent = match ctx.db.user_profile().identity().find(me) {
+    let was_agent = match current {
         None => {
             ctx.db.user_profile().insert(UserProfile {
                 identity: me,
@@ -56,7 +60,7 @@ pub fn register_user(
             was_agent
         }
     };
-    if is_agent == was_agent {
+    if !is_agent || was_agent {
         return Ok(());
     }
     let memberships: Vec<ServerMember> = ctx
@@ -65,20 +69,18 @@ pub fn register_user(
         .iter()
         .filter(|m| m.identity == me)
         .collect();
-    let (from, to) = if is_agent {
-        if !roles::may_become_agent(memberships.iter().map(|m| Role::from(m.role))) {
-            // The transaction rolls back: the profile is left as it was.
-            return refuse(errors::AGENT_CANNOT_HOLD_ROLES);
-        }
-        (MemberRole::Member, MemberRole::Agent)
-    } else {
-        (MemberRole::Agent, MemberRole::Member)
-    };
-    for member in memberships.into_iter().filter(|m| m.role == from) {
-        ctx.db
-            .server_member()
-            .id()
-            .update(ServerMember { role: to, ..member });
+    if !roles::may_become_agent(memberships.iter().map(|m| Role::from(m.role))) {
+        // The transaction rolls back: the profile is left as it was.
+        return refuse(errors::AGENT_CANNOT_HOLD_ROLES);
+    }
+    for member in memberships
+        .into_iter()
+        .filter(|m| m.role == MemberRole::Member)
+    {
+        ctx.db.server_member().id().update(ServerMember {
+            role: MemberRole::Agent,
+            ..member
+        });
     }
     Ok(())
 }

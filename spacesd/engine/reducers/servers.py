@@ -1,4 +1,5 @@
-"""create_server, join_server, leave_server, update_server, delete_server, set_member_role."""
+"""create_server, join_server, leave_server, update_server, delete_server, set_member_role,
+set_invite_only, invite_to_server."""
 
 from __future__ import annotations
 
@@ -16,15 +17,21 @@ from spacesd.model import (
     MemberRole,
     MessageType,
     Server,
+    ServerInvite,
     ServerMember,
 )
 
 DEFAULT_CHANNEL: Final = "general"
 ROLE_CHANGED_TITLE: Final = "Role changed"
+INVITE_TITLE: Final = "Invitation"
 
 
 def role_changed_body(server_name: str, role: MemberRole) -> str:
     return f"Your role in {server_name} is now {role.name}."
+
+
+def invite_body(inviter: str, server_name: str) -> str:
+    return f"{inviter} invited you to {server_name}."
 
 
 @register("create_server")
@@ -46,11 +53,18 @@ def create_server(ctx: ReducerContext, name: str, description: str | None,
 
 @register("join_server")
 def join_server(ctx: ReducerContext, server_id: int) -> None:
-    """Anyone: role Agent for agent profiles, else Member; a Join message follows."""
+    """Anyone to an open server, the invited to an invite-only one (the invite is used up):
+    role Agent for agent profiles, else Member; a Join message follows."""
     profile = auth.require_profile(ctx)
-    auth.server(ctx, server_id)
+    server = auth.server(ctx, server_id)
     if ctx.db.member(server_id, ctx.caller) is not None:
         raise ReducerError(errors.ALREADY_MEMBER)
+    invite: ServerInvite | None = ctx.db.select_one("server_invite", server_id=server_id,
+                                                    identity=ctx.caller)
+    if server.invite_only and invite is None:
+        raise ReducerError(errors.INVITE_NEEDED)
+    if invite is not None:
+        ctx.db.delete_row(invite)
     effects.join(ctx, server_id, auth.role_for(profile))
 
 
@@ -87,8 +101,8 @@ def update_server(ctx: ReducerContext, server_id: int, name: str | None,
 
 @register("delete_server")
 def delete_server(ctx: ReducerContext, server_id: int) -> None:
-    """The Owner only, never the hub. Deletes its channels (with everything under them) and
-    memberships."""
+    """The Owner only, never the hub. Deletes its channels (with everything under them),
+    memberships and invites."""
     server = auth.server(ctx, server_id)
     membership = auth.member(ctx, server_id)
     if membership.role != MemberRole.Owner:
@@ -98,6 +112,7 @@ def delete_server(ctx: ReducerContext, server_id: int) -> None:
     for channel in ctx.db.channels(server_id):
         effects.delete_channel_cascade(ctx, channel)
     ctx.db.delete_where("server_member", server_id=server_id)
+    ctx.db.delete_where("server_invite", server_id=server_id)
     ctx.db.delete_row(server)
 
 
@@ -128,3 +143,31 @@ def set_member_role(ctx: ReducerContext, server_id: int, identity: Identity,
         return
     ctx.db.update(dataclasses.replace(target, role=role))
     effects.notify(ctx, identity, ROLE_CHANGED_TITLE, role_changed_body(server.name, role))
+
+
+@register("set_invite_only")
+def set_invite_only(ctx: ReducerContext, server_id: int, invite_only: bool) -> None:
+    """Admin+: joining needs an invite, or the server is open to anyone. The hub stays open."""
+    server = auth.server(ctx, server_id)
+    auth.require_level(auth.member(ctx, server_id), auth.ADMIN, errors.UPDATE_SERVER_FORBIDDEN)
+    if invite_only and server.id == ctx.hub_id:
+        raise ReducerError(errors.HUB_STAYS_OPEN)
+    if server.invite_only != invite_only:
+        ctx.db.update(dataclasses.replace(server, invite_only=invite_only))
+
+
+@register("invite_to_server")
+def invite_to_server(ctx: ReducerContext, server_id: int, identity: Identity) -> None:
+    """Admin+ invite a user who is not a member; the invitee is notified. Inviting again
+    changes nothing. The invite is used up by join_server and goes with its server."""
+    server = auth.server(ctx, server_id)
+    if ctx.db.profile(identity) is None:
+        raise ReducerError(errors.USER_NOT_FOUND)
+    auth.require_level(auth.member(ctx, server_id), auth.ADMIN, errors.INVITE_FORBIDDEN)
+    if ctx.db.member(server_id, identity) is not None:
+        raise ReducerError(errors.TARGET_ALREADY_MEMBER)
+    if ctx.db.select_one("server_invite", server_id=server_id, identity=identity) is not None:
+        return
+    ctx.db.insert(ServerInvite(0, server_id, identity, ctx.caller, ctx.timestamp))
+    effects.notify(ctx, identity, INVITE_TITLE,
+                   invite_body(effects.name_of(ctx, ctx.caller), server.name))

@@ -22,14 +22,17 @@ def register_user(ctx: ReducerContext, username: str, display_name: str | None,
     """Set the caller's username, display name and agent flag (creating the profile).
 
     Becoming an agent turns every Member role of the caller into Agent (an agent can hold no
-    Owner, Admin or Moderator role: refused); becoming a person turns Agent roles into Member.
+    Owner, Admin or Moderator role: refused). It is one-way: an agent profile never becomes a
+    person's (a person's authority is not the agent's to take).
     """
+    profile = ctx.db.profile(ctx.caller)
+    if profile is not None and profile.is_agent and not is_agent:
+        raise ReducerError(errors.AGENT_CANNOT_BECOME_PERSON)
     validation.username(username)
     holder = ctx.db.profile_by_username(username)
     if holder is not None and holder.identity != ctx.caller:
         raise ReducerError(errors.USERNAME_TAKEN)
     checked_display = validation.display_name(display_name)
-    profile = ctx.db.profile(ctx.caller)
     if profile is None:
         ctx.db.insert(UserProfile(ctx.caller, username, checked_display, None, None, is_agent,
                                   ctx.timestamp))
@@ -40,18 +43,14 @@ def register_user(ctx: ReducerContext, username: str, display_name: str | None,
             display_name=_keep_or_set(profile.display_name, display_name, checked_display),
             is_agent=is_agent))
         was_agent = profile.is_agent
-    if is_agent == was_agent:
+    if not is_agent or was_agent:
         return
     memberships = ctx.db.memberships(ctx.caller)
-    if is_agent:
-        if any(auth.level(m) > auth.level_of(MemberRole.Member) for m in memberships):
-            raise ReducerError(errors.AGENT_CANNOT_HOLD_ROLES)
-        old_role, new_role = MemberRole.Member, MemberRole.Agent
-    else:
-        old_role, new_role = MemberRole.Agent, MemberRole.Member
+    if any(auth.level(m) > auth.level_of(MemberRole.Member) for m in memberships):
+        raise ReducerError(errors.AGENT_CANNOT_HOLD_ROLES)
     for membership in memberships:
-        if membership.role == old_role:
-            ctx.db.update(dataclasses.replace(membership, role=new_role))
+        if membership.role == MemberRole.Member:
+            ctx.db.update(dataclasses.replace(membership, role=MemberRole.Agent))
 
 
 @register("update_profile")

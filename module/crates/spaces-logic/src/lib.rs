@@ -8,7 +8,8 @@
 //! - [`dm`]: direct-conversation participant ordering;
 //! - [`mentions`]: `@username` parsing;
 //! - [`json`]: the strict JSON-object check of AgentEvent contents;
-//! - [`names`]: the hub's name, default usernames.
+//! - [`names`]: the hub's name, default usernames;
+//! - [`tasks`]: lease patterns and their overlap, the expiry as refusals show it.
 
 pub mod dm;
 pub mod errors;
@@ -16,4 +17,5 @@ pub mod json;
 pub mod mentions;
 pub mod names;
 pub mod roles;
+pub mod tasks;
 pub mod validation;

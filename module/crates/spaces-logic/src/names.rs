@@ -25,6 +25,14 @@ pub fn role_changed_body(server_name: &str, role: &str) -> String {
     format!("Your role in {server_name} is now {role}.")
 }
 
+/// The title of the notification `invite_to_server` writes (`servers.INVITE_TITLE`).
+pub const INVITE_TITLE: &str = "Invitation";
+
+/// The body of that notification (`servers.invite_body`).
+pub fn invite_body(inviter: &str, server_name: &str) -> String {
+    format!("{inviter} invited you to {server_name}.")
+}
+
 /// The title of a mention notification (`messages.mention_title`); its body is the message.
 pub fn mention_title(sender: &str, channel: &str) -> String {
     format!("{sender} mentioned you in #{channel}")

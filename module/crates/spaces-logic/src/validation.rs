@@ -26,6 +26,14 @@ pub const AGENT_EVENT_MAX: usize = 16384;
 pub const THREAD_NAME_MAX: usize = 100;
 pub const EMOJI_MAX: usize = 32;
 pub const DM_CONTENT_MAX: usize = 4000;
+pub const TASK_TITLE_MAX: usize = 200;
+pub const TASK_TEXT_MAX: usize = 8000;
+pub const TTL_MIN_SECS: u32 = 1;
+pub const TTL_MAX_SECS: u32 = 86400;
+pub const LEASE_PROJECT_MAX: usize = 200;
+pub const LEASE_PATTERN_MAX: usize = 500;
+pub const LEASE_REASON_MAX: usize = 200;
+pub const VOTE_CHOICE_MAX: usize = 32;
 
 /// A validation result: the value as stored, or the refusal message.
 pub type Checked<T> = Result<T, &'static str>;
@@ -35,9 +43,56 @@ pub fn is_py_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// Python's `str.isspace` for a string: non-empty and only whitespace.
+/// Characters no name or emoji may hold: C0 controls, DEL and C1 controls, the bidirectional
+/// controls (ALM, LRM, RLM, LRE..RLO, LRI..PDI) and the line and paragraph separators. The
+/// engine's `FORBIDDEN_RANGES`.
+pub const FORBIDDEN_RANGES: &[(u32, u32)] = &[
+    (0x0000, 0x001F),
+    (0x007F, 0x009F),
+    (0x061C, 0x061C),
+    (0x200E, 0x200F),
+    (0x2028, 0x202E),
+    (0x2066, 0x2069),
+];
+
+/// Characters that show nothing: text of only these and whitespace is blank. The engine's
+/// `INVISIBLE_RANGES`.
+pub const INVISIBLE_RANGES: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200D),
+    (0x2060, 0x2064),
+    (0x206A, 0x206F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE007F),
+    (0xE0100, 0xE01EF),
+];
+
+fn in_ranges(ranges: &[(u32, u32)], c: char) -> bool {
+    let code = c as u32;
+    ranges
+        .iter()
+        .any(|&(low, high)| (low..=high).contains(&code))
+}
+
+/// Blank: non-empty, and only whitespace (Python's `str.isspace`) and invisible characters.
 pub fn is_blank(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(is_py_space)
+    !s.is_empty()
+        && s.chars()
+            .all(|c| is_py_space(c) || in_ranges(INVISIBLE_RANGES, c))
+}
+
+/// Whether the text holds a character no name may hold.
+pub fn has_forbidden(s: &str) -> bool {
+    s.chars().any(|c| in_ranges(FORBIDDEN_RANGES, c))
 }
 
 fn char_len(s: &str) -> usize {
@@ -68,21 +123,40 @@ pub fn channel_name(value: &str) -> Checked<&str> {
     Ok(value)
 }
 
-fn named<'a>(value: &'a str, maximum: usize, message: &'static str) -> Checked<&'a str> {
+/// A name: its length and not blank (`message`), then no forbidden character (`characters`).
+fn named<'a>(
+    value: &'a str,
+    maximum: usize,
+    message: &'static str,
+    characters: &'static str,
+) -> Checked<&'a str> {
     if !(1..=maximum).contains(&char_len(value)) || is_blank(value) {
         return Err(message);
+    }
+    if has_forbidden(value) {
+        return Err(characters);
     }
     Ok(value)
 }
 
-/// 1-100 characters, not only whitespace.
+/// 1-100 characters, not blank, no forbidden character.
 pub fn server_name(value: &str) -> Checked<&str> {
-    named(value, SERVER_NAME_MAX, errors::SERVER_NAME_INVALID)
+    named(
+        value,
+        SERVER_NAME_MAX,
+        errors::SERVER_NAME_INVALID,
+        errors::SERVER_NAME_CHARACTERS,
+    )
 }
 
-/// 1-100 characters, not only whitespace.
+/// 1-100 characters, not blank, no forbidden character.
 pub fn thread_name(value: &str) -> Checked<&str> {
-    named(value, THREAD_NAME_MAX, errors::THREAD_NAME_INVALID)
+    named(
+        value,
+        THREAD_NAME_MAX,
+        errors::THREAD_NAME_INVALID,
+        errors::THREAD_NAME_CHARACTERS,
+    )
 }
 
 fn optional_text(
@@ -97,9 +171,18 @@ fn optional_text(
     }
 }
 
-/// At most 64 characters; `""` clears.
+/// At most 64 characters, not blank, no forbidden character; `""` clears.
 pub fn display_name(value: Option<&str>) -> Checked<Option<String>> {
-    optional_text(value, DISPLAY_NAME_MAX, errors::DISPLAY_NAME_TOO_LONG)
+    let checked = optional_text(value, DISPLAY_NAME_MAX, errors::DISPLAY_NAME_TOO_LONG)?;
+    if let Some(name) = &checked {
+        named(
+            name,
+            DISPLAY_NAME_MAX,
+            errors::DISPLAY_NAME_BLANK,
+            errors::DISPLAY_NAME_CHARACTERS,
+        )?;
+    }
+    Ok(checked)
 }
 
 /// At most 512 characters; `""` clears.
@@ -170,12 +253,14 @@ pub fn agent_event_content(value: &str) -> Checked<&str> {
     Ok(value)
 }
 
-/// 1-32 characters.
+/// 1-32 characters, not blank, no forbidden character.
 pub fn emoji(value: &str) -> Checked<&str> {
-    if !(1..=EMOJI_MAX).contains(&char_len(value)) {
-        return Err(errors::EMOJI_INVALID);
-    }
-    Ok(value)
+    named(
+        value,
+        EMOJI_MAX,
+        errors::EMOJI_INVALID,
+        errors::EMOJI_CHARACTERS,
+    )
 }
 
 /// A direct message: 1-4000 characters.
@@ -184,6 +269,58 @@ pub fn dm_content(value: &str) -> Checked<&str> {
         return Err(errors::DM_CONTENT_INVALID);
     }
     Ok(value)
+}
+
+/// 1-`maximum` characters and not blank (the task, lease and vote texts).
+fn bounded<'a>(value: &'a str, maximum: usize, message: &'static str) -> Checked<&'a str> {
+    if !(1..=maximum).contains(&char_len(value)) || is_blank(value) {
+        return Err(message);
+    }
+    Ok(value)
+}
+
+/// 1-200 characters, not only whitespace.
+pub fn task_title(value: &str) -> Checked<&str> {
+    bounded(value, TASK_TITLE_MAX, errors::TASK_TITLE_INVALID)
+}
+
+/// At most 8000 characters.
+pub fn task_body(value: &str) -> Checked<&str> {
+    if char_len(value) > TASK_TEXT_MAX {
+        return Err(errors::TASK_BODY_TOO_LONG);
+    }
+    Ok(value)
+}
+
+/// At most 8000 characters.
+pub fn task_result(value: &str) -> Checked<&str> {
+    if char_len(value) > TASK_TEXT_MAX {
+        return Err(errors::TASK_RESULT_TOO_LONG);
+    }
+    Ok(value)
+}
+
+/// 1-86400 seconds.
+pub fn ttl_secs(value: u32) -> Checked<u32> {
+    if !(TTL_MIN_SECS..=TTL_MAX_SECS).contains(&value) {
+        return Err(errors::TTL_INVALID);
+    }
+    Ok(value)
+}
+
+/// 1-200 characters, not only whitespace.
+pub fn lease_project(value: &str) -> Checked<&str> {
+    bounded(value, LEASE_PROJECT_MAX, errors::LEASE_PROJECT_INVALID)
+}
+
+/// At most 200 characters; `""` is none.
+pub fn lease_reason(value: Option<&str>) -> Checked<Option<String>> {
+    optional_text(value, LEASE_REASON_MAX, errors::LEASE_REASON_TOO_LONG)
+}
+
+/// 1-32 characters, not only whitespace.
+pub fn vote_choice(value: &str) -> Checked<&str> {
+    bounded(value, VOTE_CHOICE_MAX, errors::VOTE_CHOICE_INVALID)
 }
 
 #[cfg(test)]
@@ -244,8 +381,56 @@ mod tests {
             );
         }
         assert_eq!(thread_name(" a "), Ok(" a "));
-        // U+200B is not whitespace for Python either.
-        assert_eq!(thread_name("\u{200b}"), Ok("\u{200b}"));
+        // Zero-width and other invisible characters make a name blank, not only whitespace.
+        for blank in [
+            "\u{200b}",
+            "\u{200b} \u{feff}",
+            "\u{2800}",
+            "\u{3164}",
+            "\u{fe0f}",
+        ] {
+            assert_eq!(
+                server_name(blank),
+                Err(errors::SERVER_NAME_INVALID),
+                "{blank:?}"
+            );
+            assert_eq!(emoji(blank), Err(errors::EMOJI_INVALID), "{blank:?}");
+            assert_eq!(display_name(Some(blank)), Err(errors::DISPLAY_NAME_BLANK));
+        }
+        assert_eq!(thread_name("a\u{200b}b"), Ok("a\u{200b}b"));
+        for bad in [
+            "a\u{0}b",
+            "x\u{1b}[31m",
+            "\u{202e}evil",
+            "a\u{2066}b",
+            "a\u{85}",
+            "a\nb",
+        ] {
+            assert_eq!(
+                server_name(bad),
+                Err(errors::SERVER_NAME_CHARACTERS),
+                "{bad:?}"
+            );
+            assert_eq!(
+                thread_name(bad),
+                Err(errors::THREAD_NAME_CHARACTERS),
+                "{bad:?}"
+            );
+            assert_eq!(emoji(bad), Err(errors::EMOJI_CHARACTERS), "{bad:?}");
+            assert_eq!(
+                display_name(Some(bad)),
+                Err(errors::DISPLAY_NAME_CHARACTERS)
+            );
+        }
+        // Emoji sequences keep their joiners, variation selectors and tags.
+        for ok in [
+            "👍🏽",
+            "👨\u{200d}👩\u{200d}👧",
+            "❤\u{fe0f}",
+            "🏴\u{e0067}\u{e0062}\u{e007f}",
+        ] {
+            assert_eq!(emoji(ok), Ok(ok), "{ok:?}");
+        }
     }
 
     #[test]

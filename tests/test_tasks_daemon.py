@@ -1,0 +1,232 @@
+"""Tasks, leases and votes through the daemon's socket (embedded backend): the ops of
+docs/protocol.md, their refusals, the expiry rule at every read, and the lease markers the
+PreToolUse fast path stats."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SpacesEnv, ThreadDaemon
+
+from spacesd import owner
+from spacesd.daemon.lease_markers import project_marker_name
+from spacesd.ipc import Err
+from spacesd.model import Identity
+
+OTHER = "ab" * 32  # an identity that is not the daemon's
+
+
+PASS = "correct horse battery"
+
+
+def as_owner(daemon: ThreadDaemon, reducer: str, args: list[Any]) -> None:
+    """A call as the machine's human owner (docs/roles.md: it needs the owner passphrase)."""
+    owner.store_hash(daemon.daemon_obj.settings.owner_passphrase_file, PASS)
+    daemon.ok("call", reducer=reducer, args=args, as_owner=True, owner_passphrase=PASS)
+
+
+def err(daemon: ThreadDaemon, op: str, **args: Any) -> Err:
+    res = daemon.request(op, **args)
+    assert isinstance(res, Err), res
+    return res
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "api"
+    (path / "src").mkdir(parents=True)
+    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@e"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    (path / "src" / "auth.py").write_text("x\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "root"], check=True)
+    return path
+
+
+def root_commit(repo: Path) -> str:
+    return subprocess.run(["git", "-C", str(repo), "rev-list", "--max-parents=0", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_create_with_subtasks_claim_complete(daemon: ThreadDaemon) -> None:
+    made = daemon.ok("task_create", channel="general", title="survey", body="three parts",
+                     subtasks=["part 1", "part 2", "part 3"])
+    top, subs = made["task"], made["subtasks"]
+    assert top["state"] == "Open" and top["title"] == "survey" and top["channel"] == "general"
+    assert [s["title"] for s in subs] == ["part 1", "part 2", "part 3"]
+    assert {s["parent_id"] for s in subs} == {top["id"]}
+    announce = top["message_id"]
+    assert announce is not None and {s["message_id"] for s in subs} == {announce}
+    listed = daemon.ok("task_list", channel="general", parent=top["id"], state="Open")
+    assert [t["id"] for t in listed] == [s["id"] for s in subs]
+    claimed = daemon.ok("task_claim", task=subs[0]["id"], ttl=600)
+    assert claimed["state"] == "Claimed" and claimed["assignee_name"].startswith("@")
+    done = daemon.ok("task_complete", task=subs[0]["id"], result="found 3 endpoints")
+    assert (done["state"], done["result"]) == ("Done", "found 3 endpoints")
+    msgs = daemon.ok("messages", channel="general", limit=5)
+    reply = [m for m in msgs if m["reply_to_id"] == announce]
+    assert len(reply) == 1 and json.loads(reply[0]["content"]) == {
+        "kind": "task_done", "task": subs[0]["id"], "title": "part 1",
+        "result": "found 3 endpoints"}
+    assert json.loads(next(m for m in msgs if m["id"] == announce)["content"])["subtasks"] == [
+        "part 1", "part 2", "part 3"]
+    active = daemon.ok("task_list", state="active")
+    assert {t["id"] for t in active} == {top["id"], subs[1]["id"], subs[2]["id"]}
+
+
+def test_a_claim_held_by_another_names_the_holder(daemon: ThreadDaemon) -> None:
+    task = daemon.ok("task_create", channel="general", title="one", announce=False)["task"]
+    as_owner(daemon, "claim_task", [task["id"], 600])
+    refused = err(daemon, "task_claim", task=task["id"])
+    assert refused.code == "reducer_error"
+    assert refused.message.startswith(f"task {task['id']} is claimed by @")
+    assert refused.message.endswith("Z") and " until 20" in refused.message
+    assert err(daemon, "task_complete", task=task["id"], result="x").message == (
+        "only the task's holder can do that")
+    assert err(daemon, "task_claim", task=999999).code == "not_found"
+    assert err(daemon, "task_list", state="Sleeping").code == "bad_args"
+    assert err(daemon, "task_claim", task=task["id"], ttl=0).code == "bad_args"
+    assert err(daemon, "task_create", channel="general", title="x",
+               subtasks=[1]).code == "bad_args"
+    assert daemon.ok("task_cancel", task=task["id"])["state"] == "Cancelled"
+
+
+def test_an_expired_claim_reads_open_and_is_claimable(daemon: ThreadDaemon) -> None:
+    task = daemon.ok("task_create", channel="general", title="short", announce=False)["task"]
+    as_owner(daemon, "claim_task", [task["id"], 1])
+    assert daemon.ok("task_list", state="Claimed")[0]["id"] == task["id"]
+    time.sleep(1.1)
+    assert daemon.ok("task_list", state="Claimed") == []
+    assert [t["id"] for t in daemon.ok("task_list", state="Open")] == [task["id"]]
+    assert daemon.ok("task_claim", task=task["id"])["state"] == "Claimed"
+
+
+def test_leases_check_and_markers(daemon: ThreadDaemon, spaces_env: SpacesEnv,
+                                  repo: Path) -> None:
+    project = f"git:{root_commit(repo)}"
+    live = spaces_env.runtime_dir / "live"
+    marker = live / project_marker_name(project)
+    assert not marker.exists()
+    lease = daemon.ok("lease_acquire", cwd=str(repo), path=str(repo / "src" / "auth.py"),
+                      reason="refactoring auth", ttl=600)
+    assert (lease["project"], lease["pattern"], lease["reason"]) == (
+        project, "src/auth.py", "refactoring auth")
+    assert marker.read_text() == lease["holder"] + "\n"
+    # the holder itself passes; another participant is told who holds it and until when
+    assert daemon.ok("lease_check", cwd=str(repo), paths=["src/auth.py"])["conflicts"] == []
+    check = daemon.ok("lease_check", cwd=str(repo / "src"), identity=OTHER,
+                      paths=["auth.py", str(repo / "README.md"), "/etc/passwd"])
+    assert check["project"] == project and len(check["conflicts"]) == 1
+    conflict = check["conflicts"][0]
+    assert conflict["path"] == "src/auth.py" and conflict["lease_id"] == lease["id"]
+    assert conflict["message"].startswith(f"src/auth.py is leased by {lease['holder_name']} until ")
+    assert conflict["message"].endswith("Z (refactoring auth)")
+    by_key = daemon.ok("lease_check", project=project, identity=OTHER, paths=["src/auth.py"])
+    assert len(by_key["conflicts"]) == 1
+    assert [x["id"] for x in daemon.ok("lease_list", cwd=str(repo))] == [lease["id"]]
+    assert err(daemon, "lease_check", paths=["a"]).code == "bad_args"
+    assert err(daemon, "lease_check", project=project, paths=["a"], identity="zz").code == (
+        "bad_args")
+    assert err(daemon, "lease_acquire", cwd=str(repo), path="/etc/passwd").code == "bad_args"
+    assert err(daemon, "lease_acquire", project=project, path="../x").message.startswith(
+        "lease patterns are")
+    assert daemon.ok("lease_release", lease=lease["id"]) == {"released": lease["id"]}
+    assert not marker.exists()
+    assert err(daemon, "lease_release", lease=lease["id"]).code == "not_found"
+
+
+def test_a_session_marker_exists_only_for_others_leases(daemon: ThreadDaemon,
+                                                        spaces_env: SpacesEnv) -> None:
+    live = spaces_env.runtime_dir / "live"
+    markers = daemon.daemon_obj.lease_markers
+    loop = daemon.loop
+    assert markers is not None and loop is not None
+
+    def register(sid: str, identity: str) -> None:
+        loop.call_soon_threadsafe(markers.register_session, sid, "git:p",
+                                  Identity.from_hex(identity))
+
+    me = daemon.ok("status")["identity"]
+    register("sess-mine", me)
+    register("sess-other", OTHER)
+    time.sleep(0.1)
+    assert not (live / "sess-mine.lease").exists() and not (live / "sess-other.lease").exists()
+    lease = daemon.ok("lease_acquire", project="git:p", path="src/", ttl=1)
+    assert not (live / "sess-mine.lease").exists()
+    assert (live / "sess-other.lease").exists()
+    time.sleep(1.2)  # the embedded backend's timer at the earliest expiry
+    assert not (live / "sess-other.lease").exists()
+    assert not (live / project_marker_name("git:p")).exists()
+    assert daemon.ok("lease_list", project="git:p") == []
+    assert lease["expires_at"] is not None
+
+
+def test_votes_and_tally(daemon: ThreadDaemon) -> None:
+    msg = daemon.ok("send", channel="general", content="ship it?")
+    tally = daemon.ok("vote_cast", target="message", id=msg["id"], choice="yes")
+    assert tally["counts"] == {"yes": 1} and len(tally["voters"]["yes"]) == 1
+    as_owner(daemon, "cast_vote", ["Message", msg["id"], "no"])
+    daemon.ok("vote_cast", target="message", id=msg["id"], choice="no")
+    assert daemon.ok("vote_tally", target="message", id=msg["id"])["counts"] == {"no": 2}
+    assert err(daemon, "vote_cast", target="thread", id=1, choice="x").code == "bad_args"
+    assert err(daemon, "vote_cast", target="task", id=999, choice="x").message == "no such task"
+    assert os.environ.get("SPACES_LIVE_DIR") is None
+
+
+def test_cli_task_lease_vote(daemon: ThreadDaemon, repo: Path) -> None:
+    from click.testing import CliRunner
+
+    from spacesd.cli import main
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    out = run("task", "create", "general", "survey", "--subtask", "a", "--subtask", "b")
+    lines = out.splitlines()
+    assert len(lines) == 3 and lines[0].endswith("] survey in #general")
+    top_id = int(lines[0].split()[0][1:])
+    rows = [json.loads(x) for x in run("task", "list", "--parent", str(top_id), "--json")
+            .splitlines()]
+    assert [r["title"] for r in rows] == ["a", "b"]
+    assert "[Claimed @" in run("task", "claim", str(rows[0]["id"]), "--ttl", "60")
+    assert "=> 2 found" in run("task", "complete", str(rows[0]["id"]), "2 found")
+    refused = CliRunner().invoke(main, ["task", "complete", str(rows[0]["id"]), "x"])
+    assert refused.exit_code == 1 and "that task is closed" in refused.output
+    leased = json.loads(run("lease", "acquire", "src/", "--cwd", str(repo), "--json"))
+    assert leased["pattern"] == "src/"
+    assert "held by" in run("lease", "list", "--cwd", str(repo))
+    assert run("lease", "check", "src/auth.py", "--cwd", str(repo)) == ""  # one's own
+    assert "released lease" in run("lease", "release", str(leased["id"]))
+    assert "yes: 1" in run("vote", "cast", "task", str(top_id), "yes")
+
+
+def test_a_lease_pattern_is_not_scrubbed_by_the_redaction_gate(daemon: ThreadDaemon) -> None:
+    # a random-looking directory name would be [REDACTED] as prose; a path is an identifier
+    path = "b3f1c9e2a7d84f6e9b0c1d2e3f4a5b6c/x.py"
+    lease = daemon.ok("lease_acquire", project="git:p", path=path)
+    assert lease["pattern"] == path
+    check = daemon.ok("lease_check", project="git:p", identity=OTHER, paths=[path])
+    assert [c["pattern"] for c in check["conflicts"]] == [path]
+
+
+def test_reads_follow_membership(daemon: ThreadDaemon) -> None:
+    # docs/roles.md: a task of a server the daemon's identity is not in is not found, and not
+    # listed (the owner makes a server the daemon's agent identity never joined)
+    as_owner(daemon, "create_server", ["Private", None, None])
+    channels = daemon.daemon_obj.backend.store.rows("channel")
+    private = max(c.id for c in channels if c.name == "general")
+    as_owner(daemon, "create_task", [private, "secret work", "", None, None])
+    (hidden,) = [t for t in daemon.daemon_obj.backend.store.rows("task")
+                 if t.title == "secret work"]
+    mine = daemon.ok("task_create", channel="general", title="visible", announce=False)["task"]
+    assert [t["id"] for t in daemon.ok("task_list")] == [mine["id"]]
+    assert err(daemon, "task_show", task=hidden.id).code == "not_found"
+    assert err(daemon, "task_claim", task=hidden.id).code == "not_found"
