@@ -160,14 +160,17 @@ if [ "$mode" = uninstall ]; then
   if [ -n "$py" ]; then
     for agent in claude codex gemini; do
       PYTHONPATH=$src "$py" -c 'import sys
-from spacesd import hookconfig
+from spacesd import hookconfig, mcpconfig
 try:
     r = hookconfig.uninstall(hookconfig.settings_path(sys.argv[1]))
+    m = mcpconfig.uninstall(mcpconfig.mcp_path(sys.argv[1]), sys.argv[1])
 except hookconfig.HookConfigError as e:
     print("install.sh: left alone:", e)
 else:
     if r.changed:
-        print("Removed Spaces hooks from", r.path)' "$agent"
+        print("Removed Spaces hooks from", r.path)
+    if m.changed:
+        print("Removed the Spaces MCP server from", m.path)' "$agent"
     done
   else
     say "No Python 3.10+ found: remove Spaces' entries from ~/.claude/settings.json by hand."
@@ -182,7 +185,8 @@ else:
     say "Removed the systemd user units."
   fi
   stop_background
-  # The daemon's lock file (and a socket left by a killed daemon) in its runtime folder.
+  # The daemon's lock file (and a socket left by a killed daemon) and the live markers in its
+  # runtime folder.
   if [ -n "$py" ]; then
     rt=$(PYTHONPATH=$src "$py" -c 'from spacesd import paths; print(paths.runtime_dir())' \
          2>/dev/null) || rt=

@@ -6,6 +6,9 @@ goal:
 - bench_daemon.py: request rate and p99 with 50 concurrent clients (goal: >= 5,000 req/s,
   p99 < 10 ms), durable send_message through the daemon (goal: >= 2,000 msg/s), recent
   messages at 1,000,000 stored (goal: < 2 ms);
+- bench_live_hooks.py: the per-tool-call live hook with nothing pending (C fast path) against hcom
+  0.7.31's bound `hcom post` and the Python floor (goal: <= 10 ms and <= hcom), and with
+  something pending (goal: <= 1.5x the floor);
 - bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
   rows/s);
 - bench_tasks.py: a task claim's round trip through the daemon (goal p50 <= 5 ms embedded; measured
@@ -56,6 +59,7 @@ def main() -> int:
         ["bench_daemon.py", "--seconds", "2" if opts.quick else "4",
          "--rows", "100000" if opts.quick else "1000000"],
         ["bench_codec.py"],
+        ["bench_live_hooks.py", "--rounds", "100" if opts.quick else "300"],
         ["bench_stdb.py", "--skip-codec", "--messages", "50" if opts.quick else "200"],
         ["bench_web.py", "--rows", "100000" if opts.quick else "1000000",
          "--loads", "5" if opts.quick else "10", "--messages", "50" if opts.quick else "200"],

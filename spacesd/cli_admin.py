@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from spacesd import hookconfig
+from spacesd import fasthook, hookconfig, livesetup, mcpconfig
 from spacesd.config import ConfigError, load_config
 
 EXIT_ERROR = 1
@@ -53,22 +53,38 @@ def hooks() -> None:
 @project_option
 def hooks_install(scope: str, agent: str, project_dir: Path | None) -> None:
     """Add Spaces' hooks (Stop or AfterAgent, SessionStart, SessionEnd where the agent has
-    it; explicit short timeouts); idempotent."""
+    it; the live delivery and presence hooks; explicit short timeouts) and its MCP server;
+    idempotent."""
     try:
         path = hookconfig.settings_path(agent, scope, project_dir=project_dir)
-        result = hookconfig.install(path, agent)
-    except hookconfig.HookConfigError as e:
+        live, note = livesetup.live_for(agent)
+        result = hookconfig.install(path, agent, live=live)
+        root = click.get_current_context().find_root().command
+        command = livesetup.mcp_command(
+            isinstance(root, click.Group) and "mcp" in root.commands)
+        mcp = None if command is None else mcpconfig.install(
+            mcpconfig.mcp_path(agent, scope, project_dir=project_dir), agent, command)
+        livesetup.record(agent, live, fast=live.argv[0].endswith(f"/{hookconfig.LIVE_HOOK}"))
+    except (hookconfig.HookConfigError, OSError) as e:
         _fail(str(e))
         return
     where = _home_relative(path)
     if result.changed:
-        placeholders = dict.fromkeys(hookconfig.HOOK_PROGRAMS, "")
-        events = ", ".join(spec.event for spec in hookconfig.specs(agent, placeholders))
+        events = ", ".join(dict.fromkeys(
+            spec.event for spec in [*hookconfig.specs(agent, dict.fromkeys(
+                hookconfig.HOOK_PROGRAMS, "")), *hookconfig.live_specs(agent, live)]))
         click.echo(f"Spaces hooks installed in {where} ({events}).")
     else:
         click.echo(f"Spaces hooks already installed in {where}; nothing changed.")
     if agent in hookconfig.NOTES:
         click.echo(hookconfig.NOTES[agent])
+    click.echo(f"Live hooks: {note}.")
+    if agent == "claude":
+        click.echo("Idle sessions: woken by a message (asyncRewake)." if live.can_wake else
+                   "Idle sessions: not woken (needs Claude Code 2.1.218 or later); messages "
+                   "wait for the next turn.")
+    if mcp is not None and mcp.changed:
+        click.echo(f"MCP server `spacesd mcp` added to {_home_relative(mcp.path)}.")
 
 
 @hooks.command("uninstall")
@@ -76,11 +92,14 @@ def hooks_install(scope: str, agent: str, project_dir: Path | None) -> None:
 @agent_option
 @project_option
 def hooks_uninstall(scope: str, agent: str, project_dir: Path | None) -> None:
-    """Remove exactly Spaces' own hook entries; everything else stays."""
+    """Remove exactly Spaces' own hook entries and MCP server; everything else stays."""
     try:
         path = hookconfig.settings_path(agent, scope, project_dir=project_dir)
         result = hookconfig.uninstall(path)
-    except hookconfig.HookConfigError as e:
+        mcp = mcpconfig.uninstall(mcpconfig.mcp_path(agent, scope, project_dir=project_dir),
+                                  agent)
+        livesetup.record(agent, None)
+    except (hookconfig.HookConfigError, OSError) as e:
         _fail(str(e))
         return
     where = _home_relative(path)
@@ -90,37 +109,46 @@ def hooks_uninstall(scope: str, agent: str, project_dir: Path | None) -> None:
         click.echo(f"Spaces hooks removed from {where}.")
     else:
         click.echo(f"No Spaces hooks in {where}; nothing changed.")
+    if mcp.changed:
+        click.echo(f"MCP server removed from {_home_relative(mcp.path)}.")
 
 
 @hooks.command("status")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @project_option
 def hooks_status(as_json: bool, project_dir: Path | None) -> None:
-    """Where Spaces' hooks are installed, per agent and scope."""
+    """Where Spaces' hooks are installed, per agent and scope, and which live path runs."""
     report: dict[str, dict[str, object]] = {}
     for agent in hookconfig.AGENTS:
         for scope in hookconfig.SCOPES:
             path = hookconfig.settings_path(agent, scope, project_dir=project_dir)
             try:
                 found: object = sorted(hookconfig.installed(path))
+                mcp: object = mcpconfig.installed(
+                    mcpconfig.mcp_path(agent, scope, project_dir=project_dir), agent)
             except hookconfig.HookConfigError as e:
-                found = f"unreadable: {e}"
-            report[f"{agent}/{scope}"] = {"path": str(path), "events": found}
+                found, mcp = f"unreadable: {e}", False
+            report[f"{agent}/{scope}"] = {"path": str(path), "events": found, "mcp": mcp}
             if found and isinstance(found, list) and agent in hookconfig.NOTES:
                 report[f"{agent}/{scope}"]["note"] = hookconfig.NOTES[agent]
+    fast = fasthook.status()
+    live = {"fast": fast.fast, "note": fast.note, "agents": livesetup.wiring()}
     if as_json:
-        click.echo(json.dumps(report))
+        click.echo(json.dumps({**report, "live": live}))
         return
     notes: dict[str, str] = {}
     for key, entry in report.items():
         events = entry["events"]
         text = ", ".join(events) if isinstance(events, list) and events else (
             "-" if isinstance(events, list) else str(events))
-        click.echo(f"{key:<16} {text:<28} {_home_relative(Path(str(entry['path'])))}")
+        mcp_text = " +mcp" if entry["mcp"] is True else ""
+        click.echo(f"{key:<16} {text + mcp_text:<28} "
+                   f"{_home_relative(Path(str(entry['path'])))}")
         if isinstance(entry.get("note"), str):
             notes[key.split("/")[0]] = str(entry["note"])
     for agent, note in notes.items():
         click.echo(f"{agent}: {note}")
+    click.echo(f"live hooks: {fast.note}")
 
 
 @click.command("config")

@@ -23,11 +23,22 @@ Agents and files (user scope / project scope):
 The agents are spacesd.agentkinds' table (`AGENTS` are its install names; the summaries'
 ``agent_kind`` comes from the same table).
 
-"Ours" is any command handler whose program is named ``spaces-session-hook`` or
-``spaces-context-hook`` (whatever its folder), so a reinstall from another place replaces
-rather than duplicates. Everything else in the file is kept, in order. Installing twice
-changes nothing the second time. Writes are atomic (temporary file, fsync, rename; a symlinked
-settings file is written through). A file that is not a JSON object is refused untouched.
+Live delivery (docs/live-coordination.md, 5.1 and 7.3; `live_specs`) adds, per agent, the
+hook points where inbox items reach a running session and the presence events, all running
+the fast path ``spaces-hook EVENT AGENT`` (spacesd/fasthook.py; without a compiler the
+``spaces-live-hook`` script): Claude Code PostToolUse, PostToolBatch (2.1.145 and later only:
+an older version ignores it or rejects the whole file), PreToolUse, UserPromptSubmit, Stop,
+an ``asyncRewake`` Stop waiter (2.1.218 and later), Notification, SessionStart, SessionEnd, in
+exec form (``args``, 2.1.139 and later; a command string before); Codex PostToolUse,
+PreToolUse, UserPromptSubmit, Stop, SessionStart, SessionEnd (3 s), PermissionRequest; Gemini
+AfterTool, BeforeAgent, AfterAgent, SessionStart, SessionEnd, Notification.
+
+"Ours" is any command handler whose program is named ``spaces-session-hook``,
+``spaces-context-hook``, ``spaces-hook`` or ``spaces-live-hook`` (whatever its folder), so a
+reinstall from another place replaces rather than duplicates. Everything else in the file is
+kept, in order. Installing twice changes nothing the second time. Writes are atomic (temporary
+file, fsync, rename; a symlinked settings file is written through). A file that is not a JSON
+object is refused untouched.
 """
 
 from __future__ import annotations
@@ -53,10 +64,13 @@ __all__ = [
     "SCOPES",
     "HookConfigError",
     "HookSpec",
+    "Live",
     "Result",
     "hook_commands",
     "install",
     "installed",
+    "live_specs",
+    "parse_version",
     "settings_path",
     "specs",
     "uninstall",
@@ -74,7 +88,18 @@ CODEX_SESSION_END_TIMEOUT = 3
 SCOPES = ("user", "project")
 SESSION_HOOK = "spaces-session-hook"
 CONTEXT_HOOK = "spaces-context-hook"
+LIVE_HOOK = "spaces-hook"
+LIVE_SCRIPT = "spaces-live-hook"
 HOOK_PROGRAMS = (SESSION_HOOK, CONTEXT_HOOK)
+"""The console scripts `hook_commands` looks up."""
+OWN_PROGRAMS = (SESSION_HOOK, CONTEXT_HOOK, LIVE_HOOK, LIVE_SCRIPT)
+CLAUDE_ARGS_FORM = (2, 1, 139)
+"""Claude Code runs `command` + `args` without a shell from this version (CHANGELOG)."""
+CLAUDE_POST_TOOL_BATCH = (2, 1, 145)
+"""PostToolBatch is known from here (a third party's figure; 2.1.328 checked here)."""
+CLAUDE_ASYNC_REWAKE = (2, 1, 218)
+"""The lowest version where asyncRewake is confirmed (section 8; 2.1.328 checked here)."""
+WAKE_TIMEOUT = 86400
 
 
 class HookConfigError(Exception):
@@ -182,17 +207,90 @@ def specs(agent: str, commands: Mapping[str, str]) -> list[HookSpec]:
     raise HookConfigError(f"unknown agent {agent!r} (one of {', '.join(AGENTS)})")
 
 
+@dataclass(frozen=True)
+class Live:
+    """How the live hooks are run: `argv` (the fast-path helper, or the live script) gets
+    EVENT AGENT appended; `version` is the installed client's (None: unknown, so no gated
+    feature is used)."""
+
+    argv: tuple[str, ...]
+    version: tuple[int, ...] | None = None
+
+    def at_least(self, gate: tuple[int, ...]) -> bool:
+        return self.version is not None and self.version >= gate
+
+    @property
+    def can_wake(self) -> bool:
+        return self.at_least(CLAUDE_ASYNC_REWAKE)
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """`2.1.328 (Claude Code)` -> (2, 1, 328); None when there is no version number."""
+    for word in text.split():
+        parts = word.strip("v").split(".")
+        if len(parts) >= 2 and all(p.isdigit() for p in parts):
+            return tuple(int(p) for p in parts)
+    return None
+
+
+def _live_handler(agent: str, live: Live, event: str, timeout: int,
+                  **extra: Any) -> dict[str, Any]:
+    argv = [*live.argv, event, agent]
+    handler: dict[str, Any] = {"type": "command"}
+    if agent == "claude" and live.at_least(CLAUDE_ARGS_FORM):
+        handler.update(command=argv[0], args=argv[1:])
+    else:
+        handler["command"] = shlex.join(argv)
+    if agent == "gemini":
+        handler = {"name": f"spaces-live-{event}", **handler}
+        timeout *= 1000
+    handler["timeout"] = timeout
+    handler.update(extra)
+    return handler
+
+
+def live_specs(agent: str, live: Live) -> list[HookSpec]:
+    """The live delivery and presence entries for `agent` (see the module docstring)."""
+    def h(event: str, timeout: int = 5, **extra: Any) -> dict[str, Any]:
+        return _live_handler(agent, live, event, timeout, **extra)
+
+    if agent == "claude":
+        out = [HookSpec("PostToolUse", None, h("post"))]
+        if live.at_least(CLAUDE_POST_TOOL_BATCH):
+            out.append(HookSpec("PostToolBatch", None, h("batch")))
+        out += [HookSpec("PreToolUse", None, h("pre")),
+                HookSpec("UserPromptSubmit", None, h("prompt")),
+                HookSpec("Stop", None, h("stop"))]
+        if live.can_wake:
+            out.append(HookSpec("Stop", None, h("wake", WAKE_TIMEOUT, asyncRewake=True)))
+        return [*out, HookSpec("Notification", None, h("notify")),
+                HookSpec("SessionStart", None, h("start")), HookSpec("SessionEnd", None, h("end"))]
+    if agent == "codex":
+        return [HookSpec("PostToolUse", None, h("post")), HookSpec("PreToolUse", None, h("pre")),
+                HookSpec("UserPromptSubmit", None, h("prompt")),
+                HookSpec("Stop", None, h("stop")), HookSpec("SessionStart", None, h("start")),
+                HookSpec("SessionEnd", None, h("end", 3)),
+                HookSpec("PermissionRequest", None, h("notify"))]
+    if agent == "gemini":
+        return [HookSpec("AfterTool", ".*", h("post")), HookSpec("BeforeAgent", "*", h("prompt")),
+                HookSpec("AfterAgent", "*", h("stop")), HookSpec("SessionStart", "*", h("start")),
+                HookSpec("SessionEnd", "*", h("end")), HookSpec("Notification", "*", h("notify"))]
+    raise HookConfigError(f"unknown agent {agent!r} (one of {', '.join(AGENTS)})")
+
+
 # ------------------------------------------------------------------------------- file editing
 
 
 def _is_ours(handler: Any) -> bool:
     if not isinstance(handler, dict) or not isinstance(handler.get("command"), str):
         return False
+    if isinstance(handler.get("args"), list):  # Claude Code's exec form: a program path
+        return Path(handler["command"]).name in OWN_PROGRAMS
     try:
         words = shlex.split(handler["command"])
     except ValueError:
         words = handler["command"].split()
-    return bool(words) and Path(words[0]).name in HOOK_PROGRAMS
+    return bool(words) and Path(words[0]).name in OWN_PROGRAMS
 
 
 def _is_groups(value: Any) -> bool:
@@ -309,14 +407,20 @@ def installed(path: Path) -> dict[str, list[dict[str, Any]]]:
     return _ours_by_event(hooks) if isinstance(hooks, dict) else {}
 
 
-def install(path: Path, agent: str, commands: Mapping[str, str] | None = None) -> Result:
-    """Add Spaces' entries for `agent` to `path`; a no-op when exactly they are there."""
+def install(path: Path, agent: str, commands: Mapping[str, str] | None = None,
+            live: Live | None = None) -> Result:
+    """Add Spaces' entries for `agent` to `path` (with `live`, the live hooks too); a no-op
+    when exactly they are there."""
     wanted = specs(agent, hook_commands() if commands is None else commands)
+    if live is not None:
+        wanted += live_specs(agent, live)
     data, original, indent = _read(path)
     hooks = data.get("hooks")
     if hooks is None:
         hooks = data["hooks"] = {}
-    desired = {spec.event: [spec.group()] for spec in wanted}
+    desired: dict[str, list[dict[str, Any]]] = {}
+    for spec in wanted:
+        desired.setdefault(spec.event, []).append(spec.group())
     if _ours_by_event(hooks) == desired:  # exactly our groups, once each: nothing to do
         return Result(path, changed=False)
     for spec in wanted:

@@ -355,6 +355,24 @@ class Client:
             return Err(f.code, f.message)
         return self._interpret(msg, rid)
 
+    def send(self, op: str, args: Mapping[str, Any] | None = None) -> Err | None:
+        """Send one request and do not wait for its answer (the daemon still acts on it: it
+        answers what a connection sent before that connection's end). None once the frame is
+        written, else Err. The live hooks' ack is this, as their last act before exiting: the
+        window in which a kill can separate "acked" from "exited 0" is one write, not a round
+        trip."""
+        deadline = time.monotonic() + self.timeout
+        try:
+            frame = self._frame(op, args)
+            self._ensure_connected(deadline)
+            self._send(frame, deadline)
+        except (FrameTooLarge, TypeError, ValueError) as e:
+            return Err("bad_args", f"cannot encode request: {e}")
+        except _Failure as f:
+            self.close()
+            return Err(f.code, f.message)
+        return None
+
     def stream(
         self,
         op: str = "tail",

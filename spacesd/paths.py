@@ -103,6 +103,12 @@ def acks_dir() -> Path:
     return state_dir() / "acks"
 
 
+def bin_dir() -> Path:
+    """Programs Spaces builds on this machine (the fast-path hook helper, spaces-hook.c
+    computes the same live dir as `live_dir`: keep them in step)."""
+    return data_dir() / "bin"
+
+
 def outbox_dir() -> Path:
     """Posts the hooks could not deliver; the daemon sends them when it starts."""
     return state_dir() / "outbox"

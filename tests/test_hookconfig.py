@@ -244,8 +244,14 @@ def test_hook_commands_are_absolute_installed_scripts() -> None:
 def runner_env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
+    fake_bin = tmp_path / "fakebin"  # `claude --version` as the pinned client answers it
+    fake_bin.mkdir()
+    (fake_bin / "claude").write_text("#!/bin/sh\necho '2.1.328 (Claude Code)'\n")
+    (fake_bin / "claude").chmod(0o755)
     return {"HOME": str(home), "CLAUDE_CONFIG_DIR": "", "CODEX_HOME": "",
-            "SPACES_CONFIG_DIR": str(tmp_path / "cfg"), "XDG_CONFIG_HOME": ""}
+            "SPACES_CONFIG_DIR": str(tmp_path / "cfg"), "XDG_CONFIG_HOME": "",
+            "SPACES_DATA_DIR": str(tmp_path / "data"),
+            "PATH": f"{fake_bin}:{os.environ['PATH']}"}
 
 
 def test_cli_install_uninstall(runner_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
@@ -262,8 +268,12 @@ def test_cli_install_uninstall(runner_env: dict[str, str], monkeypatch: pytest.M
     again = runner.invoke(hooks, ["install"])
     assert again.exit_code == 0 and "nothing changed" in again.output
     status = runner.invoke(hooks, ["status", "--json"])
-    assert json.loads(status.output)["claude/user"]["events"] == [
-        "SessionEnd", "SessionStart", "Stop"]
+    report = json.loads(status.output)
+    assert report["claude/user"]["events"] == [
+        "Notification", "PostToolBatch", "PostToolUse", "PreToolUse", "SessionEnd",
+        "SessionStart", "Stop", "UserPromptSubmit"]
+    assert report["live"]["agents"]["claude"] == {"version": "2.1.328", "can_wake": True,
+                                                  "fast": report["live"]["fast"]}
     project = tmp_path / "proj"
     project.mkdir()
     result = runner.invoke(hooks, ["install", "--scope", "project", "--agent", "gemini",
@@ -323,7 +333,7 @@ def test_plugin_layout_matches_the_settings_entries() -> None:
     assert [p["name"] for p in market["plugins"]] == ["spaces"]
     plugin_hooks = load(ROOT / "hooks" / "hooks.json")["hooks"]
     for spec in hookconfig.specs("claude", COMMANDS):
-        (group,) = plugin_hooks[spec.event]
+        group = plugin_hooks[spec.event][0]
         assert group.get("matcher") == spec.matcher
         (handler,) = group["hooks"]
         assert handler["timeout"] == spec.handler["timeout"]  # explicit and short
@@ -331,4 +341,15 @@ def test_plugin_layout_matches_the_settings_entries() -> None:
         assert handler["command"] == f'"${{CLAUDE_PLUGIN_ROOT}}/hooks/{program}"'
         script = ROOT / "hooks" / program
         assert script.is_file() and os.access(script, os.X_OK)
-    assert set(plugin_hooks) == {"Stop", "SessionStart", "SessionEnd"}
+    # The live entries: those of a Claude Code without the version-gated ones (the plugin
+    # cannot know the version), through hooks/spaces-live-hook.
+    live = hookconfig.live_specs("claude", hookconfig.Live(("L",), None))
+    found = [(event, group.get("matcher"), h["command"], h["timeout"])
+             for event, groups in plugin_hooks.items() for group in groups
+             for h in group["hooks"] if "spaces-live-hook" in h["command"]]
+    assert sorted(found) == sorted(
+        (s.event, s.matcher, '"${CLAUDE_PLUGIN_ROOT}/hooks/spaces-live-hook" '
+         + s.handler["command"].split(" ", 1)[1], s.handler["timeout"]) for s in live)
+    assert os.access(ROOT / "hooks" / "spaces-live-hook", os.X_OK)
+    assert set(plugin_hooks) == {"Stop", "SessionStart", "SessionEnd", "PostToolUse",
+                                 "PreToolUse", "UserPromptSubmit", "Notification"}

@@ -387,3 +387,18 @@ def test_parse_ref_digits_are_an_id() -> None:
     assert parse_ref("12") == 12 and parse_ref("007") == 7
     assert parse_ref("agent-logs") == "agent-logs"
     assert parse_ref("-1") == "-1" and parse_ref("1e3") == "1e3" and parse_ref("") == ""
+
+
+def test_send_does_not_wait_for_the_answer(daemon: FakeDaemon, sock_dir: Path) -> None:
+    with Client(daemon.path, timeout=2) as c:
+        assert c.call("ping") == Ok({"pong": True})
+        t = time.monotonic()
+        assert c.send("slow", {"x": 1}) is None  # the daemon never answers "slow"
+        assert time.monotonic() - t < 0.5
+    deadline = time.monotonic() + 2
+    while len(daemon.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert daemon.requests[-1]["op"] == "slow" and daemon.requests[-1]["args"] == {"x": 1}
+    assert len(daemon.conns) == 1  # the same connection
+    gone = Client(sock_dir / "nothing.sock", timeout=0.5).send("ping")
+    assert isinstance(gone, Err) and gone.code == "unreachable"

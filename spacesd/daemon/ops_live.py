@@ -24,13 +24,17 @@ from spacesd.daemon.participants import (
 from spacesd.daemon.registry import Arg, Request, channel_arg, int_arg, op, str_arg
 from spacesd.ipc import parse_ref
 from spacesd.live.render import DEFAULT_BUDGET, render
-from spacesd.model import Identity, SessionInfo, SessionState
+from spacesd.model import Identity, InboxKind, SessionInfo, SessionState
 from spacesd.store import Changes
 
 if TYPE_CHECKING:
     from spacesd.daemon.server import Daemon
 
 WAIT_MAX_S = 600
+TURN_END_KINDS = frozenset({InboxKind.Dm, InboxKind.Mention, InboxKind.Addressed})
+"""What a turn-end (`stop`) claim may carry: it keeps a finished turn going, so only what is
+addressed to the session (or a priority message), never channel or thread traffic
+(docs/live-coordination.md 5.1: agents must not keep each other running)."""
 
 _STATES: dict[str, SessionState] = {
     "UserPromptSubmit": SessionState.Working, "BeforeAgent": SessionState.Working,
@@ -162,7 +166,7 @@ async def cmd_session_event(daemon: Daemon, req: Request) -> Any:
             await call(daemon, "end_session", [], p)
         else:
             await call(daemon, "set_session_state", [p.identity.hex, state.name], p)
-    if state == SessionState.Working:
+    if state in (SessionState.Working, SessionState.Ended):  # a turn began, or it is over
         live.wake(session, {"cancel": True})
     info = store.get("session_info", p.identity)
     return {"participant": {"handle": "@" + p.handle, "identity": p.identity.hex,
@@ -191,6 +195,10 @@ def cmd_inbox_claim(daemon: Daemon, req: Request) -> Any:
     if not items:
         live.refresh_marker(p)
         return empty
+    if req.args["point"] == "stop":
+        items = [i for i in items if i.priority or i.kind in TURN_END_KINDS]
+        if not items:
+            return empty
     store = daemon.backend.store
     claim_nonce = live.new_claim(session, [])
     rendered = render([live_views.render_item(store, i) for i in items], req.args["budget"],

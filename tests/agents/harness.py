@@ -152,7 +152,8 @@ class World:
         world = cls(base)
         snapshot_checkout(base / "src")
         world.env = install_env(base)
-        world.env["PATH"] = f"{world.bin}{os.pathsep}{world.env['PATH']}"
+        # the pinned CLIs on PATH, as for a person: `spacesd hooks install` reads their version
+        world.env["PATH"] = os.pathsep.join((str(world.bin), str(NODE_BIN), world.env["PATH"]))
         world.env["SPACES_COOLDOWN"] = "0"  # every turn posts (the tests count posts)
         res = subprocess.run(["sh", str(base / "src" / "install.sh")], env=world.env,
                              cwd=base, capture_output=True, text=True, timeout=600)
