@@ -344,8 +344,10 @@ def remember(data: dict[str, Any], old: object) -> dict[str, Any]:
     return facts
 
 
-LAG_WAIT = 0.5
-"""Seconds a Stop waits at most for the transcript to hold the turn's final message."""
+LAG_WAIT = 2.0
+"""Seconds a Stop waits at most for the transcript to hold the turn's final message (Claude
+Code writes its transcript behind the hooks; on a loaded machine 0.5 s was not always enough,
+and a summary read too early lacked even the session's task)."""
 
 
 def _has_final(t: dict[str, Any], final: str) -> bool:
