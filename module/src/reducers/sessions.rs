@@ -93,12 +93,16 @@ fn set_state(ctx: &ReducerContext, info: SessionInfo, state: SessionState) {
     } else {
         None
     };
+    let identity = info.identity;
     ctx.db.session_info().identity().update(SessionInfo {
         state,
         state_at: ctx.timestamp,
         ended_at,
         ..info
     });
+    if state == SessionState::Ended {
+        crate::reducers::tasks::release_all_of(ctx, identity);
+    }
 }
 
 /// The session itself, or the machine that registered it (a crashed session is ended by its

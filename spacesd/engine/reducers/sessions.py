@@ -10,6 +10,7 @@ from spacesd.engine import auth, errors, inbox
 from spacesd.engine.context import ReducerContext
 from spacesd.engine.context import reducer as register
 from spacesd.engine.errors import ReducerError
+from spacesd.engine.reducers import tasks
 from spacesd.model import (
     AgentKind,
     ChannelFollow,
@@ -56,6 +57,8 @@ def _set_state(ctx: ReducerContext, info: SessionInfo, state: SessionState) -> N
     ctx.db.update(dataclasses.replace(
         info, state=state, state_at=ctx.timestamp,
         ended_at=ctx.timestamp if state == SessionState.Ended else None))
+    if state == SessionState.Ended:
+        tasks.release_all_of(ctx, info.identity)
 
 
 @register("set_session_state")
