@@ -385,6 +385,12 @@ def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> 
     root, head_branch = git_root_and_branch(cwd)
     project = root or cwd
     tpath = resolve_transcript(data.get("transcript_path"), cwd)
+    if tpath is None and stdin_final(data) and data.get("transcript_path"):
+        # Claude Code may not have written a short session's transcript at all yet
+        deadline = time.monotonic() + LAG_WAIT
+        while tpath is None and time.monotonic() < deadline:
+            time.sleep(0.04)
+            tpath = resolve_transcript(data.get("transcript_path"), cwd)
     t: dict[str, Any] = {}
     if tpath is not None:
         t = _read_settled(tpath, project or cwd, stdin_final(data))
