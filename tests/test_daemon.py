@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from conftest import SpacesEnv, ThreadDaemon
+from testutil import OutageBackend
 
 from spacesd import outbox
 from spacesd.ipc import Client, Err, FrameDecoder, Ok, decode_payload, encode_frame
-from spacesd.model import Identity
 
 
 def _summary(session_id: str, cwd: str = "/home/dev/src/acme-api", **extra: Any) -> dict[str, Any]:
@@ -370,24 +370,7 @@ def test_sigterm_is_graceful(daemon_process: Any, spaces_env: SpacesEnv) -> None
 
 
 def test_writes_queue_while_the_backend_is_unavailable(spaces_env: SpacesEnv) -> None:
-    from spacesd.daemon.backend import BackendUnavailable, JsonArgs
-    from spacesd.daemon.embedded import EmbeddedBackend
-    from spacesd.store import Changes
-
-    class Flaky(EmbeddedBackend):
-        down = True
-
-        @property
-        def available(self) -> bool:
-            return not self.down and super().available
-
-        async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
-                       ) -> Changes:
-            if self.down:
-                raise BackendUnavailable("SpacetimeDB is unreachable")
-            return await super().call(reducer, args, caller=caller)
-
-    d = ThreadDaemon(spaces_env, backend_class=Flaky).start()
+    d = ThreadDaemon(spaces_env, backend_class=OutageBackend).start()
     try:
         queued = d.ok("post_summary", summary=_summary("while-down"))
         assert queued["queued"] is True

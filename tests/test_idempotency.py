@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import SpacesEnv, ThreadDaemon
+from testutil import OutageBackend
 
 from spacesd import idem, model, outbox
 from spacesd.engine import Engine, ReducerError
@@ -177,24 +178,7 @@ def test_send_is_not_queued_while_the_backend_is_up(daemon: ThreadDaemon,
 
 
 def test_writes_queued_in_an_outage_land_before_later_ones(spaces_env: SpacesEnv) -> None:
-    from spacesd.daemon.backend import BackendUnavailable, JsonArgs
-    from spacesd.daemon.embedded import EmbeddedBackend
-    from spacesd.store import Changes
-
-    class Flaky(EmbeddedBackend):
-        down = True
-
-        @property
-        def available(self) -> bool:
-            return not self.down and super().available
-
-        async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
-                       ) -> Changes:
-            if self.down:
-                raise BackendUnavailable("SpacetimeDB is unreachable")
-            return await super().call(reducer, args, caller=caller)
-
-    d = ThreadDaemon(spaces_env, backend_class=Flaky).start()
+    d = ThreadDaemon(spaces_env, backend_class=OutageBackend).start()
     try:
         for n in range(3):
             assert d.ok("send", channel="general", content=f"down {n}")["queued"] is True

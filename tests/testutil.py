@@ -1,6 +1,6 @@
 """Small helpers shared by the tests: a free TCP port, running a coroutine with a deadline,
-polling a condition, and install.sh's environment and source snapshot (test_install and the
-real-client harness, tests/agents)."""
+polling a condition, a backend in an outage, and install.sh's environment and source
+snapshot (test_install and the real-client harness, tests/agents)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
+
+from spacesd.daemon.backend import BackendUnavailable, JsonArgs
+from spacesd.daemon.embedded import EmbeddedBackend
+from spacesd.model import Identity
+from spacesd.store import Changes
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,3 +74,22 @@ def snapshot_checkout(dest: Path) -> None:
         shutil.copy2(ROOT / name, dest / name)
     for name in ("spacesd", "systemd", "hooks"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+
+
+
+class OutageBackend(EmbeddedBackend):
+    """The embedded backend behind an outage: while `down` (true at start) every call raises
+    BackendUnavailable, as the SpacetimeDB backend does while its server is unreachable; a
+    test ends the outage with `daemon.backend.down = False`."""
+
+    down = True
+
+    @property
+    def available(self) -> bool:
+        return not self.down and super().available
+
+    async def call(self, reducer: str, args: JsonArgs, *, caller: Identity | None = None
+                   ) -> Changes:
+        if self.down:
+            raise BackendUnavailable("SpacetimeDB is unreachable")
+        return await super().call(reducer, args, caller=caller)
