@@ -81,11 +81,14 @@ def edit_paths(tool_name: object, tool_input: object) -> list[str]:
 
 def _configured() -> object:
     """config.toml's `lease_on_conflict` (None when unreadable or absent)."""
+    path = paths.config_file()
+    if not os.path.exists(path):
+        return None  # most machines: no tomllib import at all
     if sys.version_info >= (3, 11):
         import tomllib
 
         try:
-            with open(paths.config_file(), "rb") as f:
+            with open(path, "rb") as f:
                 return tomllib.loads(f.read(1 << 20).decode("utf-8")).get("lease_on_conflict")
         except (OSError, ValueError):
             return None
