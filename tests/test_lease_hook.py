@@ -194,3 +194,31 @@ def test_marker_follows_the_session(daemon: ThreadDaemon, spaces_env: SpacesEnv,
     hook(helper, spaces_env, "end", "codex", "SessionEnd", repo, reason="other")
     assert wait_until(lambda: not marker.exists())
     assert held["id"]
+
+
+def test_a_sessions_project_is_the_key_leases_use(tmp_path: Path) -> None:
+    """The marker compares the session's project with the leases' (spacesd.projects): both
+    name a repository with two roots by its oldest one."""
+    import asyncio
+
+    from spacesd import projects
+    from spacesd.daemon.participants import project_of
+
+    path = tmp_path / "two-roots"
+    path.mkdir()
+
+    def git(*args: str, when: str = "2020-01-01T00:00:00") -> None:
+        env = {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when, "PATH": "/usr/bin:/bin"}
+        subprocess.run(["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@e",
+                        *args], check=True, capture_output=True, env=env)
+
+    git("init", "-q", "-b", "main")
+    git("commit", "-q", "--allow-empty", "-m", "old root", when="2020-01-01T00:00:00")
+    git("checkout", "-q", "--orphan", "other")
+    git("commit", "-q", "--allow-empty", "-m", "new root", when="2024-01-01T00:00:00")
+    git("merge", "-q", "--allow-unrelated-histories", "-m", "join", "main",
+        when="2024-02-01T00:00:00")
+    oldest = subprocess.run(["git", "-C", str(path), "rev-parse", "main"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert projects.project_of(str(path)).key == f"git:{oldest}"
+    assert asyncio.run(project_of(str(path)))[0] == f"git:{oldest}"
