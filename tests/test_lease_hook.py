@@ -191,8 +191,16 @@ def test_marker_follows_the_session(daemon: ThreadDaemon, spaces_env: SpacesEnv,
     assert daemon.ok("lease_list", cwd=str(repo)) == []
     daemon.ok("lease_acquire", cwd=str(repo), path="src/auth.py", ttl=600)
     assert wait_until(marker.exists)
-    hook(helper, spaces_env, "end", "codex", "SessionEnd", repo, reason="other")
-    assert wait_until(lambda: not marker.exists())
+    # a restart rebuilds the markers (all removed, then the live sessions' made again)
+    daemon.stop()
+    marker.unlink()
+    again = ThreadDaemon(spaces_env).start()
+    try:
+        assert marker.exists()
+        hook(helper, spaces_env, "end", "codex", "SessionEnd", repo, reason="other")
+        assert wait_until(lambda: not marker.exists())
+    finally:
+        again.stop()
     assert held["id"]
 
 
