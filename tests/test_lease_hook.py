@@ -144,6 +144,9 @@ def test_leased_path_denied_unleased_passes(daemon: ThreadDaemon, spaces_env: Sp
     held = daemon.ok("lease_acquire", cwd=str(repo), path="src/", ttl=600, reason="auth")
     assert held["holder"] != me["identity"]
     assert wait_until(marker.exists)
+    unknown = daemon.request("lease_check", session="no-such-session", cwd=str(repo),
+                             paths=["src/auth.py"])
+    assert getattr(unknown, "code", None) == "not_found"
 
     rc, out, err = hook(helper, spaces_env, "pre", "claude", "PreToolUse", repo,
                         **write(str(repo / "src" / "auth.py")))
