@@ -29,6 +29,9 @@ goal:
   client past the connection cap (told busy), idle and half-sent connections (closed);
 - bench_live.py: a mention committed -> claimable by the recipient's hook, embedded and through
   the real SpacetimeDB (two daemons) side by side (goal p50 <= 50 ms / <= 100 ms).
+- bench_lease_hook.py: the PreToolUse lease hook with no lease held on this project (C fast
+  path) against hcom 0.7.31's native `hcom pre` and the Python floor (goal: <= 10 ms and <=
+  hcom), and when it must look a path up (goal: <= 1.5x the floor);
 - bench_agents.py: a real Claude Code / Codex / Gemini CLI session's wall time with Spaces'
   hooks and without (goal: hooks add < 150 ms to a Claude Code session); not in --quick.
 
@@ -70,6 +73,7 @@ def main() -> int:
         ["bench_limits.py", *(["--pipelined", "5000", "--connections", "2000"]
                               if opts.quick else [])],
         ["bench_live.py", "--mentions", "30" if opts.quick else "100"],
+        ["bench_lease_hook.py", "--rounds", "100" if opts.quick else "300"],
     ]
     if not opts.quick:  # installs Spaces and runs ~40 real agent sessions: minutes
         benches.append(["bench_agents.py", "--runs", "5"])

@@ -82,7 +82,10 @@ _BUILTIN_SERVERS: tuple[tuple[str, str, str], ...] = (
 _BUILTIN_DEFAULT = "maincloud"
 _VALID_PROTOCOLS = ("http", "https")  # crates/cli/src/util.rs VALID_PROTOCOLS
 _OWN_KEYS = ("backend", "channel", "cooldown", "identity_name", "token_file", "spacetime_env",
-             "project_dir", "web_port")
+             "project_dir", "web_port", "lease_on_conflict")
+LEASE_MODES = ("deny", "ask")
+"""`lease_on_conflict`: what the PreToolUse hook answers for an edit of a path another
+participant leased (read by spacesd/hooks/lease.py itself; checked here)."""
 _INT_KEYS = ("cooldown", "web_port")
 
 
@@ -516,6 +519,8 @@ def read_spaces_config(src: Sources) -> None:
     for key in _OWN_KEYS:
         if key in own and key not in _INT_KEYS and not isinstance(own[key], str):
             raise ConfigError(own_path, f"`{key}` must be a string")
+    if own.get("lease_on_conflict", "deny") not in LEASE_MODES:
+        raise ConfigError(own_path, "`lease_on_conflict` must be deny or ask")
     src.own = own
 
 

@@ -31,7 +31,9 @@ an older version ignores it or rejects the whole file), PreToolUse, UserPromptSu
 an ``asyncRewake`` Stop waiter (2.1.218 and later), Notification, SessionStart, SessionEnd, in
 exec form (``args``, 2.1.139 and later; a command string before); Codex PostToolUse,
 PreToolUse, UserPromptSubmit, Stop, SessionStart, SessionEnd (3 s), PermissionRequest; Gemini
-AfterTool, BeforeAgent, AfterAgent, SessionStart, SessionEnd, Notification.
+AfterTool, BeforeTool (its file-writing tools only: the lease check, spacesd/hooks/lease.py),
+BeforeAgent, AfterAgent, SessionStart, SessionEnd, Notification. PreToolUse (Claude Code,
+Codex) also runs the lease check.
 
 "Ours" is any command handler whose program is named ``spaces-session-hook``,
 ``spaces-context-hook``, ``spaces-hook`` or ``spaces-live-hook`` (whatever its folder), so a
@@ -249,6 +251,11 @@ def _live_handler(agent: str, live: Live, event: str, timeout: int,
     return handler
 
 
+GEMINI_EDITS = "^(write_file|replace)$"
+"""Gemini's BeforeTool runs the lease check only (it has no additionalContext for the inbox),
+so only for its file-writing tools (the matcher is a regular expression on the tool name)."""
+
+
 def live_specs(agent: str, live: Live) -> list[HookSpec]:
     """The live delivery and presence entries for `agent` (see the module docstring)."""
     def h(event: str, timeout: int = 5, **extra: Any) -> dict[str, Any]:
@@ -272,7 +279,9 @@ def live_specs(agent: str, live: Live) -> list[HookSpec]:
                 HookSpec("SessionEnd", None, h("end", 3)),
                 HookSpec("PermissionRequest", None, h("notify"))]
     if agent == "gemini":
-        return [HookSpec("AfterTool", ".*", h("post")), HookSpec("BeforeAgent", "*", h("prompt")),
+        return [HookSpec("AfterTool", ".*", h("post")),
+                HookSpec("BeforeTool", GEMINI_EDITS, h("pre")),
+                HookSpec("BeforeAgent", "*", h("prompt")),
                 HookSpec("AfterAgent", "*", h("stop")), HookSpec("SessionStart", "*", h("start")),
                 HookSpec("SessionEnd", "*", h("end")), HookSpec("Notification", "*", h("notify"))]
     raise HookConfigError(f"unknown agent {agent!r} (one of {', '.join(AGENTS)})")

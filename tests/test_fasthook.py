@@ -92,8 +92,21 @@ def test_lease_marker_counts_only_before_a_tool(recorder_build: tuple[Path, Path
     (live / f"{SID}.lease").touch()
     run(helper, ["post", "codex"], PAYLOAD, {"SPACES_LIVE_DIR": str(live)})
     assert not (rec / "argv").exists()
+    # before a tool, and only one that may write a file (spacesd/hooks/lease.py)
     run(helper, ["pre", "codex"], PAYLOAD, {"SPACES_LIVE_DIR": str(live)})
-    assert (rec / "argv").read_text().splitlines()[5:] == ["pre", "codex", SID]
+    assert not (rec / "argv").exists()
+    patch = {"session_id": SID, "tool_name": "Bash",
+             "tool_input": {"command": "apply_patch <<'EOF'\n*** Begin Patch\n..."}}
+    edit = {"session_id": SID, "tool_name": "Edit", "tool_input": {"file_path": "a.py"}}
+    for agent, call in (("codex", patch), ("claude", edit)):
+        (rec / "argv").unlink(missing_ok=True)
+        run(helper, ["pre", agent], json.dumps(call).encode(), {"SPACES_LIVE_DIR": str(live)})
+        assert (rec / "argv").read_text().splitlines()[5:] == ["pre", agent, SID]
+    for name in ("Read", "Writer", "Bash"):
+        (rec / "argv").unlink(missing_ok=True)
+        call = {"session_id": SID, "tool_name": name, "tool_input": {"file_path": "Write"}}
+        run(helper, ["pre", "claude"], json.dumps(call).encode(), {"SPACES_LIVE_DIR": str(live)})
+        assert not (rec / "argv").exists(), name
 
 
 def test_once_a_turn_events_always_reach_python(recorder_build: tuple[Path, Path],

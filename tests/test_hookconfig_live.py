@@ -74,8 +74,8 @@ def test_codex_and_gemini_entries() -> None:
         ("PermissionRequest", "notify", 5)]
     gemini = hookconfig.live_specs("gemini", Live((HELPER,)))
     assert [(s.event, s.matcher) for s in gemini] == [
-        ("AfterTool", ".*"), ("BeforeAgent", "*"), ("AfterAgent", "*"), ("SessionStart", "*"),
-        ("SessionEnd", "*"), ("Notification", "*")]
+        ("AfterTool", ".*"), ("BeforeTool", "^(write_file|replace)$"), ("BeforeAgent", "*"),
+        ("AfterAgent", "*"), ("SessionStart", "*"), ("SessionEnd", "*"), ("Notification", "*")]
     assert gemini[0].handler == {"name": "spaces-live-post", "type": "command",
                                  "command": f"{HELPER} post gemini", "timeout": 5000}
 

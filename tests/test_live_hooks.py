@@ -323,8 +323,8 @@ def test_stdlib_only() -> None:
                        capture_output=True, text=True, check=True)
     mods = {m.split(".")[0] for m in r.stdout.split()}
     ours = {m for m in r.stdout.split() if m.startswith("spacesd")}
-    assert ours == {"spacesd", "spacesd.hooks", "spacesd.hooks.live", "spacesd.ipc",
-                    "spacesd.paths", "spacesd.safeio"}
+    assert ours == {"spacesd", "spacesd.hooks", "spacesd.hooks.lease", "spacesd.hooks.live",
+                    "spacesd.ipc", "spacesd.paths", "spacesd.safeio"}
     assert mods - {"spacesd", "__main__"} <= set(sys.stdlib_module_names), mods - set(
         sys.stdlib_module_names)
     assert not mods & {"typing", "asyncio", "click", "sqlite3", "dataclasses", "subprocess"}

@@ -71,16 +71,26 @@ class LeaseMarkers:
         if part is not None and not part.is_empty():
             self.refresh()
 
-    def register_session(self, session_id: str, project: str, identity: Identity) -> None:
-        """Keep `<session_id>.lease` for a live session (its project and its identity)."""
+    def register_session(self, session_id: str, project: str, identity: Identity,
+                         *, refresh: bool = True) -> None:
+        """Keep `<session_id>.lease` for a live session (its project and its identity);
+        registering it again with the same values changes nothing."""
         if SESSION_ID.fullmatch(session_id) is None:
             raise ValueError("a session id is 1-64 characters of A-Z a-z 0-9 _ -")
-        self._sessions[session_id] = Session(project, identity)
-        self.refresh()
+        session = Session(project, identity)
+        if self._sessions.get(session_id) == session:
+            return
+        self._sessions[session_id] = session
+        if refresh:
+            self.refresh()
 
     def forget_session(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
-        self.refresh()
+        """The session ended: its marker goes."""
+        if self._sessions.pop(session_id, None) is not None:
+            self.refresh()
+
+    def sessions(self) -> dict[str, Session]:
+        return dict(self._sessions)
 
     def refresh(self) -> None:
         now = self._now()

@@ -122,6 +122,7 @@ class Live:
         os.chmod(self.live_dir, 0o700)
         self.apply_spooled_acks()
         self.rebuild_markers()
+        self.follow_leases_of_all()
         self.unsubscribe = self.daemon.backend.add_listener(self.on_changes)
         self.spawn(self.resync_delivered())
         self.watch = asyncio.ensure_future(self.watch_pids())
@@ -158,6 +159,7 @@ class Live:
                     await self.daemon.backend.call("set_session_state",
                                                    [p.identity.hex, "Ended"])
                 self.wake(p.session, {"cancel": True})
+                self.follow_leases(p, ended=True)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -193,6 +195,29 @@ class Live:
         except OSError:
             log.exception("marker %s", path)
         return pending
+
+    def follow_leases(self, p: Participant, *, ended: bool = False) -> None:
+        """`<session>.lease` (spacesd.daemon.lease_markers) follows this machine's live
+        sessions: kept from a session's registration (its project and identity) to its end."""
+        markers = self.daemon.lease_markers
+        if markers is None:
+            return
+        if ended:
+            markers.forget_session(p.session)
+        else:
+            markers.register_session(p.session, p.project, p.identity)
+
+    def follow_leases_of_all(self) -> None:
+        """At start: every session of this machine that has not ended."""
+        markers = self.daemon.lease_markers
+        if markers is None:
+            return
+        store = self.daemon.backend.store
+        for p in list(self.participants.by_session.values()):
+            info = store.get("session_info", p.identity)
+            if info is None or info.state != SessionState.Ended:
+                markers.register_session(p.session, p.project, p.identity, refresh=False)
+        markers.refresh()
 
     def rebuild_markers(self) -> None:
         for old in self.live_dir.glob("*.inbox"):

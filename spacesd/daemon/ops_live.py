@@ -168,6 +168,7 @@ async def cmd_session_event(daemon: Daemon, req: Request) -> Any:
             await call(daemon, "set_session_state", [p.identity.hex, state.name], p)
     if state in (SessionState.Working, SessionState.Ended):  # a turn began, or it is over
         live.wake(session, {"cancel": True})
+    live.follow_leases(p, ended=state == SessionState.Ended)
     info = store.get("session_info", p.identity)
     return {"participant": {"handle": "@" + p.handle, "identity": p.identity.hex,
                             "agent": p.agent, "session": p.session, "project": p.project_label,

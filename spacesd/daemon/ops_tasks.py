@@ -13,6 +13,7 @@ from spacesd import idem, model, projects
 from spacesd.daemon import tasks_view, views
 from spacesd.daemon.backend import BackendError
 from spacesd.daemon.errors import OpError
+from spacesd.daemon.ops_live import participant, session_arg
 from spacesd.daemon.registry import Arg, Request, channel_arg, int_arg, op, str_arg
 from spacesd.model import Identity, MessageType, Task, TaskState, VoteTarget
 from spacesd.store import Changes
@@ -246,7 +247,7 @@ def cmd_lease_list(daemon: Daemon, req: Request) -> Any:
 
 
 @op("lease_check", Arg("paths", (list,), "a list of paths", required=True), str_arg("project"),
-    str_arg("cwd"), str_arg("identity"))
+    str_arg("cwd"), str_arg("identity"), session_arg(required=False))
 def cmd_lease_check(daemon: Daemon, req: Request) -> Any:
     paths = req.args["paths"]
     if not all(isinstance(p, str) and p for p in paths):
@@ -259,6 +260,10 @@ def cmd_lease_check(daemon: Daemon, req: Request) -> Any:
             asker = Identity.from_hex(req.args["identity"])
         except ValueError as e:
             raise OpError("bad_args", f"argument identity must be 64 hex digits: {e}") from None
+    if req.args["session"] is not None:  # the PreToolUse hook: asking as its session
+        who = participant(daemon, req.args["session"])
+        assert who is not None
+        asker = who.identity
     cwd = req.args["cwd"] if req.args["project"] is None else None
     relative = [r for p in paths if (r := projects.relative_path(project, p, cwd)) is not None]
     found = tasks_view.conflicts(daemon.backend.store, now_of(daemon), project.key, relative,

@@ -143,10 +143,10 @@ async def project_of(cwd: str) -> tuple[str, str, str | None]:
     if real in _PROJECTS:
         project, label, _ = _PROJECTS[real]
         return project, label, branch
-    roots = await _git(real, "rev-list", "--max-parents=0", "HEAD")
+    roots = await _git(real, "rev-list", "--max-parents=0", "--reverse", "HEAD")
     top = await _git(real, "rev-parse", "--show-toplevel")
-    if roots:
-        project = "git:" + sorted(roots.split())[0]
+    if roots:  # the oldest root, as spacesd.projects keys leases (the lease markers match them)
+        project = "git:" + roots.split()[0]
     else:
         project = f"dir:{socket.gethostname().split('.')[0]}:{real}"
     label = os.path.basename(top or real) or "root"

@@ -34,7 +34,7 @@ import sys
 import time
 
 from spacesd import ipc, paths
-from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, env_float, log, read_input
+from spacesd.hooks import CONNECT_TIMEOUT, HOOK_TIMEOUT, env_float, lease, log, read_input
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,11 +70,10 @@ def session_of(agent: str, data: dict[str, Any]) -> str | None:
     return sid if isinstance(sid, str) and valid_session(sid) else None
 
 
-def pending(session: str, event: str) -> bool:
-    """The fast path's test, for runs that did not come through the C helper."""
-    base = paths.live_dir()
-    names = (f"{session}.inbox", f"{session}.lease") if event == "pre" else (f"{session}.inbox",)
-    return any(os.path.exists(base / name) for name in names)
+def pending(session: str) -> bool:
+    """The fast path's inbox test, for runs that did not come through the C helper (the
+    lease marker is `lease.lease_marked`)."""
+    return os.path.exists(paths.live_dir() / f"{session}.inbox")
 
 
 # ----------------------------------------------------------------- the agents' output shapes
@@ -370,7 +369,13 @@ def run_hook(event: str, agent: str, given: str) -> int:
         set_continuations(session, 0)  # a user turn: the cap starts again
     if event in PRESENCE:
         presence(agent, event, session, data)
-    if event in DELIVERY and pending(session, event):
+    if event == "pre" and lease.lease_marked(session):
+        conflicts = lease.check(session, data)
+        if conflicts:  # refused: the inbox waits for the next hook point
+            out = lease.decision(agent, conflicts, lease.mode())
+            write_all(1, (json.dumps(out, ensure_ascii=False) + "\n").encode("utf-8"))
+            return 0
+    if event in DELIVERY and pending(session):
         deliver(agent, event, session, data)
     return 0
 

@@ -7,8 +7,8 @@
  * Drains stdin (capped at 4 MiB, at most 3 s), takes the session id (the agent's own variable,
  * CLAUDE_CODE_SESSION_ID or GEMINI_SESSION_ID, else the payload's first "session_id"), checks
  * it is [A-Za-z0-9_-]{1,64}, and for post/batch/pre stats the marker files the daemon keeps in
- * the live dir (<session>.inbox; for pre also <session>.lease). None there: exit 0, no
- * output, no Python. Otherwise (and always for the once-a-turn events) the same stdin goes
+ * the live dir (<session>.inbox; for pre also <session>.lease, which counts only for a call
+ * that edits files: edits()). None there: exit 0, no output, no Python. Otherwise (and always for the once-a-turn events) the same stdin goes
  * into a memfd on fd 0 and the Python pending path is exec'd:
  *   SPACES_PYTHON -I -S -c "<boot>" SPACES_PKGDIR EVENT AGENT [SESSION]
  * Any failure (bad id, no python, ...) is exit 0 and silent: a hook never breaks a session.
@@ -81,22 +81,45 @@ static int valid_id(const char *s, size_t n) {
   return 1;
 }
 
-/* The first "session_id": "..." of the payload, copied into out (65 bytes); 0 if none/bad. */
-static int id_from_payload(char *out) {
-  static const char key[] = "\"session_id\"";
-  if (!buf || overflow) return 0;
-  const char *p = memmem(buf, len, key, sizeof key - 1), *end = buf + len;
+/* The first "KEY": "..." string of the payload (no escapes), copied into out (n bytes, at
+ * most 64 characters); 0 if none, too long or escaped. */
+static int str_from_payload(const char *key, char *out, size_t n) {
+  char quoted[32];
+  int k = snprintf(quoted, sizeof quoted, "\"%s\"", key);
+  if (!buf || overflow || k <= 0 || k >= (int)sizeof quoted) return 0;
+  const char *p = memmem(buf, len, quoted, (size_t)k), *end = buf + len;
   if (!p) return 0;
-  p += sizeof key - 1;
+  p += k;
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
   if (p >= end || *p++ != ':') return 0;
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
   if (p >= end || *p++ != '"') return 0;
   const char *q = memchr(p, '"', (size_t)(end - p));
-  if (!q || !valid_id(p, (size_t)(q - p))) return 0;
+  if (!q || (size_t)(q - p) >= n || memchr(p, '\\', (size_t)(q - p))) return 0;
   memcpy(out, p, (size_t)(q - p));
   out[q - p] = 0;
   return 1;
+}
+
+/* The first "session_id" of the payload, copied into out (65 bytes); 0 if none/bad. */
+static int id_from_payload(char *out) {
+  if (str_from_payload("session_id", out, 65) && valid_id(out, strlen(out))) return 1;
+  out[0] = 0;
+  return 0;
+}
+
+/* Whether this tool call may write a file (spacesd/hooks/lease.py: the tools whose paths the
+ * lease check reads): Claude Code's and Gemini CLI's edit tools by name, and anything
+ * carrying an apply_patch text (Codex, whatever it calls the tool). */
+static int edits(void) {
+  static const char *const tools[] = {"Write", "Edit", "MultiEdit", "NotebookEdit",
+                                      "write_file", "replace", "apply_patch", NULL};
+  static const char patch[] = "*** Begin Patch";
+  char name[65];
+  if (str_from_payload("tool_name", name, sizeof name))
+    for (int i = 0; tools[i]; i++)
+      if (strcmp(name, tools[i]) == 0) return 1;
+  return buf && memmem(buf, len, patch, sizeof patch - 1) != NULL;
 }
 
 /* The live dir, as spacesd.paths.live_dir() computes it on Linux. */
@@ -171,7 +194,10 @@ int main(int argc, char **argv) {
   }
   if (marked) {
     if (!*sid || !live_dir(dir, sizeof dir)) return 0;
-    if (!marker(dir, sid, "inbox") && !(is(event, "pre") && marker(dir, sid, "lease"))) return 0;
+    /* pre: the lease marker (another participant holds a lease in this session's project)
+     * matters only to a call that edits files */
+    if (!marker(dir, sid, "inbox") && !(is(event, "pre") && marker(dir, sid, "lease") && edits()))
+      return 0;
   }
   if (stdin_from_buf() != 0) return 0;
   char *args[] = {(char *)SPACES_PYTHON, (char *)"-I", (char *)"-S", (char *)"-c", (char *)BOOT,
