@@ -39,6 +39,7 @@ class Gatekeeper:
     port: int
     _logins: dict[bytes, float] = field(default_factory=dict)
     _sessions: dict[bytes, float] = field(default_factory=dict)
+    _last: dict[bytes, int] = field(default_factory=dict)
 
     # -- the addresses this server answers as ----------------------------------------------
 
@@ -110,3 +111,13 @@ class Gatekeeper:
     def close_session(self, cookie: str | None) -> None:
         if cookie:
             self._sessions.pop(_digest(cookie), None)
+            self._last.pop(_digest(cookie), None)
+
+    def remember(self, cookie: str | None, channel: int) -> None:
+        """The channel a session's page opened last (its next load starts there)."""
+        if cookie and _digest(cookie) in self._sessions:
+            self._last = {d: c for d, c in self._last.items() if d in self._sessions}
+            self._last[_digest(cookie)] = channel
+
+    def last_channel(self, cookie: str | None) -> int | None:
+        return self._last.get(_digest(cookie)) if cookie else None
