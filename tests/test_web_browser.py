@@ -440,6 +440,17 @@ def _fits(site: Site, width: int, view: str) -> None:
         ".map(e => (e.id || e.className || e.tagName) + ' ' + e.scrollWidth)")
     assert site.page.js("return document.documentElement.scrollWidth") <= width, (view, wide)
     assert not wide, (view, wide)
+    shifted = site.page.js(
+        "return [document.getElementById('top').getBoundingClientRect().top, "
+        "document.scrollingElement.scrollTop, document.body.scrollTop, "
+        "document.getElementById('layout').scrollTop, document.getElementById('main').scrollTop,"
+        " visualViewport.offsetTop, visualViewport.pageTop]")
+    below = site.page.js(
+        "return [...document.querySelectorAll('body *')].filter(e => e.getClientRects().length"
+        " && e.getBoundingClientRect().bottom > innerHeight + 1 - document.scrollingElement"
+        ".scrollTop).slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' +"
+        " Math.round(e.getBoundingClientRect().bottom))")
+    assert not any(shifted), (view, shifted, below)
 
 
 def test_screenshots_of_the_main_views(site: Site) -> None:
