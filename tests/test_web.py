@@ -10,6 +10,7 @@ import hashlib
 import html
 import http.client
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -470,3 +471,27 @@ def test_a_logged_in_page_carries_its_first_screen_as_inert_text(daemon: ThreadD
     other = Http(web.port)
     assert other.login(daemon.ok("web", port=0)["url"].split("#t=", 1)[1]) == 200
     assert 'data-channel="2"' in other.request("GET", "/")[2].decode()
+
+
+def test_no_login_link_or_session_cookie_is_written_anywhere(
+        daemon: ThreadDaemon, spaces_env: SpacesEnv, caplog: pytest.LogCaptureFixture) -> None:
+    """An agent's shell reads files and logs it was not given: the login token and the session
+    cookie live in the daemon's memory only (their SHA-256), in no file of Spaces' folders
+    (database, state, logs, config) and in no log record, even at debug level."""
+    caplog.set_level(logging.DEBUG)
+    web, token = start_web(daemon)
+    assert web.login(token) == 200
+    assert web.cookie is not None
+    cookie = web.cookie.split("=", 1)[1]
+    unused = daemon.ok("web", port=0)["url"].split("#t=", 1)[1]
+    assert web.request("POST", "/api/send", {"channel": 2, "content": "a write"})[0] == 200
+    assert web.request("GET", "/")[0] == 200
+    daemon.ok("status")  # (a round trip: the daemon has handled all of the above)
+    secrets = [s.encode() for s in (token, cookie, unused)]
+    files = [p for p in spaces_env.root.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".sqlite" for p in files), files  # the scan sees the database
+    for path in files:
+        data = path.read_bytes()
+        assert not [s for s in secrets if s in data], path
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert not [s for s in (token, cookie, unused) if s in logged]

@@ -5,12 +5,15 @@ stays text, and screenshots of the main views at desktop and phone width (build/
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -400,6 +403,65 @@ def test_reopened_page_paints_the_servers_first_screen_before_its_script(site: S
     assert site.page.js("return window.spaces.serverPaint !== null")
     site.wait_text("onerror")
     assert site.page.js("return window.pwned === undefined")
+
+
+ATTACK = """<!doctype html><title>another site</title>
+<form id="f" method="POST" enctype="text/plain"><input id="i"></form><script>
+const target = new URLSearchParams(location.search).get("target");
+const channel = Number(new URLSearchParams(location.search).get("channel"));
+window.results = {};
+fetch(target + "/api/state", {credentials: "include"}).then((r) => r.text())
+  .then((t) => { results.read = t; }, () => { results.read = "blocked"; });
+fetch(target + "/", {credentials: "include"}).then((r) => r.text())
+  .then((t) => { results.page = t; }, () => { results.page = "blocked"; });
+window.post = () => {  // a form's text/plain body shaped as the JSON the API takes
+  const f = document.getElementById("f"), i = document.getElementById("i");
+  f.action = target + "/api/send";
+  i.name = JSON.stringify({channel, content: "forged from " + location.origin, x: ""}).slice(0, -2);
+  i.value = '"}';
+  f.submit();
+};
+</script>"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_page_of_another_origin_cannot_read_or_write_as_the_person(site: Site) -> None:
+    """In the browser the person is logged in with, a page served from another port of this
+    machine (another origin, the same site) and from localhost (another site) tries to post
+    as the person and to read the hub: the browser sends the requests with the cookie where
+    it may, and the server refuses them all (Origin, Sec-Fetch-Site); nothing is read or
+    written."""
+    site.open("general")
+    root = Path(tempfile.mkdtemp(prefix="spc-evil-", dir="/tmp"))
+    (root / "evil.html").write_text(ATTACK)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = site.daemon.ok("web", port=0)["port"]
+    try:
+        for host in ("127.0.0.1", "localhost"):
+            site.page.driver.get(
+                f"http://{host}:{server.server_address[1]}/evil.html?target="
+                f"http://127.0.0.1:{port}&channel={site.channels['general']}")
+            results = site.page.wait_js("const r = window.results; return r && r.read && "
+                                        "r.page && r")
+            assert results == {"read": "blocked", "page": "blocked"}, results
+            site.page.js("window.post()")  # the person's browser posts, with the cookie
+            site.page.wait(lambda: "/api/send" in site.page.driver.current_url, what="post")
+            refused = site.page.wait_js("return document.body && document.body.innerText")
+            assert "refused" in refused and "forbidden" in refused, refused
+    finally:
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(root, ignore_errors=True)
+    assert not [m for m in site.daemon.ok("messages", channel="general", limit=20)
+                if "forged" in m["content"]]
+    site.open("general")  # the person's own page still works
+    assert site.page.js("return window.spaces.current") == site.channels["general"]
 
 
 def test_without_a_token_the_page_shows_how_to_get_in(site: Site) -> None:
