@@ -403,6 +403,13 @@ def test_reopened_page_paints_the_servers_first_screen_before_its_script(site: S
     assert site.page.js("return window.spaces.serverPaint !== null")
     site.wait_text("onerror")
     assert site.page.js("return window.pwned === undefined")
+    # an address naming another view opens it (the channel behind it)
+    driver.get("about:blank")
+    driver.get(f"http://127.0.0.1:{port}/#/tasks")
+    site.page.wait_js("return !document.getElementById('panel').hidden && document"
+                      ".getElementById('panel-title').textContent.includes('Tasks')")
+    assert site.page.driver.current_url.endswith("#/tasks")
+    assert site.page.js("return document.getElementById('first') === null")
 
 
 ATTACK = """<!doctype html><title>another site</title>
@@ -462,6 +469,7 @@ def test_a_page_of_another_origin_cannot_read_or_write_as_the_person(site: Site)
                 if "forged" in m["content"]]
     site.open("general")  # the person's own page still works
     assert site.page.js("return window.spaces.current") == site.channels["general"]
+    site.page.console_errors()  # (read, and so cleared: the other site's blocked fetches)
 
 
 def test_without_a_token_the_page_shows_how_to_get_in(site: Site) -> None:

@@ -1007,9 +1007,11 @@ async function main() {
   applyState(st);
   connect(st.seq);  // from the state's own sequence: nothing committed meanwhile is missed
   if (st.page && st.channel !== null) {
-    if (!HASH_CHANNEL) history.replaceState(null, "", `#/c/${st.channel}`);
+    const plain = !location.hash || location.hash === "#/";
+    if (plain) history.replaceState(null, "", `#/c/${st.channel}`);
     prepareChannel(st.channel, null);
     renderPage(st.channel, st.page, 0);
+    if (!plain && !HASH_CHANNEL) await route();  // the address names a view: the tasks, a profile
   } else {
     S.loading = null;
     await route();
