@@ -455,8 +455,9 @@ def test_a_logged_in_page_carries_its_first_screen_as_inert_text(daemon: ThreadD
     assert html.escape(XSS) in first and html.escape(breakout) in first
     assert "<img" not in first and "<script" not in first
     scripts = re.findall(r"<script[^>]*>", page)
-    assert scripts[0] == '<script type="application/json" id="boot">' and scripts[2] == "<script>"
-    assert re.fullmatch(r'<script src="/app\.js\?v=[0-9a-f]{16}" async>', scripts[1]), scripts
+    assert scripts[0] == '<script type="application/json" id="boot">', scripts
+    assert scripts[1] == scripts[3] == "<script>", scripts
+    assert re.fullmatch(r'<script src="/app\.js\?v=[0-9a-f]{16}" async>', scripts[2]), scripts
     boot = json.loads(_inline(page, "script")[0])
     assert [m["content"] for m in boot["page"]["messages"]][-2:] == [XSS, breakout]
     csp = headers["content-security-policy"]
@@ -464,7 +465,9 @@ def test_a_logged_in_page_carries_its_first_screen_as_inert_text(daemon: ThreadD
     (style,) = _inline(page, "style")
     assert style == (STATIC / "app.css").read_text()
     assert f"style-src 'self' {_sha256(style)};" in csp
-    assert f"script-src 'self' {_sha256(_inline(page, 'script')[1])};" in csp
+    inline = _inline(page, "script")[1:]  # (the first is the JSON data block)
+    assert len(inline) == 2 and "window.pwned" not in "".join(inline)
+    assert f"script-src 'self' {_sha256(inline[0])} {_sha256(inline[1])};" in csp
     # the channel the page opens is where the next load starts, for this session only
     assert web.request("GET", "/api/messages?channel=1")[0] == 200
     assert 'data-channel="1"' in web.request("GET", "/")[2].decode()

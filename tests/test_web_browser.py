@@ -395,12 +395,19 @@ def test_reopened_page_paints_the_servers_first_screen_before_its_script(site: S
         assert not [e for e in errors if "Content Security Policy" in e], errors
     finally:
         driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
-    driver.get("about:blank")
-    driver.get(url)
-    site.page.wait_js(f"return window.spaces.lastOpen && "
-                      f"window.spaces.lastOpen.channel === {site.channels['general']}")
-    assert site.page.js("return document.getElementById('first') === null")
-    assert site.page.js("return window.spaces.serverPaint !== null")
+    # with the script: #general by its address (the last one opened was #agent-logs: its
+    # state was asked for while that page was parsed), then reopened: the server's copy
+    for server_rendered in (False, True):
+        driver.get("about:blank")
+        driver.get(url)
+        site.page.wait_js(f"return window.spaces.lastOpen && window.spaces.paintKnown && "
+                          f"window.spaces.lastOpen.channel === {site.channels['general']}")
+        assert site.page.js("return document.getElementById('first') === null || "
+                            "document.getElementById('first').hidden")
+        assert site.page.js("return window.spaces.serverPaint !== null") is server_rendered
+        asked = site.page.js("return performance.getEntriesByType('resource')"
+                             ".filter(e => e.name.includes('/api/state')).length")
+        assert asked == (0 if server_rendered else 1)  # the state: in the page, or asked once
     site.wait_text("onerror")
     assert site.page.js("return window.pwned === undefined")
     # an address naming another view opens it (the channel behind it)

@@ -23,6 +23,12 @@ from typing import Any, Final
 SWITCH: Final = ("var f=document.getElementById('first'),h=location.hash;"
                  "if(h&&h!=='#/'&&h!=='#/c/'+f.dataset.channel){f.hidden=true}")
 """Hides the server's first screen when the address asks for another view."""
+PREFETCH: Final = ("(function(){var m=/^#\\/c\\/(\\d+)$/.exec(location.hash);"
+                   "if(m&&m[1]!==document.documentElement.dataset.channel){"
+                   "window.spacesEarly=fetch('/api/state?channel='+m[1],"
+                   "{credentials:'same-origin'})}})()")
+"""When the address names another channel than the server rendered, asks for its state while
+the page is still being parsed (the script, when it runs, takes the answer: `spacesEarly`)."""
 
 
 def csp_hash(text: str) -> str:
@@ -83,7 +89,9 @@ def render(index: str, css: str, state: dict[str, Any]) -> str:
                   lambda _: f"<style>{css}</style>", index)
     html = html.replace("<title>Spaces</title>", f"<title>{escape(title_of(state))} · Spaces"
                         f'</title>\n<script type="application/json" id="boot">'
-                        f"{boot_json(state)}</script>")
+                        f"{boot_json(state)}</script><script>{PREFETCH}</script>")
+    html = html.replace('<html lang="en">',
+                        f'<html lang="en" data-channel="{int(state["channel"])}">')
     html = html.replace('<h1 id="title">Spaces</h1>',
                         f'<h1 id="title">{escape(title_of(state))}</h1>')
     return html.replace('<div id="older-wrap">', first_screen(state) + '<div id="older-wrap">')

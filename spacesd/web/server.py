@@ -52,7 +52,8 @@ def _static(name: str) -> bytes:
     return (resources.files("spacesd.web") / "static" / name).read_bytes()
 
 
-CSP: Final = (f"default-src 'none'; script-src 'self' {first.csp_hash(first.SWITCH)}; "
+CSP: Final = (f"default-src 'none'; script-src 'self' {first.csp_hash(first.PREFETCH)} "
+              f"{first.csp_hash(first.SWITCH)}; "
               f"style-src 'self' {first.csp_hash(_static('app.css').decode())}; "
               "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
               "frame-ancestors 'none'")

@@ -971,6 +971,10 @@ const FIRST_SHOWN = (async () => {
 const EARLY = (async () => {
   await login();
   if (BOOT && BOOT.page && (!HASH_CHANNEL || Number(HASH_CHANNEL[1]) === BOOT.channel)) return BOOT;
+  if (window.spacesEarly && HASH_CHANNEL) {  // asked for while the page was parsed (first.py)
+    const res = await window.spacesEarly.catch(() => null);
+    if (res && res.ok) return res.json();
+  }
   return loadStateData(HASH_CHANNEL ? `?channel=${HASH_CHANNEL[1]}` : "?first=1");
 })();
 EARLY.catch(() => {});  // handled in main()
