@@ -6,7 +6,8 @@
   the page posts it to `/login` itself and drops it from the address bar.
 - A session: `/login` answers with a cookie `spaces_session` (256 random bits, `HttpOnly;
   SameSite=Strict; Path=/`), kept in memory only (a daemon restart logs everyone out),
-  expiring after SESSION_IDLE_S without a request.
+  expiring after SESSION_IDLE_S without a request. Per session, the channel its page opened
+  last (in memory too): the page's next load starts there (`spacesd.web.first`).
 - Every request: `Host` must be this server's own (127.0.0.1:PORT or localhost:PORT: a DNS
   rebinding attack arrives with the attacker's host name); a browser's `Sec-Fetch-Site` must
   be same-origin or none (typed address); a write (POST) must carry an `Origin` equal to the

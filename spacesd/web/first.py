@@ -5,10 +5,11 @@ channel's newest messages from the document alone, before any script has run; an
 the script would ask `/api/state` for, as a JSON data block the script reads instead of a
 round trip. The script then renders the same page itself and drops the server's copy.
 
-Two inline pieces, both constant and allowed by their SHA-256 in the Content-Security-Policy
-(no 'unsafe-inline'): the stylesheet (`app.css`, byte for byte) and `SWITCH`, which hides the
-server's copy when the address names another channel (a link to a thread, a DM, a profile).
-A JSON data block is not a script: the policy does not run it and neither does the browser.
+Three inline pieces, all constant and allowed by their SHA-256 in the Content-Security-Policy
+(no 'unsafe-inline'): the stylesheet (`app.css`, byte for byte); `SWITCH`, which hides the
+server's copy when the address names another view (another channel, a thread, a DM, a
+profile); and `PREFETCH`, which asks for the addressed channel's state while the page is
+parsed. A JSON data block is not a script: the policy does not run it, nor does the browser.
 """
 
 from __future__ import annotations
