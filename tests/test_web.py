@@ -4,9 +4,13 @@ event stream, and the full-text search it uses (SQLite FTS5, kept by triggers)."
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import html
 import http.client
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -22,6 +26,7 @@ from spacesd.store import Store, fts_query
 
 STATIC = Path(__file__).resolve().parent.parent / "spacesd" / "web" / "static"
 PASSPHRASE = "correct horse battery staple"
+XSS = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>&lt;b&gt;'
 
 
 class Http:
@@ -149,7 +154,15 @@ def test_foreign_host_origin_or_site_is_refused(daemon: ThreadDaemon) -> None:
 def test_security_headers_and_static_files(daemon: ThreadDaemon) -> None:
     web, _ = start_web(daemon)
     status, headers, body = web.request("GET", "/")
-    assert status == 200 and b'<script src="/app.js"' in body
+    assert status == 200 and b'<script src="/app.js?v=' in body
+    # the script and stylesheet by their content's hash: kept by the browser until changed
+    version = re.search(rb'src="/app\.js\?v=([0-9a-f]+)"', body)
+    assert version and version.group(1).decode() == hashlib.sha256(
+        (STATIC / "app.js").read_bytes()).hexdigest()[:16]
+    assert "immutable" in web.request("GET", "/app.js?v=" + version.group(1).decode())[1][
+        "cache-control"]
+    assert web.request("GET", "/app.js?v=old")[1]["cache-control"] == "no-cache"
+    assert headers["cache-control"] == "no-cache"  # the page itself: asked for each time
     csp = headers["content-security-policy"]
     assert "script-src 'self'" in csp and "default-src 'none'" in csp
     assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
@@ -407,3 +420,81 @@ def test_a_first_stream_resumes_from_the_state_it_was_built_from(daemon: ThreadD
         seen += line
     assert b"before the state" not in seen
     conn.close()
+
+
+def _inline(html: str, tag: str) -> list[str]:
+    """The contents of the page's inline `<tag>` elements (no src), in order."""
+    return re.findall(rf"<{tag}(?![^>]*\bsrc=)[^>]*>(.*?)</{tag}>", html, re.S)
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def test_a_logged_in_page_carries_its_first_screen_as_inert_text(daemon: ThreadDaemon) -> None:
+    """`GET /` with a live session carries the channel the person was last in, rendered by the
+    server (every text escaped) and its state as a JSON data block a message cannot break out
+    of; the inline stylesheet and the one inline script run by their hashes in the CSP, with
+    no 'unsafe-inline'. Without a session the page carries nothing of the hub's."""
+    web, token = start_web(daemon)
+    breakout = "</script><script>window.pwned=3</script><!--"
+    daemon.ok("send", channel="agent-logs", content=XSS)
+    daemon.ok("send", channel="agent-logs", content=breakout)
+    daemon.ok("send", channel="general", content="in general")
+    for cookie in (False, True):  # before the login, and with a forged cookie
+        web.cookie = None if not cookie else "spaces_session=forged"
+        status, headers, body = web.request("GET", "/")
+        assert status == 200 and b"onerror" not in body and b"boot" not in body
+        assert b'id="first"' not in body and b"window.pwned" not in body
+    assert web.login(token) == 200
+    status, headers, body = web.request("GET", "/")
+    page = body.decode()
+    assert status == 200 and headers["cache-control"] == "no-store"
+    first = page.split('<div id="first"', 1)[1].split("</ol></div>", 1)[0]
+    assert 'data-channel="2"' in first  # the configured channel: none opened yet
+    assert html.escape(XSS) in first and html.escape(breakout) in first
+    assert "<img" not in first and "<script" not in first
+    scripts = re.findall(r"<script[^>]*>", page)
+    assert scripts[0] == '<script type="application/json" id="boot">', scripts
+    assert scripts[1] == scripts[3] == "<script>", scripts
+    assert re.fullmatch(r'<script src="/app\.js\?v=[0-9a-f]{16}" async>', scripts[2]), scripts
+    boot = json.loads(_inline(page, "script")[0])
+    assert [m["content"] for m in boot["page"]["messages"]][-2:] == [XSS, breakout]
+    csp = headers["content-security-policy"]
+    assert "'unsafe-inline'" not in csp
+    (style,) = _inline(page, "style")
+    assert style == (STATIC / "app.css").read_text()
+    assert f"style-src 'self' {_sha256(style)};" in csp
+    inline = _inline(page, "script")[1:]  # (the first is the JSON data block)
+    assert len(inline) == 2 and "window.pwned" not in "".join(inline)
+    assert f"script-src 'self' {_sha256(inline[0])} {_sha256(inline[1])};" in csp
+    # the channel the page opens is where the next load starts, for this session only
+    assert web.request("GET", "/api/messages?channel=1")[0] == 200
+    assert 'data-channel="1"' in web.request("GET", "/")[2].decode()
+    other = Http(web.port)
+    assert other.login(daemon.ok("web", port=0)["url"].split("#t=", 1)[1]) == 200
+    assert 'data-channel="2"' in other.request("GET", "/")[2].decode()
+
+
+def test_no_login_link_or_session_cookie_is_written_anywhere(
+        daemon: ThreadDaemon, spaces_env: SpacesEnv, caplog: pytest.LogCaptureFixture) -> None:
+    """An agent's shell reads files and logs it was not given: the login token and the session
+    cookie live in the daemon's memory only (their SHA-256), in no file of Spaces' folders
+    (database, state, logs, config) and in no log record, even at debug level."""
+    caplog.set_level(logging.DEBUG)
+    web, token = start_web(daemon)
+    assert web.login(token) == 200
+    assert web.cookie is not None
+    cookie = web.cookie.split("=", 1)[1]
+    unused = daemon.ok("web", port=0)["url"].split("#t=", 1)[1]
+    assert web.request("POST", "/api/send", {"channel": 2, "content": "a write"})[0] == 200
+    assert web.request("GET", "/")[0] == 200
+    daemon.ok("status")  # (a round trip: the daemon has handled all of the above)
+    secrets = [s.encode() for s in (token, cookie, unused)]
+    files = [p for p in spaces_env.root.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".sqlite" for p in files), files  # the scan sees the database
+    for path in files:
+        data = path.read_bytes()
+        assert not [s for s in secrets if s in data], path
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert not [s for s in (token, cookie, unused) if s in logged]

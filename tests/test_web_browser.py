@@ -5,12 +5,15 @@ stays text, and screenshots of the main views at desktop and phone width (build/
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -353,6 +356,129 @@ def test_unread_counts_search_and_keyboard(site: Site) -> None:
     assert site.page.js("return document.getElementById('panel').hidden")
 
 
+def test_reopened_page_paints_the_servers_first_screen_before_its_script(site: Site) -> None:
+    """Reopening the view shows the channel the person was last in from the HTML alone (the
+    script blocked here): the newest messages in view, markup in them as text; the inline
+    style and script run under the CSP (by their hashes); an address naming another channel
+    hides it; with the script, the page takes over from it."""
+    site.open("general")
+    site.cli("send", "general", XSS)
+    site.wait_text("onerror")
+    port = site.daemon.ok("web", port=0)["port"]
+    url = f"http://127.0.0.1:{port}/#/c/{site.channels['general']}"
+    driver = site.page.driver
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/app.js"]})
+    try:
+        driver.get("about:blank")
+        driver.get(url)
+        site.page.wait_js("return document.querySelectorAll('#first li.msg').length > 0")
+        assert site.page.js("return document.getElementById('title').textContent") == "#general"
+        newest = site.page.js("const b = [...document.querySelectorAll('#first li.msg .body')];"
+                              "return b[b.length - 1].textContent")
+        assert newest == XSS
+        assert site.page.js("return window.pwned === undefined && "
+                            "document.querySelectorAll('#first img, #first script').length "
+                            "=== 0")
+        in_view = site.page.js(
+            "const b = [...document.querySelectorAll('#first li.msg')].pop()"
+            ".getBoundingClientRect(); return b.bottom <= window.innerHeight && b.height > 0")
+        assert in_view, "the newest message is not in view"
+        assert site.page.js("return getComputedStyle(document.getElementById('first'))"
+                            ".flexDirection") == "column-reverse"  # the inline style applied
+        driver.get("about:blank")
+        driver.get(url.replace(f"/c/{site.channels['general']}",
+                               f"/c/{site.channels['agent-logs']}"))
+        site.page.wait_js("return document.getElementById('first') !== null")
+        assert site.page.js("return document.getElementById('first').hidden")  # the script ran
+        errors = site.page.console_errors()
+        assert not [e for e in errors if "Content Security Policy" in e], errors
+    finally:
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    # with the script: #general by its address (the last one opened was #agent-logs: its
+    # state was asked for while that page was parsed), then reopened: the server's copy
+    for server_rendered in (False, True):
+        driver.get("about:blank")
+        driver.get(url)
+        site.page.wait_js(f"return window.spaces.lastOpen && window.spaces.paintKnown && "
+                          f"window.spaces.lastOpen.channel === {site.channels['general']}")
+        assert site.page.js("return document.getElementById('first') === null || "
+                            "document.getElementById('first').hidden")
+        assert site.page.js("return window.spaces.serverPaint !== null") is server_rendered
+        asked = site.page.js("return performance.getEntriesByType('resource')"
+                             ".filter(e => e.name.includes('/api/state')).length")
+        assert asked == (0 if server_rendered else 1)  # the state: in the page, or asked once
+    site.wait_text("onerror")
+    assert site.page.js("return window.pwned === undefined")
+    # an address naming another view opens it (the channel behind it)
+    driver.get("about:blank")
+    driver.get(f"http://127.0.0.1:{port}/#/tasks")
+    site.page.wait_js("return !document.getElementById('panel').hidden && document"
+                      ".getElementById('panel-title').textContent.includes('Tasks')")
+    assert site.page.driver.current_url.endswith("#/tasks")
+    assert site.page.js("return document.getElementById('first') === null")
+
+
+ATTACK = """<!doctype html><title>another site</title>
+<form id="f" method="POST" enctype="text/plain"><input id="i"></form><script>
+const target = new URLSearchParams(location.search).get("target");
+const channel = Number(new URLSearchParams(location.search).get("channel"));
+window.results = {};
+fetch(target + "/api/state", {credentials: "include"}).then((r) => r.text())
+  .then((t) => { results.read = t; }, () => { results.read = "blocked"; });
+fetch(target + "/", {credentials: "include"}).then((r) => r.text())
+  .then((t) => { results.page = t; }, () => { results.page = "blocked"; });
+window.post = () => {  // a form's text/plain body shaped as the JSON the API takes
+  const f = document.getElementById("f"), i = document.getElementById("i");
+  f.action = target + "/api/send";
+  i.name = JSON.stringify({channel, content: "forged from " + location.origin, x: ""}).slice(0, -2);
+  i.value = '"}';
+  f.submit();
+};
+</script>"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_page_of_another_origin_cannot_read_or_write_as_the_person(site: Site) -> None:
+    """In the browser the person is logged in with, a page served from another port of this
+    machine (another origin, the same site) and from localhost (another site) tries to post
+    as the person and to read the hub: the browser sends the requests with the cookie where
+    it may, and the server refuses them all (Origin, Sec-Fetch-Site); nothing is read or
+    written."""
+    site.open("general")
+    root = Path(tempfile.mkdtemp(prefix="spc-evil-", dir="/tmp"))
+    (root / "evil.html").write_text(ATTACK)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = site.daemon.ok("web", port=0)["port"]
+    try:
+        for host in ("127.0.0.1", "localhost"):
+            site.page.driver.get(
+                f"http://{host}:{server.server_address[1]}/evil.html?target="
+                f"http://127.0.0.1:{port}&channel={site.channels['general']}")
+            results = site.page.wait_js("const r = window.results; return r && r.read && "
+                                        "r.page && r")
+            assert results == {"read": "blocked", "page": "blocked"}, results
+            site.page.js("window.post()")  # the person's browser posts, with the cookie
+            site.page.wait(lambda: "/api/send" in site.page.driver.current_url, what="post")
+            refused = site.page.wait_js("return document.body && document.body.innerText")
+            assert "refused" in refused and "forbidden" in refused, refused
+    finally:
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(root, ignore_errors=True)
+    assert not [m for m in site.daemon.ok("messages", channel="general", limit=20)
+                if "forged" in m["content"]]
+    site.open("general")  # the person's own page still works
+    assert site.page.js("return window.spaces.current") == site.channels["general"]
+    site.page.console_errors()  # (read, and so cleared: the other site's blocked fetches)
+
+
 def test_without_a_token_the_page_shows_how_to_get_in(site: Site) -> None:
     fresh = browser.Browser()
     try:
@@ -382,25 +508,84 @@ def test_leaving_the_page_closes_its_stream(site: Site) -> None:
         assert time.monotonic() - t0 < 8, "a visit waited for a connection"
 
 
+def _fits(site: Site, width: int, view: str) -> None:
+    """Nothing on the page is wider than the viewport (no sideways scrolling at 320 px)."""
+    wide = site.page.js(
+        "return [document.documentElement, ...document.querySelectorAll('#layout *')]"
+        ".filter(e => e.getClientRects().length && e.scrollWidth > e.clientWidth + 1"
+        " && getComputedStyle(e).overflowX !== 'hidden' && e.tagName !== 'TEXTAREA')"
+        ".map(e => (e.id || e.className || e.tagName) + ' ' + e.scrollWidth)")
+    assert site.page.js("return document.documentElement.scrollWidth") <= width, (view, wide)
+    assert not wide, (view, wide)
+    shifted = site.page.js(
+        "return [document.getElementById('top').getBoundingClientRect().top, "
+        "document.scrollingElement.scrollTop, document.body.scrollTop, "
+        "document.getElementById('layout').scrollTop, document.getElementById('main').scrollTop,"
+        " visualViewport.offsetTop, visualViewport.pageTop]")
+    below = site.page.js(
+        "return [...document.querySelectorAll('body *')].filter(e => e.getClientRects().length"
+        " && e.getBoundingClientRect().bottom > innerHeight + 1 - document.scrollingElement"
+        ".scrollTop).slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' +"
+        " Math.round(e.getBoundingClientRect().bottom))")
+    assert not any(shifted), (view, shifted, below)
+
+
 def test_screenshots_of_the_main_views(site: Site) -> None:
-    """Desktop (1280 px) and phone (320 px) views, saved as build artefacts."""
+    """The main views at desktop (1280 px) and phone (320 px and 390 px) width, saved as build
+    artefacts (build/web/<width>-<view>.png, not committed): the channel with a session
+    summary card, a session's participant panel with a priority message being composed,
+    the tasks and leases, the sidebar of channels and participants, search; none wider than
+    the screen."""
+    site.daemon.ok("post_summary", summary=SUMMARY)
+    joined = site.daemon.ok("session_event", session="shot-session", agent="claude",
+                            event="SessionStart", cwd=str(site.env.root))
+    who = joined["participant"]["identity"]
+    site.daemon.ok("task_create", channel="general", title="tidy the limiter docs",
+                   subtasks=["README", "docstrings"])
     site.open("agent-logs")
+    shots = []
+    for name, (width, height) in (("desktop", browser.DESKTOP), ("phone", browser.PHONE),
+                                  ("phone390", (390, 844))):
+        site.page.size(width, height)
+        site.go("agent-logs")
+        card = site.page.wait_js("return [...document.querySelectorAll('#messages article.card')]"
+                                 ".pop()")
+        site.page.js("arguments[0].scrollIntoView({block: 'start'})", card)
+        _fits(site, width, "channel")
+        shots.append(site.page.screenshot(f"{name}-summary-card"))
+        site.page.js("document.getElementById('messages').scrollTop = 1e9")
+        shots.append(site.page.screenshot(f"{name}-channel"))
+        site.page.js("location.hash = arguments[0]", f"#/p/{who}")
+        form = site.page.wait_js("return !document.getElementById('panel').hidden && "
+                                 "document.querySelector('#panel-list form.address')")
+        box = form.find_element("css selector", "textarea")
+        box.clear()
+        box.send_keys("stop after this test run: the API is frozen")
+        if not form.find_element("css selector", "input[type=checkbox]").is_selected():
+            form.find_element("css selector", "input[type=checkbox]").click()
+        site.page.js("arguments[0].scrollIntoView({block: 'end'})", form)
+        _fits(site, width, "participant")
+        shots.append(site.page.screenshot(f"{name}-participant-priority"))
+        site.page.js("location.hash = '#/tasks'")
+        site.page.wait(lambda: "tidy the limiter docs" in site.page.js(
+            "return document.getElementById('panel-list').innerText"), what="the task board")
+        _fits(site, width, "tasks")
+        shots.append(site.page.screenshot(f"{name}-tasks"))
+        site.page.js("document.getElementById('panel-close').click()")
+        site.go("general")
+        box = site.page.driver.find_element("id", "text")
+        box.clear()
+        box.send_keys("a reply being typed")
+        shots.append(site.page.screenshot(f"{name}-compose"))
+        box.clear()
+        if width < 600:
+            site.page.js("document.getElementById('menu').click()")
+            site.page.wait_js("return document.body.classList.contains('menu-open')")
+            _fits(site, width, "sidebar")
+            shots.append(site.page.screenshot(f"{name}-sidebar"))
+            site.page.js("document.getElementById('menu').click()")
     site.page.size(*browser.DESKTOP)
-    site.page.js("document.getElementById('messages').scrollTop = 1e9")
-    site.page.screenshot("desktop-channel")
-    site.page.size(*browser.PHONE)
-    site.go("agent-logs")
-    width = site.page.js("return document.documentElement.scrollWidth")
-    assert width <= 320, f"the page is {width} px wide at a 320 px viewport"
-    site.page.js("document.getElementById('messages').scrollTop = 1e9")
-    site.page.screenshot("phone-channel")
-    site.page.js("document.getElementById('menu').click()")
-    site.page.wait_js("return document.body.classList.contains('menu-open')")
-    site.page.screenshot("phone-sidebar")
-    site.page.js("document.getElementById('menu').click()")
-    site.page.size(*browser.DESKTOP)
-    shots = sorted(p.name for p in browser.ARTIFACTS.glob("*.png"))
-    assert {"desktop-channel.png", "phone-channel.png", "phone-sidebar.png"} <= set(shots)
+    assert all(p.stat().st_size > 5000 for p in shots), shots
     errors = site.page.console_errors()
     # script errors only: the answers the page expects (401 asking for the passphrase, no
     # favicon) are logged by the browser as network errors

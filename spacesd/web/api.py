@@ -33,6 +33,7 @@ from spacesd.daemon.backend import BackendError
 from spacesd.daemon.errors import OpError
 from spacesd.model import Identity, timestamp_to_iso
 from spacesd.web import data, live, tasks
+from spacesd.web.auth import COOKIE
 
 if TYPE_CHECKING:
     from spacesd.daemon.server import Daemon
@@ -100,13 +101,23 @@ class Api:
     # -- reads -------------------------------------------------------------------------------
 
     def state(self, request: web.Request) -> dict[str, Any]:
+        ref = request.query.get("channel")
+        cid = self.channel_id(ref) if ref else None
+        if cid is not None:
+            self.opened(request, cid)
+        return self.state_of(cid, bool(ref or request.query.get("first")))
+
+    def opened(self, request: web.Request, cid: int) -> None:
+        """The page opened channel `cid`: its next load starts there (`spacesd.web.first`)."""
+        if self.daemon.web is not None:
+            self.daemon.web.gate.remember(request.cookies.get(COOKIE), cid)
+
+    def state_of(self, cid: int | None, with_page: bool) -> dict[str, Any]:
+        """Who the page acts as, the sidebar, what search covers, and with `with_page` the
+        newest page of channel `cid` (None: the configured channel)."""
         self.daemon.require_cache()
         backend, store, me = self.daemon.backend, self.daemon.backend.store, self.me
-        ref = request.query.get("channel")
-        cid: int | None
-        if ref:
-            cid = self.channel_id(ref)
-        else:  # the configured channel, where the page opens by default
+        if cid is None or store.channel(cid) is None:  # the configured one, the default
             found = views.resolve_channel(store, self.daemon.settings.channel, backend.identity)
             cid = found.channel.id if found is not None else None
         web_view = self.daemon.web
@@ -119,7 +130,7 @@ class Api:
                 "search": self.search_scope(),
                 # the first page of that channel in the same answer: one round trip to paint
                 "page": (data.channel_page(store, cid, me=me)
-                         if cid is not None and (ref or request.query.get("first")) else None)}
+                         if cid is not None and with_page else None)}
 
     def search_scope(self) -> str:
         store = self.daemon.backend.store
@@ -134,6 +145,8 @@ class Api:
     def messages(self, request: web.Request) -> dict[str, Any]:
         q = request.query
         cid = self.channel_id(q.get("channel"))
+        if not q.get("before") and not q.get("thread"):
+            self.opened(request, cid)
         return data.channel_page(self.daemon.backend.store, cid,
                                  before=_int(q.get("before"), "before"),
                                  thread_id=_int(q.get("thread"), "thread"), me=self.me)
@@ -267,7 +280,7 @@ def _post(func: Any) -> Any:
     return handle
 
 
-def add_routes(app: web.Application, daemon: Daemon) -> None:
+def add_routes(app: web.Application, daemon: Daemon) -> Api:
     api = Api(daemon)
     for path, read in (("state", api.state), ("messages", api.messages),
                        ("search", api.search), ("people", api.people), ("dm", api.dm),
@@ -278,3 +291,4 @@ def add_routes(app: web.Application, daemon: Daemon) -> None:
                         ("dm_start", api.dm_start), ("dm_send", api.dm_send),
                         ("dm_read", api.dm_read), ("address", api.address)):
         app.router.add_post(f"/api/{path}", _post(write))
+    return api

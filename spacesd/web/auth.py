@@ -6,7 +6,8 @@
   the page posts it to `/login` itself and drops it from the address bar.
 - A session: `/login` answers with a cookie `spaces_session` (256 random bits, `HttpOnly;
   SameSite=Strict; Path=/`), kept in memory only (a daemon restart logs everyone out),
-  expiring after SESSION_IDLE_S without a request.
+  expiring after SESSION_IDLE_S without a request. Per session, the channel its page opened
+  last (in memory too): the page's next load starts there (`spacesd.web.first`).
 - Every request: `Host` must be this server's own (127.0.0.1:PORT or localhost:PORT: a DNS
   rebinding attack arrives with the attacker's host name); a browser's `Sec-Fetch-Site` must
   be same-origin or none (typed address); a write (POST) must carry an `Origin` equal to the
@@ -39,6 +40,7 @@ class Gatekeeper:
     port: int
     _logins: dict[bytes, float] = field(default_factory=dict)
     _sessions: dict[bytes, float] = field(default_factory=dict)
+    _last: dict[bytes, int] = field(default_factory=dict)
 
     # -- the addresses this server answers as ----------------------------------------------
 
@@ -110,3 +112,13 @@ class Gatekeeper:
     def close_session(self, cookie: str | None) -> None:
         if cookie:
             self._sessions.pop(_digest(cookie), None)
+            self._last.pop(_digest(cookie), None)
+
+    def remember(self, cookie: str | None, channel: int) -> None:
+        """The channel a session's page opened last (its next load starts there)."""
+        if cookie and _digest(cookie) in self._sessions:
+            self._last = {d: c for d, c in self._last.items() if d in self._sessions}
+            self._last[_digest(cookie)] = channel
+
+    def last_channel(self, cookie: str | None) -> int | None:
+        return self._last.get(_digest(cookie)) if cookie else None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -29,7 +30,7 @@ from aiohttp import web
 
 from spacesd.daemon.errors import OpError
 from spacesd.store import Changes
-from spacesd.web import api, data
+from spacesd.web import api, data, first
 from spacesd.web.auth import COOKIE, SESSION_IDLE_S, Gatekeeper
 
 if TYPE_CHECKING:
@@ -45,9 +46,19 @@ REPLAY: Final = 4096
 CLIENT_QUEUE: Final = 4096
 """Events one page may leave unread before it is dropped (it reconnects and resumes)."""
 KEEPALIVE_S: Final = 15.0
-CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-              "connect-src 'self'; base-uri 'none'; form-action 'self'; "
+
+
+def _static(name: str) -> bytes:
+    return (resources.files("spacesd.web") / "static" / name).read_bytes()
+
+
+CSP: Final = (f"default-src 'none'; script-src 'self' {first.csp_hash(first.PREFETCH)} "
+              f"{first.csp_hash(first.SWITCH)}; "
+              f"style-src 'self' {first.csp_hash(_static('app.css').decode())}; "
+              "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
               "frame-ancestors 'none'")
+"""Only the page's own files run, and the two constant inline pieces of the server-rendered
+first screen, by their hashes (`spacesd.web.first`)."""
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -113,10 +124,6 @@ class EventHub:
         self._clients.clear()
 
 
-def _static(name: str) -> bytes:
-    return (resources.files("spacesd.web") / "static" / name).read_bytes()
-
-
 class WebServer:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
@@ -125,6 +132,16 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._unlisten: Callable[[], None] | None = None
         self._files = {path: (_static(name), ctype) for path, (name, ctype) in STATIC.items()}
+        # the page names its script and stylesheet by their content's hash, which lets the
+        # browser keep them (and the script compiled) until they change: a reload fetches
+        # only the page (`_serve_static`)
+        self._versions = {path: hashlib.sha256(self._files[path][0]).hexdigest()[:16]
+                          for path in ("/app.js", "/app.css")}
+        index = self._files["/"][0].decode()
+        for path, version in self._versions.items():
+            index = index.replace(f'"{path}"', f'"{path}?v={version}"')
+        self._files["/"] = (index.encode(), "text/html")
+        self._api: api.Api | None = None
 
     @property
     def port(self) -> int:
@@ -145,7 +162,7 @@ class WebServer:
         app.router.add_post("/login", self._login)
         app.router.add_post("/logout", self._logout)
         app.router.add_get("/events", self._events)
-        api.add_routes(app, self.daemon)
+        self._api = api.add_routes(app, self.daemon)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=1.0)
         await runner.setup()
@@ -212,8 +229,27 @@ class WebServer:
 
     async def _serve_static(self, request: web.Request) -> web.StreamResponse:
         body, ctype = self._files[request.path]
-        return web.Response(body=body, content_type=ctype, charset="utf-8",
-                            headers={"Cache-Control": "no-cache"})
+        cookie = request.cookies.get(COOKIE)
+        if request.path == "/" and self._api is not None and self.gate.session_ok(cookie):
+            return self._first_screen(self._api, self.gate.last_channel(cookie))
+        current = request.path in self._versions and (
+            self._versions[request.path] == request.query.get("v"))
+        return web.Response(body=body, content_type=ctype, charset="utf-8", headers={
+            "Cache-Control": "max-age=31536000, immutable" if current else "no-cache"})
+
+    def _first_screen(self, the_api: api.Api, channel: int | None) -> web.StreamResponse:
+        """The page with the first screen of `channel` in it, for a logged-in person
+        (`spacesd.web.first`); the plain page if the store cannot answer yet."""
+        try:
+            state = the_api.state_of(channel, True)
+        except OpError:
+            body, ctype = self._files["/"]
+            return web.Response(body=body, content_type=ctype, charset="utf-8",
+                                headers={"Cache-Control": "no-store"})
+        html = first.render(self._files["/"][0].decode(), self._files["/app.css"][0].decode(),
+                            state)
+        return web.Response(text=html, content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
 
     async def _login(self, request: web.Request) -> web.StreamResponse:
         """`{token, passphrase?}`: the one-time token from the link, then the person's proof
@@ -239,7 +275,11 @@ class WebServer:
                                                 "message": "this login link is used up"}},
                                      status=403)
         resp = web.json_response({"ok": True})
-        resp.set_cookie(COOKIE, self.gate.open_session(), httponly=True, samesite="Strict",
+        session = self.gate.open_session()
+        last = self.gate.last_channel(request.cookies.get(COOKIE))  # (a browser logged in)
+        if last is not None:
+            self.gate.remember(session, last)
+        resp.set_cookie(COOKIE, session, httponly=True, samesite="Strict",
                         path="/", max_age=int(SESSION_IDLE_S))
         return resp
 

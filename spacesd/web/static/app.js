@@ -5,7 +5,7 @@
 const S = {
   me: null, servers: [], channels: new Map(), current: null, thread: null,
   msgs: new Map(), reactions: new Map(), threads: new Map(), oldest: null,
-  replyTo: null, editing: null, people: [], latency: [], firstPaint: null, es: null,
+  replyTo: null, editing: null, people: [], latency: [], firstPaint: null, serverPaint: null, paintKnown: false, es: null,
   readTimer: null, lastSeq: 0, loading: null, dm: null, dms: new Map(), passphrase: null,
   sessions: [], receipts: new Map(),
 };
@@ -560,6 +560,8 @@ async function openChannel(cid, thread) {
 function renderPage(cid, page, t0) {
   const loading = S.loading || [];
   S.loading = null;
+  const first = $("first");  // the server's first screen: this script's own takes its place
+  if (first) first.remove();
   for (const t of page.threads) S.threads.set(t.id, t);
   for (const [k, v] of Object.entries(page.reactions)) S.reactions.set(Number(k), v);
   const list = $("messages");
@@ -934,8 +936,45 @@ const DOM_READY = document.readyState === "loading"
   ? new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, {once: true}))
   : Promise.resolve();
 const HASH_CHANNEL = /^#\/c\/(\d+)$/.exec(location.hash);
+// A logged-in person's page comes with its first screen rendered by the server (the channel
+// they were last in) and the state this script would ask for: no round trip when it is the
+// channel the address names (spacesd/web/first.py).
+const BOOT = (() => {
+  const b = document.getElementById("boot");
+  try { return b ? JSON.parse(b.textContent) : null; } catch (e) { return null; }
+})();
+// When the server's first screen painted: the browser's first contentful paint if the whole
+// document was parsed by then, else the first frame after it was (measured as `renderPage`
+// measures its own). This script's render waits for that frame, then takes its place.
+let FRAME_DONE;
+const FIRST_RENDERED = new Promise((resolve) => { FRAME_DONE = resolve; });
+const FIRST_SHOWN = (async () => {
+  await DOM_READY;
+  const f = document.getElementById("first");
+  if (!f || f.hidden || !BOOT || !BOOT.page) { FRAME_DONE(); return; }
+  await new Promise((resolve) => requestAnimationFrame(() => {
+    S.serverPaint = performance.now();
+    if (S.firstPaint === null) S.firstPaint = S.serverPaint;
+    setTimeout(resolve, 0);
+  }));
+  FRAME_DONE();
+  const fcp = await new Promise((resolve) => {
+    try {
+      new PerformanceObserver((list) => resolve(list.getEntriesByName("first-contentful-paint")[0]))
+        .observe({type: "paint", buffered: true});
+    } catch (e) { resolve(null); }
+    setTimeout(() => resolve(null), 1000);
+  });
+  const nav = performance.getEntriesByType("navigation")[0];
+  if (nav && fcp && nav.domInteractive <= fcp.startTime) S.serverPaint = S.firstPaint = fcp.startTime;
+})().finally(() => { S.paintKnown = true; });
 const EARLY = (async () => {
   await login();
+  if (BOOT && BOOT.page && (!HASH_CHANNEL || Number(HASH_CHANNEL[1]) === BOOT.channel)) return BOOT;
+  if (window.spacesEarly && HASH_CHANNEL) {  // asked for while the page was parsed (first.py)
+    const res = await window.spacesEarly.catch(() => null);
+    if (res && res.ok) return res.json();
+  }
   return loadStateData(HASH_CHANNEL ? `?channel=${HASH_CHANNEL[1]}` : "?first=1");
 })();
 EARLY.catch(() => {});  // handled in main()
@@ -968,12 +1007,15 @@ async function main() {
     gate(e.status === 403 ? "Open the link that `spacesd web` prints at your terminal (each link works once)." : e.message);
     return;
   }
+  await FIRST_RENDERED;
   applyState(st);
   connect(st.seq);  // from the state's own sequence: nothing committed meanwhile is missed
   if (st.page && st.channel !== null) {
-    if (!HASH_CHANNEL) history.replaceState(null, "", `#/c/${st.channel}`);
+    const plain = !location.hash || location.hash === "#/";
+    if (plain) history.replaceState(null, "", `#/c/${st.channel}`);
     prepareChannel(st.channel, null);
     renderPage(st.channel, st.page, 0);
+    if (!plain && !HASH_CHANNEL) await route();  // the address names a view: the tasks, a profile
   } else {
     S.loading = null;
     await route();
