@@ -5,8 +5,9 @@ never the sender): `@handle` mentions (Text messages, members of the server), th
 the message replied to, every participant that posted in the thread, every follower of the
 channel. One item per recipient, of the strongest kind (`model.INBOX_KIND_RANK`), in the order
 the recipients were first found (mentions in content order, the replied-to sender, thread
-posters and followers by row id). A DM gives its other participant a `Dm` item. A new task gives every follower of its channel
-a `Task` item, and a task reassigned to a participant gives it one (`on_task`).
+posters and followers by row id). A DM gives its other participant a `Dm` item. A new task
+gives every follower of its channel a `Task` item, and a task reassigned to a participant gives
+it one (`on_task`).
 
 Read implied: a participant that replies to a message, posts in its thread, reacts to it,
 sends in or marks read a DM conversation, or marks a channel read past it, has its items for
