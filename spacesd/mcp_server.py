@@ -142,6 +142,8 @@ class Tools:
             req["channel"] = req["channel"].lstrip("#")
         if action not in TASK_READS:
             req["session"] = self._session()
+        elif action == "list":
+            req["compact"] = True  # no key repeated per task: fewer tokens
         return self._op(TASK_OPS[action], req)
 
     def _lease(self, args: dict[str, Any]) -> Any:

@@ -106,7 +106,9 @@ def test_mcp_sdk_client_round_trip(daemon: ThreadDaemon, spaces_env: SpacesEnv,
     assert [t["title"] for t in made["subtasks"]] == ["part 1", "part 2"]
     assert out["claimed"]["assignee"] == me["identity"]
     assert (out["done"]["state"], out["done"]["result"]) == ("Done", "two endpoints")
-    assert [t["title"] for t in out["listed"]] == ["survey", "part 2"]
+    listed_tasks = out["listed"]  # compact: columns once, a row per task
+    title = listed_tasks["columns"].index("title")
+    assert [row[title] for row in listed_tasks["rows"]] == ["survey", "part 2"]
     assert out["task_bad"].is_error and "no such task" in out["task_bad"].content[0].text
     assert (out["lease"]["holder"], out["lease"]["pattern"]) == (me["identity"], "src/")
     assert out["check"]["conflicts"] == []  # its own lease is no conflict for it

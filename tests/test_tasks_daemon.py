@@ -287,3 +287,23 @@ def test_writes_act_as_the_calling_session_and_tasks_reach_followers(
     assert err(daemon, "task_claim", task=subs[1]["id"], session="nobody").code == "not_found"
     assert err(daemon, "task_claim", task=subs[1]["id"], session="../x").code == "bad_args"
     assert daemon.ok("task_show", task=subs[1]["id"])["state"] == "Open"  # nothing changed
+
+
+def test_compact_listing_is_the_listing_without_repeated_keys(daemon: ThreadDaemon) -> None:
+    made = daemon.ok("task_create", channel="general", title="survey", subtasks=["a", "b"])
+    daemon.ok("task_claim", task=made["subtasks"][0]["id"])
+    daemon.ok("task_complete", task=made["subtasks"][0]["id"], result="r" * 600)
+    full = daemon.ok("task_list")
+    compact = daemon.ok("task_list", compact=True)
+    cols = compact["columns"]
+    assert len(compact["rows"]) == len(full) == 3
+    for obj, row in zip(full, compact["rows"], strict=True):
+        as_obj = dict(zip(cols, row, strict=True))
+        assert as_obj["channel"] == obj["channel"] and as_obj["creator"] == obj["creator_name"]
+        for key in ("id", "parent_id", "message_id", "title", "state", "lease_expires",
+                    "result", "updated_at"):
+            assert as_obj[key] == obj[key], key
+        assert as_obj["assignee"] == obj["assignee_name"]
+    assert [r[cols.index("state")] for r in daemon.ok("task_list", compact=True,
+                                                      state="active")["rows"]] == ["Open", "Open"]
+    assert err(daemon, "task_list", compact="yes").code == "bad_args"

@@ -173,7 +173,8 @@ async def cmd_task_create(daemon: Daemon, req: Request) -> Any:
 
 
 @op("task_list", channel_arg(required=False), str_arg("state"), int_arg("parent"),
-    int_arg("limit", LIST_DEFAULT, lo=1, hi=LIST_MAX))
+    int_arg("limit", LIST_DEFAULT, lo=1, hi=LIST_MAX),
+    Arg("compact", (bool,), "true or false", False))
 def cmd_task_list(daemon: Daemon, req: Request) -> Any:
     state = req.args["state"]
     if state is not None and state not in STATES:
@@ -182,9 +183,10 @@ def cmd_task_list(daemon: Daemon, req: Request) -> Any:
     if req.args["channel"] is not None:
         channel_id = daemon.resolve_channel(req.args["channel"]).channel.id
     daemon.require_cache()
-    return tasks_view.list_tasks(daemon.backend.store, now_of(daemon), channel_id=channel_id,
-                                 state=state, parent_id=req.args["parent"],
-                                 limit=req.args["limit"], channels=readable_channels(daemon))
+    lister = tasks_view.list_compact if req.args["compact"] else tasks_view.list_tasks
+    return lister(daemon.backend.store, now_of(daemon), channel_id=channel_id, state=state,
+                  parent_id=req.args["parent"], limit=req.args["limit"],
+                  channels=readable_channels(daemon))
 
 
 def task_arg() -> Arg:
