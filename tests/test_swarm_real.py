@@ -1,6 +1,7 @@
 """The swarm of issue 13 with the real clients (tests/agents: Claude Code and Codex against a
-scripted fake model, Spaces installed by install.sh and `spacesd hooks install`), embedded
-backend.
+scripted fake model, Spaces installed by install.sh and `spacesd hooks install`), on the
+embedded backend and on the real SpacetimeDB server (`agent_world_stdb`: the World's daemon on
+a database of it; each session its own minted identity and connection there).
 
 An orchestrator Claude Code session creates a task with 3 subtasks by `spacesd task create` in
 its Bash tool; three worker sessions (Claude Code, Claude Code, Codex), which joined the
@@ -92,9 +93,13 @@ def _worker_steps(spacesd: Path, tools: Path, token: str, n: int) -> Script:
     ])
 
 
-def test_orchestrator_and_three_workers_end_to_end(agent_world: World) -> None:
-    world = agent_world
-    token = f"swarm{os.getpid()}"
+@pytest.mark.parametrize("backend", ["embedded", "spacetimedb"])
+def test_orchestrator_and_three_workers_end_to_end(request: pytest.FixtureRequest,
+                                                   backend: str) -> None:
+    world: World = request.getfixturevalue(
+        "agent_world" if backend == "embedded" else "agent_world_stdb")
+    assert op(world, "status")["backend"] == backend
+    token = f"swarm{os.getpid()}{backend[0]}"
     tools = _scripts(world.base)
     spacesd = world.bin / "spacesd"  # what install.sh put on a person's PATH (Codex's shell
     # starts a login shell, which resets PATH to the system's)
