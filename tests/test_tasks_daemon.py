@@ -307,3 +307,23 @@ def test_compact_listing_is_the_listing_without_repeated_keys(daemon: ThreadDaem
     assert [r[cols.index("state")] for r in daemon.ok("task_list", compact=True,
                                                       state="active")["rows"]] == ["Open", "Open"]
     assert err(daemon, "task_list", compact="yes").code == "bad_args"
+
+
+def test_a_repeated_listing_follows_every_write_and_expiry(daemon: ThreadDaemon) -> None:
+    made = daemon.ok("task_create", channel="general", title="cached", subtasks=["x"])
+    sub = made["subtasks"][0]["id"]
+
+    def state() -> str:
+        rows = daemon.ok("task_list", compact=True, parent=made["task"]["id"])
+        cols = rows["columns"]
+        assert len(rows["rows"]) == 1
+        return str(rows["rows"][0][cols.index("state")])
+
+    assert state() == state() == "Open"
+    daemon.ok("task_claim", task=sub, ttl=1)
+    assert state() == state() == "Claimed"  # a write: the next listing shows it
+    time.sleep(1.2)
+    assert state() == "Open"  # the claim ended with no write at all: the listing shows that
+    daemon.ok("task_claim", task=sub, ttl=600)
+    daemon.ok("task_complete", task=sub, result="r")
+    assert state() == "Done"

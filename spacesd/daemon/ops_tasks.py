@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from spacesd import idem, model, projects
 from spacesd.daemon import tasks_view, views
+from spacesd.daemon.backend import Backend
 from spacesd.daemon.errors import OpError
 from spacesd.daemon.ops_live import call, participant, session_arg
 from spacesd.daemon.participants import Participant
@@ -172,6 +174,46 @@ async def cmd_task_create(daemon: Daemon, req: Request) -> Any:
     return {"task": answer(daemon, top.id), "subtasks": [answer(daemon, c.id) for c in children]}
 
 
+class ListCache:
+    """The last listings of a backend, kept until its next commit (any table: names and
+    memberships show in a listing too) and, on the embedded backend, until the earliest end of
+    a claim or lease (the expiry rule at every read changes a listing then without a commit).
+    An agent polling `task list` between writes is answered without rebuilding it."""
+
+    SIZE = 16
+
+    def __init__(self, backend: Backend) -> None:
+        self.generation = 0
+        self.entries: dict[Hashable, tuple[int, int | None, Any]] = {}
+        backend.add_listener(self._committed)
+
+    def _committed(self, changes: Changes) -> None:
+        self.generation += 1
+        self.entries.clear()
+
+    def get(self, key: Hashable, now: int | None) -> Any:
+        found = self.entries.get(key)
+        if found is None or found[0] != self.generation or (
+                now is not None and found[1] is not None and now >= found[1]):
+            return None
+        return found[2]
+
+    def put(self, key: Hashable, until: int | None, result: Any) -> None:
+        if len(self.entries) >= self.SIZE:
+            self.entries.clear()
+        self.entries[key] = (self.generation, until, result)
+
+
+_LIST_CACHES: weakref.WeakKeyDictionary[Backend, ListCache] = weakref.WeakKeyDictionary()
+
+
+def list_cache(backend: Backend) -> ListCache:
+    found = _LIST_CACHES.get(backend)
+    if found is None:
+        found = _LIST_CACHES[backend] = ListCache(backend)
+    return found
+
+
 @op("task_list", channel_arg(required=False), str_arg("state"), int_arg("parent"),
     int_arg("limit", LIST_DEFAULT, lo=1, hi=LIST_MAX),
     Arg("compact", (bool,), "true or false", False))
@@ -183,10 +225,17 @@ def cmd_task_list(daemon: Daemon, req: Request) -> Any:
     if req.args["channel"] is not None:
         channel_id = daemon.resolve_channel(req.args["channel"]).channel.id
     daemon.require_cache()
+    store, now, cache = daemon.backend.store, now_of(daemon), list_cache(daemon.backend)
+    key = (req.args["compact"], channel_id, state, req.args["parent"], req.args["limit"])
+    found = cache.get(key, now)
+    if found is not None:
+        return found
     lister = tasks_view.list_compact if req.args["compact"] else tasks_view.list_tasks
-    return lister(daemon.backend.store, now_of(daemon), channel_id=channel_id, state=state,
-                  parent_id=req.args["parent"], limit=req.args["limit"],
-                  channels=readable_channels(daemon))
+    result = lister(store, now, channel_id=channel_id, state=state,
+                    parent_id=req.args["parent"], limit=req.args["limit"],
+                    channels=readable_channels(daemon))
+    cache.put(key, store.next_expiry() if now is not None else None, result)
+    return result
 
 
 def task_arg() -> Arg:
