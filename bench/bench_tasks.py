@@ -3,9 +3,13 @@
 1. claim round trip: `task_claim` of an Open task through the daemon's socket (the reducer's
    durable commit included), embedded backend; goal p50 <= 5 ms. Measured the same way on the
    real SpacetimeDB (../shared/spacetimedb, the module's .wasm published) when it is here;
-2. listing 1,000 open tasks: `task_list state=Open limit=1000` through the socket (the whole
-   answer: 1,000 task objects), embedded backend; goal <= 5 ms (p50). The same listing in the
-   store alone (spacesd.daemon.tasks_view.list_tasks) is printed beside it.
+   Both as the daemon and as an agent session's participant (what `spacesd task claim` in an
+   agent's shell does);
+2. listing 1,000 open tasks: `task_list state=Open limit=1000 compact=true` through the socket
+   (the whole answer: 1,000 task rows), embedded backend; goal <= 5 ms (p50): after a write
+   (no listing cache) and repeated (the daemon's listing cache, kept until the next commit).
+   Beside it the same listing as objects (one JSON object per task) and in the store alone
+   (spacesd.daemon.tasks_view.list_tasks).
 
     .venv/bin/python bench/bench_tasks.py [--claims 200] [--servers embedded,real]
 
@@ -58,7 +62,18 @@ def report(name: str, samples: list[float], goal: float | None) -> float:
     return p50
 
 
-def claims(client: Client, n: int) -> list[float]:
+SESSION = "bench-tasks-session-0001"
+
+
+def claims(client: Client, n: int, session: bool = False) -> list[float]:
+    """`n` claims of fresh Open tasks, as the daemon or (`session`) as an agent session's
+    participant (its own identity; on SpacetimeDB its own connection, the answer awaited on
+    the daemon's subscription)."""
+    extra: dict[str, Any] = {}
+    if session:
+        ok(client, "session_event", session=SESSION, agent="claude", event="SessionStart",
+           cwd=str(ROOT))
+        extra["session"] = SESSION
     made = ok(client, "task_create", channel="general", title="bench parent",
               subtasks=[], announce=False)
     ids = [ok(client, "task_create", channel="general", title=f"bench {i}",
@@ -66,22 +81,27 @@ def claims(client: Client, n: int) -> list[float]:
     samples = []
     for i, task_id in enumerate(ids):
         t0 = time.perf_counter()
-        ok(client, "task_claim", task=task_id, ttl=600)
+        ok(client, "task_claim", task=task_id, ttl=600, **extra)
         if i >= 10:
             samples.append((time.perf_counter() - t0) * 1000)
     return samples
 
 
-def listing(client: Client, reps: int) -> list[float]:
+def listing(client: Client, reps: int, compact: bool = False, fresh: bool = True
+            ) -> list[float]:
+    """`fresh`: a write (a message) before each listing, so that none is answered from the
+    daemon's listing cache (what an agent listing after others' writes gets)."""
     have = len(ok(client, "task_list", state="Open", limit=5000))
     for i in range(have, OPEN_TASKS):
         ok(client, "task_create", channel="general", title=f"open task {i}", announce=False)
     samples = []
-    for _ in range(reps + 5):
+    for i in range(reps + 5):
+        if fresh:
+            ok(client, "send", channel="general", content=f"a write before listing {i}")
         t0 = time.perf_counter()
-        got = ok(client, "task_list", state="Open", limit=OPEN_TASKS)
+        got = ok(client, "task_list", state="Open", limit=OPEN_TASKS, compact=compact)
         samples.append((time.perf_counter() - t0) * 1000)
-        assert len(got) == OPEN_TASKS, len(got)
+        assert len(got["rows"] if compact else got) == OPEN_TASKS
     return samples[5:]
 
 
@@ -109,9 +129,17 @@ def run_embedded(args: argparse.Namespace) -> None:
         with Client(daemon.socket, timeout=30) as client:
             report("[embedded] task_claim round trip through the daemon",
                    claims(client, args.claims), CLAIM_GOAL_MS)
+            report("[embedded] task_claim round trip as an agent session",
+                   claims(client, args.claims, session=True), CLAIM_GOAL_MS)
             # the claimed ones are not Open: list 1,000 Open ones besides them
-            report(f"[embedded] task_list of {OPEN_TASKS} open tasks through the daemon",
-                   listing(client, args.reps), LIST_GOAL_MS)
+            report(f"[embedded] task_list of {OPEN_TASKS} open tasks through the daemon, "
+                   "compact, after a write", listing(client, args.reps, compact=True),
+                   LIST_GOAL_MS)
+            report(f"[embedded] task_list of {OPEN_TASKS} open tasks through the daemon, "
+                   "compact, repeated (cached)",
+                   listing(client, args.reps, compact=True, fresh=False), LIST_GOAL_MS)
+            report(f"[embedded] task_list of {OPEN_TASKS} open tasks through the daemon, "
+                   "objects, after a write", listing(client, args.reps), None)
         report("[embedded] the same listing in the store (tasks_view.list_tasks)",
                in_store(root, args.reps), None)
     finally:
@@ -146,6 +174,8 @@ def run_real(args: argparse.Namespace) -> None:
         with Client(sock, timeout=30) as client:
             report("[real SpacetimeDB] task_claim round trip through the daemon",
                    claims(client, args.claims), None)
+            report("[real SpacetimeDB] task_claim round trip as an agent session",
+                   claims(client, args.claims, session=True), None)
     finally:
         if proc is not None:
             proc.terminate()

@@ -1,7 +1,11 @@
 """`spacesd task ...`, `spacesd lease ...`, `spacesd vote ...`: thin clients of the task,
 lease and vote ops (docs/protocol.md). `--json` prints the op's result as one JSON value (a
 list: one object per line). Each command sends its op through `ctx.obj["request"]` (the
-group's `_request`: one line on stderr and exit 1 when the daemon refuses or is away)."""
+group's `_request`: one line on stderr and exit 1 when the daemon refuses or is away).
+
+The writes act as the calling agent session (`--session`, else the id its client exports:
+CLAUDE_CODE_SESSION_ID, GEMINI_SESSION_ID, CODEX_THREAD_ID), as `spacesd post` does; outside
+a session, as the daemon's identity."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from typing import Any
 
 import click
 
+from spacesd.cli_live import _session, agent_option, session_option
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 ttl_option = click.option("--ttl", type=click.IntRange(1, 86400), default=1800,
                           show_default=True, help="Seconds the claim or lease lasts.")
@@ -20,6 +26,18 @@ ttl_option = click.option("--ttl", type=click.IntRange(1, 86400), default=1800,
 def _send(ctx: click.Context, op: str, **args: Any) -> Any:
     request: Callable[..., Any] = ctx.obj["request"]
     return request(ctx, op, {k: v for k, v in args.items() if v is not None})
+
+
+def as_session(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--session` and `--agent` on a write; the command gets `session` (the registered
+    session id, or None outside an agent session)."""
+    def wrapped(ctx: click.Context, /, *args: Any, session: str | None, agent: str | None,
+                **kwargs: Any) -> Any:
+        return command(ctx, *args, session=_session(ctx, session, agent, required=False),
+                       **kwargs)
+
+    wrapped.__doc__, wrapped.__name__ = command.__doc__, command.__name__
+    return session_option(agent_option(wrapped))
 
 
 def _emit(result: Any, as_json: bool, line: Callable[[dict[str, Any]], str]) -> None:
@@ -57,12 +75,13 @@ def task() -> None:
 @click.option("--quiet", is_flag=True, help="Post no task_created announcement.")
 @json_option
 @click.pass_context
+@as_session
 def task_create(ctx: click.Context, channel: str, title: str, body: str,
                 subtasks: tuple[str, ...], parent: int | None, quiet: bool,
-                as_json: bool) -> None:
+                as_json: bool, session: str | None) -> None:
     """Create TITLE in CHANNEL, with its subtasks, in one go."""
     made = _send(ctx, "task_create", channel=channel, title=title, body=body,
-                 subtasks=list(subtasks), parent=parent, announce=not quiet)
+                 subtasks=list(subtasks), parent=parent, announce=not quiet, session=session)
     _emit([made["task"], *made["subtasks"]], as_json, task_line)
 
 
@@ -81,12 +100,13 @@ def task_list(ctx: click.Context, channel: str | None, state: str | None, parent
           as_json, task_line)
 
 
-def _simple(name: str, op: str, doc: str, *, ttl: bool = False, result: bool = False) -> None:
+def _simple(name: str, op: str, doc: str, *, ttl: bool = False, result: bool = False,
+            write: bool = True) -> None:
     def command(ctx: click.Context, /, task_id: int, as_json: bool, **extra: Any) -> None:
         _emit(_send(ctx, op, task=task_id, **extra), as_json, task_line)
 
     command.__doc__ = doc
-    built: Any = json_option(click.pass_context(command))
+    built: Any = json_option(click.pass_context(as_session(command) if write else command))
     if ttl:
         built = ttl_option(built)
     if result:
@@ -94,7 +114,7 @@ def _simple(name: str, op: str, doc: str, *, ttl: bool = False, result: bool = F
     task.command(name)(click.argument("task_id", type=int)(built))
 
 
-_simple("show", "task_show", "TASK_ID in full (body and whole result).")
+_simple("show", "task_show", "TASK_ID in full (body and whole result).", write=False)
 _simple("claim", "task_claim", "Claim TASK_ID: of any number of claimers exactly one wins.",
         ttl=True)
 _simple("renew", "task_renew", "Extend your claim of TASK_ID.", ttl=True)
@@ -123,21 +143,23 @@ cwd_option = click.option("--cwd", default=None, help="A directory of the projec
 @click.option("--reason", default=None)
 @json_option
 @click.pass_context
+@as_session
 def lease_acquire(ctx: click.Context, path: str, project: str | None, cwd: str | None, ttl: int,
-                  reason: str | None, as_json: bool) -> None:
+                  reason: str | None, as_json: bool, session: str | None) -> None:
     """Lease PATH (a path, a directory ending in /, or a glob) relative to the repository root."""
     cwd = None if project else os.path.abspath(cwd or ".")
     _emit(_send(ctx, "lease_acquire", path=path, project=project, cwd=cwd, ttl=ttl,
-                reason=reason), as_json, lease_line)
+                reason=reason, session=session), as_json, lease_line)
 
 
 @lease.command("release")
 @click.argument("lease_id", type=int)
 @json_option
 @click.pass_context
-def lease_release(ctx: click.Context, lease_id: int, as_json: bool) -> None:
+@as_session
+def lease_release(ctx: click.Context, lease_id: int, as_json: bool, session: str | None) -> None:
     """Drop lease LEASE_ID (the holder, or a hub Admin breaking a stale one)."""
-    _emit(_send(ctx, "lease_release", lease=lease_id), as_json,
+    _emit(_send(ctx, "lease_release", lease=lease_id, session=session), as_json,
           lambda r: f"released lease {r['released']}")
 
 
@@ -185,10 +207,12 @@ def vote() -> None:
 @click.argument("choice")
 @json_option
 @click.pass_context
+@as_session
 def vote_cast(ctx: click.Context, target: str, target_id: int, choice: str,
-              as_json: bool) -> None:
+              as_json: bool, session: str | None) -> None:
     """Vote CHOICE on a message or task (again: replaces your vote)."""
-    _emit(_send(ctx, "vote_cast", target=target, id=target_id, choice=choice), as_json,
+    _emit(_send(ctx, "vote_cast", target=target, id=target_id, choice=choice,
+                session=session), as_json,
           tally_line)
 
 

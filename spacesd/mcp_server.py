@@ -5,12 +5,16 @@ acting as the calling session's participant.
 The session comes from `--session`, else `CLAUDE_CODE_SESSION_ID` (given to stdio MCP servers
 since Claude Code 2.1.154) or `GEMINI_SESSION_ID`; without one the tools that need a session
 answer that they cannot act. MCP notifications wake no client: delivery stays with the hooks.
+Tasks and leases are one tool each with an `action` (the task_* and lease_* ops), so the
+whole server stays at 7 tools; a lease's project is the repository of the server's working
+directory (the client starts it in the session's project).
 The tool definitions are kept short on purpose (`tests/test_mcp_server.py` measures them).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,7 +42,40 @@ TOOLS: Final[list[dict[str, Any]]] = [
      "inputSchema": {"type": "object", "properties": {
          "channel": {"type": "string"}, "leave": {"type": "boolean"}},
          "required": ["channel"]}},
+    {"name": "task", "description": "Shared tasks: create (with subtasks) in a channel, list, "
+     "show, claim (atomic: one claimer wins), renew, complete or fail with a result, release, "
+     "cancel.",
+     "inputSchema": {"type": "object", "properties": {
+         "action": {"type": "string", "enum": ["create", "list", "show", "claim", "renew",
+                                               "complete", "fail", "release", "cancel"]},
+         "id": {"type": "integer", "description": "task id"},
+         "channel": {"type": "string"}, "title": {"type": "string"},
+         "body": {"type": "string"},
+         "subtasks": {"type": "array", "items": {"type": "string"}},
+         "result": {"type": "string"},
+         "state": {"type": "string", "description": "list: Open, Claimed, Done or active"},
+         "ttl": {"type": "integer", "description": "claim seconds, default 1800"}},
+         "required": ["action"]}},
+    {"name": "lease", "description": "Path leases in this repository: acquire before editing "
+     "(a path, dir/ or glob), release after, list, check who holds paths.",
+     "inputSchema": {"type": "object", "properties": {
+         "action": {"type": "string", "enum": ["acquire", "release", "list", "check"]},
+         "path": {"type": "string"},
+         "paths": {"type": "array", "items": {"type": "string"}},
+         "id": {"type": "integer", "description": "lease id"},
+         "reason": {"type": "string"}, "ttl": {"type": "integer"}},
+         "required": ["action"]}},
 ]
+
+TASK_OPS: Final = {"create": "task_create", "list": "task_list", "show": "task_show",
+                   "claim": "task_claim", "renew": "task_renew", "complete": "task_complete",
+                   "fail": "task_fail", "release": "task_release", "cancel": "task_cancel"}
+TASK_READS: Final = frozenset({"list", "show"})
+TASK_ARGS: Final = {"channel": "channel", "title": "title", "body": "body",
+                    "subtasks": "subtasks", "result": "result", "state": "state", "ttl": "ttl",
+                    "id": "task"}
+LEASE_ARGS: Final = {"acquire": ("path", "reason", "ttl"), "release": ("id",), "list": (),
+                     "check": ("paths",)}
 
 
 class Tools:
@@ -90,7 +127,40 @@ class Tools:
             channel = str(args.get("channel", "")).lstrip("#")
             return self._op("follow", {"session": self._session(), "channel": channel,
                                        "follow": not args.get("leave", False)})
+        if name == "task":
+            return self._task(args)
+        if name == "lease":
+            return self._lease(args)
         raise RuntimeError(f"unknown tool: {name}")
+
+    def _task(self, args: dict[str, Any]) -> Any:
+        action = args.get("action")
+        if action not in TASK_OPS:
+            raise RuntimeError("action must be one of " + ", ".join(TASK_OPS))
+        req = {TASK_ARGS[k]: v for k, v in args.items() if k in TASK_ARGS and v is not None}
+        if isinstance(req.get("channel"), str):
+            req["channel"] = req["channel"].lstrip("#")
+        if action not in TASK_READS:
+            req["session"] = self._session()
+        elif action == "list":
+            req["compact"] = True  # no key repeated per task: fewer tokens
+        return self._op(TASK_OPS[action], req)
+
+    def _lease(self, args: dict[str, Any]) -> Any:
+        action = args.get("action")
+        if action not in LEASE_ARGS:
+            raise RuntimeError("action must be one of " + ", ".join(LEASE_ARGS))
+        req: dict[str, Any] = {k if k != "id" else "lease": args[k] for k in LEASE_ARGS[action]
+                               if args.get(k) is not None}
+        if action != "release":
+            req["cwd"] = os.getcwd()
+        if action in ("acquire", "release"):
+            req["session"] = self._session()
+        elif action == "check" and self.session is not None:
+            req["identity"] = self._op("session_event", {"session": self._session(),
+                                                         "agent": self.agent}
+                                       )["participant"]["identity"]
+        return self._op("lease_" + action, req)
 
 
 def serve(socket: Path, session: str | None, agent: str) -> None:

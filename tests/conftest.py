@@ -9,6 +9,8 @@
 - `daemon_process`: the real `spacesd run` in a subprocess (`.start()`, `.stop()`, `.pid`).
 - `agent_world`: the real agent clients with Spaces installed by install.sh in a throwaway
   HOME (tests/agents/harness.py), once per session.
+- `agent_world_stdb`: the same, its daemon on a database of the real SpacetimeDB server
+  (`real_stdb`), once per session; `agent_world_stdb.sql(query)` reads the server's rows.
 - `real_stdb`: the real SpacetimeDB server (tests/real_stdb.py), started once per session with
   an owner; `real_stdb.publish()` publishes the module as a fresh database. Skips every test
   using it with one reason when the binary or the .wasm is missing; fails with CI=true.
@@ -301,6 +303,21 @@ def agent_world() -> Iterator[Any]:
 
     base = Path(tempfile.mkdtemp(prefix="sa-", dir="/tmp"))  # short: AF_UNIX path limit
     world = World.create(base)
+    try:
+        yield world
+    finally:
+        world.close()
+
+
+@pytest.fixture(scope="session")
+def agent_world_stdb(real_stdb: RealServer) -> Iterator[Any]:
+    """`agent_world` with its daemon on the real SpacetimeDB server: a fresh database published
+    for the test session, the daemon its own identity there (tests/agents/harness.py, Stdb)."""
+    from agents.harness import Stdb, World
+
+    stdb = Stdb(real_stdb.url, real_stdb.publish(), real_stdb.owner_token)
+    base = Path(tempfile.mkdtemp(prefix="sas-", dir="/tmp"))  # short: AF_UNIX path limit
+    world = World.create(base, stdb=stdb)
     try:
         yield world
     finally:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,12 +34,17 @@ def test_tool_definitions_fit_the_token_budget() -> None:
     assert estimate_tokens(text) <= TOKEN_BUDGET, (len(text), estimate_tokens(text))
 
 
-async def _session_round_trip(env: dict[str, str]) -> dict[str, Any]:
+def _json(result: Any) -> Any:
+    assert not result.is_error, result.content[0].text
+    return json.loads(result.content[0].text)
+
+
+async def _session_round_trip(env: dict[str, str], cwd: Path) -> dict[str, Any]:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
     params = StdioServerParameters(command=console_script("spacesd"),
-                                   args=["mcp", "--session", SESSION], env=env)
+                                   args=["mcp", "--session", SESSION], env=env, cwd=cwd)
     out: dict[str, Any] = {}
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         init = await session.initialize()
@@ -48,16 +55,40 @@ async def _session_round_trip(env: dict[str, str]) -> dict[str, Any]:
         out["post"] = posted
         out["inbox"] = await session.call_tool("inbox", {})
         out["bad"] = await session.call_tool("post", {"to": "#nope", "text": "x"})
+        made = _json(await session.call_tool("task", {
+            "action": "create", "channel": "#general", "title": "survey",
+            "subtasks": ["part 1", "part 2"]}))
+        sub = made["subtasks"][0]["id"]
+        out["task_made"] = made
+        out["claimed"] = _json(await session.call_tool("task", {"action": "claim", "id": sub}))
+        out["done"] = _json(await session.call_tool("task", {
+            "action": "complete", "id": sub, "result": "two endpoints"}))
+        out["listed"] = _json(await session.call_tool("task", {"action": "list",
+                                                               "state": "active"}))
+        out["task_bad"] = await session.call_tool("task", {"action": "claim", "id": 999999})
+        out["lease"] = _json(await session.call_tool("lease", {
+            "action": "acquire", "path": "src/", "reason": "refactor"}))
+        out["check"] = _json(await session.call_tool("lease", {"action": "check",
+                                                               "paths": ["src/a.py"]}))
+        out["leases"] = _json(await session.call_tool("lease", {"action": "list"}))
+        out["dropped"] = _json(await session.call_tool("lease", {
+            "action": "release", "id": out["lease"]["id"]}))
     return out
 
 
-def test_mcp_sdk_client_round_trip(daemon: ThreadDaemon, spaces_env: SpacesEnv) -> None:
+def test_mcp_sdk_client_round_trip(daemon: ThreadDaemon, spaces_env: SpacesEnv,
+                                   tmp_path: Path) -> None:
     daemon.ok("session_event", session=PEER, agent="codex", event="SessionStart", cwd="/tmp")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@e"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "root"], check=True)
     env = dict(spaces_env.env)
-    out = anyio.run(_session_round_trip, env)
+    out = anyio.run(_session_round_trip, env, repo)
     assert out["server"] == "spaces"
     names = [t["name"] for t in out["tools"]]
-    assert names == ["post", "inbox", "wait", "who", "join"]
+    assert names == ["post", "inbox", "wait", "who", "join", "task", "lease"]
     listed = json.dumps(out["tools"], separators=(",", ":"))
     assert estimate_tokens(listed) <= TOKEN_BUDGET
     posted = json.loads(out["post"].content[0].text)
@@ -68,3 +99,21 @@ def test_mcp_sdk_client_round_trip(daemon: ThreadDaemon, spaces_env: SpacesEnv) 
     assert posted["sender"] != daemon.ok("status")["identity"]
     assert json.loads(out["inbox"].content[0].text)["items"] == []
     assert out["bad"].is_error and "no such channel" in out["bad"].content[0].text
+    # tasks and leases, as the session's participant too
+    me = who[SESSION]
+    made = out["task_made"]
+    assert made["task"]["creator"] == me["identity"]
+    assert [t["title"] for t in made["subtasks"]] == ["part 1", "part 2"]
+    assert out["claimed"]["assignee"] == me["identity"]
+    assert (out["done"]["state"], out["done"]["result"]) == ("Done", "two endpoints")
+    listed_tasks = out["listed"]  # compact: columns once, a row per task
+    title = listed_tasks["columns"].index("title")
+    assert [row[title] for row in listed_tasks["rows"]] == ["survey", "part 2"]
+    assert out["task_bad"].is_error and "no such task" in out["task_bad"].content[0].text
+    assert (out["lease"]["holder"], out["lease"]["pattern"]) == (me["identity"], "src/")
+    assert out["check"]["conflicts"] == []  # its own lease is no conflict for it
+    assert [lease["id"] for lease in out["leases"]] == [out["lease"]["id"]]
+    assert out["dropped"] == {"released": out["lease"]["id"]}
+    # the peer (another session) would have been refused the path meanwhile: checked by
+    # tests/test_tasks_daemon.py; here the lease is gone
+    assert daemon.ok("lease_list") == []

@@ -34,7 +34,8 @@ def check(out: str) -> list[str]:
 
 
 def test_swarm_on_one_machine(spaces_env: SpacesEnv) -> None:
-    check(run_swarm(spaces_env.env, spaces_env.root))  # short paths: sockets are <= 107 bytes
+    holders = check(run_swarm(spaces_env.env, spaces_env.root))  # short paths: sockets <= 107
+    assert len(set(holders)) == 3  # each worker its own session's participant
 
 
 def test_swarm_on_the_real_server(real_stdb: RealServer, spaces_env: SpacesEnv) -> None:

@@ -230,3 +230,100 @@ def test_reads_follow_membership(daemon: ThreadDaemon) -> None:
     assert [t["id"] for t in daemon.ok("task_list")] == [mine["id"]]
     assert err(daemon, "task_show", task=hidden.id).code == "not_found"
     assert err(daemon, "task_claim", task=hidden.id).code == "not_found"
+
+
+SA = "aaaaaaaa-1111-4111-8111-aaaaaaaaaaaa"
+SB = "bbbbbbbb-2222-4222-8222-bbbbbbbbbbbb"
+
+
+def session(daemon: ThreadDaemon, sid: str, agent: str = "claude") -> dict[str, Any]:
+    res: dict[str, Any] = daemon.ok("session_event", session=sid, agent=agent,
+                                    event="SessionStart", cwd="/tmp")["participant"]
+    return res
+
+
+def test_writes_act_as_the_calling_session_and_tasks_reach_followers(
+        daemon: ThreadDaemon, repo: Path) -> None:
+    a, b = session(daemon, SA), session(daemon, SB, "codex")
+    daemon.ok("follow", session=SB, channel="general")
+    made = daemon.ok("task_create", channel="general", title="survey", session=SA,
+                     subtasks=["part 1", "part 2"])
+    top, subs = made["task"], made["subtasks"]
+    assert {t["creator"] for t in [top, *subs]} == {a["identity"]}
+    announce = next(m for m in daemon.ok("messages", channel="general", limit=5)
+                    if m["id"] == top["message_id"])
+    assert announce["sender"] == a["identity"]  # the announcement is the session's message
+    items = daemon.ok("inbox", session=SB)["items"]
+    tasks = [i for i in items if i["kind"] == "Task"]
+    assert [i["task_id"] for i in tasks] == [top["id"], *(s["id"] for s in subs)]
+    assert all(i["from"] == a["handle"] for i in tasks)
+    assert f"task {subs[0]['id']}: part 1 (subtask of {top['id']}: survey), Open" in tasks[1][
+        "text"] and f"claim it: spacesd task claim {subs[0]['id']}" in tasks[1]["text"]
+    assert not [i for i in daemon.ok("inbox", session=SA)["items"] if i["kind"] == "Task"]
+
+    claimed = daemon.ok("task_claim", task=subs[0]["id"], session=SB)
+    assert (claimed["assignee"], claimed["assignee_name"]) == (b["identity"], b["handle"])
+    refused = err(daemon, "task_claim", task=subs[0]["id"], session=SA)
+    assert refused.code == "reducer_error" and b["handle"] in refused.message
+    assert b["handle"] in err(daemon, "task_claim", task=subs[0]["id"]).message  # daemon too
+    assert err(daemon, "task_complete", task=subs[0]["id"], result="x",
+               session=SA).message == "only the task's holder can do that"
+    done = daemon.ok("task_complete", task=subs[0]["id"], result="3 endpoints", session=SB)
+    assert done["state"] == "Done"
+    reply = next(m for m in daemon.ok("messages", channel="general", limit=10)
+                 if m["reply_to_id"] == announce["id"])
+    assert reply["sender"] == b["identity"]
+    to_a = [i for i in daemon.ok("inbox", session=SA)["items"] if i["kind"] == "Reply"]
+    assert len(to_a) == 1 and "3 endpoints" in to_a[0]["text"]  # the result reaches A
+
+    lease = daemon.ok("lease_acquire", path="src/auth.py", cwd=str(repo), session=SA)
+    assert lease["holder"] == a["identity"]
+    seen_by_b = daemon.ok("lease_check", paths=["src/auth.py"], cwd=str(repo),
+                          identity=b["identity"])["conflicts"]
+    assert [c["holder_name"] for c in seen_by_b] == [a["handle"]]
+    assert err(daemon, "lease_release", lease=lease["id"], session=SB).code == "reducer_error"
+    assert daemon.ok("lease_release", lease=lease["id"], session=SA) == {"released": lease["id"]}
+
+    assert err(daemon, "task_claim", task=subs[1]["id"], session="nobody").code == "not_found"
+    assert err(daemon, "task_claim", task=subs[1]["id"], session="../x").code == "bad_args"
+    assert daemon.ok("task_show", task=subs[1]["id"])["state"] == "Open"  # nothing changed
+
+
+def test_compact_listing_is_the_listing_without_repeated_keys(daemon: ThreadDaemon) -> None:
+    made = daemon.ok("task_create", channel="general", title="survey", subtasks=["a", "b"])
+    daemon.ok("task_claim", task=made["subtasks"][0]["id"])
+    daemon.ok("task_complete", task=made["subtasks"][0]["id"], result="r" * 600)
+    full = daemon.ok("task_list")
+    compact = daemon.ok("task_list", compact=True)
+    cols = compact["columns"]
+    assert len(compact["rows"]) == len(full) == 3
+    for obj, row in zip(full, compact["rows"], strict=True):
+        as_obj = dict(zip(cols, row, strict=True))
+        assert as_obj["channel"] == obj["channel"] and as_obj["creator"] == obj["creator_name"]
+        for key in ("id", "parent_id", "message_id", "title", "state", "lease_expires",
+                    "result", "updated_at"):
+            assert as_obj[key] == obj[key], key
+        assert as_obj["assignee"] == obj["assignee_name"]
+    assert [r[cols.index("state")] for r in daemon.ok("task_list", compact=True,
+                                                      state="active")["rows"]] == ["Open", "Open"]
+    assert err(daemon, "task_list", compact="yes").code == "bad_args"
+
+
+def test_a_repeated_listing_follows_every_write_and_expiry(daemon: ThreadDaemon) -> None:
+    made = daemon.ok("task_create", channel="general", title="cached", subtasks=["x"])
+    sub = made["subtasks"][0]["id"]
+
+    def state() -> str:
+        rows = daemon.ok("task_list", compact=True, parent=made["task"]["id"])
+        cols = rows["columns"]
+        assert len(rows["rows"]) == 1
+        return str(rows["rows"][0][cols.index("state")])
+
+    assert state() == state() == "Open"
+    daemon.ok("task_claim", task=sub, ttl=1)
+    assert state() == state() == "Claimed"  # a write: the next listing shows it
+    time.sleep(1.2)
+    assert state() == "Open"  # the claim ended with no write at all: the listing shows that
+    daemon.ok("task_claim", task=sub, ttl=600)
+    daemon.ok("task_complete", task=sub, result="r")
+    assert state() == "Done"

@@ -65,18 +65,21 @@ parent=$("${orch[@]}" task create "$CHANNEL" "survey the API" --body "one part e
 echo "orchestrator: task #$parent with $WORKERS subtasks in #$CHANNEL"
 
 worker() {  # claim the first open subtask nobody holds; work; complete it
-  local name=$1 cli=(${SPACESD} --socket "$(sock_of "$1")")
+  local name=$1 cli=(${SPACESD} --socket "$(sock_of "$1")") as=()
+  # one daemon: each worker acts as an agent session of its own (its own identity, as an agent
+  # in its shell does); on SpacetimeDB each already has its own daemon and identity
+  [ -n "${SPACETIMEDB_HOST:-}" ] || as=(--session "swarm-$name" --agent other)
   local ids id title out
   ids=$("${cli[@]}" task list --parent "$parent" --state Open --json \
         | python3 -c 'import json,sys; [print(json.loads(l)["id"]) for l in sys.stdin]')
   for id in $ids; do
-    if out=$("${cli[@]}" task claim "$id" --ttl 300 --json 2>&1); then
+    if out=$("${cli[@]}" task claim "$id" --ttl 300 --json "${as[@]}" 2>&1); then
       title=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["title"])')
       state=$(printf '%s' "$out" | python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["state"], t["assignee_name"])')
       echo "$name: claimed #$id ($title) [$state]"
       "${cli[@]}" send "$CHANNEL" "$name: working on #$id ($title)" >/dev/null
       result=$(SUBTASK=$title bash -c "$WORK_CMD")
-      "${cli[@]}" task complete "$id" "$name: $result" >/dev/null
+      "${cli[@]}" task complete "$id" "$name: $result" "${as[@]}" >/dev/null
       echo "$name: completed #$id"
       return 0
     else

@@ -14,6 +14,8 @@ from spacesd.model import (
     InboxItem,
     SessionInfo,
     SessionState,
+    Task,
+    TaskState,
     timestamp_to_iso,
 )
 from spacesd.store import Store
@@ -47,7 +49,11 @@ def _iso(ts: int | None) -> str | None:
 
 
 def item_text(store: Store, item: InboxItem) -> tuple[str, str | None, str]:
-    """(text, where, ref) of an item: its message or DM as the recipient reads it."""
+    """(text, where, ref) of an item: its message or DM as the recipient reads it, or for a
+    Task item the task (and how to claim it)."""
+    if item.task_id is not None:
+        return task_text(store, item.task_id), _where(store, item.channel_id), \
+            f"task {item.task_id}"
     if item.dm_id is not None:
         dm = store.get("direct_message", item.dm_id)
         return (dm.content if dm is not None else "(deleted)", None, f"dm {item.dm_id}")
@@ -65,12 +71,34 @@ def render_item(store: Store, item: InboxItem) -> Item:
                 created, text, item.priority)
 
 
+def _where(store: Store, channel_id: int | None) -> str | None:
+    channel = store.channel(channel_id) if channel_id is not None else None
+    return f"#{channel.name}" if channel is not None else None
+
+
+def task_text(store: Store, task_id: int) -> str:
+    """`task 12: part 1 (subtask of 11: survey), Open; claim it: spacesd task claim 12`."""
+    task: Task | None = store.get("task", task_id)
+    if task is None:
+        return f"task {task_id} (deleted)"
+    parent: Task | None = store.get("task", task.parent_id) if task.parent_id else None
+    of = f" (subtask of {parent.id}: {parent.title})" if parent is not None else ""
+    who = f" by {handle(store, task.assignee)}" if task.assignee is not None else ""
+    text = f"task {task.id}: {task.title}{of}, {task.state.name}{who}"
+    if task.body:
+        text += "\n" + task.body
+    if task.state == TaskState.Open:
+        text += f"\nclaim it: spacesd task claim {task.id}"
+    return text
+
+
 def item_object(store: Store, item: InboxItem) -> dict[str, Any]:
     text, where, _ = item_text(store, item)
     return {"id": item.id, "kind": item.kind.name, "state": item.state.name,
             "priority": item.priority, "from": handle(store, item.sender),
             "from_person": is_person(store, item.sender), "channel": where,
-            "message_id": item.message_id, "dm_id": item.dm_id, "text": text,
+            "message_id": item.message_id, "dm_id": item.dm_id, "task_id": item.task_id,
+            "text": text,
             "created_at": timestamp_to_iso(item.created_at),
             "delivered_at": _iso(item.delivered_at), "read_at": _iso(item.read_at)}
 

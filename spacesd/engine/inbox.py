@@ -5,7 +5,9 @@ never the sender): `@handle` mentions (Text messages, members of the server), th
 the message replied to, every participant that posted in the thread, every follower of the
 channel. One item per recipient, of the strongest kind (`model.INBOX_KIND_RANK`), in the order
 the recipients were first found (mentions in content order, the replied-to sender, thread
-posters and followers by row id). A DM gives its other participant a `Dm` item.
+posters and followers by row id). A DM gives its other participant a `Dm` item. A new task
+gives every follower of its channel a `Task` item, and a task reassigned to a participant gives
+it one (`on_task`).
 
 Read implied: a participant that replies to a message, posts in its thread, reacts to it,
 sends in or marks read a DM conversation, or marks a channel read past it, has its items for
@@ -33,6 +35,7 @@ from spacesd.model import (
     Message,
     MessageType,
     SessionState,
+    Task,
     ThreadPoster,
 )
 
@@ -63,10 +66,25 @@ class Recipients:
 
 def queue(ctx: ReducerContext, recipient: Identity, kind: InboxKind, *,
           channel_id: int | None = None, message_id: int | None = None,
-          dm_id: int | None = None, priority: bool = False) -> InboxItem:
+          dm_id: int | None = None, priority: bool = False,
+          task_id: int | None = None) -> InboxItem:
     return ctx.db.insert(InboxItem(0, recipient, ctx.caller, kind, channel_id, message_id,
-                                   dm_id, None, priority, DeliveryState.Queued, ctx.timestamp,
-                                   None, None))
+                                   dm_id, task_id, priority, DeliveryState.Queued,
+                                   ctx.timestamp, None, None))
+
+
+def on_task(ctx: ReducerContext, task: Task, assignee: Identity | None = None) -> None:
+    """The Task items of a task: to `assignee` (a reassignment), else to every follower of
+    its channel (a new task). Live participants only, never the caller."""
+    found = Recipients(ctx)
+    if assignee is not None:
+        found.add(assignee, InboxKind.Task)
+    else:
+        for follow in ctx.db.select("channel_follow", channel_id=task.channel_id):
+            found.add(follow.identity, InboxKind.Task)
+    for recipient in found.order:
+        queue(ctx, recipient, InboxKind.Task, channel_id=task.channel_id,
+              message_id=task.message_id, task_id=task.id)
 
 
 def on_message(ctx: ReducerContext, channel: Channel, message: Message) -> None:

@@ -16,6 +16,14 @@ clients can run at once:
     world.summaries()                              # the summaries posted to #agent-logs
     world.stop_daemon(); world.start_daemon()
 
+`World.create(base, stdb=Stdb(url, database, owner_token))` runs the World's daemon on a
+SpacetimeDB database instead of the embedded engine (install.sh and every later daemon start get
+SPACES_BACKEND=spacetimedb, SPACETIMEDB_HOST, SPACETIMEDB_DATABASE and SPACES_IDENTITY_NAME, as
+tests/test_stdb_e2e.py's `stdb_env`; the daemon mints its own identity on the server). Several
+Worlds on one database are several machines. `world.sql(query)` reads the server's rows with the
+database owner's token (RLS does not narrow it). conftest.py's `agent_world_stdb` is such a World
+on the real server (fixture `real_stdb`).
+
 Each client is told to keep to itself: no telemetry, update checks, or other network
 (`Client.env`, `Client.configure`); the model is the only server it talks to.
 """
@@ -29,6 +37,8 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +52,16 @@ NODE_BIN = HERE / "node_modules" / ".bin"
 KINDS = ("claude", "codex", "gemini")
 MODELS = {"claude": "claude-sonnet-4-5", "codex": "gpt-5.1-codex", "gemini": "gemini-2.5-flash"}
 SUMMARY_KINDS = {"claude": "claude-code", "codex": "codex", "gemini": "gemini-cli"}
+
+
+@dataclass(frozen=True)
+class Stdb:
+    """A SpacetimeDB database for a World's daemon: the server's URL, the database's name, and
+    the database owner's token (for `World.sql`; the daemon never sees it)."""
+
+    url: str
+    database: str
+    owner_token: str = ""
 
 
 def setup_clients() -> None:
@@ -136,22 +156,34 @@ class Session:
 class World:
     """A throwaway HOME with Spaces installed, and the agent clients ready to run there."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, stdb: Stdb | None = None) -> None:
         self.base = base
         self.home = base / "home"
         self.env: dict[str, str] = {}
         self.install_out = ""
+        self.stdb = stdb
+
+    @property
+    def backend(self) -> str:
+        return "spacetimedb" if self.stdb else "embedded"
 
     # -- set up / tear down
 
     @classmethod
-    def create(cls, base: Path, agents: tuple[str, ...] = KINDS) -> World:
+    def create(cls, base: Path, agents: tuple[str, ...] = KINDS, *, stdb: Stdb | None = None,
+               name: str = "machine") -> World:
+        """install.sh in a new HOME under `base`; stdb: the daemon runs on that database, its
+        identity named `name` there (a second World on the same database: another name)."""
         from testutil import install_env, snapshot_checkout
 
         setup_clients()
-        world = cls(base)
+        world = cls(base, stdb)
         snapshot_checkout(base / "src")
         world.env = install_env(base)
+        if stdb is not None:
+            world.env.update({"SPACES_BACKEND": "spacetimedb", "SPACETIMEDB_HOST": stdb.url,
+                              "SPACETIMEDB_DATABASE": stdb.database,
+                              "SPACES_IDENTITY_NAME": name})
         # the pinned CLIs on PATH, as for a person: `spacesd hooks install` reads their version
         world.env["PATH"] = os.pathsep.join((str(world.bin), str(NODE_BIN), world.env["PATH"]))
         world.env["SPACES_COOLDOWN"] = "0"  # every turn posts (the tests count posts)
@@ -216,6 +248,28 @@ class World:
         log.close()
         (self.state / "daemon.pid").write_text(f"{proc.pid}\n")
         wait_for(lambda: self.spacesd("status", check=False).returncode == 0, 15)
+
+    # -- the server's rows (SpacetimeDB only)
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        """The rows `query` returns on the World's database, as the database owner, each a dict
+        of column name -> value as the server's JSON gives it, except that identities and
+        timestamps are unwrapped ("0x..." hex, micros). Only for a World created with `stdb`."""
+        assert self.stdb is not None and self.stdb.owner_token, "sql needs Stdb(owner_token=)"
+        req = urllib.request.Request(f"{self.stdb.url}/v1/database/{self.stdb.database}/sql",
+                                     data=query.encode(), method="POST")
+        req.add_header("Authorization", f"Bearer {self.stdb.owner_token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                tables = json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"{query}: HTTP {e.code}: {e.read().decode()[:2000]}") from None
+        rows: list[dict[str, Any]] = []
+        for table in tables:
+            cols = table["schema"]["elements"]
+            rows += [{c["name"]["some"]: _unwrap(c["algebraic_type"], v)
+                      for c, v in zip(cols, row, strict=True)} for row in table["rows"]]
+        return rows
 
     # -- what was posted
 
@@ -354,6 +408,15 @@ class World:
         return env
 
 
+def _unwrap(kind: dict[str, Any], value: Any) -> Any:
+    """A special product of one field (__identity__, __timestamp_micros_since_unix_epoch__):
+    its value; anything else as given."""
+    fields = kind.get("Product", {}).get("elements", []) if isinstance(kind, dict) else []
+    if len(fields) == 1 and str(fields[0]["name"].get("some", "")).startswith("__"):
+        return value[0]
+    return value
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -367,8 +430,8 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def world(base: Path) -> Iterator[World]:
-    w = World.create(base)
+def world(base: Path, stdb: Stdb | None = None) -> Iterator[World]:
+    w = World.create(base, stdb=stdb)
     try:
         yield w
     finally:

@@ -5,7 +5,9 @@
 //! Ended; never the sender): `@handle` mentions (Text messages, members of the server), the
 //! sender of the message replied to, every participant that posted in the thread, every
 //! follower of the channel. One item per recipient, of the strongest kind, in the order the
-//! recipients were first found. A DM gives its other participant a `Dm` item.
+//! recipients were first found. A DM gives its other participant a `Dm` item. A new task gives
+//! every follower of its channel a `Task` item, and a task reassigned to a participant gives it
+//! one (`on_task`).
 //!
 //! Read implied: replying to a message, posting in its thread, reacting to it, sending in or
 //! marking read a DM conversation, or marking a channel read past it moves the caller's items
@@ -168,6 +170,44 @@ pub(crate) fn on_message(
                 })
         })
     });
+}
+
+/// The Task items of a task: to `assignee` (a reassignment), else to every follower of its
+/// channel (a new task). Live participants only, never the caller.
+pub(crate) fn on_task(ctx: &ReducerContext, task: &Task, assignee: Option<Identity>) {
+    let mut found = Recipients::new(ctx);
+    match assignee {
+        Some(identity) => found.add(ctx, identity, InboxKind::Task),
+        None => {
+            let mut follows: Vec<ChannelFollow> = ctx
+                .db
+                .channel_follow()
+                .channel_id()
+                .filter(task.channel_id)
+                .collect();
+            follows.sort_by_key(|f| f.id);
+            for follow in follows {
+                found.add(ctx, follow.identity, InboxKind::Task);
+            }
+        }
+    }
+    for (recipient, kind) in found.found {
+        ctx.db.inbox_item().insert(InboxItem {
+            id: 0,
+            recipient,
+            sender: ctx.sender(),
+            kind,
+            channel_id: Some(task.channel_id),
+            message_id: task.message_id,
+            dm_id: None,
+            task_id: Some(task.id),
+            priority: false,
+            state: DeliveryState::Queued,
+            created_at: ctx.timestamp,
+            delivered_at: None,
+            read_at: None,
+        });
+    }
 }
 
 /// The other participant's Dm item, then the caller's items of this conversation read.

@@ -160,7 +160,7 @@ pub fn create_task(
     check(validation::task_title(&title))?;
     check(validation::task_body(&body))?;
     let now = ctx.timestamp;
-    ctx.db.task().insert(Task {
+    let task = ctx.db.task().insert(Task {
         id: 0,
         channel_id: channel.id,
         message_id,
@@ -176,6 +176,7 @@ pub fn create_task(
         result: None,
         updated_at: now,
     });
+    super::inbox::on_task(ctx, &task, None);
     Ok(())
 }
 
@@ -328,7 +329,7 @@ pub fn reassign_task(
     check(validation::ttl_secs(ttl_secs))?;
     let now = ctx.timestamp;
     let due = schedule_expiry(ctx, ExpiryKind::TaskClaim, task.id, ttl_secs);
-    ctx.db.task().id().update(Task {
+    let task = ctx.db.task().id().update(Task {
         state: TaskState::Claimed,
         assignee: Some(identity),
         claimed_at: Some(now),
@@ -336,6 +337,7 @@ pub fn reassign_task(
         updated_at: now,
         ..task
     });
+    super::inbox::on_task(ctx, &task, Some(identity));
     Ok(())
 }
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from spacesd.engine import auth, errors, patterns, validation
+from spacesd.engine import auth, errors, inbox, patterns, validation
 from spacesd.engine.context import ReducerContext
 from spacesd.engine.context import reducer as register
 from spacesd.engine.errors import ReducerError
@@ -94,8 +94,9 @@ def create_task(ctx: ReducerContext, channel_id: int, title: str, body: str,
     validation.task_title(title)
     validation.task_body(body)
     now = ctx.timestamp
-    ctx.db.insert(Task(0, channel.id, message_id, parent_id, title, body, TaskState.Open,
-                       ctx.caller, None, now, None, None, None, now))
+    inbox.on_task(ctx, ctx.db.insert(Task(0, channel.id, message_id, parent_id, title, body,
+                                          TaskState.Open, ctx.caller, None, now, None, None,
+                                          None, now)))
 
 
 def _member_of_task_server(ctx: ReducerContext, task_row: Task) -> int:
@@ -200,6 +201,7 @@ def reassign_task(ctx: ReducerContext, task_id: int, identity: Identity, ttl_sec
     ctx.db.update(dataclasses.replace(task_row, state=TaskState.Claimed, assignee=identity,
                                       claimed_at=now, lease_expires=now + ttl_secs * SECOND,
                                       updated_at=now))
+    inbox.on_task(ctx, task_row, identity)
 
 
 @register("release_all")
