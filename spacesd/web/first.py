@@ -71,7 +71,7 @@ def first_screen(state: dict[str, Any]) -> str:
         return ""
     messages = page.get("messages") or []
     items = "".join(_item(m) for m in messages)
-    return (f'<div id="first" class="first" data-channel="{int(state["channel"])}">'
+    return (f'<div id="first" class="first" data-channel="{int(state["channel"] or 0)}">'
             f'<ol class="messages">{items}</ol></div><script>{SWITCH}</script>')
 
 
@@ -92,7 +92,7 @@ def render(index: str, css: str, state: dict[str, Any]) -> str:
                         f'</title>\n<script type="application/json" id="boot">'
                         f"{boot_json(state)}</script><script>{PREFETCH}</script>")
     html = html.replace('<html lang="en">',
-                        f'<html lang="en" data-channel="{int(state["channel"])}">')
+                        f'<html lang="en" data-channel="{int(state["channel"] or 0)}">')
     html = html.replace('<h1 id="title">Spaces</h1>',
                         f'<h1 id="title">{escape(title_of(state))}</h1>')
     return html.replace('<div id="older-wrap">', first_screen(state) + '<div id="older-wrap">')
