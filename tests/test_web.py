@@ -515,6 +515,7 @@ def _private_channel(daemon: ThreadDaemon) -> int:
                            caller=stranger)
         return int(channel.id)
 
+    assert daemon.loop is not None
     return asyncio.run_coroutine_threadsafe(make(), daemon.loop).result(10)
 
 
