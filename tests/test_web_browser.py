@@ -65,6 +65,9 @@ class Site:
         box.send_keys(PASSPHRASE + "\n")
         self.page.wait_js("return document.body.dataset.ready === '1'")
         assert "#t=" not in self.page.driver.current_url
+        token = url.split("#t=", 1)[1]  # (in no request's path or query: never logged)
+        assert not self.page.js("return performance.getEntriesByType('resource')"
+                                ".filter(e => e.name.includes(arguments[0])).length", token)
         self.go(channel)
 
     def go(self, channel: str) -> None:
