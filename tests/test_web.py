@@ -4,6 +4,7 @@ event stream, and the full-text search it uses (SQLite FTS5, kept by triggers)."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import hashlib
@@ -498,3 +499,83 @@ def test_no_login_link_or_session_cookie_is_written_anywhere(
         assert not [s for s in secrets if s in data], path
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert not [s for s in (token, cookie, unused) if s in logged]
+
+
+def _private_channel(daemon: ThreadDaemon) -> int:
+    """A channel of a server another person made (the page's owner is not a member of it)."""
+    backend = daemon.daemon_obj.backend
+
+    async def make() -> int:
+        stranger = Identity(int.from_bytes(hashlib.sha256(b"a stranger").digest(), "big"))
+        await backend.open_participant(stranger, None)
+        await backend.call("create_server", ["Private", None, None], caller=stranger)
+        server = next(s for s in backend.store.servers_of(stranger) if s.name == "Private")
+        (channel,) = backend.store.channels(server.id)
+        await backend.call("send_message", [channel.id, "private words", None, None, "Text"],
+                           caller=stranger)
+        return int(channel.id)
+
+    assert daemon.loop is not None
+    return asyncio.run_coroutine_threadsafe(make(), daemon.loop).result(10)
+
+
+def test_a_path_route_renders_the_addressed_channel_only_with_a_session(
+        daemon: ThreadDaemon) -> None:
+    """`/c/N` is the same page with channel N's first screen rendered by the server, for a
+    logged-in person only; it becomes the channel the next load of `/` starts at. Without a
+    session every view's address gets the plain page (nothing of the hub); a channel that does
+    not exist, or of a server the person is not a member of, gets 404 and nothing of it, like
+    the API (reads follow membership)."""
+    web, token = start_web(daemon)
+    ids = {c["name"]: c["id"] for c in daemon.ok("channels")}
+    general, logs = ids["general"], ids["agent-logs"]
+    daemon.ok("send", channel="general", content=XSS)
+    daemon.ok("send", channel="agent-logs", content="only in agent-logs")
+    private = _private_channel(daemon)
+    views = (f"/c/{general}", f"/c/{general}/t/1", "/d/1", f"/p/{'ab' * 32}", "/tasks")
+    for cookie in (None, "spaces_session=forged"):
+        web.cookie = cookie
+        for path in views:
+            status, headers, body = web.request("GET", path)
+            assert status == 200, path
+            assert headers["cache-control"] == "no-store"
+            assert b"boot" not in body and b'id="first"' not in body and b"onerror" not in body
+            assert body == web.request("GET", "/")[2], path  # the page that asks to log in
+    assert web.login(token) == 200
+    status, headers, body = web.request("GET", f"/c/{general}")
+    page = body.decode()
+    assert status == 200 and headers["cache-control"] == "no-store"
+    assert "'unsafe-inline'" not in headers["content-security-policy"]
+    first = page.split('<div id="first"', 1)[1].split("</ol></div>", 1)[0]
+    assert f'data-channel="{general}"' in first and "<title>#general · Spaces" in page
+    assert html.escape(XSS) in first and "<img" not in first and "<script" not in first
+    assert "only in agent-logs" not in page
+    assert json.loads(_inline(page, "script")[0])["channel"] == general
+    # the addressed channel is where the next plain load starts
+    assert f'data-channel="{general}"' in web.request("GET", "/")[2].decode()
+    page = web.request("GET", f"/c/{logs}")[2].decode()
+    assert "only in agent-logs" in page and f'data-channel="{logs}"' in page
+    # a thread, a DM: the sidebar's state only (the script draws the view); the tasks and a
+    # profile: the last channel behind the panel
+    for path in (f"/c/{general}/t/1", "/d/1"):
+        page = web.request("GET", path)[2].decode()
+        assert json.loads(_inline(page, "script")[0])["page"] is None and 'id="first"' not in page
+    for path in (f"/p/{'ab' * 32}", "/tasks"):
+        assert "only in agent-logs" in web.request("GET", path)[2].decode()
+    # unknown, too large, or not the person's: 404 and nothing of it, as the API says
+    for path in (f"/c/{private}", "/c/999999", f"/c/{private}/t/1", "/c/" + "9" * 25,
+                 "/p/abc"):
+        status, _, body = web.request("GET", path)
+        assert status == 404, path
+        assert b"private words" not in body and b"boot" not in body, path
+        assert b'id="first"' not in body, path
+    assert web.request("GET", f"/api/messages?channel={private}")[0] == 404
+    assert web.request("GET", f"/api/state?channel={private}")[0] == 404
+    status, _, body = web.request("GET", "/api/search?q=private")
+    assert status == 200 and json.loads(body)["results"] == []
+    # a refused address does not become the remembered channel
+    assert f'data-channel="{logs}"' in web.request("GET", "/")[2].decode()
+    # Host and Origin rules are the same as every request's
+    assert web.request("GET", f"/c/{general}", host="evil.example:80")[0] == 403
+    assert web.request("GET", f"/c/{general}",
+                       headers={"Sec-Fetch-Site": "cross-site"})[0] == 403

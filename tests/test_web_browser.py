@@ -65,11 +65,15 @@ class Site:
         box.send_keys(PASSPHRASE + "\n")
         self.page.wait_js("return document.body.dataset.ready === '1'")
         assert "#t=" not in self.page.driver.current_url
+        token = url.split("#t=", 1)[1]  # (in no request's path or query: never logged)
+        assert not self.page.js("return performance.getEntriesByType('resource')"
+                                ".filter(e => e.name.includes(arguments[0])).length", token)
         self.go(channel)
 
     def go(self, channel: str) -> None:
-        cid = self.channels[channel]
-        self.page.js("location.hash = arguments[0]", f"#/c/{cid}")
+        cid = self.channels[channel]  # (by script: at phone width the sidebar is a menu)
+        self.page.js("document.querySelector(`button.chan[data-id='${arguments[0]}']`).click()",
+                     cid)
         self.page.wait_js(f"return window.spaces.current === {cid} && "
                           f"window.spaces.lastOpen && window.spaces.lastOpen.channel === {cid}")
 
@@ -163,7 +167,7 @@ def test_summary_card_shows_the_session_facts(site: Site) -> None:
     assert failed.text == "pytest -q tests/test_limiter.py"
     link = card.find_element("css selector", "a.who")
     me = site.daemon.ok("status")["identity"]
-    assert link.get_attribute("href").endswith(f"#/p/{me}")
+    assert link.get_attribute("href").endswith(f"/p/{me}")
     link.click()
     site.page.wait_js("return !document.getElementById('panel').hidden")
     assert "@" in site.page.js("return document.getElementById('panel-title').textContent")
@@ -297,7 +301,7 @@ def test_priority_message_to_a_session_and_its_receipt_live(site: Site) -> None:
     handle, identity = joined["participant"]["handle"], joined["participant"]["identity"]
     site.open("agent-logs")
     link = site.page.wait_js(
-        f"return document.querySelector(\"#sessions a[href='#/p/{identity}']\")")
+        f"return document.querySelector(\"#sessions a[href='/p/{identity}']\")")
     assert handle in link.text and "claude" in link.text
     link.click()
     form = site.page.wait_js("return !document.getElementById('panel').hidden && "
@@ -317,7 +321,7 @@ def test_priority_message_to_a_session_and_its_receipt_live(site: Site) -> None:
                    what="delivered on the message")
     site.page.screenshot("desktop-session-receipt")
     site.daemon.ok("session_event", session=session, event="UserPromptSubmit")
-    site.page.wait_js(f"return document.querySelector(\"#sessions a[href='#/p/{identity}'] "
+    site.page.wait_js(f"return document.querySelector(\"#sessions a[href='/p/{identity}'] "
                       f".dot.st-Working\")")
     site.page.js("document.getElementById('panel-close').click()")
 
@@ -357,15 +361,17 @@ def test_unread_counts_search_and_keyboard(site: Site) -> None:
 
 
 def test_reopened_page_paints_the_servers_first_screen_before_its_script(site: Site) -> None:
-    """Reopening the view shows the channel the person was last in from the HTML alone (the
-    script blocked here): the newest messages in view, markup in them as text; the inline
-    style and script run under the CSP (by their hashes); an address naming another channel
-    hides it; with the script, the page takes over from it."""
+    """A channel's address (`/c/N`) shows that channel from the HTML alone (the script
+    blocked here): the newest messages in view, markup in them as text; the inline style and
+    script run under the CSP (by their hashes); an old address (`/#/c/N`, which the server
+    cannot see) naming another channel than the server drew hides the server's copy; with the
+    script, the page takes over from it."""
     site.open("general")
     site.cli("send", "general", XSS)
     site.wait_text("onerror")
     port = site.daemon.ok("web", port=0)["port"]
-    url = f"http://127.0.0.1:{port}/#/c/{site.channels['general']}"
+    general, logs = site.channels["general"], site.channels["agent-logs"]
+    url = f"http://127.0.0.1:{port}/c/{general}"
     driver = site.page.driver
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/app.js"]})
@@ -386,37 +392,100 @@ def test_reopened_page_paints_the_servers_first_screen_before_its_script(site: S
         assert in_view, "the newest message is not in view"
         assert site.page.js("return getComputedStyle(document.getElementById('first'))"
                             ".flexDirection") == "column-reverse"  # the inline style applied
-        driver.get("about:blank")
-        driver.get(url.replace(f"/c/{site.channels['general']}",
-                               f"/c/{site.channels['agent-logs']}"))
+        driver.get("about:blank")  # an old address at `/`: the server drew #general
+        driver.get(f"http://127.0.0.1:{port}/#/c/{logs}")
         site.page.wait_js("return document.getElementById('first') !== null")
         assert site.page.js("return document.getElementById('first').hidden")  # the script ran
+        driver.get("about:blank")  # another channel's address: the server draws that one
+        driver.get(f"http://127.0.0.1:{port}/c/{logs}")
+        site.page.wait_js("return document.getElementById('first') !== null")
+        assert site.page.js("return document.getElementById('title').textContent") == \
+            "#agent-logs"
+        assert not site.page.js("return document.getElementById('first').hidden")
         errors = site.page.console_errors()
         assert not [e for e in errors if "Content Security Policy" in e], errors
     finally:
         driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
-    # with the script: #general by its address (the last one opened was #agent-logs: its
-    # state was asked for while that page was parsed), then reopened: the server's copy
-    for server_rendered in (False, True):
+    # with the script: #general by an old address (the last one opened was #agent-logs: its
+    # state was asked for while that page was parsed; the address becomes the path), then by
+    # its path: the server's copy, no state asked for
+    for address, server_rendered in ((f"/#/c/{general}", False), (f"/c/{general}", True)):
         driver.get("about:blank")
-        driver.get(url)
+        driver.get(f"http://127.0.0.1:{port}{address}")
         site.page.wait_js(f"return window.spaces.lastOpen && window.spaces.paintKnown && "
-                          f"window.spaces.lastOpen.channel === {site.channels['general']}")
+                          f"window.spaces.lastOpen.channel === {general}")
         assert site.page.js("return document.getElementById('first') === null || "
                             "document.getElementById('first').hidden")
         assert site.page.js("return window.spaces.serverPaint !== null") is server_rendered
         asked = site.page.js("return performance.getEntriesByType('resource')"
                              ".filter(e => e.name.includes('/api/state')).length")
         assert asked == (0 if server_rendered else 1)  # the state: in the page, or asked once
+        assert driver.current_url == url
     site.wait_text("onerror")
     assert site.page.js("return window.pwned === undefined")
-    # an address naming another view opens it (the channel behind it)
+    # an address naming another view opens it (the channel behind it), old or new
+    for address in ("/#/tasks", "/tasks"):
+        driver.get("about:blank")
+        driver.get(f"http://127.0.0.1:{port}{address}")
+        site.page.wait_js("return !document.getElementById('panel').hidden && document"
+                          ".getElementById('panel-title').textContent.includes('Tasks')")
+        assert driver.current_url == f"http://127.0.0.1:{port}/tasks"
+        assert site.page.js("return document.getElementById('first') === null")
+    # a channel that is not there: the default channel, and why
     driver.get("about:blank")
-    driver.get(f"http://127.0.0.1:{port}/#/tasks")
-    site.page.wait_js("return !document.getElementById('panel').hidden && document"
-                      ".getElementById('panel-title').textContent.includes('Tasks')")
-    assert site.page.driver.current_url.endswith("#/tasks")
-    assert site.page.js("return document.getElementById('first') === null")
+    driver.get(f"http://127.0.0.1:{port}/c/999999")
+    site.page.wait(lambda: "no such channel" in site.page.js(
+        "return document.getElementById('compose-error').textContent"), what="the refusal")
+    site.page.wait_js("return window.spaces.lastOpen && window.spaces.current !== 999999")
+    assert "/c/999999" not in driver.current_url
+
+
+def test_history_back_and_forward_move_between_views(site: Site) -> None:
+    """Moving in the page pushes addresses (`/c/N`, `/tasks`, `/p/<identity>`), with no new
+    document; the browser's back and forward buttons go through them again, and a reload
+    of any of them shows that view."""
+    site.open("general")
+    general, logs = site.channels["general"], site.channels["agent-logs"]
+    origin = site.page.driver.current_url.split("/c/", 1)[0]
+    assert site.page.driver.current_url == f"{origin}/c/{general}"
+    site.daemon.ok("send", channel="general", content="said in general")
+    site.daemon.ok("send", channel="agent-logs", content="said in agent-logs")
+    site.wait_text("said in general")
+    site.page.js("window.__sameDocument = true")
+    site.go("agent-logs")
+    site.wait_text("said in agent-logs")
+    site.page.driver.find_element("id", "tasks-link").click()
+    site.page.wait_js("return !document.getElementById('panel').hidden")
+    me = site.daemon.ok("status")["identity"]
+    site.page.wait_js(f"return document.querySelector(\"#people a[href='/p/{me}']\")").click()
+    site.page.wait(lambda: site.page.driver.current_url == f"{origin}/p/{me}", what="profile")
+    site.page.wait_js("return document.getElementById('panel-title').textContent"
+                      ".startsWith('@')")
+    views = [(f"/c/{general}", general, False), (f"/c/{logs}", logs, False),
+             ("/tasks", logs, True), (f"/p/{me}", logs, True)]
+
+    def at(i: int) -> None:
+        path, channel, panel = views[i]
+        site.page.wait(lambda: site.page.driver.current_url == origin + path, what=path)
+        site.page.wait_js(f"return window.spaces.current === {channel} && "
+                          f"window.spaces.lastOpen.channel === {channel}")
+        site.page.wait(lambda: site.page.js("return document.getElementById('panel')"
+                                            ".hidden") is not panel, what=f"{path}'s panel")
+        if not panel:
+            site.wait_text("said in general" if channel == general else "said in agent-logs")
+
+    for i in (2, 1, 0):
+        site.page.driver.back()
+        at(i)
+    assert "said in agent-logs" not in " ".join(site.texts())
+    for i in (1, 2):
+        site.page.driver.forward()
+        at(i)
+    assert site.page.js("return window.__sameDocument") is True  # no new document
+    site.page.driver.refresh()  # a reload of the address shows the same view
+    site.page.wait_js("return document.body.dataset.ready === '1'")
+    at(2)
+    assert site.page.js("return window.__sameDocument === undefined")
 
 
 ATTACK = """<!doctype html><title>another site</title>
@@ -503,7 +572,7 @@ def test_leaving_the_page_closes_its_stream(site: Site) -> None:
     for _ in range(8):
         site.page.driver.get("about:blank")
         t0 = time.monotonic()
-        site.page.driver.get(f"http://127.0.0.1:{port}/#/c/{site.channels['general']}")
+        site.page.driver.get(f"http://127.0.0.1:{port}/c/{site.channels['general']}")
         site.page.wait_js("return window.spaces.firstPaint !== null", timeout=8)
         assert time.monotonic() - t0 < 8, "a visit waited for a connection"
 
@@ -555,7 +624,8 @@ def test_screenshots_of_the_main_views(site: Site) -> None:
         shots.append(site.page.screenshot(f"{name}-summary-card"))
         site.page.js("document.getElementById('messages').scrollTop = 1e9")
         shots.append(site.page.screenshot(f"{name}-channel"))
-        site.page.js("location.hash = arguments[0]", f"#/p/{who}")
+        site.page.js("document.querySelector(`#sessions a[href='/p/${arguments[0]}']`).click()",
+                     who)
         form = site.page.wait_js("return !document.getElementById('panel').hidden && "
                                  "document.querySelector('#panel-list form.address')")
         box = form.find_element("css selector", "textarea")
@@ -566,7 +636,7 @@ def test_screenshots_of_the_main_views(site: Site) -> None:
         site.page.js("arguments[0].scrollIntoView({block: 'end'})", form)
         _fits(site, width, "participant")
         shots.append(site.page.screenshot(f"{name}-participant-priority"))
-        site.page.js("location.hash = '#/tasks'")
+        site.page.js("document.getElementById('tasks-link').click()")
         site.page.wait(lambda: "tidy the limiter docs" in site.page.js(
             "return document.getElementById('panel-list').innerText"), what="the task board")
         _fits(site, width, "tasks")

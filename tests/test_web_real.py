@@ -82,7 +82,7 @@ def test_priority_message_typed_in_the_page_reaches_a_real_claude_session(
         handle, identity = joined["handle"], joined["identity"]
         wait_for(lambda: len(session.requests) >= 1, 60)  # it is inside its first tool call
         # the person finds the session in the sidebar, opens it, types, ticks priority, sends
-        page.wait_js(f"return document.querySelector(\"#sessions a[href='#/p/{identity}']\")"
+        page.wait_js(f"return document.querySelector(\"#sessions a[href='/p/{identity}']\")"
                      ).click()
         form = page.wait_js("return !document.getElementById('panel').hidden && "
                             "document.querySelector('#panel-list form.address')")
@@ -110,7 +110,8 @@ def test_priority_message_typed_in_the_page_reaches_a_real_claude_session(
         page.js("document.getElementById('panel-close').click()")
         where = next(c["id"] for c in op(world, "channels") if any(
             token in m["content"] for m in op(world, "messages", channel=c["id"], limit=20)))
-        page.js("location.hash = arguments[0]", f"#/c/{where}")
+        page.js("document.querySelector(`button.chan[data-id='${arguments[0]}']`).click()",
+                where)
         page.wait(lambda: page.js(
             "const e = [...document.querySelectorAll('#messages li.msg')]"
             ".find(e => e.textContent.includes(arguments[0]));"

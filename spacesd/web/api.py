@@ -91,9 +91,13 @@ class Api:
             raise OpError(e.code, e.message) from None
 
     def channel_id(self, ref: Any) -> int:
+        """A channel of a server the page's identity belongs to (the ops' rule,
+        `views.resolve_channel`): any other is looked up as if it did not exist."""
         cid = _int(ref, "channel", required=True)
         assert cid is not None
-        if self.daemon.backend.store.channel(cid) is None:
+        store = self.daemon.backend.store
+        ch = store.channel(cid)
+        if ch is None or not views.is_member(store, self.me, ch.server_id):
             self.daemon.require_cache()
             raise OpError("not_found", f"no such channel: {cid}")
         return cid
@@ -156,7 +160,10 @@ class Api:
         store = self.daemon.backend.store
         text = request.query.get("q", "")
         ref = request.query.get("channel")
-        channels = [self.channel_id(ref)] if ref else None
+        # only the channels the page's identity can read (a member of their server)
+        channels = [self.channel_id(ref)] if ref else [
+            ch.id for server in views.servers_of(store, self.me)
+            for ch in views.channels_of(store, server.id)]
         found = store.search_messages(text, SEARCH_LIMIT, channels,
                                       before_id=_int(request.query.get("before"), "before"))
         return {"query": text, "scope": self.search_scope(),

@@ -21,9 +21,14 @@ import re
 from html import escape
 from typing import Any, Final
 
-SWITCH: Final = ("var f=document.getElementById('first'),h=location.hash;"
-                 "if(h&&h!=='#/'&&h!=='#/c/'+f.dataset.channel){f.hidden=true}")
-"""Hides the server's first screen when the address asks for another view."""
+SWITCH: Final = ("var f=document.getElementById('first'),c=f.dataset.channel,"
+                 "h=location.hash,p=location.pathname;"
+                 "if((h&&h!=='#/'&&h!=='#/c/'+c)||(p!=='/'&&p!=='/c/'+c&&p!=='/tasks'&&"
+                 "p.indexOf('/p/')!==0)){f.hidden=true}")
+"""Hides the server's first screen when the address asks for another view: an old one in the
+fragment (`/#/c/7`, which the server cannot see), or the path it becomes (the script, loaded
+`async`, may run before the document is parsed and turn `/#/c/7` into `/c/7`); the tasks and
+a profile are panels over the channel drawn."""
 PREFETCH: Final = ("(function(){var m=/^#\\/c\\/(\\d+)$/.exec(location.hash);"
                    "if(m&&m[1]!==document.documentElement.dataset.channel){"
                    "window.spacesEarly=fetch('/api/state?channel='+m[1],"
@@ -71,7 +76,7 @@ def first_screen(state: dict[str, Any]) -> str:
         return ""
     messages = page.get("messages") or []
     items = "".join(_item(m) for m in messages)
-    return (f'<div id="first" class="first" data-channel="{int(state["channel"])}">'
+    return (f'<div id="first" class="first" data-channel="{int(state["channel"] or 0)}">'
             f'<ol class="messages">{items}</ol></div><script>{SWITCH}</script>')
 
 
@@ -92,7 +97,7 @@ def render(index: str, css: str, state: dict[str, Any]) -> str:
                         f'</title>\n<script type="application/json" id="boot">'
                         f"{boot_json(state)}</script><script>{PREFETCH}</script>")
     html = html.replace('<html lang="en">',
-                        f'<html lang="en" data-channel="{int(state["channel"])}">')
+                        f'<html lang="en" data-channel="{int(state["channel"] or 0)}">')
     html = html.replace('<h1 id="title">Spaces</h1>',
                         f'<h1 id="title">{escape(title_of(state))}</h1>')
     return html.replace('<div id="older-wrap">', first_screen(state) + '<div id="older-wrap">')

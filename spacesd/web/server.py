@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import deque
 from importlib import resources
@@ -70,6 +71,9 @@ SECURITY_HEADERS: Final = {
 STATIC: Final = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
                  "/app.css": ("app.css", "text/css")}
 PUBLIC: Final = frozenset({*STATIC, "/login", "/favicon.ico"})
+VIEWS: Final = re.compile(r"/(?:c/(\d{1,20})(/t/\d{1,20})?|d/\d{1,20}|p/[0-9a-f]{64}|tasks)")
+"""The page's own addresses (a channel, a thread, a DM, a profile, the tasks): the same page,
+with the addressed channel's first screen rendered by the server for a logged-in person."""
 
 class EventHub:
     """The change stream as SSE frames: each event gets the next sequence number (its `id:`),
@@ -159,6 +163,9 @@ class WebServer:
         app.router.add_get("/", self._serve_static)
         app.router.add_get("/app.js", self._serve_static)
         app.router.add_get("/app.css", self._serve_static)
+        for view in ("/c/{c:\\d+}", "/c/{c:\\d+}/t/{t:\\d+}", "/d/{d:\\d+}",
+                     "/p/{p:[0-9a-f]+}", "/tasks"):
+            app.router.add_get(view, self._serve_view)
         app.router.add_post("/login", self._login)
         app.router.add_post("/logout", self._logout)
         app.router.add_get("/events", self._events)
@@ -207,7 +214,8 @@ class WebServer:
         why = self.gate.refusal(request.method, request.headers.get("Host"),
                                 request.headers.get("Origin"),
                                 request.headers.get("Sec-Fetch-Site"))
-        if why is None and request.path not in PUBLIC and not self.gate.session_ok(
+        if why is None and request.path not in PUBLIC and not VIEWS.fullmatch(
+                request.path) and not self.gate.session_ok(
                 request.cookies.get(COOKIE)):
             why = "not logged in: open the link `spacesd web` prints"
         if why is not None:
@@ -237,15 +245,46 @@ class WebServer:
         return web.Response(body=body, content_type=ctype, charset="utf-8", headers={
             "Cache-Control": "max-age=31536000, immutable" if current else "no-cache"})
 
-    def _first_screen(self, the_api: api.Api, channel: int | None) -> web.StreamResponse:
-        """The page with the first screen of `channel` in it, for a logged-in person
-        (`spacesd.web.first`); the plain page if the store cannot answer yet."""
+    def _plain(self, status: int = 200) -> web.Response:
+        """The page with nothing of the hub in it (the script asks for what it may show)."""
+        body, ctype = self._files["/"]
+        return web.Response(body=body, content_type=ctype, charset="utf-8", status=status,
+                            headers={"Cache-Control": "no-store"})
+
+    async def _serve_view(self, request: web.Request) -> web.StreamResponse:
+        """`/c/N` (`/c/N/t/T`, `/d/N`, `/p/<identity>`, `/tasks`): the page, with the first
+        screen of the addressed channel (for a thread or a DM: the sidebar's state only, the
+        script draws the view; for the tasks or a profile: the person's last channel behind
+        the panel). Without a session: the plain page, which asks to log in. A channel the
+        page's identity cannot read (unknown, or of a server it is not a member of): the
+        plain page with 404, nothing of it (`Api.channel_id`, the API's own rule)."""
+        cookie = request.cookies.get(COOKIE)
+        if self._api is None or not self.gate.session_ok(cookie):
+            return self._plain()
+        match = VIEWS.fullmatch(request.path)
+        if match is None:  # (a profile's identity is 64 hex digits)
+            return self._plain(404)
+        if match.group(1) is None:
+            return self._first_screen(self._api, self.gate.last_channel(cookie),
+                                      not request.path.startswith("/d/"))
         try:
-            state = the_api.state_of(channel, True)
+            channel = self._api.channel_id(match.group(1))
+        except OpError as e:
+            return self._plain(404 if e.code in ("not_found", "bad_args") else 200)
+        if match.group(2) is not None:  # a thread: the script draws it
+            return self._first_screen(self._api, channel, False)
+        self.gate.remember(cookie, channel)
+        return self._first_screen(self._api, channel)
+
+    def _first_screen(self, the_api: api.Api, channel: int | None,
+                      with_page: bool = True) -> web.StreamResponse:
+        """The page with the first screen of `channel` in it, for a logged-in person
+        (`spacesd.web.first`; without `with_page`: the state without the channel's page);
+        the plain page if the store cannot answer yet."""
+        try:
+            state = the_api.state_of(channel, with_page)
         except OpError:
-            body, ctype = self._files["/"]
-            return web.Response(body=body, content_type=ctype, charset="utf-8",
-                                headers={"Cache-Control": "no-store"})
+            return self._plain()
         html = first.render(self._files["/"][0].decode(), self._files["/app.css"][0].decode(),
                             state)
         return web.Response(text=html, content_type="text/html", charset="utf-8",

@@ -48,7 +48,7 @@ async function api(path, body) {
 async function login() {
   const m = /(?:^#|&)t=([A-Za-z0-9_-]+)/.exec(location.hash);
   if (!m) return;
-  history.replaceState(null, "", location.pathname + location.search + "#/");
+  history.replaceState(null, "", location.pathname + location.search);
   const token = m[1];
   for (;;) {
     try {
@@ -98,7 +98,7 @@ function renderSidebar() {
       const b = el("button", {
         type: "button", cls: "chan", "data-id": ch.id,
         "aria-current": S.current === ch.id ? "page" : null,
-        onclick: () => go(`#/c/${ch.id}`),
+        onclick: () => go(`/c/${ch.id}`),
       }, el("span", {cls: "hash", text: ch.type === "AgentLog" ? "▤" : "#"}),
       el("span", {cls: "name", text: ch.name}), badge);
       list.append(el("li", null, b));
@@ -113,7 +113,7 @@ function renderSidebar() {
     badge.hidden = !c.unread;
     dms.append(el("li", null, el("button", {
       type: "button", cls: "chan dm", "data-dm": c.id,
-      "aria-current": S.dm === c.id ? "page" : null, onclick: () => go(`#/d/${c.id}`),
+      "aria-current": S.dm === c.id ? "page" : null, onclick: () => go(`/d/${c.id}`),
     }, el("span", {cls: "hash", text: "@"}), el("span", {cls: "name", text: c.name}),
     c.other_agent ? el("span", {cls: "tag", text: "agent"}) : null, badge)));
   }
@@ -153,7 +153,7 @@ function renderPeople() {
   for (const p of S.people) {
     const dot = el("span", {cls: "dot " + (p.online ? "on" : "off"),
                             title: p.online ? "online" : "offline"});
-    ul.append(el("li", null, el("a", {href: `#/p/${p.identity}`, cls: "person"}, dot,
+    ul.append(el("li", null, el("a", {href: `/p/${p.identity}`, cls: "person"}, dot,
       el("span", {text: "@" + p.username}),
       p.is_agent ? el("span", {cls: "tag", text: "agent"}) : null,
       el("span", {cls: "sr", text: p.online ? " (online)" : " (offline)"}))));
@@ -209,7 +209,7 @@ async function loadTasks(show) {
   const active = board.tasks.filter((t) => t.state === "Open" || t.state === "Claimed").length;
   const badge = $("tasks-count");
   badge.textContent = String(active); badge.hidden = !active;
-  if (!show && location.hash !== "#/tasks") return;
+  if (!show && location.pathname !== "/tasks") return;
   const tasks = board.tasks.slice().sort((a, b) =>
     (TASK_ORDER[a.state] - TASK_ORDER[b.state]) || (b.id - a.id));
   openPanel("Tasks and leases",
@@ -227,7 +227,7 @@ function renderSessions() {
   ul.replaceChildren();
   for (const s of S.sessions) {
     const where = [s.project, s.branch].filter(Boolean).join(" · ");
-    ul.append(el("li", null, el("a", {href: `#/p/${s.identity}`, cls: "person session",
+    ul.append(el("li", null, el("a", {href: `/p/${s.identity}`, cls: "person session",
       title: `${s.agent} in ${where}: ${STATES[s.state] || s.state}`},
     el("span", {cls: `dot st-${s.state}`}), el("span", {text: s.handle}),
     el("span", {cls: "tag", text: s.agent}),
@@ -373,7 +373,7 @@ function summaryCard(sum, msg) {
   fact(dl, "Tokens", tokensText(sum.tokens));
   fact(dl, "Duration", fmtDuration(sum.duration_s));
   fact(dl, "Model", sum.model);
-  const link = el("a", {href: `#/p/${msg.sender}`, cls: "who", text: "@" + msg.sender_name});
+  const link = el("a", {href: `/p/${msg.sender}`, cls: "who", text: "@" + msg.sender_name});
   const sess = el("span", null, link, document.createTextNode(
     sum.session_id ? ` · session ${String(sum.session_id).slice(0, 8)}` : ""));
   fact(dl, "Participant", sess);
@@ -423,13 +423,13 @@ function actionsRow(m) {
 function messageItem(m) {
   const li = el("li", {cls: "msg" + (m.summary ? " has-card" : ""), "data-id": m.id, tabindex: "-1"});
   const meta = el("div", {cls: "meta"},
-    el("a", {href: `#/p/${m.sender}`, cls: "author", text: m.sender_name}),
+    el("a", {href: `/p/${m.sender}`, cls: "author", text: m.sender_name}),
     m.sender_agent ? el("span", {cls: "tag", text: "agent"}) : null,
     el("time", {datetime: m.created_at, text: fmtTime(m.created_at)}),
     m.edited_at ? el("span", {cls: "edited", text: "(edited)"}) : null);
   if (m.thread_id && !S.thread) {
     const t = S.threads.get(m.thread_id);
-    meta.append(el("a", {cls: "threadlink", href: `#/c/${m.channel_id}/t/${m.thread_id}`,
+    meta.append(el("a", {cls: "threadlink", href: `/c/${m.channel_id}/t/${m.thread_id}`,
       text: `in thread ${t ? t.name : m.thread_id}`}));
   }
   li.append(meta);
@@ -469,12 +469,12 @@ function renderThreads() {
   if (S.thread) {
     const t = S.threads.get(S.thread);
     bar.append(el("span", {text: `Thread: ${t ? t.name : S.thread}`}),
-      el("a", {href: `#/c/${S.current}`, text: "← back to the channel"}));
+      el("a", {href: `/c/${S.current}`, text: "← back to the channel"}));
     return;
   }
   for (const t of S.threads.values()) {
     if (t.channel_id !== S.current || t.archived) continue;
-    bar.append(el("a", {cls: "chip", href: `#/c/${S.current}/t/${t.id}`, text: `🧵 ${t.name}`}));
+    bar.append(el("a", {cls: "chip", href: `/c/${S.current}/t/${t.id}`, text: `🧵 ${t.name}`}));
   }
 }
 
@@ -510,7 +510,7 @@ function dmItem(m) {
   const mine = S.me && m.sender === S.me.identity;
   keepReceipts(`d:${m.id}`, m.receipts);
   return el("li", {cls: "msg", "data-id": m.id, tabindex: "-1"},
-    el("div", {cls: "meta"}, el("a", {href: `#/p/${m.sender}`, cls: "author", text: m.sender_name}),
+    el("div", {cls: "meta"}, el("a", {href: `/p/${m.sender}`, cls: "author", text: m.sender_name}),
       el("time", {datetime: m.created_at, text: fmtTime(m.created_at)}),
       mine ? el("span", {cls: "edited", text: m.read ? "✓ read" : "sent"}) : null),
     el("div", {cls: "body", text: m.content}), receiptsLine(`d:${m.id}`));
@@ -784,15 +784,15 @@ function openPanel(title, note, items) {
 
 function closePanel() {
   $("panel").hidden = true;
-  if (/^#\/(p\/|s\/|tasks$)/.test(location.hash)) {
-    history.replaceState(null, "", S.dm ? `#/d/${S.dm}` : `#/c/${S.current}`);
+  if (/^\/(p\/|tasks$)/.test(location.pathname)) {
+    history.replaceState(null, "", S.dm ? `/d/${S.dm}` : `/c/${S.current}`);
   }
 }
 
 function resultItem(m) {
   const ch = S.channels.get(m.channel_id);
   const li = el("li", {cls: "msg result"},
-    el("div", {cls: "meta"}, el("a", {href: `#/c/${m.channel_id}`, text: ch ? `#${ch.name}` : `channel ${m.channel_id}`}),
+    el("div", {cls: "meta"}, el("a", {href: `/c/${m.channel_id}`, text: ch ? `#${ch.name}` : `channel ${m.channel_id}`}),
       el("span", {cls: "author", text: " @" + m.sender_name}), el("time", {text: fmtTime(m.created_at)})));
   li.append(m.summary ? summaryCard(m.summary, m) : el("div", {cls: "body", text: m.content}));
   return li;
@@ -852,7 +852,7 @@ async function showPerson(hex) {
       li.append(el("button", {type: "button", cls: "dm-start", text: `Message @${p.username}`,
         onclick: async () => {
           const res = await act("/api/dm_start", {identity: p.identity});
-          if (res) { await loadState(); closePanel(); go(`#/d/${res.conversation_id}`); }
+          if (res) { await loadState(); closePanel(); go(`/d/${res.conversation_id}`); }
         }}));
     }
     items.push(li);
@@ -864,22 +864,39 @@ async function showPerson(hex) {
 
 // ---------------------------------------------------------------------------- routing, keys
 
-function go(hash) { if (location.hash !== hash) location.hash = hash; else route(); }
+// The page's addresses are paths (`/c/N`, `/c/N/t/T`, `/d/N`, `/p/<identity>`, `/tasks`):
+// the server renders the addressed channel's first screen itself. Moving within the page
+// pushes the next address (History API); back and forward (popstate) route to it again.
+const VIEW = /^\/(?:c\/\d+(?:\/t\/\d+)?|d\/\d+|p\/[0-9a-f]{64}|tasks)$/;
+
+function legacyHash() {
+  // an old address (`/#/c/7`, `#/tasks`, ...) becomes its path, in place
+  const h = location.hash.slice(1);
+  if (VIEW.test(h)) history.replaceState(null, "", h);
+}
+
+function go(path) {
+  if (location.pathname !== path || location.hash) history.pushState(null, "", path);
+  return route().catch(showError);
+}
 
 async function route() {
-  const h = location.hash;
+  legacyHash();
+  const p = location.pathname;
   let m;
-  if ((m = /^#\/c\/(\d+)(?:\/t\/(\d+))?$/.exec(h))) {
+  if ((m = /^\/c\/(\d+)(?:\/t\/(\d+))?$/.exec(p))) {
     const cid = Number(m[1]), tid = m[2] ? Number(m[2]) : null;
+    $("panel").hidden = true;
     if (cid !== S.current || tid !== S.thread) await openChannel(cid, tid);
     closeMenu();
-  } else if (h === "#/tasks") {
+  } else if (p === "/tasks") {
     await loadTasks(true);
     closeMenu();
-  } else if ((m = /^#\/d\/(\d+)$/.exec(h))) {
+  } else if ((m = /^\/d\/(\d+)$/.exec(p))) {
+    $("panel").hidden = true;
     if (Number(m[1]) !== S.dm) await openDm(Number(m[1]));
     closeMenu();
-  } else if ((m = /^#\/p\/([0-9a-f]{64})$/.exec(h))) {
+  } else if ((m = /^\/p\/([0-9a-f]{64})$/.exec(p))) {
     await showPerson(m[1]);
   } else if (!S.current) {
     const want = S.defaultChannel;
@@ -888,8 +905,17 @@ async function route() {
       if (first === null) first = ch.id;
       if (String(ch.id) === String(want) || ch.name === String(want).replace(/^#/, "")) { first = ch.id; break; }
     }
-    if (first !== null) history.replaceState(null, "", `#/c/${first}`), await openChannel(first);
+    if (first !== null) history.replaceState(null, "", `/c/${first}`), await openChannel(first);
   }
+}
+
+function onLinkClick(e) {
+  // a link to one of the page's addresses moves within the page (no new document)
+  const a = e.target.closest && e.target.closest("a[href^='/']");
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey ||
+      e.altKey || !VIEW.test(a.getAttribute("href"))) return;
+  e.preventDefault();
+  go(a.getAttribute("href"));
 }
 
 function closeMenu() {
@@ -901,7 +927,7 @@ function moveChannel(step) {
   const ids = [...S.channels.keys()];
   const i = ids.indexOf(S.current);
   const next = ids[(i + step + ids.length) % ids.length];
-  if (next !== undefined) go(`#/c/${next}`);
+  if (next !== undefined) go(`/c/${next}`);
 }
 
 function moveMessage(step) {
@@ -935,7 +961,9 @@ function onKey(e) {
 const DOM_READY = document.readyState === "loading"
   ? new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, {once: true}))
   : Promise.resolve();
-const HASH_CHANNEL = /^#\/c\/(\d+)$/.exec(location.hash);
+legacyHash();  // (before reading the address: `/#/c/7` is `/c/7`)
+const START = /^\/c\/(\d+)$/.exec(location.pathname);
+const START_CHANNEL = START ? Number(START[1]) : null;  // the channel the address names
 // A logged-in person's page comes with its first screen rendered by the server (the channel
 // they were last in) and the state this script would ask for: no round trip when it is the
 // channel the address names (spacesd/web/first.py).
@@ -970,12 +998,20 @@ const FIRST_SHOWN = (async () => {
 })().finally(() => { S.paintKnown = true; });
 const EARLY = (async () => {
   await login();
-  if (BOOT && BOOT.page && (!HASH_CHANNEL || Number(HASH_CHANNEL[1]) === BOOT.channel)) return BOOT;
-  if (window.spacesEarly && HASH_CHANNEL) {  // asked for while the page was parsed (first.py)
+  // the server's state: the addressed channel's, or (a thread, a DM) the sidebar's only
+  if (BOOT && (BOOT.page ? START_CHANNEL === null || START_CHANNEL === BOOT.channel
+    : START_CHANNEL === null && location.pathname !== "/")) return BOOT;
+  if (window.spacesEarly && START_CHANNEL !== null) {  // asked for while parsed (first.py)
     const res = await window.spacesEarly.catch(() => null);
     if (res && res.ok) return res.json();
   }
-  return loadStateData(HASH_CHANNEL ? `?channel=${HASH_CHANNEL[1]}` : "?first=1");
+  if (START_CHANNEL === null) return loadStateData("?first=1");
+  return loadStateData(`?channel=${START_CHANNEL}`).catch((e) => {
+    if (e.status !== 404) throw e;
+    S.notFound = e.message;  // no such channel (or not one of the person's): the default one
+    history.replaceState(null, "", "/");
+    return loadStateData("?first=1");
+  });
 })();
 EARLY.catch(() => {});  // handled in main()
 
@@ -999,7 +1035,9 @@ async function main() {
   // allows 6 connections per host, and a held stream would starve the next page's requests.
   window.addEventListener("pagehide", () => { if (S.es) S.es.close(); });
   window.addEventListener("pageshow", (e) => { if (e.persisted) { connect(); refresh(); } });
-  window.addEventListener("hashchange", () => route().catch(showError));
+  window.addEventListener("popstate", () => route().catch(showError));
+  window.addEventListener("hashchange", () => { if (VIEW.test(location.hash.slice(1))) route().catch(showError); });
+  document.addEventListener("click", onLinkClick);
   let st;
   try {
     st = await EARLY;
@@ -1011,11 +1049,12 @@ async function main() {
   applyState(st);
   connect(st.seq);  // from the state's own sequence: nothing committed meanwhile is missed
   if (st.page && st.channel !== null) {
-    const plain = !location.hash || location.hash === "#/";
-    if (plain) history.replaceState(null, "", `#/c/${st.channel}`);
+    const plain = location.pathname === "/";
+    if (plain) history.replaceState(null, "", `/c/${st.channel}`);
     prepareChannel(st.channel, null);
     renderPage(st.channel, st.page, 0);
-    if (!plain && !HASH_CHANNEL) await route();  // the address names a view: the tasks, a profile
+    if (S.notFound) showError(new Error(S.notFound));
+    if (!plain && START_CHANNEL === null) await route();  // the address names a view: the tasks, a profile
   } else {
     S.loading = null;
     await route();
