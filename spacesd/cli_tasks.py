@@ -63,7 +63,8 @@ def lease_line(lease: dict[str, Any]) -> str:
 
 @click.group()
 def task() -> None:
-    """Tasks: create (with subtasks), list, claim, renew, complete, fail, release, cancel."""
+    """Tasks: create (with subtasks), list, claim, renew, progress, complete, fail, release,
+    cancel."""
 
 
 @task.command("create")
@@ -121,6 +122,18 @@ _simple("renew", "task_renew", "Extend your claim of TASK_ID.", ttl=True)
 _simple("complete", "task_complete", "Finish TASK_ID with RESULT (posted as a reply).",
         result=True)
 _simple("fail", "task_fail", "Give up TASK_ID with RESULT as the reason.", result=True)
+
+
+def progress(ctx: click.Context, /, task_id: int, text: str, as_json: bool, **extra: Any
+             ) -> None:
+    """Tell how TASK_ID is going (its holder): TEXT is posted as a reply to the task."""
+    _emit(_send(ctx, "task_progress", task=task_id, text=text, **extra), as_json,
+          lambda r: f"progress on task {r['task']} posted")
+
+
+task.command("progress")(click.argument("task_id", type=int)(click.argument("text")(
+    json_option(click.pass_context(as_session(progress))))))
+
 _simple("release", "task_release", "Give TASK_ID back (Open again).")
 _simple("cancel", "task_cancel", "Cancel TASK_ID and its open subtasks (creator, Moderator+).")
 

@@ -43,16 +43,18 @@ TOOLS: Final[list[dict[str, Any]]] = [
          "channel": {"type": "string"}, "leave": {"type": "boolean"}},
          "required": ["channel"]}},
     {"name": "task", "description": "Shared tasks: create (with subtasks) in a channel, list, "
-     "show, claim (atomic: one claimer wins), renew, complete or fail with a result, release, "
+     "show, claim (atomic: one claimer wins), renew, progress, complete or fail with a result, "
+     "release, "
      "cancel.",
      "inputSchema": {"type": "object", "properties": {
          "action": {"type": "string", "enum": ["create", "list", "show", "claim", "renew",
-                                               "complete", "fail", "release", "cancel"]},
+                                               "progress", "complete", "fail", "release",
+                                               "cancel"]},
          "id": {"type": "integer", "description": "task id"},
          "channel": {"type": "string"}, "title": {"type": "string"},
          "body": {"type": "string"},
          "subtasks": {"type": "array", "items": {"type": "string"}},
-         "result": {"type": "string"},
+         "result": {"type": "string", "description": "complete/fail: result; progress: note"},
          "state": {"type": "string", "description": "list: Open, Claimed, Done or active"},
          "ttl": {"type": "integer", "description": "claim seconds, default 1800"}},
          "required": ["action"]}},
@@ -68,7 +70,8 @@ TOOLS: Final[list[dict[str, Any]]] = [
 ]
 
 TASK_OPS: Final = {"create": "task_create", "list": "task_list", "show": "task_show",
-                   "claim": "task_claim", "renew": "task_renew", "complete": "task_complete",
+                   "claim": "task_claim", "renew": "task_renew", "progress": "task_progress",
+                   "complete": "task_complete",
                    "fail": "task_fail", "release": "task_release", "cancel": "task_cancel"}
 TASK_READS: Final = frozenset({"list", "show"})
 TASK_ARGS: Final = {"channel": "channel", "title": "title", "body": "body",
@@ -140,6 +143,8 @@ class Tools:
         req = {TASK_ARGS[k]: v for k, v in args.items() if k in TASK_ARGS and v is not None}
         if isinstance(req.get("channel"), str):
             req["channel"] = req["channel"].lstrip("#")
+        if action == "progress" and "result" in req:
+            req["text"] = req.pop("result")
         if action not in TASK_READS:
             req["session"] = self._session()
         elif action == "list":

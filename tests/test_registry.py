@@ -26,9 +26,9 @@ def test_the_registry_is_the_protocol_table() -> None:
     # writes wait for their commit; status counts rows off the event loop
     assert {name for name, spec in REGISTRY.items() if spec.is_async} == {
         "call", "send", "post_summary", "task_create", "task_claim", "task_renew",
-        "task_complete", "task_fail", "task_release", "task_cancel", "lease_acquire",
-        "lease_release", "vote_cast", "status", "session_event", "inbox", "wait", "post",
-        "follow", "address", "web"}  # web: it may start the HTTP server
+        "task_progress", "task_complete", "task_fail", "task_release", "task_cancel",
+        "lease_acquire", "lease_release", "vote_cast", "status", "session_event", "inbox",
+        "wait", "post", "follow", "address", "web"}  # web: it may start the HTTP server
 
 
 def test_unknown_op() -> None:

@@ -87,7 +87,7 @@ def _worker_steps(spacesd: Path, tools: Path, token: str, n: int) -> Script:
     return Script([
         shell(f"{spacesd} join general"),
         shell(f"SPACESD={spacesd} sh {tools}/claim_one.sh {token}"),
-        shell(f'{spacesd} post "#general" "progress {token}: worker {n} is on {title}"'),
+        shell(f'{spacesd} task progress {task_id} "progress {token}: worker {n} is on {title}"'),
         shell(f'{spacesd} task complete {task_id} "result-{n}-{token}: {n + 2} findings"'),
         final(f"Worker {n} done."),
     ])
@@ -146,6 +146,8 @@ def test_orchestrator_and_three_workers_end_to_end(request: pytest.FixtureReques
     assert announce["sender"] == p_orch["identity"]
     progress = [m for m in world.messages("general") if f"progress {token}" in m["content"]]
     assert {m["sender"] for m in progress} == {p["identity"] for _, p in workers}
+    assert {m["type"] for m in progress} == {"AgentEvent"}  # replies to the announcement
+    assert {m["reply_to_id"] for m in progress} == {parent["message_id"]}
 
     # the workers follow #general: the new task reached each as Task inbox items
     for s, _ in workers:

@@ -268,13 +268,27 @@ def test_writes_act_as_the_calling_session_and_tasks_reach_followers(
     assert b["handle"] in err(daemon, "task_claim", task=subs[0]["id"]).message  # daemon too
     assert err(daemon, "task_complete", task=subs[0]["id"], result="x",
                session=SA).message == "only the task's holder can do that"
+    assert err(daemon, "task_progress", task=subs[0]["id"], text="halfway",
+               session=SA).message == "only the task's holder can do that"
+    assert err(daemon, "task_progress", task=subs[0]["id"], text="  ", session=SB).code == (
+        "bad_args")
+    note = daemon.ok("task_progress", task=subs[0]["id"], text="2 of 3 endpoints", session=SB)
+    progress = next(m for m in daemon.ok("messages", channel="general", limit=10)
+                    if m["id"] == note["message_id"])
+    assert (progress["sender"], progress["reply_to_id"], progress["type"]) == (
+        b["identity"], announce["id"], "AgentEvent")
+    assert json.loads(progress["content"]) == {
+        "kind": "task_progress", "task": subs[0]["id"], "title": "part 1",
+        "text": "2 of 3 endpoints"}
+    assert daemon.ok("task_show", task=subs[0]["id"])["state"] == "Claimed"  # unchanged
     done = daemon.ok("task_complete", task=subs[0]["id"], result="3 endpoints", session=SB)
     assert done["state"] == "Done"
     reply = next(m for m in daemon.ok("messages", channel="general", limit=10)
                  if m["reply_to_id"] == announce["id"])
     assert reply["sender"] == b["identity"]
     to_a = [i for i in daemon.ok("inbox", session=SA)["items"] if i["kind"] == "Reply"]
-    assert len(to_a) == 1 and "3 endpoints" in to_a[0]["text"]  # the result reaches A
+    assert len(to_a) == 2 and "2 of 3 endpoints" in to_a[0]["text"]  # progress and the
+    assert "3 endpoints" in to_a[1]["text"]  # result reach A
 
     lease = daemon.ok("lease_acquire", path="src/auth.py", cwd=str(repo), session=SA)
     assert lease["holder"] == a["identity"]

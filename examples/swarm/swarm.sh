@@ -77,7 +77,7 @@ worker() {  # claim the first open subtask nobody holds; work; complete it
       title=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["title"])')
       state=$(printf '%s' "$out" | python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["state"], t["assignee_name"])')
       echo "$name: claimed #$id ($title) [$state]"
-      "${cli[@]}" send "$CHANNEL" "$name: working on #$id ($title)" >/dev/null
+      "${cli[@]}" task progress "$id" "$name: working on #$id ($title)" "${as[@]}" >/dev/null
       result=$(SUBTASK=$title bash -c "$WORK_CMD")
       "${cli[@]}" task complete "$id" "$name: $result" "${as[@]}" >/dev/null
       echo "$name: completed #$id"

@@ -21,6 +21,7 @@ from spacesd.daemon.errors import OpError
 from spacesd.daemon.ops_live import call, participant, session_arg
 from spacesd.daemon.participants import Participant
 from spacesd.daemon.registry import Arg, Request, channel_arg, int_arg, op, str_arg
+from spacesd.engine.errors import NOT_TASK_HOLDER
 from spacesd.model import Identity, MessageType, Task, TaskState, VoteTarget
 from spacesd.store import Changes
 
@@ -284,6 +285,22 @@ async def cmd_task_complete(daemon: Daemon, req: Request) -> Any:
 @op("task_fail", task_arg(), str_arg("result", required=True), session_arg(required=False))
 async def cmd_task_fail(daemon: Daemon, req: Request) -> Any:
     return await _finish(daemon, req, "fail_task", "task_failed")
+
+
+@op("task_progress", task_arg(), str_arg("text", required=True), session_arg(required=False))
+async def cmd_task_progress(daemon: Daemon, req: Request) -> Any:
+    """The holder's progress note: an AgentEvent reply to the task's announcement (so it
+    reaches whoever follows the channel and the creator), changing nothing of the task."""
+    text = req.args["text"]
+    if not text.strip():
+        raise OpError("bad_args", "argument text must not be blank")
+    p = participant(daemon, req.args["session"])
+    task = task_row(daemon, req.args["task"])
+    if task.state != TaskState.Claimed or task.assignee != me(daemon, p):
+        raise OpError("reducer_error", NOT_TASK_HOLDER)  # as task_complete says it
+    event = {"kind": "task_progress", "task": task.id, "title": task.title, "text": text}
+    posted = await post_event(daemon, task.channel_id, event, reply_to=task.message_id, p=p)
+    return {"task": task.id, "message_id": posted}
 
 
 @op("task_release", task_arg(), session_arg(required=False))
