@@ -508,6 +508,7 @@ _PROGRAM_WORDS = ("mysql", "mariadb", "sshpass", "redis-cli", "docker", "podman"
                   "buildah", "skopeo", "oras", "helm", "mongo", "sqlcmd", "bcp", "zip", "unzip",
                   "7z", "ldap", "openssl", "htpasswd", "curl", "http", "wget", "config",
                   "secret", "kubectl")
+_LOGIN_PROGRAMS = frozenset({"docker", "podman", "nerdctl", "buildah", "skopeo", "oras", "helm"})
 _PROGRAM_BEFORE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -526,7 +527,10 @@ def _cli_rules(text: str) -> str:
     out: list[str] = []
     pos = 0
     starts: set[int] = set()
+    has_login = "login" in text
     for word in _PROGRAM_WORDS:
+        if word in _LOGIN_PROGRAMS and not has_login:
+            continue  # their rule is for `<program> ... login`
         i = text.find(word)
         while i >= 0:
             if not (i and text[i - 1] in _PROGRAM_BEFORE):
@@ -581,10 +585,36 @@ def _hits(lower: str, words: tuple[str, ...]) -> list[int]:
     return out
 
 
-def _starts(lower: str, hits: list[int], back: frozenset[str], first: str) -> list[int]:
+@functools.lru_cache(maxsize=8)
+def _blank_table(back: frozenset[str]) -> dict[int, str]:
+    """A `str.translate` table that turns every ASCII character not in `back` into a space."""
+    return {c: " " for c in range(128) if chr(c) not in back}
+
+
+_SEP_AHEAD = _Lazy(r"""["']?[ \t]*[:=]""")  # what an assignment's name is followed by
+
+
+def _starts(lower: str, hits: list[int], back: frozenset[str], first: str,
+            assigned: bool = False) -> list[int]:
     """Where a match can begin: before each hit, back over the characters in `back` (a name
-    or a flag), where that run begins with `first`."""
+    or a flag, at most 100), where that run begins with `first` (and, `assigned`, where the
+    run is followed by `_ASSIGN`'s separator: a quote, blanks, `:` or `=`)."""
+    if not back:
+        return sorted({i for i in hits if lower.startswith(first, i)})
     found: set[int] = set()
+    if lower.isascii():  # one C pass marks the other characters; rfind finds the run's start
+        blanked = lower.translate(_blank_table(back))
+        ahead = _SEP_AHEAD.rx
+        for i in hits:
+            stop = i - 100 if i > 100 else 0
+            j = blanked.rfind(" ", stop, i) + 1 or stop
+            if assigned:
+                end = blanked.find(" ", i)
+                if end < 0 or ahead.match(lower, end) is None:
+                    continue
+            if lower.startswith(first, j):
+                found.add(j)
+        return sorted(found)
     for i in hits:
         j = i
         stop = max(0, i - 100)
@@ -615,7 +645,7 @@ class _Pass:
 
     def run(self, rx: re.Pattern[str], words: tuple[str, ...], back: frozenset[str],
             first: str, span_of: Callable[[re.Match[str]], tuple[int, int] | None],
-            need: str = "") -> None:
+            need: str = "", assigned: bool = False) -> None:
         starts: list[int] | None = None
         if self.gated:
             if need not in self.lower:
@@ -626,7 +656,7 @@ class _Pass:
             if not hits:
                 return
             if len(self.lower) == len(self.text):
-                starts = _starts(self.lower, hits, back, first)
+                starts = _starts(self.lower, hits, back, first, assigned)
         new = _sub_spans(rx, self.text, span_of, starts)
         if new is not self.text:
             self._set(new)
@@ -649,7 +679,7 @@ def _redact(text: str, gated: bool = True) -> str:
     p.run(_AUTH_HEADER.rx, ("authoriz",), _NO_CHARS, "", lambda m: m.span(2))
     p.run(_BEARER.rx, ("bearer",), _NO_CHARS, "", lambda m: m.span(2))
     p.run(_FLAG.rx, _WORDS, _FLAG_CHARS, "-", _flag_span, "-")
-    p.run(_ASSIGN.rx, _WORDS, _NAME_CHARS, "", _assign_span)
+    p.run(_ASSIGN.rx, _WORDS, _NAME_CHARS, "", _assign_span, assigned=True)
     return p.text
 
 
