@@ -183,16 +183,44 @@ _SHAPE_LITERALS = tuple(k for k in _SHAPE_BY_KEY if len(k) != 2)
 _TOKEN_SHAPES = _shape_pattern([p for _, p in _SHAPES])  # all of them (tests, ungated)
 _SHAPE_REACH = 64
 _SHAPE_RUN = _Lazy(r"[A-Za-z0-9_-]{8,}")
-_RUN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_RUN_CHARS_ASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+_RUN_CHARS = frozenset(_RUN_CHARS_ASCII)
+
+
+@functools.lru_cache(maxsize=8)
+def _run_table(chars: str) -> dict[int, str]:
+    """A `str.translate` table: each ASCII character in `chars` to `a`, every other to a
+    space."""
+    return {c: "a" if chr(c) in chars else " " for c in range(128)}
+
+
+def runs(text: str, chars: str, least: int, rx: re.Pattern[str]) -> list[tuple[int, int]]:
+    """(start, end) of every run of the ASCII `chars` at least `least` long, as `rx`
+    (`[chars]{least,}`) finds them. An ASCII text is blanked in one C pass (those characters
+    to `a`, the others to a space) and searched with `str.find` for `least` a's, which skips
+    short words whole, where `re` tries the pattern at each of their characters."""
+    if not text.isascii():
+        return [m.span() for m in rx.finditer(text)]
+    blanked = text.translate(_run_table(chars))
+    need = "a" * least
+    out = []
+    i = blanked.find(need)
+    while i >= 0:
+        end = blanked.find(" ", i + least)
+        if end < 0:
+            end = len(text)
+        out.append((i, end))
+        i = blanked.find(need, end)
+    return out
 
 
 def _shape_starts(text: str) -> dict[int, list[str]]:
     """Where a shape can begin, and the keys of the shapes to try there."""
     found: dict[int, list[str]] = {}
-    for m in _SHAPE_RUN.rx.finditer(text):
-        head = m.group()[:2]
+    for start, _ in runs(text, _RUN_CHARS_ASCII, 8, _SHAPE_RUN.rx):
+        head = text[start:start + 2]
         if head in _SHAPE_HEADS:
-            found[m.start()] = [head]
+            found[start] = [head]
     for lit in _SHAPE_LITERALS:
         i = text.find(lit)
         while i >= 0:

@@ -94,6 +94,17 @@ def test_library_windows_find_what_the_whole_text_run_finds() -> None:
     assert found > len(SECRETS)  # the library finds something in many of them
 
 
+def test_tokens_are_what_the_token_regex_finds() -> None:
+    # The entropy check's candidates (`_tokens`, found with str.find over a blanked copy)
+    # are exactly `_TOKEN`'s matches, on every corpus text, ASCII or not.
+    texts = [*rc.ordinary(), "\n".join(rc.ordinary()), "é " + "\n".join(rc.ordinary()),
+             "A" * 25 + "===" + "b" * 30 + "=", "x" * 19 + "=" + "y" * 20 + "==z" * 3]
+    for i, secret in enumerate(SECRETS):
+        texts += list(rc.contexts(secret, i).values())
+    for text in texts:
+        assert gate._tokens(text) == [m.span() for m in gate._TOKEN.finditer(text)], text
+
+
 # -- the leaks the adversarial pass found (issue 11), each by name ---------------------------
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

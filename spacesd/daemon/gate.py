@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from spacesd.model import REDUCER_BY_NAME
-from spacesd.redact import MARK, is_secret_field, redact
+from spacesd.redact import MARK, is_secret_field, redact, runs
 
 __all__ = ["scrub", "scrub_args", "warm"]
 
@@ -155,7 +155,9 @@ def _library_spans(text: str) -> list[tuple[int, int]]:
 
 # -- pass 3: tokens that read as random ------------------------------------------------------
 
-_TOKEN = re.compile(r"[A-Za-z0-9+/_~-]{20,}={0,2}")
+_TOKEN = re.compile(r"[A-Za-z0-9+/_~-]{20,}={0,2}")  # found by `_tokens`, which is faster
+_TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_~-"
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9+/_~-]{20,}")
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_~=-")
 _HEXISH = re.compile(r"[0-9a-fA-F-]+")
 _UPPER, _LOWER, _DIGIT = re.compile("[A-Z]"), re.compile("[a-z]"), re.compile("[0-9]")
@@ -223,13 +225,24 @@ def looks_random(token: str) -> bool:
     return not _printable_base64(core)
 
 
+def _tokens(text: str) -> list[tuple[int, int]]:
+    """Where `_TOKEN` matches: runs of 20 or more key characters, with up to two `=`."""
+    out = []
+    n = len(text)
+    for start, end in runs(text, _TOKEN_CHARS, 20, _TOKEN_RUN):
+        stop = min(end + 2, n)
+        while end < stop and text[end] == "=":
+            end += 1
+        out.append((start, end))
+    return out
+
+
 def _entropy_spans(text: str) -> list[tuple[int, int]]:
     spans = []
-    for m in _TOKEN.finditer(text):
-        start, end = m.span()
+    for start, end in _tokens(text):
         if start and text[start - 1] in _KEY_CHARS and text[start - 1] != "=":
             continue
-        if not looks_random(m.group()):
+        if not looks_random(text[start:end]):
             continue
         if _DATA_BEFORE.search(text, max(0, start - 24), start) or _DATA_PREFIX.match(
                 text, start):
