@@ -183,16 +183,44 @@ _SHAPE_LITERALS = tuple(k for k in _SHAPE_BY_KEY if len(k) != 2)
 _TOKEN_SHAPES = _shape_pattern([p for _, p in _SHAPES])  # all of them (tests, ungated)
 _SHAPE_REACH = 64
 _SHAPE_RUN = _Lazy(r"[A-Za-z0-9_-]{8,}")
-_RUN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_RUN_CHARS_ASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+_RUN_CHARS = frozenset(_RUN_CHARS_ASCII)
+
+
+@functools.lru_cache(maxsize=8)
+def _run_table(chars: str) -> dict[int, str]:
+    """A `str.translate` table: each ASCII character in `chars` to `a`, every other to a
+    space."""
+    return {c: "a" if chr(c) in chars else " " for c in range(128)}
+
+
+def runs(text: str, chars: str, least: int, rx: re.Pattern[str]) -> list[tuple[int, int]]:
+    """(start, end) of every run of the ASCII `chars` at least `least` long, as `rx`
+    (`[chars]{least,}`) finds them. An ASCII text is blanked in one C pass (those characters
+    to `a`, the others to a space) and searched with `str.find` for `least` a's, which skips
+    short words whole, where `re` tries the pattern at each of their characters."""
+    if not text.isascii():
+        return [m.span() for m in rx.finditer(text)]
+    blanked = text.translate(_run_table(chars))
+    need = "a" * least
+    out = []
+    i = blanked.find(need)
+    while i >= 0:
+        end = blanked.find(" ", i + least)
+        if end < 0:
+            end = len(text)
+        out.append((i, end))
+        i = blanked.find(need, end)
+    return out
 
 
 def _shape_starts(text: str) -> dict[int, list[str]]:
     """Where a shape can begin, and the keys of the shapes to try there."""
     found: dict[int, list[str]] = {}
-    for m in _SHAPE_RUN.rx.finditer(text):
-        head = m.group()[:2]
+    for start, _ in runs(text, _RUN_CHARS_ASCII, 8, _SHAPE_RUN.rx):
+        head = text[start:start + 2]
         if head in _SHAPE_HEADS:
-            found[m.start()] = [head]
+            found[start] = [head]
     for lit in _SHAPE_LITERALS:
         i = text.find(lit)
         while i >= 0:
@@ -508,6 +536,7 @@ _PROGRAM_WORDS = ("mysql", "mariadb", "sshpass", "redis-cli", "docker", "podman"
                   "buildah", "skopeo", "oras", "helm", "mongo", "sqlcmd", "bcp", "zip", "unzip",
                   "7z", "ldap", "openssl", "htpasswd", "curl", "http", "wget", "config",
                   "secret", "kubectl")
+_LOGIN_PROGRAMS = frozenset({"docker", "podman", "nerdctl", "buildah", "skopeo", "oras", "helm"})
 _PROGRAM_BEFORE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -526,7 +555,10 @@ def _cli_rules(text: str) -> str:
     out: list[str] = []
     pos = 0
     starts: set[int] = set()
+    has_login = "login" in text
     for word in _PROGRAM_WORDS:
+        if word in _LOGIN_PROGRAMS and not has_login:
+            continue  # their rule is for `<program> ... login`
         i = text.find(word)
         while i >= 0:
             if not (i and text[i - 1] in _PROGRAM_BEFORE):
@@ -581,10 +613,36 @@ def _hits(lower: str, words: tuple[str, ...]) -> list[int]:
     return out
 
 
-def _starts(lower: str, hits: list[int], back: frozenset[str], first: str) -> list[int]:
+@functools.lru_cache(maxsize=8)
+def _blank_table(back: frozenset[str]) -> dict[int, str]:
+    """A `str.translate` table that turns every ASCII character not in `back` into a space."""
+    return {c: " " for c in range(128) if chr(c) not in back}
+
+
+_SEP_AHEAD = _Lazy(r"""["']?[ \t]*[:=]""")  # what an assignment's name is followed by
+
+
+def _starts(lower: str, hits: list[int], back: frozenset[str], first: str,
+            assigned: bool = False) -> list[int]:
     """Where a match can begin: before each hit, back over the characters in `back` (a name
-    or a flag), where that run begins with `first`."""
+    or a flag, at most 100), where that run begins with `first` (and, `assigned`, where the
+    run is followed by `_ASSIGN`'s separator: a quote, blanks, `:` or `=`)."""
+    if not back:
+        return sorted({i for i in hits if lower.startswith(first, i)})
     found: set[int] = set()
+    if lower.isascii():  # one C pass marks the other characters; rfind finds the run's start
+        blanked = lower.translate(_blank_table(back))
+        ahead = _SEP_AHEAD.rx
+        for i in hits:
+            stop = i - 100 if i > 100 else 0
+            j = blanked.rfind(" ", stop, i) + 1 or stop
+            if assigned:
+                end = blanked.find(" ", i)
+                if end < 0 or ahead.match(lower, end) is None:
+                    continue
+            if lower.startswith(first, j):
+                found.add(j)
+        return sorted(found)
     for i in hits:
         j = i
         stop = max(0, i - 100)
@@ -615,7 +673,7 @@ class _Pass:
 
     def run(self, rx: re.Pattern[str], words: tuple[str, ...], back: frozenset[str],
             first: str, span_of: Callable[[re.Match[str]], tuple[int, int] | None],
-            need: str = "") -> None:
+            need: str = "", assigned: bool = False) -> None:
         starts: list[int] | None = None
         if self.gated:
             if need not in self.lower:
@@ -626,7 +684,7 @@ class _Pass:
             if not hits:
                 return
             if len(self.lower) == len(self.text):
-                starts = _starts(self.lower, hits, back, first)
+                starts = _starts(self.lower, hits, back, first, assigned)
         new = _sub_spans(rx, self.text, span_of, starts)
         if new is not self.text:
             self._set(new)
@@ -649,7 +707,7 @@ def _redact(text: str, gated: bool = True) -> str:
     p.run(_AUTH_HEADER.rx, ("authoriz",), _NO_CHARS, "", lambda m: m.span(2))
     p.run(_BEARER.rx, ("bearer",), _NO_CHARS, "", lambda m: m.span(2))
     p.run(_FLAG.rx, _WORDS, _FLAG_CHARS, "-", _flag_span, "-")
-    p.run(_ASSIGN.rx, _WORDS, _NAME_CHARS, "", _assign_span)
+    p.run(_ASSIGN.rx, _WORDS, _NAME_CHARS, "", _assign_span, assigned=True)
     return p.text
 
 

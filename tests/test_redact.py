@@ -198,6 +198,7 @@ FRAGMENTS = [
     "--", "=", "==", ":", ": ", " ", "'", '"', "abc123", "hunter2", "x", "$X", "Bearer ",
     "Authorization: ", "https://", "u:p@", "h.io", GITHUB, AWS, JWT, "\n", "MY_", ".", "db",
     "mysql ", "-p", "curl ", "-u ", "docker login ", "redis-cli ", "sshpass ", ";",
+    "podman ", "login ", "\t", "é", "İ",
 ]
 
 
@@ -233,3 +234,25 @@ def test_gates_never_skip_a_corpus_secret() -> None:
     for i, secret in enumerate(rc.secrets()):
         for text in (secret.value, *rc.contexts(secret, i).values()):
             assert redact(text) == _ungated(text), (secret.kind, text)
+
+
+RUN_TEXT = st.text(alphabet=st.sampled_from("aZ9_-+/~= .é\n"), max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(RUN_TEXT, st.sampled_from([2, 8, 20]))
+def test_runs_are_what_the_regex_finds(text: str, least: int) -> None:
+    # `runs` (blank the text, str.find) is a faster way to what `[chars]{least,}` finds.
+    import re
+
+    from spacesd.redact import runs
+
+    for chars, cls in (("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-",
+                        "[A-Za-z0-9_-]"),
+                       ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_~-",
+                        "[A-Za-z0-9+/_~-]")):
+        rx = re.compile(f"{cls}{{{least},}}")
+        want = [m.span() for m in rx.finditer(text)]
+        assert runs(text, chars, least, rx) == want
+        ascii_text = text.replace("é", "#")
+        assert runs(ascii_text, chars, least, rx) == [m.span() for m in rx.finditer(ascii_text)]

@@ -67,6 +67,44 @@ def test_hook_rules_alone_do_most_of_it() -> None:
     assert sum(redact(line) != line for line in rc.ordinary()) / len(rc.ordinary()) < FP_GOAL
 
 
+def test_library_windows_find_what_the_whole_text_run_finds() -> None:
+    # The library's detectors run only in windows around their probes' hits (for speed): on
+    # every corpus secret in every context, padded with ordinary text on both sides so that a
+    # window cannot be the whole text, they find exactly what running them over the whole
+    # text finds. The keyword plugins are probed by their vendor's name on purpose (their
+    # vendor-less `api_key = ...` is the assignment rules' and the entropy check's).
+    lines = rc.ordinary()
+    texts = []
+    for i, secret in enumerate(SECRETS):
+        pad_before = " ".join(lines[i % len(lines):i % len(lines) + 6])
+        pad_after = " ".join(lines[(i * 7) % len(lines):(i * 7) % len(lines) + 6])
+        texts += [f"{pad_before}\n{text}\n{pad_after}" for text in rc.contexts(secret, i).values()]
+    texts.append("\n".join(lines))
+    keyword = {"CloudantDetector", "IbmCloudIamDetector", "SoftlayerDetector"}
+    found = 0
+    for text in texts:
+        lower = text.lower()
+        for name, probes, before, patterns in gate._library_plugins():
+            if name in keyword:
+                continue
+            windowed = gate._plugin_spans(text, patterns,
+                                          gate._windows(probes, text, lower, before))
+            assert windowed == gate._plugin_spans(text, patterns, [(0, len(text))]), (name, text)
+            found += bool(windowed)
+    assert found > len(SECRETS)  # the library finds something in many of them
+
+
+def test_tokens_are_what_the_token_regex_finds() -> None:
+    # The entropy check's candidates (`_tokens`, found with str.find over a blanked copy)
+    # are exactly `_TOKEN`'s matches, on every corpus text, ASCII or not.
+    texts = [*rc.ordinary(), "\n".join(rc.ordinary()), "é " + "\n".join(rc.ordinary()),
+             "A" * 25 + "===" + "b" * 30 + "=", "x" * 19 + "=" + "y" * 20 + "==z" * 3]
+    for i, secret in enumerate(SECRETS):
+        texts += list(rc.contexts(secret, i).values())
+    for text in texts:
+        assert gate._tokens(text) == [m.span() for m in gate._TOKEN.finditer(text)], text
+
+
 # -- the leaks the adversarial pass found (issue 11), each by name ---------------------------
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
