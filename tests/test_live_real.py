@@ -1,10 +1,14 @@
 """Live delivery with the real clients (tests/agents: Claude Code 2.1.328, Codex 0.169.0,
 Gemini CLI 0.61.0 against a scripted fake model; Spaces installed by install.sh and `spacesd
-hooks install`, so the live hooks run through the C fast path built there), embedded backend.
+hooks install`, so the live hooks run through the C fast path built there), on the embedded
+backend and on the real SpacetimeDB server (`agent_world_stdb`: the daemon on a database of the
+server of tests/real_stdb.py).
 
 - Two sessions in one project: A mentions B's handle while B is running a tool; B's very next
   model request carries the message, exactly once (and no later request carries it twice); A's
-  receipt reads Delivered, then Read after B replies. B is Claude Code, Codex and Gemini.
+  receipt reads Delivered, then Read after B replies. B is Claude Code, Codex and Gemini. On
+  the real server, each session is its own identity there (the server's `session_info` and
+  `user_profile` rows: two agent profiles on the daemon's machine, neither the daemon's identity).
 - A hook killed before it flushed its output leaves the item pending; it arrives at a later
   hook point (after the 15 s claim lapses), exactly once.
 - An idle Claude Code session (stream-json input kept open) is woken by a DM through the
@@ -40,6 +44,14 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler for the fast path"),
     pytest.mark.timeout(600),
 ]
+
+
+@pytest.fixture(params=["embedded", "real"])
+def live_world(request: pytest.FixtureRequest) -> World:
+    """The real clients with Spaces installed, on the embedded backend or the real server."""
+    name = "agent_world" if request.param == "embedded" else "agent_world_stdb"
+    world: World = request.getfixturevalue(name)
+    return world
 
 
 def op(world: World, name: str, timeout: float = 20, **args: Any) -> Any:
@@ -88,9 +100,28 @@ def start_a_and_b(world: World, project: Path, kind_b: str,
     return a, b, pa, pb
 
 
+def _hex(value: Any) -> str:
+    """An identity from the server's rows ("0x..."), as the daemon spells it (bare hex)."""
+    return str(value).lower().removeprefix("0x")
+
+
+def assert_distinct_identities_on_server(world: World, *parts: dict[str, Any]) -> None:
+    """Each session is its own identity in the server's rows: a `session_info` row on this
+    daemon's machine and an agent profile in `user_profile` under its handle, none the daemon's."""
+    machine = op(world, "status")["identity"]
+    infos = {_hex(r["identity"]): r for r in world.sql("SELECT * FROM session_info")}
+    users = {_hex(r["identity"]): r for r in world.sql("SELECT * FROM user_profile")}
+    ids = [p["identity"] for p in parts]
+    assert len({*ids, machine}) == len(ids) + 1, (ids, machine)
+    for p in parts:
+        assert _hex(infos[p["identity"]]["machine"]) == machine
+        assert users[p["identity"]]["username"] == p["handle"].removeprefix("@")
+        assert users[p["identity"]]["is_agent"] is True
+
+
 @pytest.mark.parametrize("kind_b", ["claude", "codex", "gemini"])
-def test_a_mentions_b_next_request_exactly_once(agent_world: World, kind_b: str) -> None:
-    world = agent_world
+def test_a_mentions_b_next_request_exactly_once(live_world: World, kind_b: str) -> None:
+    world = live_world
     project = world.project(f"live-{kind_b}")
     a, b, pa, pb = start_a_and_b(world, project, kind_b,
                                  [shell("sleep 8"), shell("echo second"), final("Done.")])
@@ -100,6 +131,8 @@ def test_a_mentions_b_next_request_exactly_once(agent_world: World, kind_b: str)
     sent = op(world, "post", session=pa["session"], to="#general",
               text=f"{pb['handle']} please {token} onto main first")
     assert receipt(world, pa["session"], sent, "Queued")["handle"] == pb["handle"]
+    if world.stdb:
+        assert_distinct_identities_on_server(world, pa, pb)
     assert b.wait() == 0, b.stderr[-3000:]
     assert a.wait() == 0, a.stderr[-3000:]
     later = after(b.requests, t_post)
@@ -130,8 +163,8 @@ def hook_pids(session: str, events: tuple[str, ...]) -> list[int]:
     return found
 
 
-def test_hook_killed_before_flush_delivers_later(agent_world: World) -> None:
-    world = agent_world
+def test_hook_killed_before_flush_delivers_later(live_world: World) -> None:
+    world = live_world
     project = world.project("live-kill")
     a, b, pa, pb = start_a_and_b(world, project, "claude",
                                  [shell("sleep 6"), shell("sleep 20"), final("Done.")])
