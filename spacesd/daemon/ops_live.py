@@ -24,7 +24,7 @@ from spacesd.daemon.participants import (
 from spacesd.daemon.registry import Arg, Request, channel_arg, int_arg, op, str_arg
 from spacesd.ipc import parse_ref
 from spacesd.live.render import DEFAULT_BUDGET, render
-from spacesd.model import Identity, InboxKind, SessionInfo, SessionState
+from spacesd.model import Identity, InboxKind, Message, MessageType, SessionInfo, SessionState
 from spacesd.store import Changes
 
 if TYPE_CHECKING:
@@ -284,30 +284,43 @@ SEEN_TIMEOUT_S = 10.0
 
 
 async def _call_seen(daemon: Daemon, reducer: str, args: list[Any], p: Participant | None,
-                     sender: Identity) -> Changes:
+                     sender: Identity | None, person: bool = False) -> Changes:
     """`call`, then the changes that hold the caller's new message: the call's own (the
-    embedded engine, the daemon's connection) or, for a participant's connection (which
-    subscribes to nothing), the daemon's subscription's, awaited on the change feed."""
+    embedded engine, the daemon's connection) or, for a participant's or the person's
+    connection (which subscribe to no messages), the daemon's subscription's, awaited on the
+    change feed. person: the write is the owner's (`as_person`; passphrase checked)."""
     seen: list[Changes] = []
     arrived = asyncio.Event()
 
+    def me() -> Identity | None:
+        return daemon.backend.person_identity if person else sender
+
     def on_changes(changes: Changes) -> None:
-        if any(m.sender == sender for m in views.inserted_messages(changes)):
+        if _written_by(changes, me()):
             seen.append(changes)
             arrived.set()
 
     unsubscribe = daemon.backend.add_listener(on_changes)
     try:
-        changes = await call(daemon, reducer, args, p)
-        if any(m.sender == sender for m in views.inserted_messages(changes)):
+        changes = await (as_person(daemon, reducer, args) if person
+                         else call(daemon, reducer, args, p))
+        if _written_by(changes, me()):
             return changes
-        if changes.inserted("direct_message") or p is None or daemon.backend.name == "embedded":
+        if (changes.inserted("direct_message") or (p is None and not person)
+                or daemon.backend.name == "embedded"):
             return changes  # (a repeated key commits nothing: nothing to wait for)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(arrived.wait(), SEEN_TIMEOUT_S)
         return seen[0] if seen else changes
     finally:
         unsubscribe()
+
+
+def _written_by(changes: Changes, sender: Identity | None) -> list[Message]:
+    """The messages `sender` wrote in `changes` (not the Join/Leave lines the module posts
+    for it when its connection opens: the person's first owner call opens one)."""
+    return [m for m in views.inserted_messages(changes) if m.sender == sender
+            and m.message_type not in (MessageType.Join, MessageType.Leave)]
 
 
 def _sent(daemon: Daemon, changes: Changes, sender: Identity) -> dict[str, Any]:
@@ -334,7 +347,7 @@ async def _dm(daemon: Daemon, p: Participant | None, name: str, text: str,
         raise OpError("not_found", f"no such participant: @{name}")
     me = daemon.backend.identity if p is None else p.identity
     if person:
-        me = getattr(daemon.backend, "owner", me)
+        me = daemon.backend.person_identity or me
 
     async def writer(reducer: str, args: list[Any]) -> Changes:
         if person:
@@ -450,10 +463,10 @@ async def address(daemon: Daemon, to: str, text: str, priority: bool,
     else:
         raise OpError("bad_args", "argument to must be @handle, project:<name> or machine")
     info = daemon.resolve_channel(channel)
-    changes = await as_person(daemon, "send_message_keyed", [
-        idem.new_key("address"), info.channel.id, text, None, None, "Text"])
-    owner = getattr(daemon.backend, "owner", None)
-    msg = next((m for m in views.inserted_messages(changes) if m.sender == owner), None)
+    changes = await _call_seen(daemon, "send_message_keyed", [
+        idem.new_key("address"), info.channel.id, text, None, None, "Text"], None, None,
+        person=True)
+    msg = next(iter(_written_by(changes, daemon.backend.person_identity)), None)
     if msg is None:
         raise OpError("internal", "the message was committed but not found in the changes")
     await as_person(daemon, "address_sessions", [msg.id, project, machine, target, priority])
