@@ -372,3 +372,22 @@ def test_a_post_with_a_repeated_key_is_written_once(daemon: ThreadDaemon) -> Non
     assert again.get("id") in (None, first["id"])  # no second message
     res = daemon.request("post", session=A, to="#general", text="x", key="has space")
     assert isinstance(res, Err) and res.code == "bad_args"
+
+
+def test_a_dm_with_a_repeated_key_is_written_once(daemon: ThreadDaemon) -> None:
+    """send_dm_keyed (docs/idempotency.md): a DM retried with its key (the CLI asks again
+    after a lost answer) makes one DM and one inbox item; the retry is answered with it."""
+    start(daemon, A)
+    b = start(daemon, B)["participant"]
+    first = daemon.ok("post", session=A, to=b["handle"], text="one DM only", key="dm-1")
+    again = daemon.ok("post", session=A, to=b["handle"], text="one DM only", key="dm-1")
+    assert first["dm"] is True and first["receipts"][0]["state"] == "Queued"
+    assert again == {"dm": True, "duplicate": True, "id": first["id"],
+                     "conversation_id": first["conversation_id"],
+                     "receipts": first["receipts"]}
+    items = daemon.ok("inbox", session=B)["items"]
+    assert [(i["kind"], i["text"]) for i in items] == [("Dm", "one DM only")]
+    other = daemon.ok("post", session=A, to=b["handle"], text="one DM only", key="dm-2")
+    assert other["id"] != first["id"]  # another key: another DM
+    res = daemon.request("post", session=A, to=b["handle"], text="x", key="has space")
+    assert isinstance(res, Err) and res.code == "bad_args"

@@ -66,7 +66,7 @@ def machines(real_stdb: RealServer) -> Iterator[tuple[ProcessDaemon, ProcessDaem
 
 
 def test_a_mention_crosses_machines_exactly_once_with_receipts(
-        machines: tuple[ProcessDaemon, ProcessDaemon]) -> None:
+        real_stdb: RealServer, machines: tuple[ProcessDaemon, ProcessDaemon]) -> None:
     da, db = machines
     pa = ok(da, "session_event", session=A, agent="claude", event="SessionStart",
             cwd=str(da.env.root))["participant"]
@@ -107,8 +107,13 @@ def test_a_mention_crosses_machines_exactly_once_with_receipts(
     assert [(i["kind"], i["text"]) for i in items] == [("Reply", "looks good")]
 
     # a DM between the two sessions, each over its own connection
-    dm = ok(db, "post", session=B, to=pa["handle"], text="one more thing")
+    dm = ok(db, "post", session=B, to=pa["handle"], text="one more thing", key="dm-once")
     assert dm["dm"] is True
+    again = ok(db, "post", session=B, to=pa["handle"], text="one more thing", key="dm-once")
+    assert again["dm"] is True and again["duplicate"] is True  # send_dm_keyed: a retry
+    database = db.env.env["SPACETIMEDB_DATABASE"]
+    assert [r[3] for r in _sql(real_stdb, database, "SELECT * FROM direct_message")
+            ].count("one more thing") == 1
     wait_for(lambda: any(i["kind"] == "Dm" for i in ok(da, "inbox", session=A)["items"]),
              "B's DM in A's inbox")
     claim = ok(da, "inbox_claim", session=A)

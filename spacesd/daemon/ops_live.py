@@ -24,7 +24,16 @@ from spacesd.daemon.participants import (
 from spacesd.daemon.registry import Arg, Request, channel_arg, int_arg, op, str_arg
 from spacesd.ipc import parse_ref
 from spacesd.live.render import DEFAULT_BUDGET, render
-from spacesd.model import Identity, InboxKind, Message, MessageType, SessionInfo, SessionState
+from spacesd.model import (
+    DirectMessage,
+    Identity,
+    InboxKind,
+    Message,
+    MessageType,
+    SessionInfo,
+    SessionState,
+    write_key_of,
+)
 from spacesd.store import Changes
 
 if TYPE_CHECKING:
@@ -339,26 +348,30 @@ def _sent(daemon: Daemon, changes: Changes, sender: Identity) -> dict[str, Any]:
 
 
 async def _dm(daemon: Daemon, p: Participant | None, name: str, text: str,
-              person: bool = False) -> dict[str, Any]:
+              key: str) -> dict[str, Any]:
+    """A DM to @name as the session (or the daemon), under the write key `key`
+    (`send_dm_keyed`: a retry with the same key never makes a second DM)."""
     store = daemon.backend.store
     daemon.require_cache()
     profile = store.profile_by_username(name)
     if profile is None:
         raise OpError("not_found", f"no such participant: @{name}")
     me = daemon.backend.identity if p is None else p.identity
-    if person:
-        me = daemon.backend.person_identity or me
-
-    async def writer(reducer: str, args: list[Any]) -> Changes:
-        if person:
-            return await as_person(daemon, reducer, args)
-        return await call(daemon, reducer, args, p)
-
-    await writer("start_dm", [profile.identity.hex])
+    await call(daemon, "start_dm", [profile.identity.hex], p)
     conv = store.conversation_between(me, profile.identity)
     if conv is None:
         raise OpError("internal", "the conversation was started but is not in the store")
-    return _sent(daemon, await writer("send_dm", [conv.id, text]), me)
+    changes = await call(daemon, "send_dm_keyed", [key, conv.id, text], p)
+    if any(dm.sender == me for dm in changes.inserted("direct_message")):
+        return _sent(daemon, changes, me)
+    # the key was used before: the first call's DM (where this cache holds its key row)
+    first = store.write_key(write_key_of(me, key))
+    dm = store.get("direct_message", first.row_id) if first is not None else None
+    if isinstance(dm, DirectMessage):
+        return {"dm": True, "duplicate": True, "id": dm.id, "conversation_id": dm.conversation_id,
+                "receipts": [live_views.receipt(store, i) for i in store.rows("inbox_item")
+                             if i.dm_id == dm.id]}
+    return {"dm": True, "duplicate": True, "conversation_id": conv.id}
 
 
 def _post_key(req: Request) -> str:
@@ -380,7 +393,7 @@ async def cmd_post(daemon: Daemon, req: Request) -> Any:
     to, text = req.args["to"].strip(), req.args["text"]
     me = daemon.backend.identity if p is None else p.identity
     if to.startswith("@"):
-        return await _dm(daemon, p, to[1:], text)
+        return await _dm(daemon, p, to[1:], text, _post_key(req))
     reply_to: int | None = None
     thread_id = req.args["thread_id"]
     if to.startswith("reply:"):
