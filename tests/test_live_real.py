@@ -12,7 +12,8 @@ server of tests/real_stdb.py).
 - A hook killed before it flushed its output leaves the item pending; it arrives at a later
   hook point (after the 15 s claim lapses), exactly once.
 - An idle Claude Code session (stream-json input kept open) is woken by a DM through the
-  asyncRewake waiter: a new model request carries it.
+  asyncRewake waiter: a new model request carries it; the woken turn (whose
+  UserPromptSubmit carries the waiter's text) keeps the count the cap on wake-ups reads.
 
 A's message is posted through the daemon's `post` op as A's participant (the session A's hooks
 registered), as an agent's `spacesd post` would.
@@ -233,6 +234,12 @@ def test_idle_claude_session_is_woken_by_a_dm(agent_world: World) -> None:
         woke = wait_for(lambda: after(model.model_requests(), t_dm), 60)
         assert token in woke[0].text and woke[0].text.count(token) == 1
         assert "Stop hook" in woke[0].text or "system-reminder" in woke[0].text
+        # the woken turn runs UserPromptSubmit with the waiter's text as its prompt; it is no
+        # user turn, so it keeps the count of wake-ups (hooks/live.py MAX_WAKES), which is
+        # what stops two agents from waking each other for ever
+        wakes = world.state / "live" / f"{pb['session']}.wakes"
+        wait_for(lambda: sessions_now(world)[pb["session"]]["state"] == "Idle", 60)
+        assert wakes.read_text().split()[0] == "1"
         rec = next(r for r in op(world, "receipts", limit=50) if r["dm_id"] == sent["id"])
         assert rec["state"] in ("Delivered", "Read")
     finally:
