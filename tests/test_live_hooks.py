@@ -166,7 +166,10 @@ def test_each_client_gets_its_shape_then_the_ack(
     rc, out, err = hook(helper, event, agent, payload(name), env, tmp_path / "out")
     assert (rc, out, err) == (0, want, b"")
     claims = [(a, size) for op, a, size in daemon.seen if op == "inbox_claim"]
-    assert claims == [({"session": SID, "point": event, "budget": 2000}, 0)]
+    sent = {"session": SID, "point": event, "budget": 2000}
+    if agent == "gemini":  # its session file: the daemon checks it if the claim lapses
+        sent["transcript"] = "/t.jsonl"
+    assert claims == [(sent, 0)]
     daemon.acked()
     acks = [(a, size) for op, a, size in daemon.seen if op == "inbox_ack"]
     assert len(acks) == 1 and acks[0][0] == {"claim": "c1", "session": SID, "ids": [4812, 4815]}

@@ -36,6 +36,7 @@ import pytest
 from agents.fakemodel import FakeModel, Recorded, Script, final, shell
 from agents.harness import MODELS, NODE_BIN, Session, World, wait_for
 
+from spacesd.daemon.live import in_transcript
 from spacesd.ipc import Client, Ok
 
 pytestmark = [
@@ -143,6 +144,9 @@ def test_a_mentions_b_next_request_exactly_once(live_world: World, kind_b: str) 
     assert not any(token in r.text for r in b.requests if r.at <= t_post)
     fence = re.search(r"\[spaces ([0-9a-f]{4})\]", later[0].text)
     assert fence and f"--- {fence.group(1)} end ---" in later[0].text
+    if kind_b == "gemini":  # what the daemon's check of a lapsed claim finds (6.2)
+        headers = re.findall(rf"--- {fence.group(1)} (?!end ---)[^\n\\]*---", later[0].text)
+        assert headers and in_transcript(str(b.transcript), headers), headers
     assert receipt(world, pa["session"], sent, "Delivered")
     op(world, "post", session=pb["session"], to=f"reply:{sent['id']}", text="rebased")
     assert receipt(world, pa["session"], sent, "Read")["read_at"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import TYPE_CHECKING, Any
 
 from spacesd import idem
@@ -189,7 +190,7 @@ async def cmd_session_event(daemon: Daemon, req: Request) -> Any:
 
 
 @op("inbox_claim", session_arg(), str_arg("point", ""),
-    int_arg("budget", DEFAULT_BUDGET, lo=200, hi=20_000))
+    int_arg("budget", DEFAULT_BUDGET, lo=200, hi=20_000), str_arg("transcript"))
 def cmd_inbox_claim(daemon: Daemon, req: Request) -> Any:
     live = daemon.require_live()
     empty: dict[str, Any] = {"claim": None, "text": "", "ids": [], "nonce": None, "priority": False}
@@ -216,6 +217,12 @@ def cmd_inbox_claim(daemon: Daemon, req: Request) -> Any:
         del live.claims[claim_nonce.id]
         return empty
     claim_nonce.ids = rendered.ids
+    transcript = req.args["transcript"]
+    if transcript and os.path.isabs(transcript):  # Gemini's: checked if the claim lapses
+        claim_nonce.transcript = transcript
+        claim_nonce.headers = [
+            line for line in rendered.text.splitlines()
+            if line.startswith(f"--- {claim_nonce.nonce} ") and not line.endswith(" end ---")]
     priority = any(i.priority for i in items if i.id in set(rendered.ids))
     return {"claim": claim_nonce.id, "text": rendered.text, "ids": rendered.ids,
             "nonce": claim_nonce.nonce, "priority": priority}

@@ -301,10 +301,16 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def claim(session: str, point: str, budget: int) -> dict[str, Any] | None:
-    """The daemon's claim {claim, text, ids, ...}, or None when there is nothing to deliver."""
+def claim(session: str, point: str, budget: int, transcript: Any = None
+          ) -> dict[str, Any] | None:
+    """The daemon's claim {claim, text, ids, ...}, or None when there is nothing to deliver.
+    transcript: Gemini's session file (it uses a killed hook's output: the daemon looks
+    there for the text of a claim that lapsed)."""
+    args: dict[str, Any] = {"session": session, "point": point, "budget": budget}
+    if isinstance(transcript, str) and transcript:
+        args["transcript"] = transcript
     try:
-        got = _call("inbox_claim", {"session": session, "point": point, "budget": budget})
+        got = _call("inbox_claim", args)
     except ipc.IpcError as e:
         if e.code != "unreachable":
             log(HOOK, f"inbox_claim: {e.code}: {e.message}", session_id=session)
@@ -325,7 +331,8 @@ def deliver(agent: str, event: str, session: str, data: dict[str, Any]) -> None:
         if count >= MAX_CONTINUATIONS:
             return  # the items wait for the next turn
     budget = int(env_float("SPACES_LIVE_BUDGET", BUDGET)) or BUDGET
-    got = claim(session, event, budget)
+    got = claim(session, event, budget,
+                data.get("transcript_path") if agent == "gemini" else None)
     if got is None:
         return
     deny = got.get("deny") if isinstance(got.get("deny"), str) else None
