@@ -8,7 +8,8 @@ goal:
   messages at 1,000,000 stored (goal: < 2 ms);
 - bench_live_hooks.py: the per-tool-call live hook with nothing pending (C fast path) against hcom
   0.7.31's bound `hcom post` and the Python floor (goal: <= 10 ms and <= hcom), and with
-  something pending (goal: <= 1.5x the floor);
+  something pending (goal: <= 1.5x the floor); a mention committed -> in the receiving hook's
+  output, embedded and through the real SpacetimeDB (goal p50 <= 50 ms / <= 100 ms);
 - bench_codec.py: decode rate of a TransactionUpdate with 10,000 message rows (goal: >= 200,000
   rows/s);
 - bench_tasks.py: a task claim's round trip through the daemon (goal p50 <= 5 ms embedded; measured

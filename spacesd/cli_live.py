@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from spacesd import cli_common, ipc
+from spacesd import cli_common, idem, ipc
 from spacesd.cli_owner import ask_owner_passphrase
 from spacesd.ipc import Client, Err
 
@@ -81,7 +81,10 @@ def _post(ctx: click.Context, to: str, text: str, thread: int | None, session: s
         args["session"] = sid
     if thread is not None:
         args["thread_id"] = thread
-    msg = _request(ctx, "post", args)
+    # One key per invocation (docs/idempotency.md): asking again after a lost answer makes the
+    # message or DM once.
+    args["key"] = idem.new_key("post")
+    msg = cli_common._request(ctx, "post", args, retry=True)
     click.echo(_dump(msg) if as_json else _sent_line(msg))
 
 

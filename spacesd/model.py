@@ -786,6 +786,8 @@ REDUCERS: Final[tuple[ReducerDef, ...]] = (
              "participant Option<Identity>; priority bool"),
     _reducer("mark_delivered", "id u64"),
     _reducer("mark_read", "id u64"),
+    # keyed DMs (docs/idempotency.md): send_dm at most once per (caller, key)
+    _reducer("send_dm_keyed", "key String; conversation_id u64; content String"),
 )
 
 REDUCER_BY_NAME: Final[dict[str, ReducerDef]] = {r.name: r for r in REDUCERS}

@@ -372,3 +372,60 @@ def test_a_post_with_a_repeated_key_is_written_once(daemon: ThreadDaemon) -> Non
     assert again.get("id") in (None, first["id"])  # no second message
     res = daemon.request("post", session=A, to="#general", text="x", key="has space")
     assert isinstance(res, Err) and res.code == "bad_args"
+
+
+def test_a_dm_with_a_repeated_key_is_written_once(daemon: ThreadDaemon) -> None:
+    """send_dm_keyed (docs/idempotency.md): a DM retried with its key (the CLI asks again
+    after a lost answer) makes one DM and one inbox item; the retry is answered with it."""
+    start(daemon, A)
+    b = start(daemon, B)["participant"]
+    first = daemon.ok("post", session=A, to=b["handle"], text="one DM only", key="dm-1")
+    again = daemon.ok("post", session=A, to=b["handle"], text="one DM only", key="dm-1")
+    assert first["dm"] is True and first["receipts"][0]["state"] == "Queued"
+    assert again == {"dm": True, "duplicate": True, "id": first["id"],
+                     "conversation_id": first["conversation_id"],
+                     "receipts": first["receipts"]}
+    items = daemon.ok("inbox", session=B)["items"]
+    assert [(i["kind"], i["text"]) for i in items] == [("Dm", "one DM only")]
+    other = daemon.ok("post", session=A, to=b["handle"], text="one DM only", key="dm-2")
+    assert other["id"] != first["id"]  # another key: another DM
+    res = daemon.request("post", session=A, to=b["handle"], text="x", key="has space")
+    assert isinstance(res, Err) and res.code == "bad_args"
+
+
+def test_a_lapsed_gemini_claim_whose_text_is_in_the_transcript_is_delivered(
+        daemon: ThreadDaemon, spaces_env: SpacesEnv, tmp_path: Path, monkeypatch: Any) -> None:
+    """Gemini uses a hook's output even when the hook died of a signal (its session file then
+    holds the text): a claim that lapses unacked is Delivered if its item headers are in the
+    transcript the hook named, and offered again (the same item, a new fence) if not."""
+    import json
+
+    import spacesd.daemon.live as live
+
+    monkeypatch.setattr(live, "CLAIM_S", 0.2)
+    start(daemon, A)
+    b = start(daemon, B, agent="gemini")["participant"]
+    transcript = tmp_path / "session-2026-b2.json"
+    transcript.write_text('{"messages": []}')
+    first = daemon.ok("post", session=A, to="#general", text=f"{b['handle']} taken")
+    claim = daemon.ok("inbox_claim", session=B, point="post", transcript=str(transcript))
+    assert "taken" in claim["text"]
+    # the killed hook's output reached Gemini: its session file holds the text (JSON-escaped)
+    transcript.write_text(json.dumps({"messages": [{"content": claim["text"]}]}))
+    time.sleep(0.3)
+    assert daemon.ok("inbox_claim", session=B, point="post")["claim"] is None
+    assert not marker(spaces_env, B).exists()
+    deadline = time.monotonic() + 5
+    while daemon.ok("receipts", session=A, message_id=first["id"])[0]["state"] != "Delivered":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+    second = daemon.ok("post", session=A, to="#general", text=f"{b['handle']} lost")
+    claim = daemon.ok("inbox_claim", session=B, point="post", transcript=str(transcript))
+    time.sleep(0.3)  # lapsed, and not in the transcript (the hook died before printing)
+    again = daemon.ok("inbox_claim", session=B, point="post", transcript=str(transcript))
+    assert again["ids"] == claim["ids"] and "lost" in again["text"]
+    assert again["nonce"] != claim["nonce"] or again["claim"] != claim["claim"]
+    assert daemon.ok("receipts", session=A, message_id=second["id"])[0]["state"] == "Queued"
+    res = daemon.request("inbox_claim", session=B, transcript=7)
+    assert isinstance(res, Err) and res.code == "bad_args"

@@ -168,7 +168,10 @@ def test_each_client_gets_its_shape_then_the_ack(
     rc, out, err = hook(helper, event, agent, payload(name), env, tmp_path / "out")
     assert (rc, out, err) == (0, want, b"")
     claims = [(a, size) for op, a, size in daemon.seen if op == "inbox_claim"]
-    assert claims == [({"session": SID, "point": event, "budget": 2000}, 0)]
+    sent = {"session": SID, "point": event, "budget": 2000}
+    if agent == "gemini":  # its session file: the daemon checks it if the claim lapses
+        sent["transcript"] = "/t.jsonl"
+    assert claims == [(sent, 0)]
     daemon.acked()
     acks = [(a, size) for op, a, size in daemon.seen if op == "inbox_ack"]
     assert len(acks) == 1 and acks[0][0] == {"claim": "c1", "session": SID, "ids": [4812, 4815]}
@@ -289,6 +292,30 @@ def test_waiter_exits_2_only_with_items(helper: tuple[str, ...], env: dict[str, 
     daemon.close()
     assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out") == (
         0, None, b"")
+
+
+def test_wake_ups_are_capped_per_user_turn(helper: tuple[str, ...], env: dict[str, str],
+                                           daemon: Daemon, tmp_path: Path) -> None:
+    """Two agents answering each other's DMs must not wake each other for ever: at most
+    MAX_WAKES wake-ups between the person's prompts; then the waiter exits 0 at once (no
+    wait, no claim) until UserPromptSubmit starts the count again."""
+    daemon.handlers["wait"] = lambda a: {"pending": 1}
+    daemon.handlers["inbox_claim"] = lambda a: {"claim": "c1", "text": TEXT, "ids": [1],
+                                                "nonce": "7f3a"}
+    # the woken turn's own UserPromptSubmit (Claude Code queues the waiter's text as its
+    # prompt) is no user turn: it does not start the count again
+    woken = payload("UserPromptSubmit", prompt=f"<task-notification>...{TEXT}</system-reminder>")
+    for _ in range(live.MAX_WAKES):
+        assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out")[0] == 2
+        hook(helper, "prompt", "claude", woken, env, tmp_path / "out")
+    daemon.acked(live.MAX_WAKES)
+    daemon.seen.clear()
+    assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out") == (
+        0, None, b"")
+    assert daemon.ops() == []  # not even a wait: the items stay Queued for the next prompt
+    hook(helper, "prompt", "claude", payload("UserPromptSubmit", prompt="go on"), env,
+         tmp_path / "out")
+    assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out")[0] == 2
 
 
 def test_a_killed_hook_is_not_acked(helper: tuple[str, ...], env: dict[str, str],

@@ -1,14 +1,19 @@
 """Live delivery with the real clients (tests/agents: Claude Code 2.1.328, Codex 0.169.0,
 Gemini CLI 0.61.0 against a scripted fake model; Spaces installed by install.sh and `spacesd
-hooks install`, so the live hooks run through the C fast path built there), embedded backend.
+hooks install`, so the live hooks run through the C fast path built there), on the embedded
+backend and on the real SpacetimeDB server (`agent_world_stdb`: the daemon on a database of the
+server of tests/real_stdb.py).
 
 - Two sessions in one project: A mentions B's handle while B is running a tool; B's very next
   model request carries the message, exactly once (and no later request carries it twice); A's
-  receipt reads Delivered, then Read after B replies. B is Claude Code, Codex and Gemini.
+  receipt reads Delivered, then Read after B replies. B is Claude Code, Codex and Gemini. On
+  the real server, each session is its own identity there (the server's `session_info` and
+  `user_profile` rows: two agent profiles on the daemon's machine, neither the daemon's identity).
 - A hook killed before it flushed its output leaves the item pending; it arrives at a later
   hook point (after the 15 s claim lapses), exactly once.
 - An idle Claude Code session (stream-json input kept open) is woken by a DM through the
-  asyncRewake waiter: a new model request carries it.
+  asyncRewake waiter: a new model request carries it; the woken turn (whose
+  UserPromptSubmit carries the waiter's text) keeps the count the cap on wake-ups reads.
 
 A's message is posted through the daemon's `post` op as A's participant (the session A's hooks
 registered), as an agent's `spacesd post` would.
@@ -31,6 +36,7 @@ import pytest
 from agents.fakemodel import FakeModel, Recorded, Script, final, shell
 from agents.harness import MODELS, NODE_BIN, Session, World, wait_for
 
+from spacesd.daemon.live import in_transcript
 from spacesd.ipc import Client, Ok
 
 pytestmark = [
@@ -40,6 +46,14 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler for the fast path"),
     pytest.mark.timeout(600),
 ]
+
+
+@pytest.fixture(params=["embedded", "real"])
+def live_world(request: pytest.FixtureRequest) -> World:
+    """The real clients with Spaces installed, on the embedded backend or the real server."""
+    name = "agent_world" if request.param == "embedded" else "agent_world_stdb"
+    world: World = request.getfixturevalue(name)
+    return world
 
 
 def op(world: World, name: str, timeout: float = 20, **args: Any) -> Any:
@@ -88,9 +102,28 @@ def start_a_and_b(world: World, project: Path, kind_b: str,
     return a, b, pa, pb
 
 
+def _hex(value: Any) -> str:
+    """An identity from the server's rows ("0x..."), as the daemon spells it (bare hex)."""
+    return str(value).lower().removeprefix("0x")
+
+
+def assert_distinct_identities_on_server(world: World, *parts: dict[str, Any]) -> None:
+    """Each session is its own identity in the server's rows: a `session_info` row on this
+    daemon's machine and an agent profile in `user_profile` under its handle, none the daemon's."""
+    machine = op(world, "status")["identity"]
+    infos = {_hex(r["identity"]): r for r in world.sql("SELECT * FROM session_info")}
+    users = {_hex(r["identity"]): r for r in world.sql("SELECT * FROM user_profile")}
+    ids = [p["identity"] for p in parts]
+    assert len({*ids, machine}) == len(ids) + 1, (ids, machine)
+    for p in parts:
+        assert _hex(infos[p["identity"]]["machine"]) == machine
+        assert users[p["identity"]]["username"] == p["handle"].removeprefix("@")
+        assert users[p["identity"]]["is_agent"] is True
+
+
 @pytest.mark.parametrize("kind_b", ["claude", "codex", "gemini"])
-def test_a_mentions_b_next_request_exactly_once(agent_world: World, kind_b: str) -> None:
-    world = agent_world
+def test_a_mentions_b_next_request_exactly_once(live_world: World, kind_b: str) -> None:
+    world = live_world
     project = world.project(f"live-{kind_b}")
     a, b, pa, pb = start_a_and_b(world, project, kind_b,
                                  [shell("sleep 8"), shell("echo second"), final("Done.")])
@@ -100,6 +133,8 @@ def test_a_mentions_b_next_request_exactly_once(agent_world: World, kind_b: str)
     sent = op(world, "post", session=pa["session"], to="#general",
               text=f"{pb['handle']} please {token} onto main first")
     assert receipt(world, pa["session"], sent, "Queued")["handle"] == pb["handle"]
+    if world.stdb:
+        assert_distinct_identities_on_server(world, pa, pb)
     assert b.wait() == 0, b.stderr[-3000:]
     assert a.wait() == 0, a.stderr[-3000:]
     later = after(b.requests, t_post)
@@ -109,6 +144,9 @@ def test_a_mentions_b_next_request_exactly_once(agent_world: World, kind_b: str)
     assert not any(token in r.text for r in b.requests if r.at <= t_post)
     fence = re.search(r"\[spaces ([0-9a-f]{4})\]", later[0].text)
     assert fence and f"--- {fence.group(1)} end ---" in later[0].text
+    if kind_b == "gemini":  # what the daemon's check of a lapsed claim finds (6.2)
+        headers = re.findall(rf"--- {fence.group(1)} (?!end ---)[^\n\\]*---", later[0].text)
+        assert headers and in_transcript(str(b.transcript), headers), headers
     assert receipt(world, pa["session"], sent, "Delivered")
     op(world, "post", session=pb["session"], to=f"reply:{sent['id']}", text="rebased")
     assert receipt(world, pa["session"], sent, "Read")["read_at"]
@@ -130,8 +168,8 @@ def hook_pids(session: str, events: tuple[str, ...]) -> list[int]:
     return found
 
 
-def test_hook_killed_before_flush_delivers_later(agent_world: World) -> None:
-    world = agent_world
+def test_hook_killed_before_flush_delivers_later(live_world: World) -> None:
+    world = live_world
     project = world.project("live-kill")
     a, b, pa, pb = start_a_and_b(world, project, "claude",
                                  [shell("sleep 6"), shell("sleep 20"), final("Done.")])
@@ -200,6 +238,12 @@ def test_idle_claude_session_is_woken_by_a_dm(agent_world: World) -> None:
         woke = wait_for(lambda: after(model.model_requests(), t_dm), 60)
         assert token in woke[0].text and woke[0].text.count(token) == 1
         assert "Stop hook" in woke[0].text or "system-reminder" in woke[0].text
+        # the woken turn runs UserPromptSubmit with the waiter's text as its prompt; it is no
+        # user turn, so it keeps the count of wake-ups (hooks/live.py MAX_WAKES), which is
+        # what stops two agents from waking each other for ever
+        wakes = world.state / "live" / f"{pb['session']}.wakes"
+        wait_for(lambda: sessions_now(world)[pb["session"]]["state"] == "Idle", 60)
+        assert wakes.read_text().split()[0] == "1"
         rec = next(r for r in op(world, "receipts", limit=50) if r["dm_id"] == sent["id"])
         assert rec["state"] in ("Delivered", "Read")
     finally:

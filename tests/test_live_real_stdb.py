@@ -6,8 +6,11 @@ Queued -> Delivered -> Read."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import stat
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +20,8 @@ from conftest import ProcessDaemon
 from real_stdb import RealServer
 from test_stdb_e2e import short_dir, stdb_env
 
-from spacesd.ipc import Ok
+from spacesd import owner
+from spacesd.ipc import Err, Ok
 
 A = "a1a1a1a1-0000-4000-8000-00000000a1a1"
 B = "b2b2b2b2-0000-4000-8000-00000000b2b2"
@@ -62,7 +66,7 @@ def machines(real_stdb: RealServer) -> Iterator[tuple[ProcessDaemon, ProcessDaem
 
 
 def test_a_mention_crosses_machines_exactly_once_with_receipts(
-        machines: tuple[ProcessDaemon, ProcessDaemon]) -> None:
+        real_stdb: RealServer, machines: tuple[ProcessDaemon, ProcessDaemon]) -> None:
     da, db = machines
     pa = ok(da, "session_event", session=A, agent="claude", event="SessionStart",
             cwd=str(da.env.root))["participant"]
@@ -103,9 +107,74 @@ def test_a_mention_crosses_machines_exactly_once_with_receipts(
     assert [(i["kind"], i["text"]) for i in items] == [("Reply", "looks good")]
 
     # a DM between the two sessions, each over its own connection
-    dm = ok(db, "post", session=B, to=pa["handle"], text="one more thing")
+    dm = ok(db, "post", session=B, to=pa["handle"], text="one more thing", key="dm-once")
     assert dm["dm"] is True
+    again = ok(db, "post", session=B, to=pa["handle"], text="one more thing", key="dm-once")
+    assert again["dm"] is True and again["duplicate"] is True  # send_dm_keyed: a retry
+    database = db.env.env["SPACETIMEDB_DATABASE"]
+    assert [r[3] for r in _sql(real_stdb, database, "SELECT * FROM direct_message")
+            ].count("one more thing") == 1
     wait_for(lambda: any(i["kind"] == "Dm" for i in ok(da, "inbox", session=A)["items"]),
              "B's DM in A's inbox")
     claim = ok(da, "inbox_claim", session=A)
     assert "one more thing" in claim["text"] and f"from {pb['handle']}" in claim["text"]
+
+
+def _sql(server: RealServer, database: str, query: str) -> list[list[Any]]:
+    req = urllib.request.Request(f"{server.url}/v1/database/{database}/sql",
+                                 data=query.encode(), method="POST")
+    req.add_header("Authorization", f"Bearer {server.owner_token}")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return [row for table in json.loads(resp.read()) for row in table["rows"]]
+
+
+def test_a_person_addresses_and_dms_a_session_on_the_real_server(
+        real_stdb: RealServer, machines: tuple[ProcessDaemon, ProcessDaemon]) -> None:
+    """The machine's human owner is an identity of its own on the server (a person profile,
+    not the daemon's, not a session's), used only after the owner passphrase: a priority
+    `address` and a DM from it reach a session on another machine "from a person"."""
+    da, db = machines
+    pa = ok(da, "session_event", session=A, agent="claude", event="SessionStart",
+            cwd=str(da.env.root))["participant"]
+    pb = ok(db, "session_event", session=B, agent="codex", event="SessionStart",
+            cwd=str(db.env.root))["participant"]
+    wait_for(lambda: pb["handle"] in {w["handle"] for w in ok(da, "who")}, "A sees B")
+    res = da.request("address", to=pb["handle"], text="stop", priority=True)
+    assert isinstance(res, Err) and res.code == "forbidden"  # an agent has no passphrase
+    owner.store_hash(da.env.config_dir / owner.FILE_NAME, "owner words")
+    sent = ok(da, "address", to=pb["handle"], text="stop and rebase", priority=True,
+              owner_passphrase="owner words")
+    assert sent["recipients"] == 1
+    person = sent["sender"]
+    machine_a = ok(da, "status")["identity"]
+    participants = {pa["identity"], pb["identity"]}
+    assert person != machine_a and person not in participants
+    token_path = next((da.env.data_dir / "stdb-tokens").glob("owner-*.token"))
+    assert stat.S_IMODE(token_path.stat().st_mode) == 0o600
+    marker = db.env.runtime_dir / "live" / f"{B}.inbox"
+    wait_for(marker.exists, "B's marker")
+    claim = ok(db, "inbox_claim", session=B)
+    assert claim["priority"] is True and "PRIORITY from a person" in claim["text"]
+    assert "stop and rebase" in claim["text"]
+    ok(db, "inbox_ack", claim=claim["claim"], session=B)
+
+    # the server's rows: the sender is a person profile (is_agent false), and so it stays
+    database = da.env.env["SPACETIMEDB_DATABASE"]
+    profiles = {str(r[0][0]).lower().removeprefix("0x"): r
+                for r in _sql(real_stdb, database, "SELECT * FROM user_profile")}
+    assert profiles[person][5] is False  # is_agent (identity, username, ..., is_agent, ...)
+    assert profiles[pb["identity"]][5] is True and profiles[machine_a][5] is True
+
+    # a DM from the same person (spacesd call --as-owner), after the passphrase again
+    res = da.request("call", reducer="start_dm", args=[pb["identity"]], as_owner=True)
+    assert isinstance(res, Err) and res.code == "forbidden"
+    ok(da, "call", reducer="start_dm", args=[pb["identity"]], as_owner=True,
+       owner_passphrase="owner words")
+    conv = next(r[0] for r in _sql(real_stdb, database, "SELECT * FROM direct_conversation")
+                if {str(r[1][0]).lower().removeprefix("0x"),
+                    str(r[2][0]).lower().removeprefix("0x")} == {person, pb["identity"]})
+    ok(da, "call", reducer="send_dm", args=[conv, "a word from your person"], as_owner=True,
+       owner_passphrase="owner words")
+    wait_for(marker.exists, "B's marker for the DM")
+    claim = ok(db, "inbox_claim", session=B)
+    assert "a word from your person" in claim["text"] and "(person)" in claim["text"]

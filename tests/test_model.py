@@ -65,10 +65,10 @@ def test_enum_tags_are_variant_order() -> None:
 
 def test_thirty_reducers_the_keyed_variants_and_the_live_block() -> None:
     names = [r.name for r in model.REDUCERS]
-    # + tasks, path leases and votes (13), and live sessions' 7 (issue 12)
-    assert len(names) == len(set(names)) == 31 + 13 + 7
+    # + tasks, path leases and votes (13), live sessions' 7 (issue 12), send_dm_keyed
+    assert len(names) == len(set(names)) == 31 + 13 + 7 + 1
     keyed = [n for n in names if n.endswith("_keyed")]
-    assert keyed == ["send_message_keyed"]
+    assert keyed == ["send_message_keyed", "send_dm_keyed"]
     for name in keyed:  # a keyed variant takes the key, then its base reducer's parameters
         base = model.REDUCER_BY_NAME[name.removesuffix("_keyed")]
         assert model.REDUCER_BY_NAME[name].params == (("key", "String"), *base.params)

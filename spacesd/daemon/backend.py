@@ -184,6 +184,12 @@ class Backend(abc.ABC):
         """The local human owner `call_as_owner` acts as, where the backend has one."""
         return None
 
+    @property
+    def person_identity(self) -> Identity | None:
+        """Who `call_as_owner` acts as, once known (a backend may learn it at the first owner
+        call: SpacetimeDB mints the person's identity then)."""
+        return self.owner_identity
+
     async def call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
         """Call as the local human owner of the database, where the backend has one (the
         embedded engine: the `spacesd call --as-owner` of a one-machine setup), through the

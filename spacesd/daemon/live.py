@@ -42,6 +42,10 @@ PID_WATCH_S: Final = 30.0
 SessionEnd is marked Ended by its machine."""
 
 
+TRANSCRIPT_TAIL: Final = 1 << 20
+"""How much of a transcript's end a lapsed claim's check reads (its fence is near the end)."""
+
+
 @dataclass
 class Claim:
     id: str
@@ -49,6 +53,21 @@ class Claim:
     ids: list[int]
     expires: float
     nonce: str
+    transcript: str | None = None
+    """Gemini's session file, where a killed hook's output still lands (6.2)."""
+    headers: list[str] = field(default_factory=list)
+    """The fence's item header lines: all in the transcript = the client took the text."""
+
+
+def in_transcript(path: str, headers: list[str]) -> bool:
+    """Whether every header line is in the last TRANSCRIPT_TAIL bytes of `path`."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - TRANSCRIPT_TAIL))
+            tail = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return bool(headers) and all(h in tail for h in headers)
 
 
 @dataclass
@@ -176,8 +195,9 @@ class Live:
 
     def claimed_ids(self, session: str) -> set[int]:
         now = time.monotonic()
-        for cid in [c.id for c in self.claims.values() if c.expires <= now]:
-            del self.claims[cid]
+        for lapsed in [c for c in self.claims.values() if c.expires <= now]:
+            del self.claims[lapsed.id]
+            self.arbitrate(lapsed)
         return {i for c in self.claims.values() if c.session == session for i in c.ids}
 
     def marker(self, session: str) -> Path:
@@ -248,6 +268,20 @@ class Live:
         waiter = self.waiters.pop(session, None)
         if waiter is not None and not waiter.future.done():
             waiter.future.set_result(answer)
+
+    def arbitrate(self, claim: Claim) -> None:
+        """A claim lapsed without an ack. Gemini uses a hook's output even when the hook died
+        of a signal (6.2): if the claim's text is in the session's transcript, the client took
+        it, so it counts as delivered; otherwise its items are claimable again."""
+        p = self.participants.get(claim.session)
+        if p is None or not claim.transcript or not in_transcript(claim.transcript,
+                                                                  claim.headers):
+            return
+        log.info("claim %s of %s lapsed, but its text is in the transcript: delivered",
+                 claim.id, claim.session)
+        self.delivered.add(p.session, claim.id, claim.ids)
+        self.refresh_marker(p)
+        self.spawn(self.mark_delivered(p, claim.ids))
 
     # -- claim and ack -----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import TYPE_CHECKING, Any
 
 from spacesd import idem
@@ -24,7 +25,16 @@ from spacesd.daemon.participants import (
 from spacesd.daemon.registry import Arg, Request, channel_arg, int_arg, op, str_arg
 from spacesd.ipc import parse_ref
 from spacesd.live.render import DEFAULT_BUDGET, render
-from spacesd.model import Identity, InboxKind, SessionInfo, SessionState
+from spacesd.model import (
+    DirectMessage,
+    Identity,
+    InboxKind,
+    Message,
+    MessageType,
+    SessionInfo,
+    SessionState,
+    write_key_of,
+)
 from spacesd.store import Changes
 
 if TYPE_CHECKING:
@@ -181,7 +191,7 @@ async def cmd_session_event(daemon: Daemon, req: Request) -> Any:
 
 
 @op("inbox_claim", session_arg(), str_arg("point", ""),
-    int_arg("budget", DEFAULT_BUDGET, lo=200, hi=20_000))
+    int_arg("budget", DEFAULT_BUDGET, lo=200, hi=20_000), str_arg("transcript"))
 def cmd_inbox_claim(daemon: Daemon, req: Request) -> Any:
     live = daemon.require_live()
     empty: dict[str, Any] = {"claim": None, "text": "", "ids": [], "nonce": None, "priority": False}
@@ -208,6 +218,12 @@ def cmd_inbox_claim(daemon: Daemon, req: Request) -> Any:
         del live.claims[claim_nonce.id]
         return empty
     claim_nonce.ids = rendered.ids
+    transcript = req.args["transcript"]
+    if transcript and os.path.isabs(transcript):  # Gemini's: checked if the claim lapses
+        claim_nonce.transcript = transcript
+        claim_nonce.headers = [
+            line for line in rendered.text.splitlines()
+            if line.startswith(f"--- {claim_nonce.nonce} ") and not line.endswith(" end ---")]
     priority = any(i.priority for i in items if i.id in set(rendered.ids))
     return {"claim": claim_nonce.id, "text": rendered.text, "ids": rendered.ids,
             "nonce": claim_nonce.nonce, "priority": priority}
@@ -285,30 +301,43 @@ SEEN_TIMEOUT_S = 10.0
 
 
 async def _call_seen(daemon: Daemon, reducer: str, args: list[Any], p: Participant | None,
-                     sender: Identity) -> Changes:
+                     sender: Identity | None, person: bool = False) -> Changes:
     """`call`, then the changes that hold the caller's new message: the call's own (the
-    embedded engine, the daemon's connection) or, for a participant's connection (which
-    subscribes to nothing), the daemon's subscription's, awaited on the change feed."""
+    embedded engine, the daemon's connection) or, for a participant's or the person's
+    connection (which subscribe to no messages), the daemon's subscription's, awaited on the
+    change feed. person: the write is the owner's (`as_person`; passphrase checked)."""
     seen: list[Changes] = []
     arrived = asyncio.Event()
 
+    def me() -> Identity | None:
+        return daemon.backend.person_identity if person else sender
+
     def on_changes(changes: Changes) -> None:
-        if any(m.sender == sender for m in views.inserted_messages(changes)):
+        if _written_by(changes, me()):
             seen.append(changes)
             arrived.set()
 
     unsubscribe = daemon.backend.add_listener(on_changes)
     try:
-        changes = await call(daemon, reducer, args, p)
-        if any(m.sender == sender for m in views.inserted_messages(changes)):
+        changes = await (as_person(daemon, reducer, args) if person
+                         else call(daemon, reducer, args, p))
+        if _written_by(changes, me()):
             return changes
-        if changes.inserted("direct_message") or p is None or daemon.backend.name == "embedded":
+        if (changes.inserted("direct_message") or (p is None and not person)
+                or daemon.backend.name == "embedded"):
             return changes  # (a repeated key commits nothing: nothing to wait for)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(arrived.wait(), SEEN_TIMEOUT_S)
         return seen[0] if seen else changes
     finally:
         unsubscribe()
+
+
+def _written_by(changes: Changes, sender: Identity | None) -> list[Message]:
+    """The messages `sender` wrote in `changes` (not the Join/Leave lines the module posts
+    for it when its connection opens: the person's first owner call opens one)."""
+    return [m for m in views.inserted_messages(changes) if m.sender == sender
+            and m.message_type not in (MessageType.Join, MessageType.Leave)]
 
 
 def _sent(daemon: Daemon, changes: Changes, sender: Identity) -> dict[str, Any]:
@@ -327,26 +356,30 @@ def _sent(daemon: Daemon, changes: Changes, sender: Identity) -> dict[str, Any]:
 
 
 async def _dm(daemon: Daemon, p: Participant | None, name: str, text: str,
-              person: bool = False) -> dict[str, Any]:
+              key: str) -> dict[str, Any]:
+    """A DM to @name as the session (or the daemon), under the write key `key`
+    (`send_dm_keyed`: a retry with the same key never makes a second DM)."""
     store = daemon.backend.store
     daemon.require_cache()
     profile = store.profile_by_username(name)
     if profile is None:
         raise OpError("not_found", f"no such participant: @{name}")
     me = daemon.backend.identity if p is None else p.identity
-    if person:
-        me = getattr(daemon.backend, "owner", me)
-
-    async def writer(reducer: str, args: list[Any]) -> Changes:
-        if person:
-            return await as_person(daemon, reducer, args)
-        return await call(daemon, reducer, args, p)
-
-    await writer("start_dm", [profile.identity.hex])
+    await call(daemon, "start_dm", [profile.identity.hex], p)
     conv = store.conversation_between(me, profile.identity)
     if conv is None:
         raise OpError("internal", "the conversation was started but is not in the store")
-    return _sent(daemon, await writer("send_dm", [conv.id, text]), me)
+    changes = await call(daemon, "send_dm_keyed", [key, conv.id, text], p)
+    if any(dm.sender == me for dm in changes.inserted("direct_message")):
+        return _sent(daemon, changes, me)
+    # the key was used before: the first call's DM (where this cache holds its key row)
+    first = store.write_key(write_key_of(me, key))
+    dm = store.get("direct_message", first.row_id) if first is not None else None
+    if isinstance(dm, DirectMessage):
+        return {"dm": True, "duplicate": True, "id": dm.id, "conversation_id": dm.conversation_id,
+                "receipts": [live_views.receipt(store, i) for i in store.rows("inbox_item")
+                             if i.dm_id == dm.id]}
+    return {"dm": True, "duplicate": True, "conversation_id": conv.id}
 
 
 def _post_key(req: Request) -> str:
@@ -368,7 +401,7 @@ async def cmd_post(daemon: Daemon, req: Request) -> Any:
     to, text = req.args["to"].strip(), req.args["text"]
     me = daemon.backend.identity if p is None else p.identity
     if to.startswith("@"):
-        return await _dm(daemon, p, to[1:], text)
+        return await _dm(daemon, p, to[1:], text, _post_key(req))
     reply_to: int | None = None
     thread_id = req.args["thread_id"]
     if to.startswith("reply:"):
@@ -451,10 +484,10 @@ async def address(daemon: Daemon, to: str, text: str, priority: bool,
     else:
         raise OpError("bad_args", "argument to must be @handle, project:<name> or machine")
     info = daemon.resolve_channel(channel)
-    changes = await as_person(daemon, "send_message_keyed", [
-        idem.new_key("address"), info.channel.id, text, None, None, "Text"])
-    owner = getattr(daemon.backend, "owner", None)
-    msg = next((m for m in views.inserted_messages(changes) if m.sender == owner), None)
+    changes = await _call_seen(daemon, "send_message_keyed", [
+        idem.new_key("address"), info.channel.id, text, None, None, "Text"], None, None,
+        person=True)
+    msg = next(iter(_written_by(changes, daemon.backend.person_identity)), None)
     if msg is None:
         raise OpError("internal", "the message was committed but not found in the changes")
     await as_person(daemon, "address_sessions", [msg.id, project, machine, target, priority])

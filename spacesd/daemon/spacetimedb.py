@@ -29,6 +29,13 @@ calls (`spacesd run --backend spacetimedb`).
   failed (its SubscriptionError not followed by a SubscribeApplied) it is "subscription
   failed" and `last_error` holds the server's message; reads keep answering from what the
   cache holds.
+- The person: the machine's human owner is an identity of its own on the server, minted on
+  the first owner call (`call_as_owner`, after the daemon checked the owner passphrase:
+  docs/roles.md) and kept, 0600, beside the daemon's token (`owner-<server>.token`). It acts
+  over a connection of its own, opened at that first call and kept while the daemon runs, so
+  `ctx.sender` is a person profile (is_agent false, named after the Unix user) for the
+  module's rules: a DM from it, or `address_sessions` (people only), reaches a session
+  "from a person". No agent session is ever given it: participants are agent profiles.
 - Writes: `call()` encodes the JSON arguments to BSATN and sends CallReducer; it returns once
   the ReducerResult came back (its rows are in the cache by then). While the server is
   unreachable, `call()` raises BackendUnavailable and the daemon keeps the write in its
@@ -61,7 +68,7 @@ from spacesd.daemon.backend import (
     JsonArgs,
     ReducerFailed,
 )
-from spacesd.daemon.identity import default_agent_name, name_candidates
+from spacesd.daemon.identity import default_agent_name, default_owner_name, name_candidates
 from spacesd.engine import ReducerError, coerce_args
 from spacesd.model import TABLE_BY_NAME, Identity, WriteKey, write_key_of
 from spacesd.stdb import bsatn
@@ -76,7 +83,15 @@ from spacesd.stdb.connection import (
     ReducerRefused,
     StdbError,
 )
-from spacesd.stdb.http import Endpoint, HttpClient, HttpError, ensure_token
+from spacesd.stdb.http import (
+    Endpoint,
+    HttpClient,
+    HttpError,
+    ensure_token,
+    read_token,
+    token_file,
+    write_token,
+)
 from spacesd.stdb.protocol import (
     ConnectedEvent,
     DisconnectedEvent,
@@ -167,6 +182,8 @@ class SpacetimeBackend(Backend):
         self._need_floor = False
         self._floor_task: asyncio.Task[None] | None = None
         self._participants: dict[Identity, Connection] = {}
+        self._owner: Identity | None = None
+        self._owner_lock = asyncio.Lock()
 
     # -- Backend -----------------------------------------------------------------------------
 
@@ -414,6 +431,68 @@ class SpacetimeBackend(Backend):
             raise BackendUnavailable(f"{reducer} as a participant: {e}") from None
         assert isinstance(event, TransactionEvent)
         return self._changes_of(event.deltas)
+
+    # -- the person (the machine's human owner) ---------------------------------------------
+
+    @property
+    def person_identity(self) -> Identity | None:
+        """The person's identity, known once an owner call opened it. (`owner_identity`
+        stays None here: the cache holds the daemon's view, not the person's; the web view
+        reads with it.)"""
+        return self._owner
+
+    def _owner_token_path(self) -> Path:
+        path = token_file(self.data_dir, Endpoint.parse(self.host))
+        return path.with_name(f"owner-{path.name}")
+
+    async def _call_as_owner(self, reducer: str, args: JsonArgs) -> Changes:
+        """As the person: the caller checked the owner passphrase (docs/roles.md)."""
+        return await self._participant_call(await self._open_owner(), reducer, args)
+
+    async def _open_owner(self) -> Identity:
+        """The person's identity and connection: minted (kept 0600) at the first owner call,
+        opened once, its profile named as a person."""
+        async with self._owner_lock:
+            if self._owner is not None and self._owner in self._participants:
+                return self._owner
+            path = self._owner_token_path()
+            token = read_token(path)
+            if token is None:
+                identity, minted = await self.mint_participant()
+                if not minted:
+                    raise BackendError(f"{self.host} minted an identity without a token")
+                token = minted
+                write_token(path, token)
+            else:
+                found = identity_from_token(token)
+                if found is None:
+                    raise BackendError(f"{path}: not a token this daemon minted")
+                identity = found
+            await self.open_participant(identity, token)
+            self._owner = identity
+            await self._name_owner(identity)
+            return identity
+
+    async def _name_owner(self, identity: Identity) -> None:
+        """client_connected made a person profile `user_<short>`: name it after the Unix user
+        (the next free of `<user>`, `<user>-2`, ...)."""
+        for _ in range(50):
+            profile = self.store.profile(identity)
+            if profile is not None:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise BackendUnavailable("the owner's profile did not arrive from the server")
+        if profile.username != f"user_{identity.short()}":
+            return
+        for name in name_candidates(default_owner_name()):
+            try:
+                await self._participant_call(identity, "register_user",
+                                             [name, profile.display_name, False])
+                return
+            except ReducerFailed as e:
+                if "taken" not in e.message:
+                    raise
 
     def _committed_earlier(self, reducer: str, values: tuple[Any, ...]) -> Changes | None:
         """A retry of a call whose outcome was unknown: if its message is in the cache now,

@@ -48,6 +48,11 @@ WAIT_MAX_S = 600
 MAX_CONTINUATIONS = 2
 """Turn-end continuations per user turn and session (5.1): agents answering each other must
 not keep each other running for ever."""
+MAX_WAKES = 3
+"""Wake-ups of an idle session by the waiter per user turn (8): each starts a turn the agent
+spends on peers' messages without its person; two agents answering each other's DMs would
+otherwise wake each other for ever. At the cap the waiter exits at once and the items wait
+for the person's next prompt (the sender's receipt stays Queued)."""
 AGENTS = ("claude", "codex", "gemini")
 DELIVERY = ("post", "batch", "pre", "prompt", "stop", "start")
 PRESENCE = ("start", "prompt", "notify", "stop", "end")
@@ -134,20 +139,36 @@ def can_deliver(agent: str, event: str) -> bool:
 # ------------------------------------------------------------------------- turn-end caps
 
 
-def _cont_file(session: str) -> str:
-    return str(paths.state_dir() / "live" / f"{session}.cont")
+def _cont_file(session: str, kind: str = "cont") -> str:
+    return str(paths.state_dir() / "live" / f"{session}.{kind}")
 
 
-def continuations(session: str) -> int:
+def continuations(session: str, kind: str = "cont") -> int:
+    """Turn-end continuations (`cont`) or wake-ups (`wakes`) since the last user turn."""
+    return int(_counter(session, kind)[0])
+
+
+def _counter(session: str, kind: str) -> tuple[int, str]:
+    """(count, note): the file holds `COUNT[ NOTE]` (a wake-up's note: its fence nonce)."""
     try:
-        with open(_cont_file(session), "rb") as f:
-            return int(f.read(16) or b"0")
+        with open(_cont_file(session, kind), "rb") as f:
+            count, _, note = f.read(64).decode("ascii").partition(" ")
+            return int(count or "0"), note.strip()
     except (OSError, ValueError):
-        return 0
+        return 0, ""
 
 
-def set_continuations(session: str, count: int) -> None:
-    path = _cont_file(session)
+def woken_turn(session: str, data: dict[str, Any]) -> bool:
+    """Whether this UserPromptSubmit is the turn the waiter's wake-up started (Claude Code
+    2.1.328 queues the waiter's text as the turn's prompt and runs UserPromptSubmit for it):
+    its prompt holds the last wake-up's fence. Such a turn is no user turn: the caps hold."""
+    nonce = _counter(session, "wakes")[1]
+    prompt = data.get("prompt")
+    return bool(nonce) and isinstance(prompt, str) and f"[spaces {nonce}]" in prompt
+
+
+def set_continuations(session: str, count: int, kind: str = "cont", note: str = "") -> None:
+    path = _cont_file(session, kind)
     try:
         if count <= 0:
             os.unlink(path)
@@ -155,7 +176,7 @@ def set_continuations(session: str, count: int) -> None:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         tmp = f"{path}.{os.getpid()}"
         with open(tmp, "w") as f:
-            f.write(str(count))
+            f.write(f"{count} {note}" if note else str(count))
         os.replace(tmp, path)
     except OSError:
         pass
@@ -279,10 +300,16 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def claim(session: str, point: str, budget: int) -> dict[str, Any] | None:
-    """The daemon's claim {claim, text, ids, ...}, or None when there is nothing to deliver."""
+def claim(session: str, point: str, budget: int, transcript: Any = None
+          ) -> dict[str, Any] | None:
+    """The daemon's claim {claim, text, ids, ...}, or None when there is nothing to deliver.
+    transcript: Gemini's session file (it uses a killed hook's output: the daemon looks
+    there for the text of a claim that lapsed)."""
+    args: dict[str, Any] = {"session": session, "point": point, "budget": budget}
+    if isinstance(transcript, str) and transcript:
+        args["transcript"] = transcript
     try:
-        got = _call("inbox_claim", {"session": session, "point": point, "budget": budget})
+        got = _call("inbox_claim", args)
     except ipc.IpcError as e:
         if e.code != "unreachable":
             log(HOOK, f"inbox_claim: {e.code}: {e.message}", session_id=session)
@@ -303,7 +330,8 @@ def deliver(agent: str, event: str, session: str, data: dict[str, Any]) -> None:
         if count >= MAX_CONTINUATIONS:
             return  # the items wait for the next turn
     budget = int(env_float("SPACES_LIVE_BUDGET", BUDGET)) or BUDGET
-    got = claim(session, event, budget)
+    got = claim(session, event, budget,
+                data.get("transcript_path") if agent == "gemini" else None)
     if got is None:
         return
     deny = got.get("deny") if isinstance(got.get("deny"), str) else None
@@ -323,6 +351,9 @@ def wake(session: str) -> int:
     `claude -p` that only waits for this hook to end): exit 0."""
     if one_shot():
         return 0
+    wakes = continuations(session, "wakes")
+    if wakes >= MAX_WAKES:
+        return 0  # woken enough since the person's last prompt: the items wait for it
     deadline = time.monotonic() + env_float("SPACES_WAKE_TIMEOUT", 86000.0)
     while True:
         left = int(min(WAIT_MAX_S, deadline - time.monotonic()))
@@ -342,6 +373,9 @@ def wake(session: str) -> int:
     if found is None:
         return 0
     write_all(2, (found["text"] + "\n").encode("utf-8"))
+    nonce = found.get("nonce")
+    set_continuations(session, wakes + 1, "wakes",
+                      nonce if isinstance(nonce, str) and nonce.isalnum() else "")
     ack(str(found["claim"]), list(found["ids"]), session)
     return 2
 
@@ -365,8 +399,9 @@ def run_hook(event: str, agent: str, given: str) -> int:
         return 0
     if event == "wake":
         return wake(session)
-    if event == "prompt":
-        set_continuations(session, 0)  # a user turn: the cap starts again
+    if event == "prompt" and not woken_turn(session, data):
+        set_continuations(session, 0)  # a user turn: the caps start again
+        set_continuations(session, 0, "wakes")
     if event in PRESENCE:
         presence(agent, event, session, data)
     if event == "pre" and lease.lease_marked(session):

@@ -328,4 +328,8 @@ export const REDUCERS = {
   }),
   mark_delivered: args('mark_delivered', { id: t.u64() }),
   mark_read: args('mark_read', { id: t.u64() }),
+  // keyed DMs (docs/idempotency.md)
+  send_dm_keyed: args('send_dm_keyed', {
+    key: t.string(), conversation_id: t.u64(), content: t.string(),
+  }),
 };

@@ -46,6 +46,15 @@ pub fn start_dm(ctx: &ReducerContext, other: Identity) -> Result<(), String> {
 /// `last_message_at`.
 #[spacetimedb::reducer]
 pub fn send_dm(ctx: &ReducerContext, conversation_id: u64, content: String) -> Result<(), String> {
+    post_dm(ctx, conversation_id, content).map(|_| ())
+}
+
+/// `send_dm`'s work; returns the DM stored (`send_dm_keyed` keeps its id).
+pub(crate) fn post_dm(
+    ctx: &ReducerContext,
+    conversation_id: u64,
+    content: String,
+) -> Result<DirectMessage, String> {
     let conversation = find_conversation(ctx, conversation_id)?;
     require_participant(ctx, &conversation)?;
     check(validation::dm_content(&content))?;
@@ -67,7 +76,7 @@ pub fn send_dm(ctx: &ReducerContext, conversation_id: u64, content: String) -> R
             ..conversation.clone()
         });
     inbox::on_dm(ctx, &conversation, &dm);
-    Ok(())
+    Ok(dm)
 }
 
 /// Marks the other participant's messages in a conversation read (participants only).

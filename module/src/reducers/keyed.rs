@@ -7,6 +7,7 @@
 //! rules as the engine's `spacesd/engine/reducers/keyed.py`.
 
 use crate::enums::MessageType;
+use crate::reducers::dms::post_dm;
 use crate::reducers::messages::post_message;
 use crate::tables::*;
 use spaces_logic::errors;
@@ -90,5 +91,18 @@ pub fn send_message_keyed(
             message_type,
         )
         .map(|m| m.id)
+    })
+}
+
+/// `send_dm`, at most once per (caller, key).
+#[spacetimedb::reducer]
+pub fn send_dm_keyed(
+    ctx: &ReducerContext,
+    key: String,
+    conversation_id: u64,
+    content: String,
+) -> Result<(), String> {
+    keyed(ctx, &key, "send_dm", || {
+        post_dm(ctx, conversation_id, content).map(|d| d.id)
     })
 }

@@ -28,6 +28,11 @@ def start_dm(ctx: ReducerContext, other: Identity) -> None:
 
 @register("send_dm")
 def send_dm(ctx: ReducerContext, conversation_id: int, content: str) -> None:
+    post_dm(ctx, conversation_id, content)
+
+
+def post_dm(ctx: ReducerContext, conversation_id: int, content: str) -> DirectMessage:
+    """send_dm's work; returns the DM stored (send_dm_keyed keeps its id)."""
     conversation = auth.conversation(ctx, conversation_id)
     auth.participant(ctx, conversation)
     validation.dm_content(content)
@@ -35,6 +40,7 @@ def send_dm(ctx: ReducerContext, conversation_id: int, content: str) -> None:
                                      None, False))
     ctx.db.update(dataclasses.replace(conversation, last_message_at=ctx.timestamp))
     inbox.on_dm(ctx, conversation, dm)
+    return dm
 
 
 @register("mark_dm_read")

@@ -4,8 +4,8 @@
 looks up `write_key` for the caller's key: found, the call is a success that writes nothing
 (the row it made before is `row_id` of that key); not found, it makes the write and inserts the
 key with the new row's id. Each keyed write also prunes a few keys older than
-`model.WRITE_KEY_TTL_S`, by the transaction's timestamp. Future writes (DMs, posts, task
-results) get their keyed variant the same way: `keyed(ctx, key, reducer, write)`.
+`model.WRITE_KEY_TTL_S`, by the transaction's timestamp. `send_dm_keyed` is send_dm the same
+way; future writes (task results, ...) get theirs with `keyed(ctx, key, reducer, write)`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from spacesd.engine import errors
 from spacesd.engine.context import ReducerContext
 from spacesd.engine.context import reducer as register
 from spacesd.engine.errors import ReducerError
+from spacesd.engine.reducers.dms import post_dm
 from spacesd.engine.reducers.messages import post_message
 from spacesd.model import MessageType, WriteKey
 
@@ -52,3 +53,9 @@ def send_message_keyed(ctx: ReducerContext, key: str, channel_id: int, content: 
     """send_message, at most once per (caller, key)."""
     keyed(ctx, key, "send_message", lambda: post_message(
         ctx, channel_id, content, thread_id, reply_to_id, message_type).id)
+
+
+@register("send_dm_keyed")
+def send_dm_keyed(ctx: ReducerContext, key: str, conversation_id: int, content: str) -> None:
+    """send_dm, at most once per (caller, key)."""
+    keyed(ctx, key, "send_dm", lambda: post_dm(ctx, conversation_id, content).id)

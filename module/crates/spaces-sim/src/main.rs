@@ -748,6 +748,7 @@ mod preinits {
         r_address_sessions = "__preinit__20_register_describer_address_sessions";
         r_mark_delivered = "__preinit__20_register_describer_mark_delivered";
         r_mark_read = "__preinit__20_register_describer_mark_read";
+        r_send_dm_keyed = "__preinit__20_register_describer_send_dm_keyed";
     }
 }
 
