@@ -222,6 +222,16 @@ def test_api_reads_writes_and_errors(daemon: ThreadDaemon) -> None:
     assert status == 409  # the daemon sent it, not the owner
     status, _, body = web.request("POST", "/api/send", "not an object")
     assert status == 400
+    # a resend of one composed message (same key, after a lost answer) is one message
+    once = {"channel": general, "content": "sent once", "key": "web:resend-1"}
+    assert web.request("POST", "/api/send", once)[0] == 200
+    assert web.request("POST", "/api/send", once)[0] == 200
+    contents = [m["content"] for m in get(f"/api/messages?channel={general}")["messages"]]
+    assert contents.count("sent once") == 1
+    status, _, body = web.request("POST", "/api/send", {**once, "key": "has space"})
+    assert status == 400 and "key" in json.loads(body)["error"]["message"]
+    assert [m["content"] for m in get(f"/api/messages?channel={general}")["messages"]
+            ] == contents  # refused: nothing changed
 
 
 def test_search_covers_messages_and_summary_facts(daemon: ThreadDaemon) -> None:

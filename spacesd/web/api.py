@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from spacesd import idem
 from spacesd.daemon import ops_live, views
 from spacesd.daemon.backend import BackendError
 from spacesd.daemon.errors import OpError
@@ -62,6 +63,19 @@ def _int(value: Any, name: str, *, required: bool = False) -> int | None:
     if not 0 <= number <= MAX_U64:
         raise OpError("bad_args", f"argument {name} must be an integer")
     return number
+
+
+def _key(body: dict[str, Any]) -> str:
+    """The write's idempotency key (docs/idempotency.md): the page sends one per message it
+    composes and sends it again if it resends that message after a lost answer, so a retry
+    never makes a second message; without one, a fresh key."""
+    key = body.get("key")
+    if key is None:
+        return idem.new_key("web")
+    if not idem.valid_key(key):
+        raise OpError("bad_args", "argument key must be 1-128 printable ASCII characters "
+                      "without spaces")
+    return str(key)
 
 
 def _str(body: dict[str, Any], name: str) -> str:
@@ -197,9 +211,9 @@ class Api:
 
     async def send(self, body: dict[str, Any]) -> dict[str, Any]:
         cid = self.channel_id(body.get("channel"))
-        await self.write("send_message", [cid, _str(body, "content"),
-                                          _int(body.get("thread_id"), "thread_id"),
-                                          _int(body.get("reply_to_id"), "reply_to_id"), "Text"])
+        await self.write("send_message_keyed", [
+            _key(body), cid, _str(body, "content"), _int(body.get("thread_id"), "thread_id"),
+            _int(body.get("reply_to_id"), "reply_to_id"), "Text"])
         return {"ok": True}
 
     async def edit(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +251,7 @@ class Api:
 
     async def dm_send(self, body: dict[str, Any]) -> dict[str, Any]:
         cid = self.conversation(body.get("conversation_id"))
-        await self.write("send_dm", [cid, _str(body, "content")])
+        await self.write("send_dm_keyed", [_key(body), cid, _str(body, "content")])
         return {"ok": True}
 
     async def dm_read(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -765,11 +765,17 @@ async function submit(ev) {
   const content = box.value;
   if (!content.trim() || !(S.current || S.dm)) return;
   let ok;
-  if (S.dm) ok = await act("/api/dm_send", {conversation_id: S.dm, content});
+  // One key per composed message, kept until it is sent: a resend after a lost answer is
+  // the same write (never a second message); editing the text makes it a new one.
+  if (!S.sendKey || S.sendKeyFor !== content) {
+    S.sendKey = "web:" + crypto.randomUUID(); S.sendKeyFor = content;
+  }
+  const key = S.sendKey;
+  if (S.dm) ok = await act("/api/dm_send", {conversation_id: S.dm, content, key});
   else if (S.editing) ok = await act("/api/edit", {message_id: S.editing.id, content});
   else ok = await act("/api/send", {channel: S.current, content, thread_id: S.thread,
-    reply_to_id: S.replyTo ? S.replyTo.id : null});
-  if (ok) { box.value = ""; S.editing = null; S.replyTo = null; composeNote(); }
+    reply_to_id: S.replyTo ? S.replyTo.id : null, key});
+  if (ok) { box.value = ""; S.editing = null; S.replyTo = null; S.sendKey = null; composeNote(); }
 }
 
 // ---------------------------------------------------------------------------- panel: search, people
