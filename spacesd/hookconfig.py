@@ -75,6 +75,7 @@ __all__ = [
     "parse_version",
     "settings_path",
     "specs",
+    "summary_spec",
     "uninstall",
 ]
 
@@ -287,6 +288,18 @@ def live_specs(agent: str, live: Live) -> list[HookSpec]:
     raise HookConfigError(f"unknown agent {agent!r} (one of {', '.join(AGENTS)})")
 
 
+def summary_spec(agent: str, live: Live, spec: HookSpec, session_command: str) -> HookSpec:
+    """With the live hooks, the session hook (`spec` when it runs `session_command`) runs as
+    `<live> summary AGENT`: detached from the client, which goes on at once (spacesd/hooks/
+    session.py, main_detached). Other entries and fields are kept."""
+    if spec.handler.get("command") != session_command:
+        return spec
+    how = _live_handler(agent, live, "summary", 1)
+    handler = {k: v for k, v in spec.handler.items() if k not in ("command", "args")}
+    handler.update({k: v for k, v in how.items() if k in ("command", "args")})
+    return HookSpec(spec.event, spec.matcher, handler)
+
+
 # ------------------------------------------------------------------------------- file editing
 
 
@@ -420,8 +433,10 @@ def install(path: Path, agent: str, commands: Mapping[str, str] | None = None,
             live: Live | None = None) -> Result:
     """Add Spaces' entries for `agent` to `path` (with `live`, the live hooks too); a no-op
     when exactly they are there."""
-    wanted = specs(agent, hook_commands() if commands is None else commands)
+    commands = hook_commands() if commands is None else commands
+    wanted = specs(agent, commands)
     if live is not None:
+        wanted = [summary_spec(agent, live, s, commands[SESSION_HOOK]) for s in wanted]
         wanted += live_specs(agent, live)
     data, original, indent = _read(path)
     hooks = data.get("hooks")

@@ -97,6 +97,7 @@ def round_(agent_world: World) -> Round:
         sessions[kind] = s
         commits[kind] = git(project, "log", "-1", "--format=%h %s").strip()
     last = world.run("claude", project, Script([final("Nothing to do.")]), "Say hello")
+    posted(world, last)  # the summary is posted detached from the client, after it exits
     return Round(project, sessions, last, commits)
 
 
@@ -202,9 +203,12 @@ def test_nothing_is_lost_while_the_daemon_is_down(agent_world: World) -> None:
                     for k in KINDS]
         for s in sessions:
             assert s.wait() == 0, s.stderr[-2000:]
-        time.sleep(1.0)  # Gemini's SessionEnd is not awaited: let it write too
-        queued = list((world.state / "outbox").glob("*.json")) if (
-            world.state / "outbox").is_dir() else []
+        # the summaries are written detached from the clients (and Gemini's SessionEnd is
+        # not awaited): one entry per session, once each has settled
+        outbox = world.state / "outbox"
+        wait_for(lambda: len(list(outbox.glob("*.json"))) >= len(KINDS), 30)
+        time.sleep(1.0)
+        queued = list(outbox.glob("*.json"))
     finally:
         world.start_daemon()
     assert queued, "the hooks queued nothing while the daemon was down"

@@ -7,6 +7,7 @@ Python pending path would be started with (its arguments and its stdin, byte for
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -109,13 +110,25 @@ def test_lease_marker_counts_only_before_a_tool(recorder_build: tuple[Path, Path
         assert not (rec / "argv").exists(), name
 
 
+def recorded(rec: Path, timeout: float = 10.0) -> list[str]:
+    """The recorded argv, once the (maybe detached) 'python' wrote it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError):
+            lines = (rec / "argv").read_text().splitlines()
+            if lines:
+                return lines
+        time.sleep(0.02)
+    raise AssertionError("python was not started")
+
+
 def test_once_a_turn_events_always_reach_python(recorder_build: tuple[Path, Path],
                                                 live: Path) -> None:
     helper, rec = recorder_build
-    for event in ("prompt", "stop", "start", "notify", "end", "wake"):
+    for event in ("prompt", "stop", "start", "notify", "end", "wake", "summary"):
         (rec / "argv").unlink(missing_ok=True)
         run(helper, [event, "gemini"], PAYLOAD, {"SPACES_LIVE_DIR": str(live)})
-        assert (rec / "argv").read_text().splitlines()[5:] == [event, "gemini", SID]
+        assert recorded(rec)[5:] == [event, "gemini", SID]
     (rec / "argv").unlink()
     r = run(helper, ["bogus", "claude"], PAYLOAD, {"SPACES_LIVE_DIR": str(live)})
     assert (r.returncode, r.stdout) == (0, b"") and not (rec / "argv").exists()
@@ -240,3 +253,68 @@ def test_real_build_runs_python_silently(tmp_path: Path) -> None:
     for argv in (list(hook.argv), list(fasthook.fallback_argv())):
         r = run(Path(argv[0]), [*argv[1:], "post", "claude"], PAYLOAD, env)
         assert (r.returncode, r.stdout, r.stderr) == (0, b"", b"")
+
+
+@pytest.fixture(scope="module")
+def slow_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(helper, folder): a helper whose 'python' takes 1.5 s, then records its argv, stdin,
+    SPACES_DETACHED and SPACES_HOOK_AT."""
+    root = tmp_path_factory.mktemp("slow")
+    rec = root / "rec"
+    rec.mkdir()
+    script = root / "slow-python"
+    script.write_text(f'#!/bin/sh\nsleep 1.5\ncat > {rec}/stdin\n'
+                      f'echo "$SPACES_DETACHED $SPACES_HOOK_AT" > {rec}/env\n'
+                      f'printf "%s\\n" "$@" > {rec}/argv\necho out\n')
+    script.chmod(0o755)
+    out = root / "spaces-hook"
+    subprocess.run(["cc", "-O2", "-o", str(out), f'-DSPACES_PYTHON="{script}"',
+                    '-DSPACES_PKGDIR="/pkg"', str(fasthook.source())], check=True)
+    return out, rec
+
+
+def test_what_nobody_waits_for_runs_detached(slow_build: tuple[Path, Path],
+                                             tmp_path: Path) -> None:
+    """The summary, and presence with nothing to deliver, go on after the helper returned
+    (the client goes on at once), with the same stdin and nothing on the client's pipes; a
+    delivery point with something pending is waited for, its output reaching the client."""
+    helper, rec = slow_build
+    live = tmp_path / "live"
+    live.mkdir()
+    env = {"SPACES_LIVE_DIR": str(live)}
+    for event in ("summary", "end", "notify", "start", "prompt", "stop"):
+        for f in rec.iterdir():
+            f.unlink()
+        t = time.monotonic()
+        r = run(helper, [event, "claude"], PAYLOAD, env)
+        assert time.monotonic() - t < 1.0, event  # not the 1.5 s of 'python'
+        assert (r.returncode, r.stdout, r.stderr) == (0, b"", b""), event
+        assert recorded(rec)[5:] == [event, "claude", SID]
+        time.sleep(0.1)
+        assert (rec / "stdin").read_bytes() == PAYLOAD
+        detached, at = (rec / "env").read_text().split()
+        assert detached == "1" and abs(int(at) / 1e9 - time.time()) < 30
+    (live / f"{SID}.inbox").touch()
+    for f in rec.iterdir():
+        f.unlink()
+    t = time.monotonic()
+    r = run(helper, ["stop", "claude"], PAYLOAD, env)
+    assert time.monotonic() - t >= 1.5 and r.stdout == b"out\n"
+    assert (rec / "env").read_text().split()[0] != "1"
+
+
+def test_the_waiter_of_a_one_shot_claude_starts_no_python(
+        recorder_build: tuple[Path, Path], live: Path) -> None:
+    """`claude -p` ends after its turn: its asyncRewake waiter has nobody to wake."""
+    helper, rec = recorder_build
+    for argv0, starts in (("-p", False), ("--print", False), ("claude", True)):
+        (rec / "argv").unlink(missing_ok=True)
+        client = subprocess.Popen(["sh", "-c", "sleep 30", argv0])
+        try:
+            r = run(helper, ["wake", "claude"], PAYLOAD,
+                    {"SPACES_LIVE_DIR": str(live), "CLAUDE_PID": str(client.pid)})
+        finally:
+            client.kill()
+            client.wait()
+        assert (r.returncode, r.stdout) == (0, b"")
+        assert (rec / "argv").exists() is starts, argv0

@@ -105,8 +105,25 @@ def test_claude_stop_carries_summary_continuation_and_waiter(tmp_path: Path) -> 
     path = tmp_path / "settings.json"
     hookconfig.install(path, "claude", COMMANDS, live=Live((HELPER,), (2, 1, 328)))
     stop = handlers(path, "Stop")
-    assert [h.get("args", [None])[0] for h in stop] == [None, "stop", "wake"]
-    assert stop[0]["command"] == COMMANDS["spaces-session-hook"]
+    assert [h.get("args", [None])[0] for h in stop] == ["summary", "stop", "wake"]
+    # with the live hooks the summary runs detached, through the helper (session.py)
+    assert stop[0] == {"type": "command", "timeout": 10, "command": HELPER,
+                       "args": ["summary", "claude"]}
+    assert handlers(path, "SessionEnd")[0]["args"] == ["summary", "claude"]
+    assert COMMANDS["spaces-session-hook"] not in path.read_text()
+    # without them (no live wiring) the console script runs as before
+    hookconfig.install(path, "claude", COMMANDS)
+    assert handlers(path, "Stop")[0]["command"] == COMMANDS["spaces-session-hook"]
+
+
+def test_gemini_and_codex_summary_keep_their_fields(tmp_path: Path) -> None:
+    for agent, event in (("gemini", "AfterAgent"), ("codex", "Stop")):
+        path = tmp_path / f"{agent}.json"
+        hookconfig.install(path, agent, COMMANDS, live=Live((HELPER,), (0, 169, 0)))
+        first = handlers(path, event)[0]
+        assert first["command"] == f"{HELPER} summary {agent}"
+        if agent == "gemini":
+            assert (first["name"], first["timeout"]) == ("spaces-session", 10000)
 
 
 def test_mcp_json_agents(tmp_path: Path) -> None:

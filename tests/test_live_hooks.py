@@ -131,6 +131,17 @@ def hook(argv: tuple[str, ...], event: str, agent: str, payload: dict[str, Any],
     return p.returncode, json.loads(text) if text.strip() else None, p.stderr
 
 
+def told(daemon: Daemon, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The session_event args the daemon got, once there are `n`: presence with nothing to
+    deliver runs detached from the client (the helper returns before it is told)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = [a for op, a, _ in list(daemon.seen) if op == "session_event"]
+        if len(events) >= n or time.monotonic() > deadline:
+            return events
+        time.sleep(0.02)
+
+
 def payload(event: str, **extra: Any) -> dict[str, Any]:
     return {"session_id": SID, "transcript_path": "/t.jsonl", "cwd": "/w",
             "hook_event_name": event, **extra}
@@ -253,12 +264,14 @@ def test_turn_end_continuations_are_capped(helper: tuple[str, ...], env: dict[st
 def test_presence_events(helper: tuple[str, ...], env: dict[str, str], daemon: Daemon,
                          tmp_path: Path) -> None:
     env = {**env, "CLAUDE_PID": "4242", "CLAUDE_CODE_SESSION_ID": SID}
-    for event, name, extra in (("start", "SessionStart", {"source": "startup"}),
-                               ("notify", "Notification", {"notification_type": "idle_prompt"}),
-                               ("end", "SessionEnd", {"reason": "other"})):
+    for i, (event, name, extra) in enumerate((
+            ("start", "SessionStart", {"source": "startup"}),
+            ("notify", "Notification", {"notification_type": "idle_prompt"}),
+            ("end", "SessionEnd", {"reason": "other"}))):
         assert hook(helper, event, "claude", payload(name, **extra), env,
                     tmp_path / "out")[:2] == (0, None)
-    events = [a for op, a, _ in daemon.seen if op == "session_event"]
+        told(daemon, i + 1)
+    events = told(daemon, 3)
     assert [e["event"] for e in events] == ["SessionStart", "Notification", "SessionEnd"]
     assert events[0] == {"session": SID, "agent": "claude", "event": "SessionStart",
                          "pid": 4242, "cwd": "/w", "can_wake": False}
@@ -266,9 +279,25 @@ def test_presence_events(helper: tuple[str, ...], env: dict[str, str], daemon: D
     (tmp_path / "data" / "live-wiring.json").write_text(json.dumps(
         {"claude": {"version": "2.1.328", "can_wake": True, "fast": True}}))
     hook(helper, "start", "claude", payload("SessionStart"), env, tmp_path / "out")
-    assert daemon.seen[-1][1]["can_wake"] is True
+    assert told(daemon, 4)[-1]["can_wake"] is True
     assert events[1]["notification_type"] == "idle_prompt"
     assert "inbox_claim" not in daemon.ops()  # no marker
+
+
+def test_presence_told_late_never_undoes_a_newer_one(env: dict[str, str], daemon: Daemon,
+                                                     tmp_path: Path) -> None:
+    """Detached presence runs may reach the daemon out of order: a Stop's run arriving after
+    the SessionEnd that followed it is dropped (the session stays ended); SPACES_HOOK_AT is
+    when the client ran the hook."""
+    py = fasthook.fallback_argv()
+    hook(py, "end", "claude", payload("SessionEnd"), {**env, "SPACES_HOOK_AT": "2000"},
+         tmp_path / "out")
+    hook(py, "stop", "claude", payload("Stop"), {**env, "SPACES_HOOK_AT": "1000"},
+         tmp_path / "out")
+    assert [a["event"] for a in told(daemon, 1)] == ["SessionEnd"]
+    hook(py, "prompt", "claude", payload("UserPromptSubmit"), {**env, "SPACES_HOOK_AT": "3000"},
+         tmp_path / "out")
+    assert [a["event"] for a in told(daemon, 2)] == ["SessionEnd", "UserPromptSubmit"]
 
 
 def test_waiter_exits_2_only_with_items(helper: tuple[str, ...], env: dict[str, str],
@@ -392,7 +421,7 @@ def test_waiter_never_holds_a_one_shot_claude(helper: tuple[str, ...], env: dict
             assert (rc == 2) is waits and ("wait" in daemon.ops()) is waits
             hook(helper, "start", "claude", payload("SessionStart"),
                  {**env, "CLAUDE_PID": str(fake.pid)}, tmp_path / "out")
-            assert daemon.seen[-1][1]["can_wake"] is False  # no wiring file here either way
+            assert told(daemon, 1)[-1]["can_wake"] is False  # no wiring file here either way
         finally:
             fake.kill()
             fake.wait()

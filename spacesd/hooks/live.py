@@ -10,8 +10,16 @@ EVENT (what the agent's hook point is): `post` (after a tool: Claude PostToolUse
 PostToolUse, Gemini AfterTool), `batch` (Claude PostToolBatch), `pre` (before a tool),
 `prompt` (turn start: UserPromptSubmit, Gemini BeforeAgent), `stop` (turn end: Stop, Gemini
 AfterAgent), `start` (SessionStart), `notify` (Notification, Codex PermissionRequest), `end`
-(SessionEnd) and `wake` (Claude Code's asyncRewake Stop waiter, section 8). AGENT is
+(SessionEnd), `wake` (Claude Code's asyncRewake Stop waiter, section 8) and `summary` (the
+session summary of Stop / AfterAgent / SessionEnd: spacesd.hooks.session, detached). AGENT is
 `claude`, `codex` or `gemini`.
+
+What the client need not wait for runs detached from it (the C helper forks it off:
+SPACES_DETACHED=1; the summary detaches itself when started without the helper): presence
+with nothing to deliver, and the summary, which may wait seconds for the client's transcript
+to settle. Detached presence runs may reach the daemon out of order, so each carries the
+time the client ran the hook (SPACES_HOOK_AT, ns) and one older than the session's last
+applied presence is dropped (`in_order`): the newest state wins.
 
 One run (docs/live-coordination.md, 6.2 and 7.4):
 1. read stdin; the session id from the agent's own variable, else the payload (checked
@@ -265,8 +273,40 @@ EVENT_NAMES = {
 """The client's event name for each presence point (when the payload lacks it)."""
 
 
+_ORDER_FD: int | None = None
+
+
+def in_order(session: str) -> bool:
+    """Whether this presence run is the session's newest: takes the session's presence lock
+    (held until the process exits, so the runs reach the daemon one at a time) and compares
+    SPACES_HOOK_AT with the last applied one. Without a time (no helper), always True."""
+    global _ORDER_FD
+    raw = os.environ.get("SPACES_HOOK_AT", "")
+    if not raw.isdigit():
+        return True
+    import fcntl
+
+    path = paths.state_dir() / "live" / f"{session}.at"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        os.makedirs(path.parent, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    _ORDER_FD = fd
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    last = os.read(fd, 32).strip()
+    if last.isdigit() and int(last) > int(raw):
+        return False
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.ftruncate(fd, 0)
+    os.write(fd, raw.encode())
+    return True
+
+
 def presence(agent: str, event: str, session: str, data: dict[str, Any]) -> None:
     """`session_event`: registers the session the first time, then its presence."""
+    if not in_order(session):
+        return  # a newer event of this session was told already
     name = data.get("hook_event_name")
     args: dict[str, Any] = {
         "session": session, "agent": agent, "pid": client_pid(),
@@ -389,9 +429,13 @@ def _args() -> tuple[str, str, str]:
 
 
 def run_hook(event: str, agent: str, given: str) -> int:
-    if agent not in AGENTS or event not in (*DELIVERY, *PRESENCE, "wake"):
+    if agent not in AGENTS or event not in (*DELIVERY, *PRESENCE, "wake", "summary"):
         log(HOOK, f"unknown event or agent: {event!r} {agent!r}")
         return 0
+    if event == "summary":
+        from spacesd.hooks import session as summary
+
+        return summary.main_detached()
     data = read_input(HOOK) or {}
     session = given if valid_session(given) else session_of(agent, data)
     if session is None:

@@ -23,6 +23,13 @@ an input with turn_id, else what an earlier turn of the session said, else "clau
 
 It always exits 0, prints nothing, and logs failures to `paths.log_file()`.
 
+Run as `spaces-hook summary AGENT` (what `spacesd hooks install` wires with the live hooks,
+`main_detached`), all of this happens detached from the client: the hook returns at once and
+the work goes on in a process of its own (forked off by the C helper, else by itself), so the
+client never waits for it, and it may wait longer (`DETACHED_LAG_WAIT`) for the transcript to
+settle and for another run of the same session to finish (the lock is then waited for, so a
+SessionEnd right after a Stop still runs, after it, and finds the post made).
+
 Registered for SessionEnd as well (Claude Code, Codex CLI, Gemini CLI), it posts the session's last
 state regardless of the cooldown (unless nothing changed since the last post, or the
 session had no turn to report), so the turns a cooldown held back are not lost when the
@@ -156,21 +163,27 @@ class Cooldown:
         self.fd: int | None = None
         self.state: dict[str, Any] = {}
 
-    def acquire(self) -> bool:
-        """Open and lock the state file; False if another hook of this session holds it."""
+    def acquire(self, wait: float = 0.0) -> bool:
+        """Open and lock the state file; False if another hook of this session holds it
+        (for more than `wait` seconds)."""
         try:
             fd = safeio.open_fd(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except FileNotFoundError:
             self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = safeio.open_fd(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        if fcntl is not None:
+        deadline = time.monotonic() + wait
+        while fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
                 os.close(fd)
                 return False
             except OSError:
                 pass  # no locks on this filesystem (some NFS setups): go on without one
+            break
         self.fd = fd
         try:
             raw = os.read(fd, 65536)
@@ -348,6 +361,15 @@ LAG_WAIT = 2.0
 """Seconds a Stop waits at most for the transcript to hold the turn's final message (Claude
 Code writes its transcript behind the hooks; on a loaded machine 0.5 s was not always enough,
 and a summary read too early lacked even the session's task)."""
+DETACHED_LAG_WAIT = 8.0
+"""The same, detached from the client (`main_detached`): nobody waits for it."""
+DETACHED_LOCK_WAIT = DETACHED_LAG_WAIT + 3.0
+"""Seconds a detached run waits for another run of the same session to finish."""
+_detached = False
+
+
+def _lag_wait() -> float:
+    return DETACHED_LAG_WAIT if _detached else LAG_WAIT
 
 
 def _has_final(t: dict[str, Any], final: str) -> bool:
@@ -368,7 +390,7 @@ def _read_settled(tpath: Path, cwd: str | None, final: str | None) -> dict[str, 
     t = transcripts.summarize(tpath, cwd=cwd)
     if not final or t.get("format") != "claude-code":
         return t
-    deadline = time.monotonic() + LAG_WAIT
+    deadline = time.monotonic() + _lag_wait()
     while not _has_final(t, final) and time.monotonic() < deadline:
         time.sleep(0.04)
         t = transcripts.summarize(tpath, cwd=cwd)
@@ -387,7 +409,7 @@ def build_summary(data: dict[str, Any], facts: dict[str, Any] | None = None) -> 
     tpath = resolve_transcript(data.get("transcript_path"), cwd)
     if tpath is None and stdin_final(data) and data.get("transcript_path"):
         # Claude Code may not have written a short session's transcript at all yet
-        deadline = time.monotonic() + LAG_WAIT
+        deadline = time.monotonic() + _lag_wait()
         while tpath is None and time.monotonic() < deadline:
             time.sleep(0.04)
             tpath = resolve_transcript(data.get("transcript_path"), cwd)
@@ -521,7 +543,7 @@ def handle(data: dict[str, Any]) -> str:
     if not isinstance(session_id, str) or not session_id.strip():
         return "no-session"
     cool = Cooldown(session_id)
-    if not cool.acquire():
+    if not cool.acquire(DETACHED_LOCK_WAIT if _detached else 0.0):
         return "busy"
     try:
         now = time.time()
@@ -589,6 +611,33 @@ def handle(data: dict[str, Any]) -> str:
 
 def main() -> int:
     """Console script entry point: always returns 0."""
+    return run(HOOK, handle)
+
+
+def _detach() -> bool:
+    """Fork: the parent returns False (it exits, and the client goes on); the child, in a
+    session of its own with stdout and stderr on /dev/null, True. No fork: True (inline)."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return True
+    if pid > 0:
+        return False
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    return True
+
+
+def main_detached() -> int:
+    """`spaces-hook summary AGENT`: the hook, detached from the client (the C helper forked
+    it off already: SPACES_DETACHED=1; else it forks here). Always returns 0."""
+    global _detached
+    if os.environ.get("SPACES_DETACHED") != "1" and not _detach():
+        return 0
+    _detached = True
     return run(HOOK, handle)
 
 

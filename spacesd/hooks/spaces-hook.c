@@ -2,6 +2,7 @@
  *
  *   spaces-hook EVENT AGENT     EVENT: post|batch|pre (every tool call: the fast path)
  *                                      prompt|stop|start|notify|end|wake (always Python)
+ *                                      summary (the session summary: always Python, detached)
  *                               AGENT: claude|codex|gemini
  *
  * Drains stdin (capped at 4 MiB, at most 3 s), takes the session id (the agent's own variable,
@@ -11,10 +12,17 @@
  * that edits files: edits()). None there: exit 0, no output, no Python. Otherwise (and always for the once-a-turn events) the same stdin goes
  * into a memfd on fd 0 and the Python pending path is exec'd:
  *   SPACES_PYTHON -I -S -c "<boot>" SPACES_PKGDIR EVENT AGENT [SESSION]
+ * Work the client need not wait for runs detached (forked into a session of its own, stdout and
+ * stderr on /dev/null, SPACES_DETACHED=1): the summary, notify and end always (no output to
+ * give), start, prompt and stop when nothing is pending (presence only). The helper itself exits 0 at once.
+ * SPACES_HOOK_AT (wall clock, ns) tells Python when the client ran the hook, so presence runs
+ * that reach the daemon out of order are told apart. wake in a one-shot `claude -p` (the
+ * client's command line: CLAUDE_PID) has nothing to wait for: exit 0 without Python.
  * Any failure (bad id, no python, ...) is exit 0 and silent: a hook never breaks a session.
  * SPACES_PYTHON and SPACES_PKGDIR are fixed at build time (spacesd/fasthook.py). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +180,40 @@ static int stdin_from_buf(void) {
 
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
+/* Go on in a child of a new session with stdout/stderr on /dev/null; the parent exits 0 so
+ * the client goes on at once. A failed fork runs the work inline (slower, never lost). */
+static void detach(void) {
+  pid_t pid = fork();
+  if (pid > 0) _exit(0);
+  if (pid < 0) return;
+  setsid();
+  int fd = open("/dev/null", O_RDWR);
+  if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); if (fd > 2) close(fd); }
+  setenv("SPACES_DETACHED", "1", 1);
+}
+
+/* Claude Code run as `claude -p` without stream-json input (live.py's one_shot): it ends
+ * after the turn, so the asyncRewake waiter has nobody to wake. */
+static int one_shot(void) {
+  const char *pid = getenv("CLAUDE_PID");
+  char path[64], cmd[65536];
+  if (!pid || !*pid || strspn(pid, "0123456789") != strlen(pid) || strlen(pid) > 12) return 0;
+  snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, cmd, sizeof cmd - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  cmd[n] = 0;
+  int printing = 0, streaming = 0, fmt = 0;
+  for (char *a = cmd; a < cmd + n; a += strlen(a) + 1) {
+    if (is(a, "-p") || is(a, "--print")) printing = 1;
+    if (is(a, "--input-format=stream-json") || (fmt && is(a, "stream-json"))) streaming = 1;
+    fmt = is(a, "--input-format");
+  }
+  return printing && !streaming;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 0;
   const char *event = argv[1], *agent = argv[2];
@@ -179,8 +221,9 @@ int main(int argc, char **argv) {
    * once per turn or less and always go to Python (presence, the waiter). */
   int marked = is(event, "post") || is(event, "batch") || is(event, "pre");
   if (!marked && !is(event, "prompt") && !is(event, "stop") && !is(event, "start") &&
-      !is(event, "notify") && !is(event, "end") && !is(event, "wake"))
+      !is(event, "notify") && !is(event, "end") && !is(event, "wake") && !is(event, "summary"))
     return 0;
+  if (is(event, "wake") && is(agent, "claude") && one_shot()) return 0;
   drain_stdin();
   if (overflow) return 0; /* the Python path would refuse it as well */
   char sid[65] = "", dir[4096];
@@ -200,6 +243,19 @@ int main(int argc, char **argv) {
       return 0;
   }
   if (stdin_from_buf() != 0) return 0;
+  {
+    struct timespec ts;
+    char at[32];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(at, sizeof at, "%lld", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    setenv("SPACES_HOOK_AT", at, 1);
+  }
+  /* notify and end only tell presence; start, prompt and stop deliver when something is
+   * pending */
+  if (is(event, "summary") || is(event, "notify") || is(event, "end") ||
+      ((is(event, "start") || is(event, "prompt") || is(event, "stop")) && *sid &&
+       live_dir(dir, sizeof dir) && !marker(dir, sid, "inbox")))
+    detach();
   char *args[] = {(char *)SPACES_PYTHON, (char *)"-I", (char *)"-S", (char *)"-c", (char *)BOOT,
                   (char *)SPACES_PKGDIR, (char *)event, (char *)agent, sid, NULL};
   if (!*sid) args[8] = NULL;
