@@ -990,3 +990,50 @@ def test_stop_waits_for_a_lagging_transcript(tmp_path: Path) -> None:
     started = time.monotonic()  # a final that never shows up costs LAG_WAIT, no more
     session_hook._read_settled(t, None, "Something else")
     assert time.monotonic() - started < session_hook.LAG_WAIT + 0.3
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_detached_summary_waits_for_a_transcript_written_after_the_hooks_returned(
+        env: dict[str, str], daemon: FakeDaemon, tmp_path: Path) -> None:
+    """`spaces-hook summary claude` (Stop, then SessionEnd) returns at once, before Claude
+    Code has written the transcript; the detached runs wait for it to settle: one post, with
+    the task, the command, the tokens and the final message (SessionEnd finds it made)."""
+    from spacesd import fasthook
+
+    helper = fasthook.build(tmp_path / "bin")
+    assert helper.fast, helper.note
+    t = tmp_path / "t.jsonl"
+    sid = "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+    base = {"session_id": sid, "transcript_path": str(t), "cwd": str(tmp_path)}
+    stop = {**base, "hook_event_name": "Stop", "stop_hook_active": False,
+            "last_assistant_message": "All done."}
+    for payload in (stop, {**base, "hook_event_name": "SessionEnd", "reason": "other"}):
+        started = time.monotonic()
+        p = subprocess.run([*helper.argv, "summary", "claude"], input=json.dumps(payload).encode(),
+                           capture_output=True, timeout=30)
+        assert time.monotonic() - started < 1.0
+        assert (p.returncode, p.stdout, p.stderr) == (0, b"", b"")
+    time.sleep(0.6)
+    assert daemon.ops("post_summary") == []  # still waiting for the transcript
+    lines = [
+        {"type": "user", "message": {"role": "user", "content": "Fix the bug"}},
+        {"type": "assistant", "message": {"id": "m1", "role": "assistant", "content": [
+            {"type": "tool_use", "id": "u1", "name": "Bash", "input": {"command": "echo hi"}}],
+            "usage": {"input_tokens": 5, "output_tokens": 2}}},
+        {"type": "user", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "u1", "content": "hi"}]}},
+        {"type": "assistant", "message": {"id": "m2", "role": "assistant", "content": [
+            {"type": "text", "text": "All done."}],
+            "usage": {"input_tokens": 11, "output_tokens": 7}}},
+    ]
+    t.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    deadline = time.monotonic() + 15
+    while not daemon.ops("post_summary") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # SessionEnd's run goes after the Stop's: it must not post again
+    [req] = daemon.ops("post_summary")
+    s = req["args"]["summary"]
+    assert (s["task"], s["commands"], s["final_message"]) == ("Fix the bug", ["echo hi"],
+                                                              "All done.")
+    assert s["tokens"]["input"] == 16 and s["tokens"]["output"] == 9
+    assert outbox.list_pending() == []
