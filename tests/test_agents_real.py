@@ -149,6 +149,15 @@ def test_the_next_session_hands_its_model_the_peer_context(round_: Round, kind: 
         assert PEER_MARK in here.requests[0].text
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_client_has_spaces_mcp_tools(round_: Round, kind: str) -> None:
+    """The client started `spacesd mcp` (installed with the hooks) and offers its model the
+    tools: the server speaks MCP to the real clients, not only to the SDK's client."""
+    text = round_.sessions[kind].requests[0].text
+    name = {"claude": "mcp__spaces__inbox", "codex": '"inbox"', "gemini": "mcp_spaces_inbox"}
+    assert name[kind] in text and ("Agent sessions taking part" in text or kind == "claude")
+
+
 def test_spaces_own_context_is_never_read_back_as_a_task(agent_world: World,
                                                          round_: Round) -> None:
     """Gemini puts the context in front of the prompt (<hook_context>); no client's summary
