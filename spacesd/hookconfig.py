@@ -288,13 +288,16 @@ def live_specs(agent: str, live: Live) -> list[HookSpec]:
     raise HookConfigError(f"unknown agent {agent!r} (one of {', '.join(AGENTS)})")
 
 
-def summary_spec(agent: str, live: Live, spec: HookSpec, session_command: str) -> HookSpec:
-    """With the live hooks, the session hook (`spec` when it runs `session_command`) runs as
-    `<live> summary AGENT`: detached from the client, which goes on at once (spacesd/hooks/
-    session.py, main_detached). Other entries and fields are kept."""
-    if spec.handler.get("command") != session_command:
+def summary_spec(agent: str, live: Live, spec: HookSpec,
+                 commands: Mapping[str, str]) -> HookSpec:
+    """With the live hooks, the session hook runs as `<live> summary AGENT`: detached from the
+    client, which goes on at once (spacesd/hooks/session.py, main_detached); the context hook
+    as `<live> context AGENT` (no `site` import: sooner). Other entries and fields are kept."""
+    event = {commands[SESSION_HOOK]: "summary", commands[CONTEXT_HOOK]: "context"}.get(
+        spec.handler.get("command", ""))
+    if event is None:
         return spec
-    how = _live_handler(agent, live, "summary", 1)
+    how = _live_handler(agent, live, event, 1)
     handler = {k: v for k, v in spec.handler.items() if k not in ("command", "args")}
     handler.update({k: v for k, v in how.items() if k in ("command", "args")})
     return HookSpec(spec.event, spec.matcher, handler)
@@ -436,7 +439,7 @@ def install(path: Path, agent: str, commands: Mapping[str, str] | None = None,
     commands = hook_commands() if commands is None else commands
     wanted = specs(agent, commands)
     if live is not None:
-        wanted = [summary_spec(agent, live, s, commands[SESSION_HOOK]) for s in wanted]
+        wanted = [summary_spec(agent, live, s, commands) for s in wanted]
         wanted += live_specs(agent, live)
     data, original, indent = _read(path)
     hooks = data.get("hooks")

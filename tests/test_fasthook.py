@@ -125,7 +125,7 @@ def recorded(rec: Path, timeout: float = 10.0) -> list[str]:
 def test_once_a_turn_events_always_reach_python(recorder_build: tuple[Path, Path],
                                                 live: Path) -> None:
     helper, rec = recorder_build
-    for event in ("prompt", "stop", "start", "notify", "end", "wake", "summary"):
+    for event in ("prompt", "stop", "start", "notify", "end", "wake", "summary", "context"):
         (rec / "argv").unlink(missing_ok=True)
         run(helper, [event, "gemini"], PAYLOAD, {"SPACES_LIVE_DIR": str(live)})
         assert recorded(rec)[5:] == [event, "gemini", SID]

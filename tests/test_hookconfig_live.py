@@ -110,7 +110,10 @@ def test_claude_stop_carries_summary_continuation_and_waiter(tmp_path: Path) -> 
     assert stop[0] == {"type": "command", "timeout": 10, "command": HELPER,
                        "args": ["summary", "claude"]}
     assert handlers(path, "SessionEnd")[0]["args"] == ["summary", "claude"]
+    assert handlers(path, "SessionStart")[0] == {"type": "command", "timeout": 5,
+                                                 "command": HELPER, "args": ["context", "claude"]}
     assert COMMANDS["spaces-session-hook"] not in path.read_text()
+    assert COMMANDS["spaces-context-hook"] not in path.read_text()
     # without them (no live wiring) the console script runs as before
     hookconfig.install(path, "claude", COMMANDS)
     assert handlers(path, "Stop")[0]["command"] == COMMANDS["spaces-session-hook"]

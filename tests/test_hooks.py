@@ -1037,3 +1037,20 @@ def test_detached_summary_waits_for_a_transcript_written_after_the_hooks_returne
                                                               "All done.")
     assert s["tokens"]["input"] == 16 and s["tokens"]["output"] == 9
     assert outbox.list_pending() == []
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_context_through_the_helper_prints_exactly_the_hook_output(
+        env: dict[str, str], daemon: FakeDaemon, tmp_path: Path) -> None:
+    """`spaces-hook context claude` (what the install wires with the live hooks) is the
+    context hook, without `site`: the same one line on stdout, the client waits for it."""
+    from spacesd import fasthook
+
+    helper = fasthook.build(tmp_path / "bin")
+    daemon.context_text = "Peer session 5f0c2a8e on acme-api made take() atomic."
+    p = subprocess.run([*helper.argv, "context", "claude"], input=json.dumps(START).encode(),
+                       capture_output=True, timeout=30)
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert json.loads(p.stdout) == {"hookSpecificOutput": {
+        "hookEventName": "SessionStart", "additionalContext": daemon.context_text}}
+    assert daemon.ops("context")[0]["args"]["session_id"] == START["session_id"]

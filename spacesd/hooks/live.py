@@ -11,7 +11,9 @@ PostToolUse, Gemini AfterTool), `batch` (Claude PostToolBatch), `pre` (before a 
 `prompt` (turn start: UserPromptSubmit, Gemini BeforeAgent), `stop` (turn end: Stop, Gemini
 AfterAgent), `start` (SessionStart), `notify` (Notification, Codex PermissionRequest), `end`
 (SessionEnd), `wake` (Claude Code's asyncRewake Stop waiter, section 8) and `summary` (the
-session summary of Stop / AfterAgent / SessionEnd: spacesd.hooks.session, detached). AGENT is
+session summary of Stop / AfterAgent / SessionEnd: spacesd.hooks.session, detached) and
+`context` (SessionStart's peer context: spacesd.hooks.context, ~20 ms sooner than its console
+script, which imports `site`). AGENT is
 `claude`, `codex` or `gemini`.
 
 What the client need not wait for runs detached from it (the C helper forks it off:
@@ -429,13 +431,17 @@ def _args() -> tuple[str, str, str]:
 
 
 def run_hook(event: str, agent: str, given: str) -> int:
-    if agent not in AGENTS or event not in (*DELIVERY, *PRESENCE, "wake", "summary"):
+    if agent not in AGENTS or event not in (*DELIVERY, *PRESENCE, "wake", "summary", "context"):
         log(HOOK, f"unknown event or agent: {event!r} {agent!r}")
         return 0
     if event == "summary":
         from spacesd.hooks import session as summary
 
         return summary.main_detached()
+    if event == "context":  # spaces-context-hook, started without `site` (-I -S)
+        from spacesd.hooks import context
+
+        return context.main()
     data = read_input(HOOK) or {}
     session = given if valid_session(given) else session_of(agent, data)
     if session is None:

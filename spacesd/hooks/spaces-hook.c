@@ -3,6 +3,7 @@
  *   spaces-hook EVENT AGENT     EVENT: post|batch|pre (every tool call: the fast path)
  *                                      prompt|stop|start|notify|end|wake (always Python)
  *                                      summary (the session summary: always Python, detached)
+ *                                      context (SessionStart's peer context: always Python)
  *                               AGENT: claude|codex|gemini
  *
  * Drains stdin (capped at 4 MiB, at most 3 s), takes the session id (the agent's own variable,
@@ -221,7 +222,8 @@ int main(int argc, char **argv) {
    * once per turn or less and always go to Python (presence, the waiter). */
   int marked = is(event, "post") || is(event, "batch") || is(event, "pre");
   if (!marked && !is(event, "prompt") && !is(event, "stop") && !is(event, "start") &&
-      !is(event, "notify") && !is(event, "end") && !is(event, "wake") && !is(event, "summary"))
+      !is(event, "notify") && !is(event, "end") && !is(event, "wake") && !is(event, "summary") &&
+      !is(event, "context"))
     return 0;
   if (is(event, "wake") && is(agent, "claude") && one_shot()) return 0;
   drain_stdin();
