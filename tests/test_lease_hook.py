@@ -138,6 +138,8 @@ def test_leased_path_denied_unleased_passes(daemon: ThreadDaemon, spaces_env: Sp
     marker = spaces_env.runtime_dir / "live" / f"{S}.lease"
     assert hook(helper, spaces_env, "start", "claude", "SessionStart", repo,
                 source="startup")[0] == 0
+    # with nothing to deliver, SessionStart's presence runs detached: registered a moment later
+    assert wait_until(lambda: S in {w["session"] for w in daemon.ok("who")})
     me = {w["session"]: w for w in daemon.ok("who")}[S]
     assert not marker.exists()
     # the daemon's own identity (a person's `spacesd lease acquire`) is another participant

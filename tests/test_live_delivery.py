@@ -78,8 +78,13 @@ def sessions(d: ThreadDaemon, helper: tuple[str, ...], env: SpacesEnv,
     """A and B start through their real SessionStart hooks; B's handle."""
     assert run_hook(helper, env, "start", "claude", A, "SessionStart", source="startup")[0] == 0
     assert run_hook(helper, env, "start", agent_b, B, "SessionStart", source="startup")[0] == 0
-    who = {w["session"]: w for w in d.ok("who")}
-    return str(who[B]["handle"])
+    # with nothing to deliver, SessionStart's presence runs detached: registered a moment later
+    deadline = time.monotonic() + 10
+    while True:
+        who = {w["session"]: w for w in d.ok("who")}
+        if {A, B} <= set(who) or time.monotonic() > deadline:
+            return str(who[B]["handle"])
+        time.sleep(0.02)
 
 
 @pytest.fixture
