@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import stat
@@ -167,13 +168,16 @@ def test_install_brings_up_a_daemon_and_wires_hooks(installed: Install) -> None:
     assert stop[0] == USER_SETTINGS["hooks"]["Stop"][0]  # the user's own hook is kept
     ours = stop[1]["hooks"][0]
     assert ours["timeout"] == 10
-    assert ours["command"] == str(installed.data / "venv" / "bin" / "spaces-session-hook")
+    # with the live hooks, the summary and the context run through the helper (issue 10)
+    helper = str(installed.data / "bin" / "spaces-hook")
+    assert shlex.split(ours["command"]) == [helper, "summary", "claude"]
     context = settings["hooks"]["SessionStart"][0]
     assert context["matcher"] == "startup|resume|clear|compact"
-    assert Path(context["hooks"][0]["command"]).name == "spaces-context-hook"
+    assert shlex.split(context["hooks"][0]["command"]) == [helper, "context", "claude"]
     # The wired context hook runs against the daemon: exit 0, and quickly.
     started = time.monotonic()
-    hook = subprocess.run([context["hooks"][0]["command"]], env=installed.env, text=True,
+    hook = subprocess.run(shlex.split(context["hooks"][0]["command"]), env=installed.env,
+                          text=True,
                           input=json.dumps({"session_id": "s1", "cwd": str(installed.base),
                                             "hook_event_name": "SessionStart",
                                             "source": "startup", "transcript_path": ""}),
