@@ -1054,3 +1054,39 @@ def test_context_through_the_helper_prints_exactly_the_hook_output(
     assert json.loads(p.stdout) == {"hookSpecificOutput": {
         "hookEventName": "SessionStart", "additionalContext": daemon.context_text}}
     assert daemon.ops("context")[0]["args"]["session_id"] == START["session_id"]
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_detached_summary_runs_after_an_earlier_run_of_its_session(
+        env: dict[str, str], daemon: FakeDaemon, tmp_path: Path) -> None:
+    """The helper leaves a ticket before the client goes on; a run waits for the tickets of
+    runs the client started before it (Codex fires SessionEnd right after Stop: run first,
+    SessionEnd posted a summary without the Stop's facts, then the Stop posted again)."""
+    from spacesd import fasthook
+
+    helper = fasthook.build(tmp_path / "bin")
+    live = Path(env["SPACES_RUNTIME_DIR"]) / "live"
+    live.mkdir(parents=True)
+    sid = "1d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+    earlier = live / f"{sid}.sum-1000"
+    earlier.touch()
+    t = tmp_path / "t.jsonl"
+    t.write_text(json.dumps({"type": "user", "message": {"role": "user", "content": "Go"}})
+                 + "\n" + json.dumps({"type": "assistant", "message": {
+                     "id": "m1", "role": "assistant", "content": [{"type": "text", "text": "Ok."}],
+                     "usage": {"input_tokens": 3, "output_tokens": 1}}}) + "\n")
+    stop = {"session_id": sid, "transcript_path": str(t), "cwd": str(tmp_path),
+            "hook_event_name": "Stop", "last_assistant_message": "Ok."}
+    p = subprocess.run([*helper.argv, "summary", "claude"], input=json.dumps(stop).encode(),
+                       capture_output=True, timeout=30)
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"", b"")
+    time.sleep(1.0)
+    assert daemon.ops("post_summary") == []  # the earlier run is not done
+    earlier.unlink()
+    deadline = time.monotonic() + 10
+    while not daemon.ops("post_summary") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [req] = daemon.ops("post_summary")
+    assert req["args"]["summary"]["task"] == "Go"
+    time.sleep(0.2)
+    assert [f.name for f in live.iterdir() if ".sum-" in f.name] == []  # its own ticket gone

@@ -638,7 +638,47 @@ def main_detached() -> int:
     if os.environ.get("SPACES_DETACHED") != "1" and not _detach():
         return 0
     _detached = True
-    return run(HOOK, handle)
+    ticket = os.environ.get("SPACES_SUMMARY_TICKET", "")
+
+    def body(data: dict[str, Any]) -> None:
+        try:
+            if ticket:
+                _wait_for_earlier(ticket)
+            handle(data)
+        finally:
+            if ticket:
+                with contextlib.suppress(OSError):
+                    os.unlink(ticket)
+
+    return run(HOOK, body)
+
+
+TICKET_STALE = 60.0
+"""Seconds after which an earlier run's ticket is taken as left behind (a killed run)."""
+
+
+def _wait_for_earlier(ticket: str) -> None:
+    """Wait (up to DETACHED_LOCK_WAIT) while a run of this session that the client started
+    earlier has not finished: the C helper leaves `<live>/<session>.sum-<ns>` before the
+    client goes on, so a SessionEnd fired right after a Stop runs after it, not before."""
+    folder, name = os.path.split(ticket)
+    prefix, _, mine = name.rpartition("-")
+    if not mine.isdigit():
+        return
+    deadline = time.monotonic() + DETACHED_LOCK_WAIT
+    while time.monotonic() < deadline:
+        now = time.time()
+        earlier = False
+        with contextlib.suppress(OSError), os.scandir(folder) as it:
+            for entry in it:
+                base, _, at = entry.name.rpartition("-")
+                if (base == prefix and at.isdigit() and int(at) < int(mine)
+                        and now - entry.stat().st_mtime < TICKET_STALE):
+                    earlier = True
+                    break
+        if not earlier:
+            return
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":

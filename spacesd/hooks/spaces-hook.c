@@ -245,12 +245,24 @@ int main(int argc, char **argv) {
       return 0;
   }
   if (stdin_from_buf() != 0) return 0;
-  {
-    struct timespec ts;
-    char at[32];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(at, sizeof at, "%lld", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
-    setenv("SPACES_HOOK_AT", at, 1);
+  char at[32];
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  snprintf(at, sizeof at, "%lld", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+  setenv("SPACES_HOOK_AT", at, 1);
+  /* summary: a ticket made before the client goes on, so a later run of the same session
+   * (SessionEnd right after Stop) waits for this one (session.py, main_detached) */
+  if (is(event, "summary") && *sid && live_dir(dir, sizeof dir)) {
+    char ticket[4096 + 128];
+    if (snprintf(ticket, sizeof ticket, "%s/%s.sum-%s", dir, sid, at) < (int)sizeof ticket) {
+      int fd = open(ticket, O_WRONLY | O_CREAT | O_EXCL, 0600);
+      if (fd < 0 && errno == ENOENT && mkdir(dir, 0700) == 0)
+        fd = open(ticket, O_WRONLY | O_CREAT | O_EXCL, 0600);
+      if (fd >= 0) {
+        close(fd);
+        setenv("SPACES_SUMMARY_TICKET", ticket, 1);
+      }
+    }
   }
   /* notify and end only tell presence; start, prompt and stop deliver when something is
    * pending */
