@@ -334,9 +334,10 @@ def test_wake_ups_are_capped_per_user_turn(helper: tuple[str, ...], env: dict[st
     # the woken turn's own UserPromptSubmit (Claude Code queues the waiter's text as its
     # prompt) is no user turn: it does not start the count again
     woken = payload("UserPromptSubmit", prompt=f"<task-notification>...{TEXT}</system-reminder>")
-    for _ in range(live.MAX_WAKES):
+    for i in range(live.MAX_WAKES):
         assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out")[0] == 2
         hook(helper, "prompt", "claude", woken, env, tmp_path / "out")
+        told(daemon, i + 1)  # with nothing pending, the prompt hook's run is detached
     daemon.acked(live.MAX_WAKES)
     daemon.seen.clear()
     assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out") == (
@@ -344,6 +345,7 @@ def test_wake_ups_are_capped_per_user_turn(helper: tuple[str, ...], env: dict[st
     assert daemon.ops() == []  # not even a wait: the items stay Queued for the next prompt
     hook(helper, "prompt", "claude", payload("UserPromptSubmit", prompt="go on"), env,
          tmp_path / "out")
+    told(daemon, 1)  # the count started again before the daemon was told
     assert hook(helper, "wake", "claude", payload("Stop"), env, tmp_path / "out")[0] == 2
 
 
