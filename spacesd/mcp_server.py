@@ -1,6 +1,5 @@
-"""`spacesd mcp`: an MCP stdio server (JSON-RPC on stdin/stdout, the standard library only;
-tests check it with the official `mcp` SDK's client) with the few operations an agent needs
-to take part, each a thin call of the same daemon op as the CLI,
+"""`spacesd mcp`: an MCP stdio server (the official `mcp` SDK's low-level `Server`) with the
+few operations an agent needs to take part, each a thin call of the same daemon op as the CLI,
 acting as the calling session's participant.
 
 The session comes from `--session`, else `CLAUDE_CODE_SESSION_ID` (given to stdio MCP servers
@@ -169,85 +168,33 @@ class Tools:
         return self._op("lease_" + action, req)
 
 
-PROTOCOL_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
-"""The MCP revisions reached through the initialize handshake; a client asking for another
-gets the newest (which it may accept or refuse, as the specification says)."""
-SERVER_INFO: Final = {"name": "spaces", "version": "0.1.0"}
-
-
-class _Stdio:
-    """MCP's stdio transport: one JSON-RPC message per line on stdin/stdout; tool calls run
-    in threads (`wait` blocks for minutes) while pings and lists are answered at once."""
-
-    def __init__(self, tools: Tools) -> None:
-        import sys
-        import threading
-
-        self.tools = tools
-        self.out = sys.stdout.buffer
-        self.lock = threading.Lock()
-        self.thread = threading.Thread
-
-    def send(self, msg: dict[str, Any]) -> None:
-        line = json.dumps(msg, ensure_ascii=False, separators=(",", ":")) + "\n"
-        with self.lock:
-            self.out.write(line.encode("utf-8", "surrogatepass"))
-            self.out.flush()
-
-    def error(self, rid: Any, code: int, message: str) -> None:
-        self.send({"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}})
-
-    def call(self, rid: Any, params: dict[str, Any]) -> None:
-        args = params.get("arguments")
-        try:
-            text = json.dumps(self.tools.call(str(params.get("name", "")),
-                                              dict(args) if isinstance(args, dict) else {}),
-                              ensure_ascii=False, separators=(",", ":"))
-            failed = False
-        except (RuntimeError, ValueError, TypeError) as e:
-            text, failed = str(e), True
-        self.send({"jsonrpc": "2.0", "id": rid, "result": {
-            "content": [{"type": "text", "text": text}], "isError": failed}})
-
-    def handle(self, msg: Any) -> None:
-        if not isinstance(msg, dict) or not isinstance(msg.get("method"), str):
-            if isinstance(msg, dict) and ("result" in msg or "error" in msg):
-                return  # an answer to a request of ours: we send none
-            self.error(None, -32600, "invalid request")
-            return
-        method, rid = msg["method"], msg.get("id")
-        given = msg.get("params")
-        params: dict[str, Any] = given if isinstance(given, dict) else {}
-        if "id" not in msg:
-            return  # a notification (initialized, cancelled, ...): nothing to answer
-        if method == "initialize":
-            asked = params.get("protocolVersion")
-            version = asked if asked in PROTOCOL_VERSIONS else PROTOCOL_VERSIONS[-1]
-            self.send({"jsonrpc": "2.0", "id": rid, "result": {
-                "protocolVersion": version, "capabilities": {"tools": {"listChanged": False}},
-                "serverInfo": SERVER_INFO}})
-        elif method == "ping":
-            self.send({"jsonrpc": "2.0", "id": rid, "result": {}})
-        elif method == "tools/list":
-            self.send({"jsonrpc": "2.0", "id": rid, "result": {"tools": TOOLS}})
-        elif method == "tools/call":
-            self.thread(target=self.call, args=(rid, params), daemon=True).start()
-        else:
-            self.error(rid, -32601, f"method not found: {method}")
-
-
 def serve(socket: Path, session: str | None, agent: str) -> None:
-    """Run the stdio server until the client closes it. The standard library only: the `mcp`
-    SDK took 0.6-1.1 s to import, and the clients wait for the server at session start."""
-    import sys
+    """Run the stdio server until the client closes it."""
+    import anyio
+    import mcp_types as types
+    from mcp.server.lowlevel import Server
+    from mcp.server.stdio import stdio_server
 
-    stdio = _Stdio(Tools(socket, session, agent))
-    for raw in sys.stdin.buffer:
-        if not raw.strip():
-            continue
+    tools = Tools(socket, session, agent)
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[types.Tool(**t) for t in TOOLS])
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         try:
-            msg = json.loads(raw)
-        except ValueError:
-            stdio.error(None, -32700, "parse error")
-            continue
-        stdio.handle(msg)
+            result = await anyio.to_thread.run_sync(
+                tools.call, params.name, dict(params.arguments or {}))
+        except (RuntimeError, ValueError, TypeError) as e:
+            return types.CallToolResult(content=[types.TextContent(type="text", text=str(e))],
+                                        is_error=True)
+        text = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
+
+    server: Server[Any] = Server("spaces", version="0.1.0", on_list_tools=list_tools,
+                                 on_call_tool=call_tool)
+
+    async def main() -> None:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    anyio.run(main)
