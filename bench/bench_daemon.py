@@ -62,12 +62,15 @@ class DaemonProc:
         self.socket = root / "run" / "spacesd.sock"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
+        """Start `spacesd run`; with `wait`, return once it answers a ping."""
         log = (self.root / "spacesd.log").open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "spacesd", "run"], env=self.env,
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                      cwd=self.root)
         log.close()
+        if not wait:
+            return
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with Client(self.socket, timeout=0.5) as c:
