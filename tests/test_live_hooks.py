@@ -24,7 +24,7 @@ import pytest
 
 from spacesd import fasthook
 from spacesd.hooks import live
-from spacesd.ipc import FrameDecoder, encode_frame
+from spacesd.ipc import FrameDecoder, ProtocolError, encode_frame
 
 SID = "9a1d7c33-0e4b-4f5a-8d2c-6b7e1f0a2d44"
 TEXT = "[spaces 7f3a] Messages from other participants.\n--- 7f3a end ---"
@@ -43,6 +43,7 @@ class Daemon:
             "session_event": lambda a: {"ok": True},
         }
         self.vanished = False
+        self.bad_frames: list[bytes] = []
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(str(path))
         self.sock.listen(16)
@@ -77,7 +78,12 @@ class Daemon:
                     return
                 if not data:
                     return
-                for req in dec.feed_objects(data):
+                try:
+                    reqs = dec.feed_objects(data)
+                except ProtocolError:
+                    self.bad_frames.append(data)
+                    return
+                for req in reqs:
                     size = self.out_file.stat().st_size if self.out_file.exists() else -1
                     self.seen.append((req["op"], req.get("args", {}), size))
                     try:
@@ -219,6 +225,7 @@ def test_unwritable_stdout_is_never_acked(helper: tuple[str, ...], env: dict[str
                        capture_output=True, timeout=30)
     assert (r.returncode, r.stderr) == (0, b"")
     assert daemon.ops() == ["inbox_claim"]
+    assert daemon.bad_frames == []  # the delivery never went into the daemon's socket
 
 
 def test_ack_spooled_when_the_daemon_is_gone(helper: tuple[str, ...], env: dict[str, str],

@@ -465,10 +465,25 @@ def run_hook(event: str, agent: str, given: str) -> int:
     return 0
 
 
+def hold_std_fds() -> None:
+    """A stdin, stdout or stderr the client closed is held by /dev/null opened read-only: so
+    no socket or file the hook opens takes that number (a delivery written to "stdout" would
+    go into the daemon's socket, and be acked), and a write to it fails (nothing is acked)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            held = os.open(os.devnull, os.O_RDONLY)
+            if held != fd:
+                os.dup2(held, fd)
+                os.close(held)
+
+
 def main() -> None:
     """Entry point: never raises, exits 0 (2 only for a waiter that has items)."""
     code = 0
     try:
+        hold_std_fds()
         code = run_hook(*_args())
     except BaseException as e:
         log(HOOK, f"{type(e).__name__}: {e}")
