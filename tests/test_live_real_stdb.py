@@ -6,6 +6,7 @@ Queued -> Delivered -> Read."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import stat
@@ -47,22 +48,31 @@ def wait_for(cond: Callable[[], bool], what: str, timeout: float = 20.0) -> None
         time.sleep(0.05)
 
 
-@pytest.fixture
-def machines(real_stdb: RealServer) -> Iterator[tuple[ProcessDaemon, ProcessDaemon]]:
+@contextlib.contextmanager
+def two_machines(real_stdb: RealServer, names: tuple[str, str]
+                 ) -> Iterator[tuple[ProcessDaemon, ProcessDaemon]]:
+    """Two daemons (two machines) on a freshly published database, each past its first
+    subscription; stopped and their directories removed afterwards."""
     db = Db(real_stdb.url, real_stdb.publish())
     daemons: list[ProcessDaemon] = []
     try:
-        for name in ("live-a", "live-b"):
+        for name in names:
             env = stdb_env(short_dir(name), db, name)  # type: ignore[arg-type]
             daemons.append(ProcessDaemon(env).start(timeout=60))
         for d in daemons:
             wait_for(lambda d=d: bool(ok(d, "status")["counts"].get("channel")),  # type: ignore[misc]
-                     "the first subscription")
+                     "the first subscription", 30.0)
         yield daemons[0], daemons[1]
     finally:
         for d in daemons:
             d.stop()
             shutil.rmtree(d.env.root, ignore_errors=True)
+
+
+@pytest.fixture
+def machines(real_stdb: RealServer) -> Iterator[tuple[ProcessDaemon, ProcessDaemon]]:
+    with two_machines(real_stdb, ("live-a", "live-b")) as pair:
+        yield pair
 
 
 def test_a_mention_crosses_machines_exactly_once_with_receipts(
