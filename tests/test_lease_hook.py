@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import SpacesEnv, ThreadDaemon
+from testutil import git_repo
 
 from spacesd import config, fasthook
 from spacesd.hooks import lease
@@ -99,14 +100,7 @@ def helper(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
 
 @pytest.fixture
 def repo(spaces_env: SpacesEnv) -> Path:
-    path = spaces_env.root / "api"
-    (path / "src").mkdir(parents=True)
-    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@e"]
-    subprocess.run([*git[:3], "init", "-q"], check=True)
-    (path / "src" / "auth.py").write_text("x\n")
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "root"], check=True)
-    return path
+    return git_repo(spaces_env.root / "api")
 
 
 def hook(helper: tuple[str, ...], env: SpacesEnv, event: str, agent: str, name: str,

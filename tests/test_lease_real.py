@@ -12,23 +12,15 @@ and when the lease ends — and the second is written.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from typing import Any
 
 import pytest
 from agents.fakemodel import Script, final, write
-from agents.harness import World
+from agents.harness import LIVE_CLIENT_MARKS, World
 
 from spacesd.ipc import Client, Ok
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only (install.sh)"),
-    pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None,
-                       reason="the real clients need node and npm"),
-    pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler for the fast path"),
-    pytest.mark.timeout(600),
-]
+pytestmark = LIVE_CLIENT_MARKS
 
 
 def op(world: World, name: str, **args: Any) -> Any:

@@ -24,28 +24,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from agents.fakemodel import FakeModel, Recorded, Script, final, shell
-from agents.harness import MODELS, NODE_BIN, Session, World, wait_for
+from agents.harness import LIVE_CLIENT_MARKS, MODELS, NODE_BIN, Session, World, wait_for
 
 from spacesd.daemon.live import in_transcript
 from spacesd.ipc import Client, Ok
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only (install.sh)"),
-    pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None,
-                       reason="the real clients need node and npm"),
-    pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler for the fast path"),
-    pytest.mark.timeout(600),
-]
+pytestmark = LIVE_CLIENT_MARKS
 
 
 @pytest.fixture(params=["embedded", "real"])

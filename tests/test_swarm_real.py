@@ -23,23 +23,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from agents.fakemodel import Script, final, shell
-from agents.harness import Session, World, wait_for
+from agents.harness import LIVE_CLIENT_MARKS, Session, World, wait_for
 from test_live_real import new_session, op, sessions_now
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only (install.sh)"),
-    pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None,
-                       reason="the real clients need node and npm"),
-    pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler for the fast path"),
-    pytest.mark.timeout(600),
-]
+pytestmark = LIVE_CLIENT_MARKS
 
 WORKERS = ("claude", "claude", "codex")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import SpacesEnv, ThreadDaemon
+from testutil import git_repo
 
 from spacesd import owner
 from spacesd.daemon.lease_markers import project_marker_name
@@ -39,14 +40,7 @@ def err(daemon: ThreadDaemon, op: str, **args: Any) -> Err:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "api"
-    (path / "src").mkdir(parents=True)
-    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@e"]
-    subprocess.run([*git[:3], "init", "-q"], check=True)
-    (path / "src" / "auth.py").write_text("x\n")
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "root"], check=True)
-    return path
+    return git_repo(tmp_path / "api")
 
 
 def root_commit(repo: Path) -> str:

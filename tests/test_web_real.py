@@ -8,8 +8,6 @@ the page's receipt turns to delivered, in the session's panel and on the message
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +15,7 @@ from typing import Any
 import browser
 import pytest
 from agents.fakemodel import Script, final, shell
-from agents.harness import World, wait_for
+from agents.harness import LIVE_CLIENT_MARKS, World, wait_for
 
 from spacesd import owner, paths
 from spacesd.ipc import Client, Ok
@@ -25,14 +23,7 @@ from spacesd.ipc import Client, Ok
 why = browser.missing()
 if why is not None and os.environ.get("CI") == "true":
     raise RuntimeError(f"the web view's browser tests cannot run: {why}")
-pytestmark = [
-    pytest.mark.skipif(why is not None, reason=why or ""),
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only (install.sh)"),
-    pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None,
-                       reason="the real clients need node and npm"),
-    pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler for the fast path"),
-    pytest.mark.timeout(600),
-]
+pytestmark = [pytest.mark.skipif(why is not None, reason=why or ""), *LIVE_CLIENT_MARKS]
 
 PASSPHRASE = "the person at the keyboard"
 

@@ -8,6 +8,7 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -93,3 +94,15 @@ class OutageBackend(EmbeddedBackend):
         if self.down:
             raise BackendUnavailable("SpacetimeDB is unreachable")
         return await super().call(reducer, args, caller=caller)
+
+
+def git_repo(path: Path) -> Path:
+    """A git repository at `path` (made) whose one commit holds `src/auth.py`: a project that
+    leases and tasks key by its root commit."""
+    (path / "src").mkdir(parents=True)
+    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@e"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    (path / "src" / "auth.py").write_text("x\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "root"], check=True)
+    return path

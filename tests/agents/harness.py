@@ -36,6 +36,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -44,7 +45,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agents.fakemodel import FakeModel, Recorded, Script
+
+LIVE_CLIENT_MARKS = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only (install.sh)"),
+    pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None,
+                       reason="the real clients need node and npm"),
+    pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler for the fast path"),
+    pytest.mark.timeout(600),
+]
+"""The marks of a test module driving the real clients with Spaces' live hooks (the C
+helper): its `pytestmark`."""
+
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
