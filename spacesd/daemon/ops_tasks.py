@@ -184,25 +184,22 @@ class ListCache:
     SIZE = 16
 
     def __init__(self, backend: Backend) -> None:
-        self.generation = 0
-        self.entries: dict[Hashable, tuple[int, int | None, Any]] = {}
+        self.entries: dict[Hashable, tuple[int | None, Any]] = {}
         backend.add_listener(self._committed)
 
     def _committed(self, changes: Changes) -> None:
-        self.generation += 1
         self.entries.clear()
 
     def get(self, key: Hashable, now: int | None) -> Any:
         found = self.entries.get(key)
-        if found is None or found[0] != self.generation or (
-                now is not None and found[1] is not None and now >= found[1]):
+        if found is None or (now is not None and found[0] is not None and now >= found[0]):
             return None
-        return found[2]
+        return found[1]
 
     def put(self, key: Hashable, until: int | None, result: Any) -> None:
         if len(self.entries) >= self.SIZE:
             self.entries.clear()
-        self.entries[key] = (self.generation, until, result)
+        self.entries[key] = (until, result)
 
 
 _LIST_CACHES: weakref.WeakKeyDictionary[Backend, ListCache] = weakref.WeakKeyDictionary()
